@@ -1,0 +1,128 @@
+"""Entry point of the ``minim`` command: a lazily loaded click group and error reporting.
+
+Each command lives in its own module under :mod:`minim.cli.commands` and is imported
+only when it runs, so ``minim --help`` starts fast and never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from minim import __version__
+from minim.errors import MinimError
+from minim.suggest import did_you_mean
+
+#: command name -> (module under minim.cli.commands, one-line help shown by ``minim --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "search": ("search", "Search the model index by name, dataset, metrics and conditions."),
+    "download": ("download", "Download flattened configs and checksum-verified weights."),
+    "run": ("run", "Run a codebase tool (print_config, ...); --list shows them."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"minim.cli.commands.{COMMANDS[name][0]}")
+        return module.command
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            hint = did_you_mean(name, COMMANDS)
+            message = f"no such command {name!r}; commands: {', '.join(sorted(COMMANDS))}"
+            raise click.UsageError(message + (f" ({hint})" if hint else ""), ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+EPILOG = """\b
+Environment:
+  MINIM_HOME        cache folder for weights and datasets (default ~/.cache/minim)
+  MINIM_OFFLINE=1   never touch the network: use the cache or fail clearly
+  MINIM_MIRROR      URL prefix mappings 'https://origin/=https://mirror/,...'
+                    applied to weight downloads and wheel indexes
+  MINIM_INDEX_PATH  extra model-index JSON files or folders (os.pathsep-separated)
+  MINIM_DEBUG=1     show tracebacks (same as --debug)
+"""
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="minim", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """minim: find, download, fine-tune, test and run image classifiers.
+
+    Codebase commands take the codebase as their first argument, e.g.
+    `minim search cls --model mobilenet`.
+    """
+    ctx.ensure_object(dict)
+    if debug:
+        os.environ["MINIM_DEBUG"] = "1"
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    from minim.settings import debug
+
+    return debug() or "--debug" in argv
+
+
+def report_error(message: str) -> None:
+    """Print ``minim: error: <message>`` on stderr."""
+    click.echo(f"minim: error: {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; translate library errors into one-line messages and exit statuses."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=argv, prog_name="minim", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        report_error("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        if _debug_requested(argv):
+            raise
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+        report_error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except MinimError as exc:
+        if _debug_requested(argv):
+            raise
+        report_error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        report_error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except OSError as exc:
+        if _debug_requested(argv):
+            raise
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        report_error(f"{exc.strerror or exc}{where}")
+        sys.exit(1)
+    except Exception as exc:  # a bug: still one line unless --debug
+        if _debug_requested(argv):
+            raise
+        report_error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(1)
+    sys.exit(0)

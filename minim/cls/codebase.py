@@ -1,0 +1,23 @@
+"""The ``cls`` codebase descriptor, registered under the ``minim.codebases`` entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minim.codebases import Codebase
+from minim.resources import model_index_dir
+
+
+def _index_file() -> Path:
+    return model_index_dir() / "cls" / "index.json"
+
+
+CODEBASE = Codebase(
+    name="cls",
+    description="image classification (mmcls 0.x configs on torch/torchvision)",
+    index_file=_index_file,
+    tools={
+        "print_config": "minim.cls.tools.print_config:command",
+    },
+    engine="minim.cls.commands",
+)

@@ -1,0 +1,1 @@
+"""Tools of the ``cls`` codebase, run with ``minim run cls TOOL``."""

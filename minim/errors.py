@@ -1,0 +1,69 @@
+"""Typed errors raised by library code; the CLI turns them into one-line messages.
+
+Every error carries a message that names what is at fault and, optionally, a
+``hint`` (for instance a "did you mean" suggestion) that the CLI prints after it.
+"""
+
+from __future__ import annotations
+
+
+class MinimError(Exception):
+    """Base class of every error minim reports to users without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class UsageError(MinimError):
+    """A bad command-line value (exit status 2, as click's usage errors)."""
+
+    exit_code = 2
+
+
+class ConfigError(MinimError):
+    """A config file that cannot be read, parsed, merged or overridden."""
+
+
+class ModelIndexError(MinimError):
+    """A malformed model index file or entry."""
+
+
+class NotFoundError(MinimError):
+    """A name (model, config, codebase, tool, type) that does not exist."""
+
+
+class DownloadError(MinimError):
+    """A download that failed: network, HTTP status, size or digest."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file whose sha256 does not match the index."""
+
+
+class OfflineError(DownloadError):
+    """The network is needed but ``MINIM_OFFLINE=1`` forbids it."""
+
+
+class DataError(MinimError):
+    """A dataset that cannot be used: missing folder, empty class, bad image, bad label."""
+
+
+class CheckpointError(MinimError):
+    """A checkpoint that cannot be read or does not fit the model."""
+
+
+class BuildError(MinimError):
+    """A config dict that does not build (unknown type, bad arguments)."""
+
+
+class PackageError(MinimError):
+    """An install, uninstall or environment problem."""

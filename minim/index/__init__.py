@@ -1,0 +1,1 @@
+"""The JSON model index: loading, validation and search."""

@@ -1,0 +1,1 @@
+"""HTTP downloads: retries, resume, checksums, cache, mirrors and offline mode."""

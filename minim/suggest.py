@@ -1,0 +1,23 @@
+""""Did you mean" suggestions shared by every command."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+def close_matches(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Return up to ``n`` candidates similar to ``word`` (case-insensitive), best first."""
+    by_lower: dict[str, str] = {}
+    for candidate in candidates:
+        by_lower.setdefault(candidate.lower(), candidate)
+    found = difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)
+    return [by_lower[f] for f in found]
+
+
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str | None:
+    """A ``did you mean ...?`` hint for ``word``, or None when nothing is close."""
+    matches = close_matches(word, candidates, n=n)
+    if not matches:
+        return None
+    return "did you mean " + " or ".join(repr(m) for m in matches) + "?"
