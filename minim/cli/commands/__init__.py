@@ -1,0 +1,1 @@
+"""One module per ``minim`` command; each exposes a click command named ``command``."""

@@ -1,0 +1,26 @@
+"""``minim run cls print_config CONFIG``: print the fully resolved, flattened config."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from minim.cli.options import CfgOptionsCommand, cfg_options_option
+
+
+@click.command("print_config", cls=CfgOptionsCommand)
+@click.argument("config")
+@cfg_options_option
+@click.option("--json", "as_json", is_flag=True, help="Print the config as JSON instead of Python.")
+def command(config, cfg_options, as_json):
+    """Print CONFIG (a file or an index name) with every _base_ merged and overrides applied."""
+    from minim.index.configs import load_config_arg
+
+    cfg = load_config_arg("cls", config, cfg_options)
+    for warning in cfg.warnings:
+        click.echo(f"minim: warning: {warning}", err=True)
+    if as_json:
+        click.echo(json.dumps(cfg.to_dict(), indent=2))
+    else:
+        click.echo(cfg.dump(), nl=False)

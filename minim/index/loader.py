@@ -1,0 +1,119 @@
+"""Load a codebase's model index: the built-in file plus ``MINIM_INDEX_PATH`` extras."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from minim.errors import ModelIndexError, NotFoundError
+from minim.index.schema import ModelEntry, parse_entry
+from minim.suggest import did_you_mean
+
+
+class ModelIndex:
+    """All models of one codebase, addressable by name or alias (case-insensitive)."""
+
+    def __init__(self, codebase: str, models: list[ModelEntry]):
+        self.codebase = codebase
+        self.models = models
+        self._by_key: dict[str, ModelEntry] = {}
+        for entry in models:
+            for key in (entry.name, *entry.aliases):
+                self._add_key(key, entry)
+
+    def _add_key(self, key: str, entry: ModelEntry) -> None:
+        other = self._by_key.get(key.lower())
+        if other is None or other is entry:
+            self._by_key[key.lower()] = entry
+            return
+        where = (f"{entry.index_file}" if other.index_file == entry.index_file
+                 else f"{other.index_file} and {entry.index_file}")
+        raise ModelIndexError(
+            f"{where}: name or alias {key!r} is used by both model {other.name!r} and model {entry.name!r}"
+        )
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __iter__(self):
+        return iter(self.models)
+
+    def keys(self) -> list[str]:
+        """Every name and alias."""
+        return [k for e in self.models for k in (e.name, *e.aliases)]
+
+    def get(self, name: str) -> ModelEntry | None:
+        """The entry whose name or alias is ``name`` (case-insensitive), or None."""
+        return self._by_key.get(name.lower())
+
+    def resolve(self, name: str) -> ModelEntry:
+        """Resolve a name, alias or unique prefix of one; raise with candidates or suggestions otherwise."""
+        entry = self.get(name)
+        if entry is not None:
+            return entry
+        lowered = name.lower()
+        prefixed = {e.name: e for key, e in self._by_key.items() if key.startswith(lowered)}
+        if len(prefixed) == 1:
+            return next(iter(prefixed.values()))
+        if prefixed:
+            names = sorted(prefixed)
+            shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+            raise NotFoundError(f"{name!r} is ambiguous in the {self.codebase} index; candidates: {shown}")
+        raise NotFoundError(
+            f"no model {name!r} in the {self.codebase} index (try `minim search {self.codebase} --model {name}`)",
+            hint=did_you_mean(name, self.keys()),
+        )
+
+
+def read_index_file(path: Path, codebase: str | None = None) -> tuple[str, list[ModelEntry]]:
+    """Parse and validate one index file; returns its codebase and entries."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelIndexError(f"{path}: index file not found") from None
+    except OSError as exc:
+        raise ModelIndexError(f"{path}: cannot read index file: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelIndexError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        raise ModelIndexError(f'{path}: expected a JSON object {{"codebase": ..., "models": [...]}}')
+    file_codebase = data.get("codebase")
+    if not isinstance(file_codebase, str):
+        raise ModelIndexError(f"{path}: missing 'codebase' (e.g. \"codebase\": \"cls\")")
+    if codebase is not None and file_codebase != codebase:
+        return file_codebase, []
+    return file_codebase, [parse_entry(raw, path, i) for i, raw in enumerate(data["models"], 1)]
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.glob("*.json")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ModelIndexError(f"MINIM_INDEX_PATH names {path}, which does not exist")
+    return files
+
+
+_cache: dict[tuple, ModelIndex] = {}
+
+
+def load_index(codebase: str) -> ModelIndex:
+    """The model index of ``codebase``: its built-in file merged with the files of ``MINIM_INDEX_PATH``."""
+    from minim.codebases import get_codebase
+    from minim.settings import extra_index_paths
+
+    extras = tuple(extra_index_paths())
+    key = (codebase, extras)
+    if key not in _cache:
+        builtin = get_codebase(codebase).index_file()
+        models = read_index_file(builtin, codebase)[1]
+        for path in _expand(extras):
+            models.extend(read_index_file(path, codebase)[1])
+        _cache[key] = ModelIndex(codebase, models)
+    return _cache[key]

@@ -1,0 +1,87 @@
+"""Download index models: a flattened config and checksum-verified weights per entry.
+
+The config is written first (it needs no network), then the weights, so a network
+failure never costs the user the config. Both appear only by atomic rename.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from minim.errors import ConfigError, MinimError
+from minim.index.schema import ModelEntry
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file: 'written', 'present', 'downloaded' or 'cached'."""
+
+    path: Path
+    status: str
+
+
+def flattened_config_text(entry: ModelEntry) -> str:
+    """The entry's config with every ``_base_`` merged in, as self-contained Python."""
+    from minim.config import load_config
+
+    if not entry.config_path.is_file():
+        raise ConfigError(f"{entry.index_file}: model {entry.name!r}: config file {entry.config_path} does not exist")
+    return load_config(entry.config_path).dump()
+
+
+def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> FileOutcome:
+    """Write ``dest/<name>.py``; an existing file is kept unless it is identical or ``overwrite``."""
+    text = flattened_config_text(entry)
+    target = dest / f"{entry.name}.py"
+    if target.exists() and not overwrite:
+        if target.read_text(encoding="utf-8", errors="replace") == text:
+            return FileOutcome(target, "present")
+        raise MinimError(f"{target} exists and differs from the index config; pass --overwrite to replace it")
+    atomic_write_text(target, text)
+    return FileOutcome(target, "written")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def download_weights(entry: ModelEntry, dest: Path, *, overwrite: bool = False, progress: str = "auto",
+                     mirror: str | None = None) -> FileOutcome | None:
+    """Download the entry's weights into ``dest`` (None when the entry has none)."""
+    if entry.weights is None:
+        return None
+    from minim.net.download import download
+
+    result = download(entry.weights.url, dest, sha256=entry.weights.sha256, size=entry.weights.size,
+                      overwrite=overwrite, progress=progress, mirror=mirror)
+    return FileOutcome(Path(result.path), result.status)
+
+
+def download_models(entries: list[ModelEntry], dest: Path, *, weights: bool = True, overwrite: bool = False,
+                    progress: str = "auto", mirror: str | None = None,
+                    report: Callable[[ModelEntry, FileOutcome], None] = lambda e, o: None) -> list[FileOutcome]:
+    """Download each entry's config (and weights unless ``weights`` is False) into ``dest``."""
+    outcomes = []
+    for entry in entries:
+        outcome = write_config(entry, dest, overwrite=overwrite)
+        report(entry, outcome)
+        outcomes.append(outcome)
+        if weights:
+            weights_outcome = download_weights(entry, dest, overwrite=overwrite, progress=progress, mirror=mirror)
+            if weights_outcome is not None:
+                report(entry, weights_outcome)
+                outcomes.append(weights_outcome)
+    return outcomes

@@ -1,0 +1,185 @@
+#!/usr/bin/env python
+"""Regenerate model_index/cls/index.json and its configs from torchvision's own weights metadata.
+
+For every ImageNet-1k classification weight torchvision publishes (``torchvision.models``
+builders and their ``Weights`` enums) this writes:
+
+* ``configs/_base_/models/<arch>.py``: the model dict, from ``minim.cls.models.zoo``;
+* ``configs/<family>/<name>.py``: a config inheriting the model and the ImageNet bases, with
+  the evaluation preprocessing the weight's published accuracy was measured with;
+* an index entry with the URL, the sha256 prefix its file name carries, acc@1/acc@5,
+  parameters, GFLOPs, file size and minimum input size.
+
+Entries whose ``source`` does not start with "torchvision" (hand-written ones such as the
+digits config) are kept as they are. Usage: ``python scripts/gen_cls_index.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INDEX_DIR = ROOT / "model_index" / "cls"
+HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
+BASES = ["../_base_/datasets/imagenet_bs32.py", "../_base_/schedules/imagenet_bs256.py",
+         "../_base_/default_runtime.py"]
+
+#: arch prefix -> (collection, folder); the first matching prefix wins
+FAMILIES = [
+    ("resnext", "ResNeXt", "resnext"), ("wide_resnet", "Wide ResNet", "wide_resnet"),
+    ("resnet", "ResNet", "resnet"), ("mobilenet_v2", "MobileNetV2", "mobilenet_v2"),
+    ("mobilenet_v3", "MobileNetV3", "mobilenet_v3"), ("vgg", "VGG", "vgg"),
+    ("efficientnet_v2", "EfficientNetV2", "efficientnet_v2"), ("efficientnet", "EfficientNet", "efficientnet"),
+    ("regnet", "RegNet", "regnet"), ("convnext", "ConvNeXt", "convnext"),
+    ("swin_v2", "Swin Transformer V2", "swin_transformer_v2"), ("swin", "Swin Transformer", "swin_transformer"),
+    ("vit", "Vision Transformer", "vision_transformer"), ("maxvit", "MaxViT", "maxvit"),
+    ("densenet", "DenseNet", "densenet"), ("inception", "Inception V3", "inception_v3"),
+    ("googlenet", "GoogLeNet", "googlenet"), ("alexnet", "AlexNet", "alexnet"),
+    ("squeezenet", "SqueezeNet", "squeezenet"), ("shufflenet", "ShuffleNetV2", "shufflenet_v2"),
+    ("mnasnet", "MNASNet", "mnasnet"),
+]
+
+
+def family(arch: str) -> tuple[str, str]:
+    for prefix, collection, folder in FAMILIES:
+        if arch.startswith(prefix):
+            return collection, folder
+    raise SystemExit(f"no family for torchvision arch {arch!r}: add it to FAMILIES")
+
+
+def weight_tag(weight_name: str) -> str:
+    """IMAGENET1K_SWAG_E2E_V1 -> swag-e2e-v1."""
+    return weight_name.replace("IMAGENET1K_", "").lower().replace("_", "-")
+
+
+def number(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def pipelines(transforms) -> dict:
+    """Train/test pipelines matching the weight's evaluation transform."""
+    crop, resize = transforms.crop_size[0], transforms.resize_size[0]
+    interpolation = transforms.interpolation.value
+    norm = dict(mean=[round(m * 255, 3) for m in transforms.mean],
+                std=[round(s * 255, 3) for s in transforms.std], to_rgb=True)
+    train = [
+        dict(type="LoadImageFromFile"),
+        dict(type="RandomResizedCrop", size=crop, interpolation=interpolation),
+        dict(type="RandomFlip", flip_prob=0.5, direction="horizontal"),
+        dict(type="Normalize", **norm),
+        dict(type="ImageToTensor", keys=["img"]),
+        dict(type="ToTensor", keys=["gt_label"]),
+        dict(type="Collect", keys=["img", "gt_label"]),
+    ]
+    test = [
+        dict(type="LoadImageFromFile"),
+        dict(type="Resize", size=(resize, -1), interpolation=interpolation),
+        dict(type="CenterCrop", crop_size=crop),
+        dict(type="Normalize", **norm),
+        dict(type="ImageToTensor", keys=["img"]),
+        dict(type="Collect", keys=["img"]),
+    ]
+    return dict(img_norm_cfg=norm, train_pipeline=train, test_pipeline=test, crop=crop)
+
+
+def render(header: str, values: dict) -> str:
+    from minim.config import Config
+
+    return header + Config.from_dict(values).dump()
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def torchvision_entries() -> list[dict]:
+    import torchvision
+    from torchvision import models
+
+    from minim.cls.models.zoo import model_config_for_arch
+
+    entries = []
+    for arch in models.list_models(module=models):
+        collection, folder = family(arch)
+        write_if_changed(
+            INDEX_DIR / "configs" / "_base_" / "models" / f"{arch}.py",
+            render(f"# {collection}: torchvision.models.{arch}, as minim's cls engine builds it.\n",
+                   dict(model=model_config_for_arch(arch))),
+        )
+        weights_enum = models.get_model_weights(arch)
+        for weight in weights_enum:
+            meta = weight.meta
+            file_name = weight.url.rsplit("/", 1)[-1]
+            digest = HASH_IN_NAME.search(file_name)
+            if not digest:
+                raise SystemExit(f"{weight}: no sha256 prefix in {file_name}")
+            tag = weight_tag(weight.name)
+            dashed = arch.replace("_", "-")
+            name = f"{dashed}_torchvision-{tag}_in1k"
+            aliases = [f"{type(weight).__name__}.{weight.name}"]
+            if weight is weights_enum.DEFAULT:
+                aliases = list(dict.fromkeys([dashed, arch])) + aliases
+            pipes = pipelines(weight.transforms())
+            metrics = meta["_metrics"]["ImageNet-1K"]
+            header = (f"# {collection} {arch} with torchvision weights {type(weight).__name__}.{weight.name}\n"
+                      f"# ({weight.url}).\n# Evaluation preprocessing as torchvision measured its published accuracy.\n")
+            config = dict(
+                _base_=[f"../_base_/models/{arch}.py", *BASES],
+                img_norm_cfg=pipes["img_norm_cfg"],
+                train_pipeline=pipes["train_pipeline"],
+                test_pipeline=pipes["test_pipeline"],
+                data=dict(train=dict(pipeline=pipes["train_pipeline"]), val=dict(pipeline=pipes["test_pipeline"]),
+                          test=dict(pipeline=pipes["test_pipeline"])),
+            )
+            rel_config = f"configs/{folder}/{name}.py"
+            write_if_changed(INDEX_DIR / rel_config, render(header, config))
+            entries.append({
+                "name": name,
+                "aliases": aliases,
+                "collection": collection,
+                "config": rel_config,
+                "weights": {"url": weight.url, "sha256": digest.group(1), "size": None, "format": "torchvision"},
+                "metadata": {
+                    "dataset": "ImageNet-1k",
+                    "top1": number(metrics.get("acc@1")),
+                    "top5": number(metrics.get("acc@5")),
+                    "params_m": round(meta["num_params"] / 1e6, 3),
+                    "flops_g": number(meta.get("_ops")),
+                    "input_size": pipes["crop"],
+                    "min_size": list(meta["min_size"]),
+                    "file_size_mb": meta.get("_file_size"),
+                    "arch": arch,
+                },
+                "source": f"torchvision {torchvision.__version__.split('+')[0]}: "
+                          f"torchvision.models.{type(weight).__name__}.{weight.name}",
+            })
+    return entries
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    index_file = INDEX_DIR / "index.json"
+    kept = []
+    if index_file.exists():
+        kept = [e for e in json.loads(index_file.read_text())["models"]
+                if not e.get("source", "").startswith("torchvision ")]
+    generated = torchvision_entries()
+    data = {"codebase": "cls", "models": kept + generated}
+    tmp = index_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, index_file)
+    archs = {e["metadata"]["arch"] for e in generated}
+    print(f"wrote {index_file}: {len(generated)} torchvision weights over {len(archs)} architectures, "
+          f"{len(kept)} other entries kept")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

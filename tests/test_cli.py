@@ -1,0 +1,89 @@
+"""The CLI shell: version, help, did-you-mean, error format, --debug, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from minim import __version__
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.exit_code == 0 and result.out.strip() == f"minim {__version__}"
+
+
+def test_help_lists_commands_and_environment(run_cli):
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    for word in ("search", "download", "run", "MINIM_MIRROR", "MINIM_OFFLINE"):
+        assert word in result.out
+
+
+def test_mistyped_command_suggests(run_cli):
+    result = run_cli("serch", "cls")
+    assert result.exit_code == 2
+    assert "minim: error: no such command 'serch'" in result.err
+    assert "did you mean 'search'" in result.err
+
+
+def test_errors_are_one_line_without_traceback(run_cli):
+    result = run_cli("download", "cls", "--config", "no-such-model", "--no-weights")
+    assert result.exit_code == 1
+    assert result.err.count("\n") == 1 and result.err.startswith("minim: error: ")
+    assert "Traceback" not in result.err
+
+
+def test_debug_shows_traceback():
+    env_code = textwrap.dedent("""
+        from minim.cli.main import main
+        main(['--debug', 'download', 'cls', '--config', 'no-such-model', '--no-weights'])
+    """)
+    proc = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "NotFoundError" in proc.stderr
+
+
+def test_python_dash_m(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "minim", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_run_lists_tools(run_cli):
+    result = run_cli("run", "cls", "--list")
+    assert result.exit_code == 0 and "print_config" in result.out
+
+
+def test_run_unknown_tool(run_cli):
+    result = run_cli("run", "cls", "print_confg", "x.py")
+    assert result.exit_code == 1 and "did you mean 'print_config'" in result.err
+
+
+LAZY_CHECK = textwrap.dedent("""
+    import sys
+    from minim.cli.main import main
+    try:
+        main({argv!r})
+    except SystemExit as exc:
+        code = exc.code
+    heavy = sorted(m for m in ('torch', 'torchvision', 'numpy', 'PIL', 'matplotlib') if m in sys.modules)
+    print('HEAVY=' + ','.join(heavy), file=sys.stderr)
+    print('CODE=' + str(code), file=sys.stderr)
+""")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"],
+    ["search", "cls", "--model", "mobilenet", "--condition", "top1>70"],
+    ["search", "cls", "--json"],
+    ["download", "cls", "--config", "mobilenet-v2", "--no-weights", "--dest", "{tmp}"],
+    ["run", "cls", "print_config", "resnet18"],
+])
+def test_light_commands_do_not_import_torch(argv, tmp_path):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    proc = subprocess.run([sys.executable, "-c", LAZY_CHECK.format(argv=argv)], capture_output=True, text=True)
+    assert "CODE=0" in proc.stderr, proc.stderr
+    assert "HEAVY=\n" in proc.stderr, proc.stderr

@@ -1,0 +1,27 @@
+"""``minim run cls print_config``."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_prints_flattened_config_of_index_name(run_cli):
+    result = run_cli("run", "cls", "print_config", "resnet18")
+    assert result.exit_code == 0, result.err
+    assert "_base_" not in result.out
+    assert "model = dict(" in result.out and "depth=18" in result.out or "resnet18" in result.out
+
+
+def test_cfg_options_and_json(run_cli, tmp_path):
+    config = tmp_path / "cfg.py"
+    config.write_text("model = dict(head=dict(num_classes=1000))\noptimizer = dict(type='SGD', lr=0.1)\n")
+    result = run_cli("run", "cls", "print_config", str(config), "--cfg-options",
+                     "model.head.num_classes=10", "optimizer.lr=0.01", "--json")
+    assert result.exit_code == 0, result.err
+    data = json.loads(result.out)
+    assert data["model"]["head"]["num_classes"] == 10 and data["optimizer"]["lr"] == 0.01
+
+
+def test_missing_config_file(run_cli, tmp_path):
+    result = run_cli("run", "cls", "print_config", str(tmp_path / "nope.py"))
+    assert result.exit_code == 1 and "does not exist" in result.err and "nope.py" in result.err
