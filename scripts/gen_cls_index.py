@@ -61,30 +61,48 @@ def number(value):
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def pipelines(transforms) -> dict:
-    """Train/test pipelines matching the weight's evaluation transform."""
-    crop, resize = transforms.crop_size[0], transforms.resize_size[0]
-    interpolation = transforms.interpolation.value
-    norm = dict(mean=[round(m * 255, 3) for m in transforms.mean],
-                std=[round(s * 255, 3) for s in transforms.std], to_rgb=True)
-    train = [
-        dict(type="LoadImageFromFile"),
-        dict(type="RandomResizedCrop", size=crop, interpolation=interpolation),
-        dict(type="RandomFlip", flip_prob=0.5, direction="horizontal"),
-        dict(type="Normalize", **norm),
-        dict(type="ImageToTensor", keys=["img"]),
-        dict(type="ToTensor", keys=["gt_label"]),
-        dict(type="Collect", keys=["img", "gt_label"]),
-    ]
-    test = [
-        dict(type="LoadImageFromFile"),
-        dict(type="Resize", size=(resize, -1), interpolation=interpolation),
-        dict(type="CenterCrop", crop_size=crop),
-        dict(type="Normalize", **norm),
-        dict(type="ImageToTensor", keys=["img"]),
-        dict(type="Collect", keys=["img"]),
-    ]
-    return dict(img_norm_cfg=norm, train_pipeline=train, test_pipeline=test, crop=crop)
+BASE_PREPROCESSING = (256, 224, "bilinear", [123.675, 116.28, 103.53], [58.395, 57.12, 57.375])
+
+PIPELINES_TEMPLATE = """\
+img_norm_cfg = dict(mean={mean!r}, std={std!r}, to_rgb=True)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', size={crop}, interpolation='{interpolation}'),
+    dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
+    dict(type='Normalize', **img_norm_cfg),
+    dict(type='ImageToTensor', keys=['img']),
+    dict(type='ToTensor', keys=['gt_label']),
+    dict(type='Collect', keys=['img', 'gt_label']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', size=({resize}, -1), interpolation='{interpolation}'),
+    dict(type='CenterCrop', crop_size={crop}),
+    dict(type='Normalize', **img_norm_cfg),
+    dict(type='ImageToTensor', keys=['img']),
+    dict(type='Collect', keys=['img']),
+]
+data = dict(
+    train=dict(pipeline=train_pipeline),
+    val=dict(pipeline=test_pipeline),
+    test=dict(pipeline=test_pipeline))
+"""
+
+
+def preprocessing(transforms) -> tuple:
+    """(resize, crop, interpolation, mean, std) of a torchvision weight's evaluation transform."""
+    return (transforms.resize_size[0], transforms.crop_size[0], transforms.interpolation.value,
+            [round(m * 255, 3) for m in transforms.mean], [round(s * 255, 3) for s in transforms.std])
+
+
+def weight_config_text(header: str, arch: str, prep: tuple) -> str:
+    """A per-weight config: the bases, plus pipelines only where they differ from the ImageNet base."""
+    bases = [f"../_base_/models/{arch}.py", *BASES]
+    text = header + "_base_ = [\n" + "".join(f"    {b!r},\n" for b in bases) + "]\n"
+    if prep != BASE_PREPROCESSING:
+        resize, crop, interpolation, mean, std = prep
+        text += PIPELINES_TEMPLATE.format(resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std)
+    return text
 
 
 def render(header: str, values: dict) -> str:
@@ -126,20 +144,13 @@ def torchvision_entries() -> list[dict]:
             aliases = [f"{type(weight).__name__}.{weight.name}"]
             if weight is weights_enum.DEFAULT:
                 aliases = list(dict.fromkeys([dashed, arch])) + aliases
-            pipes = pipelines(weight.transforms())
+            prep = preprocessing(weight.transforms())
             metrics = meta["_metrics"]["ImageNet-1K"]
             header = (f"# {collection} {arch} with torchvision weights {type(weight).__name__}.{weight.name}\n"
-                      f"# ({weight.url}).\n# Evaluation preprocessing as torchvision measured its published accuracy.\n")
-            config = dict(
-                _base_=[f"../_base_/models/{arch}.py", *BASES],
-                img_norm_cfg=pipes["img_norm_cfg"],
-                train_pipeline=pipes["train_pipeline"],
-                test_pipeline=pipes["test_pipeline"],
-                data=dict(train=dict(pipeline=pipes["train_pipeline"]), val=dict(pipeline=pipes["test_pipeline"]),
-                          test=dict(pipeline=pipes["test_pipeline"])),
-            )
+                      f"# ({weight.url}).\n"
+                      f"# Evaluation preprocessing as torchvision measured its published accuracy.\n")
             rel_config = f"configs/{folder}/{name}.py"
-            write_if_changed(INDEX_DIR / rel_config, render(header, config))
+            write_if_changed(INDEX_DIR / rel_config, weight_config_text(header, arch, prep))
             entries.append({
                 "name": name,
                 "aliases": aliases,
@@ -152,7 +163,7 @@ def torchvision_entries() -> list[dict]:
                     "top5": number(metrics.get("acc@5")),
                     "params_m": round(meta["num_params"] / 1e6, 3),
                     "flops_g": number(meta.get("_ops")),
-                    "input_size": pipes["crop"],
+                    "input_size": prep[1],
                     "min_size": list(meta["min_size"]),
                     "file_size_mb": meta.get("_file_size"),
                     "arch": arch,

@@ -106,7 +106,7 @@ def test_malformed_entries_name_file_and_entry(tmp_path, broken, message):
         read_index_file(path)
     text = str(info.value)
     assert str(path) in text and message in text
-    assert ("'tinynet'" in text) or ("#2" in text)
+    assert ("'tinynet'" in text) or ("#2" in text) or ("'has space'" in text)
 
 
 def test_missing_field_is_named(tmp_path):

@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "search": ("search", "Search the model index by name, dataset, metrics and conditions."),
     "download": ("download", "Download flattened configs and checksum-verified weights."),
     "run": ("run", "Run a codebase tool (print_config, ...); --list shows them."),
+    "train": ("train", "Train a model from a config file or index name (resumable, logged, checkpointed)."),
+    "test": ("test", "Evaluate a checkpoint on a config's test set; --out writes per-image predictions."),
+    "infer": ("infer", "Classify images or folders with a config and checkpoint (top-k, JSON, annotated copies)."),
+    "install": ("install", "Install packages with a plan first; keeps torch/torchvision/torchaudio a working set."),
 }
 
 

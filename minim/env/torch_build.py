@@ -141,6 +141,9 @@ def detect_build(
             return TorchBuild("xpu", "xpu", source="version.py")
         if "cuda" in values or "hip" in values:
             return TorchBuild("cpu", "cpu", source="version.py")
+        built_as = variant_from_local_tag(str(values.get("__version__") or ""))
+        if built_as:  # torchvision/torchaudio write their full version, local tag included
+            return _from_variant(built_as, "version.py")
     if tag:
         return _from_variant(tag, "local version tag")
     cuda = cuda_from_requirements(requirements)

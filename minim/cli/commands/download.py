@@ -25,7 +25,7 @@ STATUS_WORDS = {
 @click.option("--no-weights", is_flag=True, help="Write the config only.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-@click.option("--mirror", metavar="SPEC", envvar="MINIM_MIRROR",
+@click.option("--mirror", metavar="SPEC",
               help="Mirror for weight URLs: 'ORIGIN_PREFIX=MIRROR_PREFIX[,...]' (env MINIM_MIRROR).")
 def command(codebase, configs, dest, no_weights, overwrite, quiet, mirror):
     """Download flattened configs (no _base_ left) and checksum-verified weights.

@@ -50,6 +50,9 @@ TORCHVISION_FEATURE_DIMS: dict[str, int] = {
 # classifier (``include_top=True``) and the head only turns logits into losses/scores.
 INCLUDE_TOP_ARCHS = ("squeezenet1_0", "squeezenet1_1")
 
+# Architectures whose final Linear layer has no bias.
+NO_BIAS_CLASSIFIER_ARCHS = ("maxvit_t",)
+
 _LOSS = {"type": "CrossEntropyLoss", "loss_weight": 1.0}
 _TOPK = (1, 5)
 
@@ -63,6 +66,9 @@ _REGNET_MMCLS_NAMES = {
 _CONVNEXT_ARCHS = {"convnext_tiny": "tiny", "convnext_small": "small", "convnext_base": "base",
                    "convnext_large": "large"}
 _SWIN_ARCHS = {"swin_t": "tiny", "swin_s": "small", "swin_b": "base"}
+# torchvision's stochastic-depth rates (mmcls's drop_path_rate) for the archs spelled the mmcls way.
+_DROP_PATH_RATES = {"convnext_tiny": 0.1, "convnext_small": 0.4, "convnext_base": 0.5, "convnext_large": 0.5,
+                    "swin_t": 0.2, "swin_s": 0.3, "swin_b": 0.5}
 _VIT_ARCHS = {"vit_b_16": ("b", 16), "vit_b_32": ("b", 32), "vit_l_16": ("l", 16), "vit_l_32": ("l", 32),
               "vit_h_14": ("h", 14)}
 _RESNEXT_ARCHS = {"resnext50_32x4d": (50, 32, 4), "resnext101_32x8d": (101, 32, 8),
@@ -128,7 +134,7 @@ def model_config_for_arch(arch: str, num_classes: int = 1000, weights: str | Non
         raise BuildError(f"num_classes must be a positive int, got {num_classes!r}")
     extra = torchvision_weights_kwargs(arch, weights)
     backbone, head = _backbone_and_head(arch, num_classes, extra)
-    neck = None if head["type"] == "ClsHead" else {"type": "GlobalAveragePooling"}
+    neck = None if head["type"] in ("ClsHead", "VisionTransformerClsHead") else {"type": "GlobalAveragePooling"}
     head.setdefault("loss", copy.deepcopy(_LOSS))
     head.setdefault("topk", _TOPK)
     return {"type": "ImageClassifier", "backbone": backbone, "neck": neck, "head": head}
@@ -168,18 +174,18 @@ def _backbone_and_head(arch: str, num_classes: int, extra: dict[str, Any]) -> tu
     if match:
         widen = float(f"{match.group(1)}.{match.group(2)}")
         return {"type": "ShuffleNetV2", "widen_factor": widen}, _linear_head(num_classes, dim)
-    match = re.fullmatch(r"efficientnet_(b\d)", arch)
-    if match:
-        return {"type": "EfficientNet", "arch": match.group(1)}, _linear_head(num_classes, dim)
     if arch in _REGNET_MMCLS_NAMES:
         return {"type": "RegNet", "arch": _REGNET_MMCLS_NAMES[arch]}, _linear_head(num_classes, dim)
     match = re.fullmatch(r"densenet(\d+)", arch)
     if match:
         return {"type": "DenseNet", "arch": match.group(1)}, _linear_head(num_classes, dim)
     if arch in _CONVNEXT_ARCHS:
-        return {"type": "ConvNeXt", "arch": _CONVNEXT_ARCHS[arch]}, _linear_head(num_classes, dim)
+        backbone = {"type": "ConvNeXt", "arch": _CONVNEXT_ARCHS[arch], "drop_path_rate": _DROP_PATH_RATES[arch]}
+        return backbone, _linear_head(num_classes, dim)
     if arch in _SWIN_ARCHS:
-        return {"type": "SwinTransformer", "arch": _SWIN_ARCHS[arch], "img_size": 224}, _linear_head(num_classes, dim)
+        backbone = {"type": "SwinTransformer", "arch": _SWIN_ARCHS[arch], "img_size": 224,
+                    "drop_path_rate": _DROP_PATH_RATES[arch]}
+        return backbone, _linear_head(num_classes, dim)
     if arch in _VIT_ARCHS:
         size, patch = _VIT_ARCHS[arch]
         backbone = {"type": "VisionTransformer", "arch": size, "img_size": extra.get("image_size", 224),
@@ -193,7 +199,10 @@ def _backbone_and_head(arch: str, num_classes: int, extra: dict[str, Any]) -> tu
         return backbone, {"type": "ClsHead"}
     if dim is None:
         dim = _feature_dim_of_unknown_arch(arch, extra)
-    return backbone, _linear_head(num_classes, dim)
+    head = _linear_head(num_classes, dim)
+    if arch in NO_BIAS_CLASSIFIER_ARCHS:
+        head["bias"] = False
+    return backbone, head
 
 
 def _feature_dim_of_unknown_arch(arch: str, extra: dict[str, Any]) -> int:

@@ -1,0 +1,39 @@
+"""``minim infer CODEBASE CONFIG IMAGE_OR_DIR...``: classify images."""
+
+from __future__ import annotations
+
+import click
+
+from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+
+
+@click.command("infer", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@codebase_argument
+@click.argument("config")
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
+@click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
+@click.option("--topk", type=int, default=5, show_default=True, help="How many classes to show per image.")
+@click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@click.option("--show-dir", type=click.Path(file_okay=False), help="Write each image annotated with its prediction here.")
+@cfg_options_option
+def command(codebase, config, images, checkpoint, topk, device, as_json, show_dir, cfg_options):
+    """Print the top-k classes of each image (folders are searched recursively).
+
+    \b
+    Example:
+      minim infer cls work_dirs/mobilenet-v2_digits/mobilenet-v2_digits.py digit.png \\
+          --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --topk 3
+    """
+    from minim.cli.commands.train import engine_function
+
+    engine_function(codebase, "infer")(
+        config,
+        list(images),
+        checkpoint,
+        topk=topk,
+        device=device,
+        as_json=as_json,
+        show_dir=show_dir,
+        cfg_options=list(cfg_options),
+    )

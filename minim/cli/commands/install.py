@@ -1,0 +1,120 @@
+"""``minim install``: plan, confirm, pip install, verify."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+class PipPassthrough(click.Command):
+    """Everything after ``--`` goes to pip verbatim (``ctx.meta['pip_args']``); other unknown options are errors."""
+
+    def parse_args(self, ctx, args):
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["pip_args"] = args[cut + 1:]
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+EPILOG = """\b
+Torch family: torchvision/torchaudio without a version get the release that pairs
+with the installed (or requested) torch; changing torch also moves an installed
+torchvision/torchaudio to its pair. --compute picks the build (cpu, cu121, cu126,
+rocm6.1, ...; auto keeps the installed torch's build, else the newest CUDA build
+the driver runs, else cpu) from https://download.pytorch.org/whl/<variant>.
+
+\b
+Compiled backends (torch, torchvision, torchaudio, mmcv, mmcv-full) come from
+binary wheels only (pip --only-binary) unless --allow-build is given.
+
+\b
+Mirrors: --mirror / MINIM_MIRROR map URL prefixes, e.g.
+  --mirror https://download.pytorch.org/whl=https://mirror.example/pytorch-whl
+  --mirror https://pypi.org/simple=https://mirror.example/pypi/simple
+They apply to --index-url, --extra-index-url, --find-links, PyTorch's variant
+indexes and mmcv's wheel pages. Every index is probed once (3 s) before pip runs;
+pip gets --retries 1 --timeout 15.
+
+\b
+Examples:
+  minim install torchvision                  # the release matching installed torch
+  minim install torch==2.5.1 --compute cu121 # and the matching torchvision, if installed
+  minim install mmcls --dry-run --json
+  minim install ./dist/pkg.whl -- --no-cache-dir   # after '--': options for pip
+"""
+
+
+@click.command("install", cls=PipPassthrough, epilog=EPILOG)
+@click.argument("specs", nargs=-1, metavar="SPEC...")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before installing.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and outcome) as JSON.")
+@click.option("-i", "--index-url", metavar="URL", help="Base URL of the package index (pip --index-url).")
+@click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Another index (repeatable).")
+@click.option("-f", "--find-links", "find_links", multiple=True, metavar="PATH|URL",
+              help="A folder or page of wheels (repeatable).")
+@click.option("--compute", default="auto", show_default=True, metavar="VARIANT",
+              help="torch build: auto, cpu, cu118, cu121, cu124, cu126, cu128, rocm6.1, xpu, ...")
+@click.option("--python", "python", metavar="PATH", help="Target interpreter or venv folder (default: this one).")
+@click.option("-e", "--editable", "editables", multiple=True, metavar="PATH", help="Install a project in editable mode.")
+@click.option("-r", "--requirement", "requirement_files", multiple=True, metavar="FILE",
+              help="Install from a requirements file (repeatable).")
+@click.option("--allow-build", is_flag=True, help="Let pip build compiled backends from source distributions.")
+@click.option("--mirror", metavar="SPEC", help="URL mirrors 'ORIGIN=MIRROR,...' (default $MINIM_MIRROR).")
+@click.option("-U", "--upgrade", is_flag=True, help="Upgrade the named packages to the newest allowed versions.")
+@click.option("--force-reinstall", is_flag=True, help="Reinstall even when already up to date.")
+@click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
+@click.option("--pre", is_flag=True, help="Allow pre-releases.")
+@click.pass_context
+def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
+            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre):
+    """Install packages with pip, keeping torch, torchvision and torchaudio a working set.
+
+    Shows the plan (each package, version, index and reason) and asks before acting.
+    """
+    from minim.errors import UsageError
+    from minim.packages.install import execute_install
+    from minim.packages.plan import InstallOptions, plan_install
+    from minim.packages.render import console, plan_table, verification_table
+
+    pip_args = list(ctx.meta.get("pip_args", []))
+    if as_json and not (dry_run or yes):
+        raise UsageError("--json needs --dry-run or -y (it cannot ask for confirmation)")
+    options = InstallOptions(specs=list(specs), editables=list(editables), requirement_files=list(requirement_files),
+                             index_url=index_url, extra_index_urls=list(extra_index_urls), find_links=list(find_links),
+                             compute=compute, allow_build=allow_build, mirror=mirror, upgrade=upgrade,
+                             force_reinstall=force_reinstall, no_deps=no_deps, pre=pre, pip_args=pip_args)
+    plan = plan_install(options, python)
+    out = console(stderr=as_json)
+    if as_json and dry_run:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    out.print(plan_table(plan))
+    for note in plan.notes:
+        out.print(f"[dim]note: {note}[/]")
+    if not plan.changes() and plan.resolved:
+        out.print("Nothing to do: every requested package is already installed.")
+        if as_json:
+            click.echo(json.dumps({"ok": True, "plan": plan.to_dict(), "verified": []}, indent=2))
+        return
+    if dry_run:
+        out.print("[dim]dry run: nothing installed[/]")
+        return
+    if not yes:
+        click.confirm("Proceed?", default=False, abort=True)
+
+    def stream(line: str) -> None:
+        click.echo(f"  {line}", err=as_json)
+
+    outcome = execute_install(plan, on_line=stream)
+    out.print(verification_table(outcome.verifications))
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    if not outcome.ok:
+        from minim.errors import PackageError
+
+        bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok]
+        raise PackageError("installed, but verification failed: " + "; ".join(bad),
+                           hint="run minim doctor for a full check")

@@ -1,0 +1,64 @@
+"""``minim test CODEBASE CONFIG --checkpoint CKPT``: evaluate a checkpoint on the test set."""
+
+from __future__ import annotations
+
+import click
+
+from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+
+
+class _TestCommand(CfgOptionsCommand):
+    """Also lets ``--metrics`` and ``--metric-options`` take several values after one flag."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, _expand_multi(list(args), ("--metrics", "--metric-options")))
+
+
+def _expand_multi(args: list[str], flags: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        out.append(token)
+        i += 1
+        if token in flags:
+            first = True
+            while i < len(args) and not args[i].startswith("-"):
+                if not first:
+                    out.append(token)
+                out.append(args[i])
+                first = False
+                i += 1
+    return out
+
+
+@click.command("test", cls=_TestCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@codebase_argument
+@click.argument("config")
+@click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
+@click.option("--metrics", multiple=True, metavar="METRIC...",
+              help="accuracy, precision, recall, f1_score, support (default: the config's evaluation.metric).")
+@click.option("--metric-options", multiple=True, metavar="KEY=VALUE...",
+              help="e.g. topk='(1,5)' thrs=0.5 average_mode=none")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write metrics, classes and per-image predictions to this JSON file.")
+@click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
+@cfg_options_option
+def command(codebase, config, checkpoint, metrics, metric_options, out, device, cfg_options):
+    """Evaluate CONFIG's model with CHECKPOINT on the config's data.test.
+
+    \b
+    Example:
+      minim test cls work_dirs/mobilenet-v2_digits/mobilenet-v2_digits.py \\
+          --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --metrics accuracy f1_score --out results.json
+    """
+    from minim.cli.commands.train import engine_function
+
+    engine_function(codebase, "test")(
+        config,
+        checkpoint,
+        metrics=list(metrics) or None,
+        metric_options=list(metric_options) or None,
+        out=out,
+        device=device,
+        cfg_options=list(cfg_options),
+    )

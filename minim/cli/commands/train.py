@@ -1,0 +1,64 @@
+"""``minim train CODEBASE CONFIG``: train a model from a config file or index name."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+from minim.errors import NotFoundError
+
+
+def engine_function(codebase, name: str):
+    """``codebase``'s engine function ``name`` (e.g. ``minim.cls.commands.train``)."""
+    if not codebase.engine:
+        raise NotFoundError(f"codebase {codebase.name!r} has no engine: it cannot {name}")
+    module = importlib.import_module(codebase.engine)
+    function = getattr(module, name, None)
+    if function is None:
+        raise NotFoundError(f"codebase {codebase.name!r} does not implement {name}")
+    return function
+
+
+@click.command("train", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@codebase_argument
+@click.argument("config")
+@click.option("--work-dir", type=click.Path(file_okay=False), help="Folder for logs, checkpoints and the config copy "
+              "(default: the config's work_dir, else work_dirs/<config name>).")
+@click.option("--resume", is_flag=False, flag_value="auto", default=None, metavar="[CKPT]",
+              help="Resume training from CKPT, or, without a value, from the newest checkpoint in the work dir.")
+@cfg_options_option
+@click.option("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
+@click.option("--gpus", type=int, help="Number of GPUs (one process drives one GPU; 0 = CPU).")
+@click.option("--seed", type=int, help="Random seed (default: the config's seed, else a random one, logged).")
+@click.option("--deterministic", is_flag=True, help="Ask torch for deterministic kernels.")
+@click.option("--amp", is_flag=True, help="Mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU.")
+@click.option("--channels-last", is_flag=True, help="Use the channels_last memory format.")
+@click.option("--auto-scale-lr", is_flag=True, help="Scale the lr linearly to the real batch size "
+              "(auto_scale_lr.base_batch_size in the config).")
+@click.option("--no-validate", is_flag=True, help="Do not evaluate on the val set during training.")
+def command(codebase, config, work_dir, resume, cfg_options, device, gpus, seed, deterministic, amp, channels_last,
+            auto_scale_lr, no_validate):
+    """Train CONFIG (a config file, or a model name/alias from the index).
+
+    \b
+    Examples:
+      minim train cls mobilenet-v2_digits
+      minim train cls my_config.py --work-dir runs/exp1 --cfg-options runner.max_epochs=5
+      minim train cls my_config.py --resume            # continue from the newest checkpoint
+    """
+    engine_function(codebase, "train")(
+        config,
+        work_dir=work_dir,
+        resume=resume,
+        cfg_options=list(cfg_options),
+        device=device,
+        gpus=gpus,
+        seed=seed,
+        deterministic=deterministic,
+        amp=amp,
+        channels_last=channels_last,
+        auto_scale_lr=auto_scale_lr,
+        validate=not no_validate,
+    )

@@ -1,0 +1,241 @@
+"""``init_model``, ``inference_model`` and ``show_result_pyplot`` (mmcls 0.x API).
+
+Colour order: an image given as a numpy array is ``H x W x C`` uint8 in **BGR** order by
+default, as mmcls (OpenCV) expects; pass ``bgr=False`` for RGB arrays (e.g. from PIL or
+matplotlib). Image files are decoded by the test pipeline itself.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minim.errors import ConfigError, MinimError
+
+
+def class_names_for(meta: dict | None, num_classes: int) -> tuple[list[str], bool]:
+    """(class names, found) from checkpoint meta: ``CLASSES`` (mmcls 0.x) or ``dataset_meta.classes`` (1.x).
+
+    When absent: the ImageNet names if ``num_classes == 1000``, else ``class_<i>``.
+    """
+    meta = meta or {}
+    classes = meta.get("CLASSES")
+    if not classes:
+        classes = (meta.get("dataset_meta") or {}).get("classes")
+    if classes:
+        return list(classes), True
+    if num_classes == 1000:
+        from minim.cls.datasets.imagenet_classes import imagenet_table
+
+        return list(imagenet_table()[1]), False
+    return [f"class_{i}" for i in range(num_classes)], False
+
+
+def _num_classes(model) -> int:
+    head = getattr(model, "head", None)
+    value = getattr(head, "num_classes", None) or getattr(model, "num_classes", None)
+    if not isinstance(value, int):
+        raise ConfigError("the model has no head.num_classes")
+    return value
+
+
+def init_model(config, checkpoint: str | None = None, device: Any = "cpu", options=None):
+    """Build a classifier from ``config`` (file, index name/alias, dict or Config), load ``checkpoint``.
+
+    ``checkpoint`` may be a path or URL (cached); class names come from its meta (``CLASSES`` or
+    ``dataset_meta.classes``). Without them a warning is issued and ImageNet names are used for
+    1000-class models, ``class_<i>`` otherwise. The model is in eval mode on ``device`` with
+    ``model.cfg`` and ``model.CLASSES`` set.
+    """
+    import torch
+
+    from minim.cls.apis.config_source import load_cls_config, weights_path
+    from minim.cls.engine.device import resolve_device
+    from minim.cls.models import build_classifier
+
+    cfg, _entry = load_cls_config(config, options)
+    if "model" not in cfg:
+        raise ConfigError("config has no 'model'")
+    if checkpoint is not None:
+        _drop_pretrained(cfg)
+    model = build_classifier(cfg.model)
+    meta = None
+    if checkpoint is not None:
+        from minim.cls.checkpoint import load_checkpoint
+
+        meta = load_checkpoint(model, weights_path(checkpoint), map_location="cpu")
+    num_classes = _num_classes(model)
+    classes, found = class_names_for(meta, num_classes)
+    if not found:
+        what = "ImageNet names" if num_classes == 1000 else "class_<i> names"
+        source = "the checkpoint's meta" if checkpoint is not None else "a checkpoint (none given)"
+        warnings.warn(f"class names are not saved in {source}; using {what}", stacklevel=2)
+    model.CLASSES = classes
+    model.cfg = cfg
+    model.to(resolve_device(device) if not isinstance(device, torch.device) else device)
+    model.eval()
+    return model
+
+
+def _drop_pretrained(cfg) -> None:
+    """A checkpoint overwrites every weight: skip fetching pretrained weights (mmcls sets pretrained=None)."""
+    model_cfg = cfg.model
+    if "pretrained" in model_cfg:
+        model_cfg.pretrained = None
+    for part in ("backbone", "neck", "head"):
+        sub = model_cfg.get(part)
+        if isinstance(sub, dict) and isinstance(sub.get("init_cfg"), dict) and sub["init_cfg"].get("type") == "Pretrained":
+            sub.init_cfg = None
+
+
+class _Preprocessor:
+    """The test pipeline of ``model.cfg`` for files and for arrays (built once per model)."""
+
+    def __init__(self, cfg):
+        from minim.cls.datasets.pipelines.compose import Compose
+
+        try:
+            steps = list(cfg.data.test.pipeline)
+        except (AttributeError, KeyError):
+            raise ConfigError("config has no data.test.pipeline (needed to preprocess images)") from None
+        steps = [dict(s) if isinstance(s, dict) else s for s in steps]
+        loads = [i for i, s in enumerate(steps) if isinstance(s, dict) and s.get("type") == "LoadImageFromFile"]
+        file_steps = steps if loads else [dict(type="LoadImageFromFile")] + steps
+        array_steps = [s for i, s in enumerate(steps) if i not in loads]
+        self.for_file = Compose(file_steps)
+        self.for_array = Compose(array_steps)
+
+    def __call__(self, img, bgr: bool = True):
+        if isinstance(img, np.ndarray):
+            from minim.cls.datasets.pipelines.loading import results_from_array
+
+            if img.dtype != np.uint8 or img.ndim not in (2, 3):
+                raise MinimError(f"an image array must be H x W x C uint8, got {img.dtype} with shape {img.shape}")
+            data = self.for_array(results_from_array(img, bgr=bgr))
+        else:
+            path = Path(img).expanduser()
+            if not path.is_file():
+                raise MinimError(f"image {path} does not exist")
+            data = self.for_file({"img_prefix": None, "img_info": {"filename": str(path)}})
+        if data is None:
+            raise MinimError("the test pipeline dropped the image")
+        return data["img"]
+
+
+def preprocessor(model) -> _Preprocessor:
+    """The cached test-pipeline preprocessor of ``model``."""
+    pre = getattr(model, "_minim_preprocessor", None)
+    if pre is None or pre.cfg_id != id(model.cfg):
+        pre = _Preprocessor(model.cfg)
+        pre.cfg_id = id(model.cfg)
+        model._minim_preprocessor = pre
+    return pre
+
+
+def inference_model(model, img, bgr: bool = True) -> dict[str, Any]:
+    """Classify one image: a file path, or an ``H x W x C`` uint8 array (BGR unless ``bgr=False``).
+
+    Returns ``{'pred_label': int, 'pred_score': float, 'pred_class': str, 'scores': list[float]}``.
+    """
+    import torch
+
+    tensor = preprocessor(model)(img, bgr=bgr)
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        scores = model.forward_test(tensor.unsqueeze(0).to(device))
+    if isinstance(scores, (list, tuple)):
+        scores = torch.as_tensor(np.asarray(scores[0]))[None]
+    row = scores[0].float().cpu()
+    label = int(row.argmax())
+    classes = getattr(model, "CLASSES", None) or [f"class_{i}" for i in range(len(row))]
+    return {"pred_label": label, "pred_score": float(row[label]), "pred_class": str(classes[label]), "scores": row.tolist()}
+
+
+def load_rgb(img, bgr: bool = True) -> np.ndarray:
+    """An ``H x W x 3`` RGB uint8 array from a path or an array (BGR arrays flipped)."""
+    if isinstance(img, np.ndarray):
+        array = img if img.ndim == 3 else np.repeat(img[:, :, None], 3, axis=2)
+        if array.shape[2] == 1:
+            array = np.repeat(array, 3, axis=2)
+        return np.ascontiguousarray(array[:, :, ::-1] if bgr else array)
+    from PIL import Image
+
+    with Image.open(Path(img).expanduser()) as opened:
+        return np.asarray(opened.convert("RGB"))
+
+
+def show_result_pyplot(model, img, result: dict, out_file: str | None = None, title: str = "result", fig_size=(15, 10), bgr: bool = True):
+    """Draw ``result``'s pred_label/pred_score/pred_class over the image with matplotlib.
+
+    With ``out_file`` the figure is saved as a PNG and no window opens; otherwise it is shown.
+    Needs matplotlib (``pip install 'minim[plot]'``).
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MinimError("show_result_pyplot needs matplotlib", hint="pip install 'minim[plot]'") from None
+    rgb = load_rgb(img, bgr=bgr)
+    lines = [f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}" for key in ("pred_label", "pred_score", "pred_class") if key in result]
+    if out_file is not None:
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=fig_size)
+        _draw(figure.add_subplot(), rgb, lines, title)
+        out = Path(out_file)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, format="png", bbox_inches="tight")
+        return str(out)
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=fig_size)
+    _draw(figure.add_subplot(), rgb, lines, title)
+    plt.show()
+    return None
+
+
+def _draw(axes, rgb: np.ndarray, lines: list[str], title: str) -> None:
+    axes.imshow(rgb, interpolation="nearest")
+    axes.set_title(title)
+    axes.axis("off")
+    axes.text(
+        0.01, 0.99, "\n".join(lines), transform=axes.transAxes, va="top", ha="left", color="white", fontsize=14,
+        bbox=dict(facecolor="black", alpha=0.6, edgecolor="none"),
+    )
+
+
+def annotate_image(img, result: dict, out_file: str | Path, min_side: int = 256, bgr: bool = True) -> Path:
+    """Save the image (RGB, correct colours) with ``pred_class`` and ``pred_score`` written on it (PIL).
+
+    Small images are enlarged (nearest neighbour) to at least ``min_side`` pixels so the text fits.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(load_rgb(img, bgr=bgr))
+    short = min(image.size)
+    if short < min_side:
+        factor = -(-min_side // short)
+        image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+    draw = ImageDraw.Draw(image)
+    text = f"{result['pred_class']} ({result['pred_score'] * 100:.1f}%)"
+    size = max(12, image.height // 16)
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        font = ImageFont.load_default()
+    box = draw.textbbox((4, 4), text, font=font)
+    draw.rectangle((0, 0, box[2] + 4, box[3] + 4), fill=(0, 0, 0))
+    draw.text((4, 4), text, fill=(255, 255, 255), font=font)
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    image.save(tmp, format=_format_for(out))
+    tmp.replace(out)
+    return out
+
+
+def _format_for(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix, "PNG")

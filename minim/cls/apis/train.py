@@ -1,0 +1,246 @@
+"""``train_model``: build the runner, hooks and loaders from a config and train (mmcls 0.x API)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from minim.errors import ConfigError
+from minim.suggest import did_you_mean
+
+RUNNER_TYPES = {"EpochBasedRunner": "max_epochs", "IterBasedRunner": "max_iters"}
+OPTIMIZER_HOOK_TYPES = ("OptimizerHook", "Fp16OptimizerHook", "GradientCumulativeOptimizerHook", "GradientCumulativeFp16OptimizerHook")
+OPTIMIZER_HOOK_KEYS = ("type", "grad_clip", "cumulative_iters", "loss_scale", "detect_anomalous_params", "distributed", "coalesce", "bucket_size_mb")
+
+
+def runner_limits(cfg) -> tuple[bool, int | None, int | None]:
+    """(by_epoch, max_epochs, max_iters) from ``runner`` (or the legacy ``total_epochs``)."""
+    runner = cfg.get("runner")
+    if runner is None:
+        if cfg.get("total_epochs") is not None:
+            return True, int(cfg["total_epochs"]), None
+        raise ConfigError("config has no runner; add runner = dict(type='EpochBasedRunner', max_epochs=N)")
+    runner = dict(runner)
+    kind = runner.pop("type", "EpochBasedRunner")
+    if kind not in RUNNER_TYPES:
+        raise ConfigError(f"unknown runner type {kind!r}; known: {', '.join(RUNNER_TYPES)}", hint=did_you_mean(kind, RUNNER_TYPES))
+    limit_key = RUNNER_TYPES[kind]
+    for key in runner:
+        if key != limit_key:
+            raise ConfigError(
+                f"runner {kind} has unknown key {key!r}; it takes {limit_key}"
+                + (" (use max_epochs with EpochBasedRunner, max_iters with IterBasedRunner)" if key in RUNNER_TYPES.values() else "")
+            )
+    value = runner.get(limit_key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"runner.{limit_key} must be a positive int, got {value!r}")
+    return (True, value, None) if kind == "EpochBasedRunner" else (False, None, value)
+
+
+def optimizer_hook_settings(cfg) -> dict[str, Any]:
+    """grad_clip / cumulative_iters / fp16 loss scale from ``optimizer_config`` (+ ``fp16``)."""
+    opt_cfg = dict(cfg.get("optimizer_config") or {})
+    for key in opt_cfg:
+        if key not in OPTIMIZER_HOOK_KEYS:
+            raise ConfigError(
+                f"optimizer_config has unknown key {key!r}; known: {', '.join(OPTIMIZER_HOOK_KEYS)}",
+                hint=did_you_mean(key, OPTIMIZER_HOOK_KEYS),
+            )
+    kind = opt_cfg.get("type", "OptimizerHook")
+    if kind not in OPTIMIZER_HOOK_TYPES:
+        raise ConfigError(f"unknown optimizer_config type {kind!r}; known: {', '.join(OPTIMIZER_HOOK_TYPES)}")
+    grad_clip = opt_cfg.get("grad_clip")
+    if grad_clip is not None:
+        grad_clip = dict(grad_clip)
+        if "max_norm" not in grad_clip or set(grad_clip) - {"max_norm", "norm_type"}:
+            raise ConfigError(f"optimizer_config.grad_clip must be dict(max_norm=..., norm_type=2), got {grad_clip!r}")
+    cumulative = int(opt_cfg.get("cumulative_iters", 1))
+    if cumulative < 1:
+        raise ConfigError("optimizer_config.cumulative_iters must be >= 1")
+    fp16 = cfg.get("fp16")
+    if "Fp16" in kind and fp16 is None:
+        fp16 = {"loss_scale": opt_cfg.get("loss_scale", "dynamic")}
+    return {"grad_clip": grad_clip, "cumulative_iters": cumulative, "fp16": fp16}
+
+
+def auto_scale_lr(cfg, world_size: int = 1) -> str | None:
+    """Scale ``optimizer.lr`` linearly to the real batch size when ``auto_scale_lr.enable``; the log line."""
+    settings = cfg.get("auto_scale_lr")
+    if not settings or not settings.get("enable", False):
+        return None
+    base = settings.get("base_batch_size")
+    if not isinstance(base, int) or base <= 0:
+        raise ConfigError("auto_scale_lr needs base_batch_size (e.g. auto_scale_lr = dict(base_batch_size=256))")
+    batch = int(cfg.data.samples_per_gpu) * world_size
+    old = cfg.optimizer.lr
+    cfg.optimizer.lr = old * batch / base
+    return (
+        f"auto_scale_lr: optimizer.lr {old:g} -> {cfg.optimizer.lr:g} "
+        f"(batch {batch} = {cfg.data.samples_per_gpu} x {world_size} process(es), base_batch_size {base})"
+    )
+
+
+def _prepare_cache(dataset) -> None:
+    prepare = getattr(dataset, "prepare_cache", None)
+    if callable(prepare):
+        prepare()
+
+
+def train_model(
+    model,
+    datasets,
+    cfg,
+    distributed: bool = False,
+    validate: bool = True,
+    timestamp: str | None = None,
+    device=None,
+    meta: dict[str, Any] | None = None,
+    *,
+    val_dataset=None,
+    console: bool = True,
+    progress: bool | None = None,
+    notes: Sequence[str] = (),
+):
+    """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
+
+    Everything is checked (runner, optimizer, schedules, hooks, ``save_best``, the resume
+    checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
+    """
+    import torch
+
+    from minim.cls.engine import checkpoint_io
+    from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
+    from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
+    from minim.cls.engine.device import resolve_device, resolve_precision
+    from minim.cls.engine.dist import get_world_size, is_main_process
+    from minim.cls.engine.evaluation import build_eval_hook
+    from minim.cls.engine.hooks import HOOKS
+    from minim.cls.engine.logger import RunLogger
+    from minim.cls.engine.logger_hook import build_logger_hook
+    from minim.cls.engine.lr_schedule import build_lr_hook
+    from minim.cls.engine.optimizer import build_optimizer
+    from minim.cls.engine.runner import Runner
+
+    if distributed:
+        raise ConfigError("distributed training is not available in this version of minim")
+    if cfg.get("work_dir") is None:
+        raise ConfigError("cfg.work_dir is not set")
+    datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+    device = resolve_device(device if device is not None else cfg.get("device"))
+    by_epoch, max_epochs, max_iters = runner_limits(cfg)
+    workflow = [tuple(flow) for flow in (cfg.get("workflow") or [("train", 1)])]
+    for flow in workflow:
+        if len(flow) != 2 or flow[0] not in ("train", "val") or not isinstance(flow[1], int) or flow[1] <= 0:
+            raise ConfigError(f"workflow entries must be ('train', N) or ('val', N), got {flow!r}")
+    if len(datasets) != len(workflow):
+        raise ConfigError(f"workflow {workflow} needs {len(workflow)} dataset(s), got {len(datasets)}")
+    opt_settings = optimizer_hook_settings(cfg)
+    precision = resolve_precision(device, opt_settings["fp16"], amp=False)
+    channels_last = bool(cfg.get("channels_last", False))
+    if cfg.get("optimizer") is None:
+        raise ConfigError("config has no optimizer; add e.g. optimizer = dict(type='SGD', lr=0.1, momentum=0.9)")
+    seed = int(cfg.get("seed") or 0)
+    if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, cfg.optimizer)
+    lr_hook = build_lr_hook(cfg.get("lr_config"), by_epoch)
+    checkpoint_hook = build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch)
+    logger_hook = build_logger_hook(cfg.get("log_config"))
+    data_cfg = cfg.get("data") or {}
+    loaders = []
+    for dataset, (mode, _) in zip(datasets, workflow):
+        _prepare_cache(dataset)
+        if mode == "train":
+            loaders.append(build_train_loader(dataset, loader_settings(data_cfg, "train"), seed, device))
+        else:
+            loaders.append(build_eval_loader(dataset, loader_settings(data_cfg, "val"), device))
+    eval_hook = None
+    if validate:
+        if val_dataset is None:
+            from minim.cls.datasets import build_dataset
+
+            val_dataset = build_dataset(data_cfg["val"], dict(test_mode=True))
+        _prepare_cache(val_dataset)
+        val_loader = build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device)
+        num_classes = _num_classes(model)
+        eval_hook = build_eval_hook(cfg.get("evaluation"), val_loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
+    custom_hooks = []
+    for hook_cfg in cfg.get("custom_hooks") or []:
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop("priority", None)
+        custom_hooks.append((HOOKS.build(hook_cfg), priority))
+    resume_from = cfg.get("resume_from")
+    resume_checkpoint = checkpoint_io.read(resume_from) if resume_from else None
+
+    # --- everything checked: now write into the work dir -----------------------------------
+    work_dir = Path(cfg.work_dir)
+    timestamp = timestamp or _unique_timestamp(work_dir)
+    if is_main_process():
+        work_dir.mkdir(parents=True, exist_ok=True)
+        if hasattr(cfg, "dump"):
+            stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "config"
+            cfg.dump(str(work_dir / f"{stem}.py"))
+    logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
+    meta = dict(meta or {})
+    runner = Runner(
+        model,
+        optimizer,
+        work_dir=work_dir,
+        logger=logger,
+        device=device,
+        max_epochs=max_epochs,
+        max_iters=max_iters,
+        precision=precision,
+        seed=seed,
+        meta=meta,
+        channels_last=channels_last,
+        grad_clip=opt_settings["grad_clip"],
+        cumulative_iters=opt_settings["cumulative_iters"],
+    )
+    for hook in (lr_hook, checkpoint_hook, eval_hook, logger_hook):
+        runner.register_hook(hook)
+    for hook, priority in custom_hooks:
+        runner.register_hook(hook, priority)
+    for note in notes:
+        logger.info(note)
+    if "env_info" in meta:
+        logger.info("Environment:\n" + meta["env_info"], console=False)
+    if "config" in meta:
+        logger.info("Config:\n" + meta["config"], console=False)
+    logger.info(
+        f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}, "
+        f"seed {seed}, world size {get_world_size()}, work dir {work_dir}"
+    )
+    try:
+        if resume_checkpoint is not None:
+            runner.resume(resume_from, checkpoint=resume_checkpoint)
+        start = time.perf_counter()
+        runner.run(loaders, workflow)
+        runner.train_time = time.perf_counter() - start
+    finally:
+        logger.close()
+    return runner
+
+
+def _num_classes(model) -> int:
+    head = getattr(model, "head", None)
+    for owner in (head, model):
+        value = getattr(owner, "num_classes", None)
+        if isinstance(value, int):
+            return value
+    raise ConfigError("cannot tell the model's number of classes (no head.num_classes)")
+
+
+def _unique_timestamp(work_dir: Path) -> str:
+    """``YYYYmmdd_HHMMSS``, suffixed when a log of that name already exists (never overwrite a log)."""
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    candidate, n = stamp, 1
+    while (work_dir / f"{candidate}.log").exists() or (work_dir / f"{candidate}.log.json").exists():
+        candidate = f"{stamp}_{n}"
+        n += 1
+    return candidate

@@ -1,0 +1,389 @@
+"""Read, convert, load and save classifier checkpoints.
+
+Reads (always with ``torch.load(..., weights_only=True)``: a checkpoint cannot run code):
+
+- torchvision / timm checkpoints: plain state dicts (``conv1.weight``, ..., ``fc.weight``);
+- minim checkpoints: ``{'state_dict', 'meta', 'optimizer', 'scheduler'}``;
+- mmcls 0.x checkpoints: ``{'state_dict', 'meta': {'CLASSES', ...}}`` with ``backbone.`` /
+  ``head.`` keys (mmcls MobileNetV2 keys are mapped onto torchvision's layout);
+- mmpretrain 1.x checkpoints (class names in ``meta['dataset_meta']['classes']``).
+
+The layout is detected from the keys: ``backbone.*`` keys mean a classifier checkpoint,
+anything else a plain one that the model's backbone maps onto its own keys (its dropped
+classification layers go to the head).  Loading is strict, except that head tensors whose
+shape differs (fine-tuning 1000 classes -> 10) are skipped with one warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from minim.errors import CheckpointError
+
+_DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
+_UNSUPPORTED_SCHEMES = ("open-mmlab://", "mmcls://", "openmmlab://", "modelzoo://", "pavi://", "s3://")
+_SHOWN_KEYS = 8
+
+
+# ----------------------------------------------------------------------------- reading
+def resolve_checkpoint(filename_or_url: str | os.PathLike) -> Path:
+    """The local path of a checkpoint: a file, an http(s) URL (downloaded into the shared cache) or
+    ``torchvision://<arch or weights name>`` (torchvision's published weights, as mmcv spelled it)."""
+    name = os.fspath(filename_or_url)
+    if name.startswith("torchvision://"):
+        name = torchvision_weights_url(name[len("torchvision://"):])
+    if name.startswith(("http://", "https://")):
+        from minim.net.download import fetch_cached
+
+        return Path(fetch_cached(name))
+    if name.startswith(_UNSUPPORTED_SCHEMES):
+        scheme = name.split("://", 1)[0]
+        raise CheckpointError(f"checkpoint {name}: the {scheme}:// scheme is not supported",
+                              hint="use a local file, an http(s) URL or torchvision://<arch>")
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint file {name} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {name} is a directory, not a file")
+    return path
+
+
+def torchvision_weights_url(name: str) -> str:
+    """URL of torchvision weights named ``resnet50`` (IMAGENET1K_V1, as mmcv's table) or
+    ``ResNet50_Weights.IMAGENET1K_V2``."""
+    import torchvision.models
+
+    try:
+        if "." in name:
+            return torchvision.models.get_weight(name).url
+        enum = torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"torchvision://{name}: torchvision has no weights of that name",
+                              hint="use an arch name such as resnet50 or a weights name such as "
+                                   "ResNet50_Weights.IMAGENET1K_V2") from exc
+    member = enum.__members__.get("IMAGENET1K_V1") or enum.DEFAULT
+    return member.url
+
+
+def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu") -> dict:
+    """``torch.load`` a checkpoint with ``weights_only=True``; any failure is a :class:`CheckpointError`."""
+    path = resolve_checkpoint(filename_or_url)
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}",
+                              hint=_read_hint(exc)) from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict of tensors")
+    return dict(obj)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.lower().startswith("weights only load failed"):
+            return line[:300]
+    return text.splitlines()[0][:300]
+
+
+def _read_hint(exc: Exception) -> str:
+    if "weights only" in str(exc).lower() or "unsupported global" in str(exc).lower():
+        return "the file contains Python objects besides tensors; minim only loads weights-only checkpoints"
+    return "the file is truncated, corrupt or not a PyTorch checkpoint; download it again"
+
+
+def split_checkpoint(checkpoint: Mapping[str, Any], source: str = "checkpoint") -> tuple[dict, dict]:
+    """``(state_dict, meta)`` of a loaded checkpoint of any supported layout.
+
+    ``meta`` is ``{}`` for plain state dicts; mmpretrain's ``dataset_meta['classes']`` is
+    copied to ``meta['CLASSES']``.
+    """
+    meta: dict = {}
+    if isinstance(checkpoint.get("state_dict"), Mapping):
+        state_dict = checkpoint["state_dict"]
+        meta = dict(checkpoint.get("meta") or {})
+    elif isinstance(checkpoint.get("model"), Mapping) and _is_state_dict(checkpoint["model"]):
+        state_dict = checkpoint["model"]
+        meta = dict(checkpoint.get("meta") or {})
+    elif _is_state_dict(checkpoint):
+        state_dict = checkpoint
+    else:
+        keys = ", ".join(map(str, list(checkpoint)[:_SHOWN_KEYS]))
+        raise CheckpointError(f"{source} has no state_dict (top-level keys: {keys})")
+    dataset_meta = meta.get("dataset_meta")
+    if "CLASSES" not in meta and isinstance(dataset_meta, Mapping) and dataset_meta.get("classes") is not None:
+        meta["CLASSES"] = list(dataset_meta["classes"])
+    tensors = {str(k): v for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise CheckpointError(f"{source} has an empty state_dict")
+    return tensors, meta
+
+
+def _is_state_dict(obj: Mapping) -> bool:
+    return bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def revise_state_dict_keys(state_dict: Mapping[str, torch.Tensor],
+                           revise_keys: Sequence[tuple[str, str]] | None = None) -> dict:
+    """Apply ``(regex, replacement)`` pairs to every key (default: strip a leading ``module.``)."""
+    rules = _DEFAULT_REVISE_KEYS if revise_keys is None else revise_keys
+    revised = {}
+    for key, value in state_dict.items():
+        for pattern, replacement in rules:
+            key = re.sub(pattern, replacement, key)
+        revised[key] = value
+    return revised
+
+
+# ----------------------------------------------------------------------------- layout conversion
+def _is_classifier(model: nn.Module) -> bool:
+    return hasattr(model, "backbone") and hasattr(model, "head") and hasattr(model.head, "linear_layer_paths")
+
+
+def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> dict:
+    """Map a checkpoint's keys onto ``model``'s own keys (see the module docstring)."""
+    if not _is_classifier(model):
+        return dict(state_dict)
+    backbone = model.backbone
+    if any(key.startswith("backbone.") for key in state_dict):
+        converted = {}
+        for key, value in state_dict.items():
+            if key.startswith("backbone."):
+                own = getattr(backbone, "classifier_key_to_own", lambda k: k)(key[len("backbone."):])
+                converted["backbone." + own] = value
+            else:
+                converted[key] = value
+        return converted
+    return _convert_plain(model, state_dict, source)
+
+
+def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> dict:
+    backbone, head = model.backbone, model.head
+    sources = tuple(getattr(backbone, "head_layers", ()))
+    targets = head.linear_layer_paths()
+    present = [path for path in sources if any(key.startswith(path + ".") for key in state_dict)]
+    if present and len(sources) != len(targets):
+        raise CheckpointError(
+            f"{source}: its classifier has {len(sources)} linear layer(s) ({', '.join(sources)}) but head "
+            f"{type(head).__name__} has {len(targets)} ({', '.join(targets) or 'none'})",
+            hint=_head_hint(backbone))
+    plain_to_own = getattr(backbone, "plain_key_to_own", lambda k: k)
+    converted = {}
+    for key, value in state_dict.items():
+        for src, dst in zip(sources, targets):
+            if key.startswith(src + "."):
+                converted["head." + dst + key[len(src):]] = value
+                break
+        else:
+            own = plain_to_own(key)
+            if own is not None:
+                converted["backbone." + own] = value
+    return converted
+
+
+def _head_hint(backbone: nn.Module) -> str:
+    if type(backbone).__name__ == "MobileNetV3":
+        return "use head=dict(type='StackedLinearClsHead', mid_channels=[1024 or 1280], act_cfg=dict(type='HSwish'))"
+    return "use the head that minim.cls.models.zoo.model_config_for_arch gives for this architecture"
+
+
+# ----------------------------------------------------------------------------- loading
+def load_checkpoint(model: nn.Module, filename_or_url: str | os.PathLike, map_location: Any = "cpu", *,
+                    revise_keys: Sequence[tuple[str, str]] | None = None,
+                    logger: logging.Logger | None = None) -> dict:
+    """Load a checkpoint (file, URL, ``torchvision://``) into ``model``; returns its meta (``{}`` if none).
+
+    Strict: missing / unexpected keys and shape mismatches are a :class:`CheckpointError`,
+    except head tensors whose shape differs, which are skipped with one warning.
+    """
+    source = os.fspath(filename_or_url)
+    checkpoint = read_checkpoint(source, map_location)
+    state_dict, meta = split_checkpoint(checkpoint, source)
+    state_dict = revise_state_dict_keys(state_dict, revise_keys)
+    target = _unwrap(model)
+    converted = convert_state_dict(target, state_dict, source)
+    _load_into(target, converted, source, logger, tolerant=_tolerant_prefixes(target, "head."))
+    return meta
+
+
+def load_prefixed_checkpoint(model: nn.Module, filename_or_url: str | os.PathLike, prefix: str = "backbone",
+                             map_location: Any = "cpu", *, revise_keys=None,
+                             logger: logging.Logger | None = None) -> dict:
+    """Load only the ``<prefix>.*`` tensors of a checkpoint into ``model.<prefix>`` (mmcv's
+    ``init_cfg=dict(type='Pretrained', prefix='backbone')``); returns the checkpoint's meta."""
+    source = os.fspath(filename_or_url)
+    state_dict, meta = split_checkpoint(read_checkpoint(source, map_location), source)
+    state_dict = revise_state_dict_keys(state_dict, revise_keys)
+    target = _unwrap(model)
+    converted = convert_state_dict(target, state_dict, source)
+    start = prefix + "."
+    part = {key[len(start):]: value for key, value in converted.items() if key.startswith(start)}
+    if not part:
+        raise CheckpointError(f"{source} has no tensors under {prefix!r}")
+    submodule = target.get_submodule(prefix)
+    tolerant = tuple(p[len(start):] for p in _tolerant_prefixes(target, "") if p.startswith(start))
+    _load_into(submodule, part, source, logger, tolerant=tolerant, key_prefix=start)
+    return meta
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, nn.Module) else model
+
+
+def _tolerant_prefixes(model: nn.Module, head_prefix: str) -> tuple[str, ...]:
+    prefixes = [head_prefix] if head_prefix else ["head."]
+    backbone = getattr(model, "backbone", None)
+    for key in getattr(backbone, "num_classes_keys", ()):
+        prefixes.append("backbone." + key)
+    return tuple(prefixes)
+
+
+def _load_into(model: nn.Module, state_dict: dict, source: str, logger, *, tolerant: tuple[str, ...],
+               key_prefix: str = "") -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [k for k in state_dict if k in own and state_dict[k].shape != own[k].shape]
+    skipped = [k for k in mismatched if tolerant and k.startswith(tolerant)]
+    fatal = [k for k in mismatched if k not in skipped]
+    if missing or unexpected or fatal:
+        raise CheckpointError(_mismatch_message(source, model, missing, unexpected, fatal, state_dict, own,
+                                                key_prefix), hint=_mismatch_hint(missing, unexpected, key_prefix))
+    if skipped:
+        shapes = ", ".join(f"{key_prefix}{k} (checkpoint {list(state_dict[k].shape)}, model {list(own[k].shape)})"
+                           for k in skipped)
+        _warn(logger, f"{source}: skipped tensors whose shape differs from the model (a different class count; "
+                      f"these layers keep their fresh initialisation): {shapes}")
+    loadable = {k: v for k, v in state_dict.items() if k not in skipped}
+    model.load_state_dict(loadable, strict=False)
+
+
+def _shown(keys: Iterable[str], prefix: str) -> str:
+    keys = list(keys)
+    text = ", ".join(prefix + k for k in keys[:_SHOWN_KEYS])
+    if len(keys) > _SHOWN_KEYS:
+        text += f", ... ({len(keys)} in all)"
+    return text
+
+
+def _mismatch_message(source, model, missing, unexpected, fatal, state_dict, own, prefix) -> str:
+    parts = [f"checkpoint {source} does not fit {type(model).__name__}"]
+    if missing:
+        parts.append(f"missing keys: {_shown(missing, prefix)}")
+    if unexpected:
+        parts.append(f"unexpected keys: {_shown(unexpected, prefix)}")
+    if fatal:
+        shapes = [f"{k} (checkpoint {list(state_dict[k].shape)}, model {list(own[k].shape)})" for k in fatal]
+        parts.append(f"shape mismatches: {_shown(shapes, prefix)}")
+    return "; ".join(parts)
+
+
+def _mismatch_hint(missing, unexpected, prefix) -> str:
+    if missing and not unexpected and all(k.startswith("head.") for k in missing):
+        return ("the checkpoint has no head weights; to load only the backbone use model.backbone.init_cfg="
+                "dict(type='Pretrained', checkpoint=..., prefix='backbone')")
+    return "check that the config's model (architecture, depth, head) matches the checkpoint"
+
+
+def _warn(logger, message: str) -> None:
+    if logger is not None:
+        logger.warning(message)
+    else:
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- saving
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, scheduler=None,
+                    meta: Mapping[str, Any] | None = None) -> Path:
+    """Write ``{'state_dict', 'meta', 'optimizer', 'scheduler'}`` to ``path`` atomically.
+
+    ``state_dict`` holds CPU tensors without a DDP ``module.`` prefix; ``meta`` gets
+    ``CLASSES`` (from ``meta`` or ``model.CLASSES``), ``config`` (flattened text), ``epoch``,
+    ``iter``, ``minim_version``, ``torch_version``, ``time`` and whatever ``meta`` holds.
+    """
+    import minim
+
+    target = _unwrap(model)
+    full_meta = dict(meta or {})
+    classes = full_meta.get("CLASSES", getattr(target, "CLASSES", None))
+    full_meta["CLASSES"] = list(classes) if classes is not None else None
+    config = full_meta.get("config", getattr(target, "cfg", None))
+    full_meta["config"] = _config_text(config)
+    full_meta.setdefault("epoch", 0)
+    full_meta.setdefault("iter", 0)
+    full_meta["minim_version"] = minim.__version__
+    full_meta["torch_version"] = torch.__version__
+    full_meta.setdefault("time", time.strftime("%Y-%m-%d %H:%M:%S"))
+    checkpoint: dict[str, Any] = {
+        "state_dict": {key: value.detach().cpu() for key, value in target.state_dict().items()},
+        "meta": _weights_only_safe(full_meta),
+    }
+    if optimizer is not None:
+        checkpoint["optimizer"] = _weights_only_safe(_state_of(optimizer))
+    if scheduler is not None:
+        checkpoint["scheduler"] = _weights_only_safe(_state_of(scheduler))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _state_of(obj) -> Any:
+    if isinstance(obj, Mapping):
+        return {key: _state_of(value) for key, value in obj.items()}
+    return obj.state_dict() if hasattr(obj, "state_dict") else obj
+
+
+def _config_text(config: Any) -> str | None:
+    if config is None or isinstance(config, str):
+        return config
+    if hasattr(config, "dump"):
+        text = config.dump()
+        if isinstance(text, str):
+            return text
+    if hasattr(config, "pretty_text"):
+        return str(config.pretty_text)
+    if isinstance(config, Mapping):
+        return "\n".join(f"{key} = {value!r}" for key, value in config.items()) + "\n"
+    return str(config)
+
+
+def _weights_only_safe(value: Any) -> Any:
+    """Turn ``value`` into types ``torch.load(weights_only=True)`` accepts (tensors, containers, scalars)."""
+    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {(_weights_only_safe(k) if not isinstance(k, (str, int)) else k): _weights_only_safe(v)
+                for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_weights_only_safe(v) for v in value)
+    if isinstance(value, (list, set, frozenset)):
+        return [_weights_only_safe(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):
+        return torch.as_tensor(value)
+    return repr(value)

@@ -1,0 +1,87 @@
+"""Checks the engine runs before training: labels in range, train/val classes alike, readable images."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from minim.errors import DataError
+
+
+def _base_sample(dataset: Any, idx: int) -> tuple[Any, int]:
+    """The leaf dataset and index behind ``dataset[idx]`` (through Concat/Repeat wrappers)."""
+    while hasattr(dataset, "locate"):
+        dataset, idx = dataset.locate(idx)
+    return dataset, idx
+
+
+def sample_source(dataset: Any, idx: int) -> str:
+    """A human-readable origin of sample ``idx`` (file path and annotation line when known)."""
+    leaf, leaf_idx = _base_sample(dataset, idx)
+    if hasattr(leaf, "sample_source"):
+        return leaf.sample_source(leaf_idx)
+    return f"sample {idx}"
+
+
+def check_labels(dataset: Any, num_classes: int) -> None:
+    """Raise :class:`DataError` naming the first sample whose label is outside ``[0, num_classes)``."""
+    labels = np.asarray(dataset.get_gt_labels())
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if bad.size == 0:
+        return
+    first = int(bad[0])
+    classes = getattr(dataset, "CLASSES", None)
+    hint = None
+    if classes is not None and len(classes) > num_classes:
+        hint = f"the dataset has {len(classes)} classes: set the model head's num_classes={len(classes)}"
+    raise DataError(
+        f"label {int(labels[first])} of {sample_source(dataset, first)} is out of range for num_classes={num_classes}"
+        f" ({bad.size} sample(s) out of range)",
+        hint=hint,
+    )
+
+
+def check_same_classes(train_dataset: Any, val_dataset: Any) -> None:
+    """Raise :class:`DataError` when the two datasets' classes (names or order) differ."""
+    train = getattr(train_dataset, "CLASSES", None)
+    val = getattr(val_dataset, "CLASSES", None)
+    if train is None or val is None or tuple(train) == tuple(val):
+        return
+    only_train = sorted(set(train) - set(val))
+    only_val = sorted(set(val) - set(train))
+    if only_train or only_val:
+        details = []
+        if only_train:
+            details.append(f"only in training: {only_train}")
+        if only_val:
+            details.append(f"only in validation: {only_val}")
+        raise DataError(
+            "the validation classes differ from the training classes (labels would not match): " + "; ".join(details),
+            hint="give both datasets the same classes=[...] or fix the class folders",
+        )
+    raise DataError(
+        "the validation classes are the training classes in another order (labels would not match): "
+        f"training {list(train)}, validation {list(val)}",
+        hint="give both datasets the same classes=[...] list",
+    )
+
+
+def find_bad_images(dataset: Any, num_threads: int | None = None) -> list[tuple[int, str, str]]:
+    """``(index, path, reason)`` for every image of a file-based dataset that cannot be decoded."""
+    from minim.cls.datasets.pipelines.loading import read_image
+
+    def probe(idx: int) -> tuple[int, str, str] | None:
+        info = dataset.data_infos[idx]
+        path = os.path.join(info["img_prefix"], info["img_info"]["filename"])
+        try:
+            read_image(path, "unchanged")
+        except DataError as exc:
+            return idx, path, str(exc).replace(f" {path}", "", 1)
+        return None
+
+    threads = num_threads or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return [found for found in pool.map(probe, range(len(dataset.data_infos))) if found is not None]

@@ -1,0 +1,60 @@
+"""Dataset paths: ``~`` expansion and built-in datasets addressed as ``minim://<name>/<sub-path>``.
+
+``data_prefix='minim://digits/train'`` resolves to ``ensure_digits() / 'train'``: a config stays
+portable (no user-specific absolute path) and the data is prepared on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from minim.errors import DataError
+from minim.suggest import did_you_mean
+
+SCHEME = "minim://"
+
+
+def _digits_root() -> Path:
+    from minim.cls.datasets.digits import ensure_digits
+
+    return ensure_digits()
+
+
+BUILTIN_DATASETS: dict[str, Callable[[], Path]] = {"digits": _digits_root}
+
+
+def resolve_data_path(path: str | os.PathLike | None, key: str) -> str | None:
+    """``path`` with ``~`` expanded and ``minim://`` resolved (preparing the built-in data if needed)."""
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"{key} must be a path string, got {path!r}")
+    text = os.fspath(path)
+    if not text.startswith(SCHEME):
+        return os.path.expanduser(text)
+    name, _, sub_path = text[len(SCHEME) :].partition("/")
+    if name not in BUILTIN_DATASETS:
+        raise DataError(
+            f"{key} {text!r} names an unknown built-in dataset {name!r}; built-in: {', '.join(BUILTIN_DATASETS)}",
+            hint=did_you_mean(name, BUILTIN_DATASETS),
+        )
+    root = BUILTIN_DATASETS[name]()
+    return str(root / sub_path) if sub_path else str(root)
+
+
+def require_dir(path: str, key: str) -> str:
+    """``path`` if it is a folder, else a :class:`DataError` naming the config key."""
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise DataError(f"{key} {path} {what}", hint=f"check {key} in the dataset config")
+    return path
+
+
+def require_file(path: str, key: str) -> str:
+    """``path`` if it is a file, else a :class:`DataError` naming the config key."""
+    if not os.path.isfile(path):
+        what = "is not a file" if os.path.exists(path) else "does not exist"
+        raise DataError(f"{key} {path} {what}", hint=f"check {key} in the dataset config")
+    return path

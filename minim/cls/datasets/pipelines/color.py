@@ -1,0 +1,220 @@
+"""Photometric transforms with mmcls 0.x names, on uint8 ``C x H x W`` tensors.
+
+``AutoAugment`` and ``RandAugment`` run torchvision's implementations: mmcls's explicit
+``policies=`` lists cannot be mapped one to one, so:
+
+- ``AutoAugment(policies=...)`` runs torchvision's AutoAugment with the ImageNet policy
+  (``policies='cifar10'`` or ``'svhn'`` pick those torchvision policies; a list warns);
+- ``RandAugment(num_policies, magnitude_level, total_level)`` runs torchvision's RandAugment with
+  ``num_ops=num_policies``, ``magnitude=magnitude_level`` and ``num_magnitude_bins=total_level + 1``
+  (so the same fraction of the maximum strength); ``magnitude_std`` has no torchvision equivalent
+  and is ignored with a warning; the op set is torchvision's (close to timm's "increasing" set).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from typing import Any
+
+import torch
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+from minim.errors import BuildError
+from minim.cls.datasets.pipelines._image import (
+    _orders_differ,
+    as_range,
+    channel_values,
+    check_probability,
+    image_of,
+    interpolation_mode,
+)
+from minim.cls.datasets.pipelines.compose import Transform
+from minim.cls.datasets.registry import PIPELINES
+
+
+@PIPELINES.register()
+class ColorJitter(Transform):
+    """Random brightness/contrast/saturation (and, beyond mmcls, hue) jitter: factor in ``[1-x, 1+x]``."""
+
+    def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0, hue: float = 0.0):
+        for name, value in dict(brightness=brightness, contrast=contrast, saturation=saturation).items():
+            if value < 0:
+                raise BuildError(f"ColorJitter {name} must be >= 0, got {value!r}")
+        if not 0 <= hue <= 0.5:
+            raise BuildError(f"ColorJitter hue must be within [0, 0.5], got {hue!r}")
+        self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
+        self._jitter = v2.ColorJitter(
+            brightness=brightness or None, contrast=contrast or None, saturation=saturation or None, hue=hue or None
+        )
+
+    def __call__(self, results: dict) -> dict:
+        results["img"] = self._jitter(image_of(results))
+        return results
+
+
+@PIPELINES.register()
+class RandomGrayscale(Transform):
+    """With probability ``gray_prob``, turn a 3-channel image grey (keeping 3 channels)."""
+
+    def __init__(self, gray_prob: float = 0.1):
+        self.gray_prob = check_probability(gray_prob, "gray_prob")
+
+    def __call__(self, results: dict) -> dict:
+        img = image_of(results)
+        if img.shape[0] == 3 and random.random() < self.gray_prob:
+            results["img"] = F.rgb_to_grayscale(img, num_output_channels=3)
+        return results
+
+
+@PIPELINES.register()
+class RandomErasing(Transform):
+    """Erase a random rectangle with probability ``erase_prob`` (mmcls arguments).
+
+    Area ratio uniform in ``[min_area_ratio, max_area_ratio]``, aspect ratio log-uniform in
+    ``aspect_range``. ``mode='const'`` fills with ``fill_color``; ``mode='rand'`` fills each pixel
+    from N(``fill_color``, ``fill_std``), or uniformly in [0, 255] without ``fill_std``.
+    Colours are in mmcls's channel order (BGR for file images), as in mmcls configs.
+    """
+
+    def __init__(
+        self,
+        erase_prob: float = 0.5,
+        min_area_ratio: float = 0.02,
+        max_area_ratio: float = 0.4,
+        aspect_range: Any = (3 / 10, 10 / 3),
+        mode: str = "const",
+        fill_color: Any = (128, 128, 128),
+        fill_std: Any = None,
+    ):
+        self.erase_prob = check_probability(erase_prob, "erase_prob")
+        self.min_area_ratio, self.max_area_ratio = as_range((min_area_ratio, max_area_ratio), "area ratios")
+        if not (0 <= self.min_area_ratio and self.max_area_ratio <= 1):
+            raise BuildError("min_area_ratio and max_area_ratio must be within [0, 1]")
+        if isinstance(aspect_range, (int, float)):
+            aspect_range = (min(aspect_range, 1 / aspect_range), max(aspect_range, 1 / aspect_range))
+        self.aspect_range = as_range(aspect_range, "aspect_range")
+        if self.aspect_range[0] <= 0:
+            raise BuildError(f"aspect_range must be positive, got {aspect_range!r}")
+        if mode not in ("const", "rand"):
+            raise BuildError(f"RandomErasing mode must be 'const' or 'rand', got {mode!r}")
+        self.mode = mode
+        self.fill_color = fill_color
+        self.fill_std = fill_std
+
+    def _patch(self, results: dict, channels: int, height: int, width: int, dtype) -> torch.Tensor:
+        color = torch.tensor(channel_values(results, self.fill_color, channels), dtype=torch.float32)
+        color = color.reshape(-1, 1, 1).expand(channels, 1, 1) if color.numel() == 1 else color.reshape(-1, 1, 1)
+        if self.mode == "const":
+            patch = color.expand(channels, height, width)
+        elif self.fill_std is None:
+            patch = torch.randint(0, 256, (channels, height, width)).float()
+        else:
+            std = torch.tensor(channel_values(results, self.fill_std, channels), dtype=torch.float32).reshape(-1, 1, 1)
+            patch = torch.normal(color.expand(channels, height, width), std.expand(channels, height, width))
+        if dtype == torch.uint8:
+            patch = patch.round().clamp_(0, 255)
+        return patch.to(dtype)
+
+    def __call__(self, results: dict) -> dict:
+        if random.random() >= self.erase_prob:
+            return results
+        img = image_of(results)
+        channels, height, width = img.shape
+        area = height * width * random.uniform(self.min_area_ratio, self.max_area_ratio)
+        aspect = math.exp(random.uniform(math.log(self.aspect_range[0]), math.log(self.aspect_range[1])))
+        erase_h = min(height, int(math.sqrt(area * aspect)))
+        erase_w = min(width, int(math.sqrt(area / aspect)))
+        if erase_h == 0 or erase_w == 0:
+            return results
+        top = random.randint(0, height - erase_h)
+        left = random.randint(0, width - erase_w)
+        img = img.clone()
+        img[:, top : top + erase_h, left : left + erase_w] = self._patch(results, channels, erase_h, erase_w, img.dtype)
+        results["img"] = img
+        return results
+
+
+class _TorchvisionAugment(Transform):
+    """Shared plumbing: mmcls ``hparams`` (``pad_val``, ``interpolation``) and channel-order-aware fill."""
+
+    def _build(self, hparams: dict | None, make) -> None:
+        hparams = dict(hparams or {})
+        unknown = set(hparams) - {"pad_val", "interpolation"}
+        if unknown:
+            raise BuildError(f"{type(self).__name__} hparams takes pad_val and interpolation, got {sorted(unknown)}")
+        mode = interpolation_mode(hparams.get("interpolation", "nearest"))
+        pad_val = hparams.get("pad_val", 128)
+        fill = [float(v) for v in pad_val] if isinstance(pad_val, (list, tuple)) else float(pad_val)
+        reversed_fill = fill[::-1] if isinstance(fill, list) else fill
+        # mmcls gives pad_val in its channel order; keep a variant for each possible tensor order.
+        self._ops = {False: make(mode, fill), True: make(mode, reversed_fill)}
+
+    def __call__(self, results: dict) -> dict:
+        img = image_of(results)
+        results["img"] = self._ops[img.shape[0] == 3 and _orders_differ(results)](img)
+        return results
+
+
+@PIPELINES.register()
+class AutoAugment(_TorchvisionAugment):
+    """torchvision's AutoAugment; ``policies`` may name a torchvision policy (imagenet, cifar10, svhn)."""
+
+    def __init__(self, policies: Any = "imagenet", hparams: dict | None = None):
+        names = {p.value.lower(): p for p in v2.AutoAugmentPolicy}
+        if isinstance(policies, str):
+            if policies.lower() not in names:
+                raise BuildError(f"AutoAugment policies must be one of {', '.join(names)} or an mmcls policy list")
+            policy = names[policies.lower()]
+        else:
+            warnings.warn(
+                "AutoAugment: minim runs torchvision's ImageNet AutoAugment policy instead of the given policy list",
+                stacklevel=2,
+            )
+            policy = v2.AutoAugmentPolicy.IMAGENET
+        self.policy = policy.value
+        self._build(hparams, lambda mode, fill: v2.AutoAugment(policy=policy, interpolation=mode, fill=fill))
+
+
+@PIPELINES.register()
+class RandAugment(_TorchvisionAugment):
+    """torchvision's RandAugment with mmcls arguments (see the module docstring for the mapping)."""
+
+    def __init__(
+        self,
+        policies: Any = None,
+        num_policies: int = 2,
+        magnitude_level: float = 9,
+        magnitude_std: Any = 0.0,
+        total_level: int = 30,
+        hparams: dict | None = None,
+    ):
+        if int(num_policies) < 0:
+            raise BuildError(f"num_policies must be >= 0, got {num_policies!r}")
+        if not 0 <= magnitude_level <= total_level:
+            raise BuildError(f"magnitude_level must be within [0, total_level={total_level}], got {magnitude_level!r}")
+        if policies:
+            warnings.warn(
+                "RandAugment: minim runs torchvision's RandAugment op set instead of the given policy list",
+                stacklevel=2,
+            )
+        if magnitude_std not in (0, 0.0, None):
+            warnings.warn(
+                f"RandAugment: magnitude_std={magnitude_std!r} is ignored (torchvision uses a fixed magnitude)",
+                stacklevel=2,
+            )
+        self.num_policies = int(num_policies)
+        self.magnitude_level = magnitude_level
+        self.total_level = int(total_level)
+        self._build(
+            hparams,
+            lambda mode, fill: v2.RandAugment(
+                num_ops=self.num_policies,
+                magnitude=int(round(magnitude_level)),
+                num_magnitude_bins=self.total_level + 1,
+                interpolation=mode,
+                fill=fill,
+            ),
+        )

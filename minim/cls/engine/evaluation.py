@@ -1,0 +1,232 @@
+"""``evaluation``: accuracy-style metrics on the validation set during training, and ``save_best``.
+
+``evaluation = dict(interval=1, start=None, metric='accuracy', metric_options=None,
+save_best=None, rule=None)``. After every ``interval`` epochs (iterations for the
+iteration-based runner) the hook collects the model's softmax scores over the val loader and
+calls :func:`minim.cls.metrics.evaluate`; values are percentages. ``save_best`` names a result
+key (``'auto'`` = the first key, e.g. ``accuracy_top-1``); a key the metrics will not produce is
+an error before training starts. ``rule`` ('greater'/'less') is inferred from the key when not
+given. The best model is saved as ``best_<key>_epoch_<N>.pth`` (previous best removed) and the
+score is kept in the checkpoints' meta (``hook_msgs.best_score``) so resumed runs continue it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from minim.cls.engine.dist import is_main_process
+from minim.cls.engine.hooks import Hook
+from minim.errors import ConfigError
+from minim.suggest import did_you_mean
+
+HOOK_KEYS = ("interval", "start", "by_epoch", "save_best", "rule", "greater_keys", "less_keys", "out_dir", "gpu_collect", "tmpdir")
+METRIC_KEYS = ("metric", "metric_options")
+RULES = {"greater": lambda a, b: a > b, "less": lambda a, b: a < b}
+
+
+@torch.no_grad()
+def collect_scores(
+    model,
+    loader,
+    device: torch.device,
+    precision=None,
+    channels_last: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+    keep_metas: list | None = None,
+) -> np.ndarray:
+    """Softmax scores (N, C) of ``model`` over ``loader`` in dataset order (eval mode, no grad).
+
+    ``keep_metas``, when given, receives each sample's ``img_metas`` entry.
+    """
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        for batch in loader:
+            img = batch["img"].to(device, non_blocking=True)
+            if channels_last and img.dim() == 4:
+                img = img.contiguous(memory_format=torch.channels_last)
+            if precision is not None:
+                with precision.autocast():
+                    scores = model.forward_test(img)
+            else:
+                scores = model.forward_test(img)
+            if isinstance(scores, (list, tuple)):
+                scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
+            chunks.append(scores.detach().float().cpu())
+            if keep_metas is not None:
+                keep_metas.extend(batch.get("img_metas") or [{}] * len(img))
+            if on_batch is not None:
+                on_batch(len(img))
+    finally:
+        model.train(was_training)
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def split_eval_cfg(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(hook options, metric options) of an ``evaluation`` dict; unknown keys are errors."""
+    hook, metric = {}, {}
+    for key, value in dict(cfg).items():
+        if key == "type":
+            continue
+        if key in HOOK_KEYS:
+            hook[key] = value
+        elif key in METRIC_KEYS:
+            metric[key] = value
+        else:
+            known = HOOK_KEYS + METRIC_KEYS
+            raise ConfigError(f"evaluation has unknown key {key!r}; known: {', '.join(known)}", hint=did_you_mean(key, known))
+    return hook, metric
+
+
+def resolve_save_best(
+    save_best: str | None, rule: str | None, metric: Any, metric_options: Any, num_classes: int
+) -> tuple[str | None, str | None]:
+    """(key, rule) for ``save_best``, checked against the keys the metrics will produce."""
+    if save_best is None:
+        return None, None
+    from minim.cls.metrics import infer_rule, metric_keys
+
+    keys = [k for k in metric_keys(metric, metric_options, num_classes)]
+    if not keys:
+        raise ConfigError(f"evaluation.save_best={save_best!r} but evaluation.metric={metric!r} produces no key")
+    key = keys[0] if save_best == "auto" else save_best
+    if key not in keys:
+        raise ConfigError(
+            f"evaluation.save_best={save_best!r} is not a key that evaluation.metric={metric!r} "
+            f"(metric_options={metric_options!r}) produces; it produces: {', '.join(keys)}",
+            hint=did_you_mean(save_best, keys),
+        )
+    if rule is not None:
+        if rule not in RULES:
+            raise ConfigError(f"evaluation.rule must be 'greater' or 'less', got {rule!r}")
+        return key, rule
+    try:
+        inferred = infer_rule(key)
+    except (ConfigError, ValueError, KeyError) as exc:
+        message = exc.message if isinstance(exc, ConfigError) else str(exc)
+        raise ConfigError(f"evaluation.save_best={key!r}: {message}", hint="set evaluation.rule='greater' or 'less'") from exc
+    if inferred not in RULES:
+        raise ConfigError(
+            f"cannot infer whether a greater or smaller {key!r} is better",
+            hint="set evaluation.rule='greater' or 'less'",
+        )
+    return key, inferred
+
+
+class EvalHook(Hook):
+    """Evaluates on the val loader every ``interval`` epochs/iterations; keeps the best checkpoint."""
+
+    priority = "ABOVE_NORMAL"  # before CheckpointHook, so epoch checkpoints carry the updated best score
+
+    def __init__(
+        self,
+        dataloader,
+        gt_labels: Sequence[int],
+        num_classes: int,
+        interval: int = 1,
+        start: int | None = None,
+        by_epoch: bool = True,
+        save_best: str | None = None,
+        rule: str | None = None,
+        metric: Any = "accuracy",
+        metric_options: Any = None,
+        out_dir: str | None = None,
+        **_ignored: Any,
+    ):
+        if not isinstance(interval, int) or interval <= 0:
+            raise ConfigError(f"evaluation.interval must be a positive int, got {interval!r}")
+        if start is not None and start < 0:
+            raise ConfigError(f"evaluation.start must be >= 0, got {start!r}")
+        self.dataloader = dataloader
+        self.gt_labels = np.asarray(gt_labels)
+        self.interval = interval
+        self.start = start
+        self.by_epoch = by_epoch
+        self.metric = metric
+        self.metric_options = metric_options
+        self.out_dir = out_dir
+        self.key, self.rule = resolve_save_best(save_best, rule, metric, metric_options, num_classes)
+        self.best_score = None
+        self.best_ckpt = None
+        self.last_results: dict[str, Any] = {}
+
+    def before_run(self, runner) -> None:
+        msgs = runner.meta["hook_msgs"]
+        if self.key is not None and msgs.get("best_key") == self.key:
+            self.best_score = msgs.get("best_score")
+            self.best_ckpt = msgs.get("best_ckpt")
+        self.directory = Path(self.out_dir) / runner.work_dir.name if self.out_dir else runner.work_dir
+
+    def _should_evaluate(self, current: int) -> bool:
+        if self.start is None:
+            return current % self.interval == 0
+        if current < self.start:
+            return False
+        return (current - self.start) % self.interval == 0
+
+    def after_train_epoch(self, runner) -> None:
+        if self.by_epoch and self._should_evaluate(runner.epoch + 1):
+            self.evaluate(runner, runner.epoch + 1)
+
+    def after_train_iter(self, runner) -> None:
+        if not self.by_epoch and self._should_evaluate(runner.iter + 1):
+            self.evaluate(runner, runner.iter + 1)
+            runner.model.train()
+
+    def evaluate(self, runner, number: int) -> dict[str, Any]:
+        from minim.cls.metrics import evaluate
+
+        logger = runner.logger
+        total = len(self.dataloader.dataset)
+        logger.start_progress("val", total=total)
+        scores = collect_scores(
+            runner.model, self.dataloader, runner.device, runner.precision, runner.channels_last, logger.advance
+        )
+        results = evaluate(scores, self.gt_labels, self.metric, self.metric_options)
+        self.last_results = dict(results)
+        record = {"mode": "val", "epoch": runner.epoch + 1, "iter": runner.iters_per_epoch if self.by_epoch else runner.iter + 1}
+        record["lr"] = runner.current_lr
+        record.update(results)
+        if self.by_epoch:
+            header = f"Epoch(val) [{runner.epoch + 1}][{len(self.dataloader)}]"
+        else:
+            header = f"Iter(val) [{len(self.dataloader)}]"
+        logger.log_record(record, header, step=runner.iter + 1)
+        if self.key is not None:
+            self._save_best(runner, results, number)
+        return results
+
+    def _save_best(self, runner, results: dict[str, Any], number: int) -> None:
+        score = results[self.key]
+        if isinstance(score, float) and math.isnan(score):
+            return
+        if self.best_score is not None and not RULES[self.rule](score, self.best_score):
+            return
+        unit = "epoch" if self.by_epoch else "iter"
+        path = self.directory / f"best_{self.key.replace('/', '_')}_{unit}_{number}.pth"
+        previous = self.best_ckpt
+        self.best_score, self.best_ckpt = float(score), str(path)
+        msgs = runner.meta["hook_msgs"]
+        msgs.update(best_key=self.key, best_score=self.best_score, best_ckpt=self.best_ckpt, best_number=number)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        runner.save_checkpoint(path, save_optimizer=True, end_of_epoch=self.by_epoch)
+        if is_main_process():
+            if previous and previous != str(path) and Path(previous).is_file():
+                Path(previous).unlink()
+            runner.logger.info(f"Now best checkpoint is saved as {path.name}.")
+            runner.logger.info(f"Best {self.key} is {self.best_score:.4f} at {number} {unit}.")
+
+
+def build_eval_hook(cfg, dataloader, gt_labels, num_classes: int, runner_by_epoch: bool) -> EvalHook:
+    """The hook for the ``evaluation`` dict (``by_epoch`` forced from the runner type, as mmcls does)."""
+    hook_cfg, metric_cfg = split_eval_cfg(cfg or {})
+    hook_cfg["by_epoch"] = runner_by_epoch
+    return EvalHook(dataloader, gt_labels, num_classes, **hook_cfg, **metric_cfg)

@@ -1,0 +1,121 @@
+"""``log_config``: when train/val records are written (text, JSON, console, TensorBoard).
+
+``log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')])``.
+Train records average the iterations since the previous record. Unlike mmcv, the last
+iteration of every epoch is always logged, so an ``interval`` larger than an epoch still
+shows training progress (mmcls trap #11). The text and JSON logs are always written.
+"""
+
+from __future__ import annotations
+
+import time
+
+from minim.cls.engine.hooks import Hook
+from minim.cls.engine.logger import format_eta, make_tensorboard_writer
+from minim.errors import ConfigError
+from minim.suggest import did_you_mean
+
+LOGGER_TYPES = ("TextLoggerHook", "TensorboardLoggerHook")
+TEXT_KEYS = ("by_epoch", "ignore_last", "interval_exp_name", "out_dir", "reset_flag", "interval")
+TENSORBOARD_KEYS = ("log_dir", "by_epoch", "ignore_last", "reset_flag", "interval")
+
+
+class LoggerHook(Hook):
+    priority = "VERY_LOW"
+
+    def __init__(self, interval: int = 10, tensorboard: dict | None = None):
+        if not isinstance(interval, int) or interval <= 0:
+            raise ConfigError(f"log_config.interval must be a positive int, got {interval!r}")
+        self.interval = interval
+        self.tensorboard = tensorboard
+
+    def before_run(self, runner) -> None:
+        logger = runner.logger
+        logger.json({k: runner.meta[k] for k in ("env_info", "config", "seed", "exp_name") if k in runner.meta})
+        if self.tensorboard is not None:
+            log_dir = self.tensorboard.get("log_dir") or runner.work_dir / "tf_logs"
+            writer = make_tensorboard_writer(log_dir, logger)
+            if writer is not None:
+                logger.writers.append(writer)
+        self._start_time = time.perf_counter()
+        self._start_iter = runner.iter
+        if not runner.by_epoch:
+            logger.start_progress("train", total=runner.max_iters, completed=runner.iter)
+
+    def before_train_epoch(self, runner) -> None:
+        done = runner.iter - runner.epoch * runner.iters_per_epoch
+        runner.logger.start_progress(
+            f"epoch {runner.epoch + 1}/{runner.max_epochs}", total=runner.iters_per_epoch, completed=done
+        )
+
+    def _eta(self, runner) -> str:
+        done = runner.iter + 1 - self._start_iter
+        elapsed = time.perf_counter() - self._start_time
+        return format_eta(elapsed / max(done, 1) * (runner.max_iters - runner.iter - 1))
+
+    def after_train_iter(self, runner) -> None:
+        if runner.by_epoch:
+            due = (runner.inner_iter + 1) % self.interval == 0 or self.is_last_inner_iter(runner)
+        else:
+            due = self.every_n_iters(runner, self.interval) or self.is_last_iter(runner)
+        if not due:
+            runner.logger.advance()
+            return
+        values = runner.pop_log_averages()
+        record = {"mode": "train", "epoch": runner.epoch + 1}
+        if runner.by_epoch:
+            record["iter"] = runner.inner_iter + 1
+            header = f"Epoch [{runner.epoch + 1}][{runner.inner_iter + 1}/{runner.iters_per_epoch}]"
+        else:
+            record["iter"] = runner.iter + 1
+            header = f"Iter [{runner.iter + 1}/{runner.max_iters}]"
+        record["lr"] = runner.current_lr
+        record.update(values)
+        # mmcv's key order: mode, epoch, iter, lr, memory, data_time, <losses>, time
+        memory = record.pop("memory")
+        step_time = record.pop("time")
+        record["time"] = step_time
+        record["memory"] = memory
+        runner.logger.log_record(record, header, step=runner.iter + 1, eta=self._eta(runner))
+        runner.logger.advance(status=f"loss {values.get('loss', float('nan')):.4f}")
+
+    def after_val_epoch(self, runner) -> None:
+        values = runner.pop_log_averages()
+        values.pop("data_time", None)
+        values.pop("time", None)
+        values.pop("memory", None)
+        record = {"mode": "val", "epoch": runner.epoch + (0 if runner.by_epoch else 1), "iter": runner.inner_iter + 1}
+        record["lr"] = runner.current_lr
+        record.update(values)
+        header = f"Epoch(val) [{record['epoch']}][{runner.inner_iter + 1}]"
+        runner.logger.log_record(record, header, step=runner.iter)
+
+    def after_run(self, runner) -> None:
+        runner.logger.stop_progress()
+
+
+def build_logger_hook(log_config) -> LoggerHook:
+    """The hook for ``log_config`` (missing -> interval 10, text + JSON only)."""
+    cfg = dict(log_config or {})
+    interval = cfg.pop("interval", 10)
+    hooks = cfg.pop("hooks", [dict(type="TextLoggerHook")])
+    if cfg:
+        key = next(iter(cfg))
+        raise ConfigError(f"log_config has unknown key {key!r}; known: interval, hooks", hint=did_you_mean(key, ["interval", "hooks"]))
+    tensorboard = None
+    for hook in hooks or []:
+        hook = dict(hook)
+        kind = hook.pop("type", None)
+        if kind not in LOGGER_TYPES:
+            raise ConfigError(
+                f"log_config.hooks: unknown logger type {kind!r}; available: {', '.join(LOGGER_TYPES)}",
+                hint=did_you_mean(str(kind), LOGGER_TYPES),
+            )
+        allowed = TEXT_KEYS if kind == "TextLoggerHook" else TENSORBOARD_KEYS
+        for key in hook:
+            if key not in allowed:
+                raise ConfigError(f"log_config.hooks: {kind} has unknown key {key!r}; known: {', '.join(allowed)}")
+        if kind == "TensorboardLoggerHook":
+            tensorboard = hook
+        interval = hook.get("interval", interval) if kind == "TextLoggerHook" else interval
+    return LoggerHook(interval=interval, tensorboard=tensorboard)

@@ -1,0 +1,87 @@
+"""Stale intermediate variables: values a base built from a variable that a child later redefines.
+
+While a file is evaluated, each read of a top-level variable is recorded as
+``(path, variable, keys)``: the value at ``path`` of the config was built from
+``variable[keys...]`` (e.g. ``(('data', 'train', 'pipeline'), 'train_pipeline', ())``).
+When a child (or ``--cfg-options``) changes that part of the variable but the merged
+config still holds the base's value at ``path``, the user almost certainly expected the
+change to propagate: mmcv resolves variables when the base is loaded, so it does not.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from minim.config.values import dotted, get_path, identical
+
+Record = tuple  # (path: tuple, variable: str, keys: tuple)
+MAX_LISTED = 6
+
+
+def surviving(records: Iterable[Record], old: dict, new: dict) -> list[Record]:
+    """The records whose path still holds the same value after ``old`` became ``new``."""
+    return [r for r in records if identical(get_path(new, r[0]), get_path(old, r[0]))]
+
+
+def stale_paths(records: Iterable[Record], old: dict, new: dict,
+                redefined: Iterable[str]) -> dict[str, list[tuple[tuple, tuple]]]:
+    """``{variable: [(path, keys)]}`` for variables in ``redefined`` whose change did not reach the
+    paths built from them. A path nested in another reported path is left out (the outer one says it all).
+    """
+    redefined = set(redefined)
+    found: list[tuple[str, tuple, tuple]] = []
+    for path, var, keys in records:
+        if var not in redefined or path[0] == var:
+            continue
+        if not identical(get_path(new, path), get_path(old, path)):
+            continue  # the child overrode this place too
+        if identical(get_path(new, (var,) + keys), get_path(old, (var,) + keys)):
+            continue  # the part of the variable used here did not change
+        found.append((var, path, keys))
+    paths = {path for _, path, _ in found}
+    result: dict[str, list[tuple[tuple, tuple]]] = {}
+    for var, path, keys in found:
+        if any(path[:n] in paths for n in range(1, len(path))):
+            continue
+        places = result.setdefault(var, [])
+        if all(path != seen for seen, _ in places):
+            places.append((path, keys))
+    return result
+
+
+def stale_warning(var: str, places: list[tuple[tuple, tuple]], where: str, origin: str | None) -> str:
+    """The message for a variable redefined in config file ``where``, with the reassignment that fixes it."""
+    since = f" from {origin}" if origin else ""
+    return (f"{var!r} is redefined in {where}, but {_listing(places)} the value built from its old "
+            f"definition{since}; {_fix(var, *places[0])} so that the new value is used")
+
+
+def stale_option_warning(var: str, places: list[tuple[tuple, tuple]], option_keys: Iterable[str]) -> str:
+    """The message for a variable changed by ``--cfg-options``, suggesting the matching overrides."""
+    suggestions = []
+    for path, keys in places:
+        prefix = [var] + [str(key) for key in keys]
+        for option in option_keys:
+            parts = option.split(".")
+            if parts[:len(prefix)] == prefix:
+                suggestions.append(dotted(path + tuple(parts[len(prefix):])))
+    fix = f"also override {', '.join(dict.fromkeys(suggestions))}" if suggestions else "override those keys too"
+    return f"--cfg-options changes {var!r}, but {_listing(places)} its old value; {fix}"
+
+
+def _listing(places: list[tuple[tuple, tuple]]) -> str:
+    paths = [path for path, _ in places]
+    shown = ", ".join(dotted(p) for p in paths[:MAX_LISTED])
+    if len(paths) > MAX_LISTED:
+        shown += f" and {len(paths) - MAX_LISTED} more"
+    return shown + (" still holds" if len(paths) == 1 else " still hold")
+
+
+def _fix(var: str, path: tuple, keys: tuple) -> str:
+    names = [part for part in path if isinstance(part, str) and part.isidentifier()]
+    if len(names) != len(path):
+        return f"reassign {path[0]} in the child config"
+    expression = var + "".join(f"[{key!r}]" for key in keys)
+    for name in reversed(path[1:]):
+        expression = f"dict({name}={expression})"
+    return f"reassign {path[0]} = {expression}"

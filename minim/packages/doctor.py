@@ -1,0 +1,361 @@
+"""``minim doctor``: find what breaks an environment, say how to fix each problem, and fix it on request.
+
+Checks (each finding has a severity, a one-line explanation and the exact command that fixes it):
+
+* ``shadowed-import`` -- two distributions ship different copies of the same files under one import
+  package (mmcv next to mmcv-full, opencv-python next to opencv-python-headless). The fix removes
+  both and reinstalls one. Which one is kept, first rule that decides:
+  1. the one other installed distributions require by name (mmcls requires mmcv-full);
+  2. the preference table in packages.json (``import_conflicts``: on a machine without a display
+     the headless OpenCV builds, which need no libGL);
+  3. the one whose copy of the files is on disk now (the last one installed won);
+  4. the most recently installed.
+* ``torch-pair`` -- torchvision/torchaudio not built for the installed torch (error when its own
+  pin rejects that torch, warning when only the release series differs).
+* ``torch-build`` -- a CUDA build of torch with no usable GPU, a CPU build on a GPU machine, or a
+  CUDA build newer than the driver runs.
+* ``torchvision-ops`` -- torchvision's compiled operators fail to load (a subprocess runs
+  ``torchvision.ops.nms``; only when torch itself is installed, and the result is cached per
+  torch/torchvision install so a repeated doctor stays fast).
+* ``unsatisfied`` -- requirements of installed distributions that are missing or the wrong
+  version, as ``pip check`` reports them (minim's own included).
+* ``no-pip`` -- the target has no pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from minim.env.model import Environment, SharedFiles
+from minim.env.probe import probe_environment, run_in_target
+from minim.packages.compat import COMPANIONS, CompatData, load_compat, public, series_of
+from minim.packages.plan import InstallOptions
+from minim.packages.requirements import reverse_dependencies, unsatisfied_requirements
+from minim.packages.torchplan import auto_variant
+
+SEVERITIES = ("error", "warning", "info")
+OPSCHECK_TIMEOUT = 180.0
+
+
+@dataclass
+class Fix:
+    """What ``--fix`` does for one finding: uninstall some distributions, then install with minim."""
+
+    uninstall: list[str] = field(default_factory=list)
+    install: InstallOptions | None = None
+    #: how the install line reads on a command line (after ``minim install``)
+    install_words: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    code: str
+    severity: str
+    message: str
+    fix_command: str | None = None
+    fix: Fix | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix_command}
+
+
+@dataclass
+class FixContext:
+    """Options the fixes' installs use (the index flags given to ``minim doctor``)."""
+
+    python: str
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    mirror: str | None = None
+    explicit_python: bool = False
+
+    def flags(self) -> list[str]:
+        words = []
+        if self.explicit_python:
+            words += ["--python", self.python]
+        if self.index_url:
+            words += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            words += ["--extra-index-url", url]
+        for link in self.find_links:
+            words += ["--find-links", link]
+        if self.mirror:
+            words += ["--mirror", self.mirror]
+        return words
+
+    def install_fix(self, words: list[str], uninstall: list[str] = (), **flags) -> tuple[Fix, str]:
+        """A :class:`Fix` installing ``words`` (requirements and minim flags) and its command line."""
+        specs = [w for w in words if not w.startswith("-")]
+        options = InstallOptions(specs=specs, index_url=self.index_url, extra_index_urls=list(self.extra_index_urls),
+                                 find_links=list(self.find_links), mirror=self.mirror, **flags)
+        flag_words = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is True]
+        flag_words += [w for k, v in flags.items() if isinstance(v, str) for w in (f"--{k}", v)]
+        command = []
+        if uninstall:
+            command.append(shlex.join(["minim", "uninstall", "-y", *uninstall, *(
+                ["--python", self.python] if self.explicit_python else [])]))
+        command.append(shlex.join(["minim", "install", *specs, *flag_words, "-y", *self.flags()]))
+        return Fix(list(uninstall), options, specs + flag_words), " && ".join(command)
+
+
+def _keeper(group: SharedFiles, env: Environment, compat: CompatData) -> tuple[str, str]:
+    """Which distribution of ``group`` to keep, and why (see the module docstring)."""
+    names = [n for n in group.distributions if env.get(n) is not None]
+    members = {canonicalize_name(n) for n in names}
+    required = [n for n in names if reverse_dependencies(env, n, exclude=members)]
+    if len(required) == 1:
+        users = reverse_dependencies(env, required[0], exclude=members)
+        return required[0], f"{', '.join(users)} require{'s' if len(users) == 1 else ''} it"
+    for entry in compat.import_conflicts:
+        listed = {canonicalize_name(d) for d in entry.get("distributions", [])}
+        if not members <= listed:
+            continue
+        order = entry.get("prefer_with_display") if env.has_display and entry.get("prefer_with_display") \
+            else entry.get("prefer", [])
+        for preferred in order:
+            for name in names:
+                if canonicalize_name(name) == canonicalize_name(preferred):
+                    where = "a machine with a display" if env.has_display else "a machine without a display"
+                    return name, f"preferred on {where} ({entry.get('import')})"
+    if group.on_disk and group.on_disk in names:
+        return group.on_disk, "its files are the ones on disk now"
+    newest = max(names, key=lambda n: env.get(n).installed_at or 0.0)
+    return newest, "installed most recently"
+
+
+def check_shared_files(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    findings = []
+    for group in env.shared_files or []:
+        names = [n for n in group.distributions if env.get(n) is not None]
+        if len(names) < 2:
+            continue
+        keep, why = _keeper(group, env, compat)
+        version = env.version(keep)
+        where = f"; 'import {group.package}' loads {group.on_disk}'s copy" if group.on_disk else \
+            "; the files on disk match neither (a mix of both)"
+        message = (f"{' and '.join(names)} both ship {group.package}/ ({group.differing_files} differing "
+                   f"file{'s' if group.differing_files != 1 else ''}, e.g. {group.sample_file}){where}; "
+                   f"keep {keep} ({why})")
+        fix, command = ctx.install_fix([f"{keep}=={version}"], uninstall=names, no_deps=True, force_reinstall=True)
+        findings.append(Finding("shadowed-import", "error", message, command, fix))
+    return findings
+
+
+def check_torch_pairs(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    torch = env.get("torch")
+    if torch is None:
+        return []
+    findings = []
+    for name in COMPANIONS:
+        companion = env.get(name)
+        if companion is None:
+            continue
+        verdict = compat.pairs(name, companion.version, torch.version)
+        if verdict is not False:
+            continue
+        entry = compat.release(name, companion.version) or {}
+        pin = entry.get("requires_torch")
+        broken_pin = False
+        if pin:
+            from packaging.specifiers import SpecifierSet
+
+            broken_pin = not SpecifierSet(pin).contains(public(torch.version), prereleases=True)
+        paired = compat.companions_for(name, torch.version, env.python_version)
+        message = (f"{name} {companion.version} is built for torch {entry.get('torch_series')}, "
+                   f"but torch {torch.version} is installed")
+        if paired:
+            fix, command = ctx.install_fix([f"{name}=={paired[0]}"])
+            message += f"; torch {torch.version} pairs with {name} {paired[0]}"
+        else:
+            fix, command = ctx.install_fix([f"torch=={entry.get('torch_series')}.*", name]) \
+                if entry.get("torch_series") else (None, None)
+            message += f"; no {name} release pairs with torch {series_of(torch.version)}"
+        findings.append(Finding("torch-pair", "error" if broken_pin else "warning", message, command, fix))
+    return findings
+
+
+def check_torch_build(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    torch = env.get("torch")
+    build = env.torch_build("torch")
+    if torch is None or build is None or build.kind == "unknown":
+        return []
+    gpu = env.gpu
+    version = str(public(torch.version))
+    findings = []
+    if build.kind == "cuda" and not (gpu.available and gpu.vendor == "nvidia"):
+        fix, command = ctx.install_fix([f"torch=={version}"], compute="cpu")
+        findings.append(Finding(
+            "torch-build", "warning",
+            f"torch {torch.version} is a {build.describe()} build, but no NVIDIA GPU is usable ({gpu.source}): "
+            f"it runs on the CPU and carries the CUDA libraries for nothing", command, fix))
+    elif build.kind == "rocm" and not (gpu.available and gpu.vendor == "amd"):
+        fix, command = ctx.install_fix([f"torch=={version}"], compute="cpu")
+        findings.append(Finding("torch-build", "warning",
+                                f"torch {torch.version} is a {build.describe()} build, but no AMD GPU is usable",
+                                command, fix))
+    elif build.kind == "cpu" and gpu.available:
+        variant, _ = auto_variant(env, compat, version)
+        fix = command = None
+        if variant is not None and variant.kind != "cpu":
+            fix, command = ctx.install_fix([f"torch=={version}"], compute=variant.name)
+        findings.append(Finding("torch-build", "warning",
+                                f"torch {torch.version} is a CPU build, but {gpu.describe()} is usable",
+                                command, fix))
+    elif build.kind == "cuda" and gpu.available and gpu.vendor == "nvidia" and build.cuda and gpu.driver:
+        minimum = compat.min_driver(build.cuda, env.system)
+        too_old = False
+        try:
+            too_old = minimum is not None and Version(gpu.driver) < Version(minimum)
+        except InvalidVersion:
+            pass
+        if too_old:
+            variant, _ = auto_variant(env, compat, version)
+            fix = command = None
+            if variant is not None:
+                fix, command = ctx.install_fix([f"torch=={version}"], compute=variant.name)
+            findings.append(Finding(
+                "torch-build", "error",
+                f"torch {torch.version} needs an NVIDIA driver >= {minimum} for CUDA {build.cuda}, "
+                f"but the driver is {gpu.driver}: torch.cuda will not work", command, fix))
+    return findings
+
+
+def _opscheck_key(env: Environment) -> str:
+    parts = [env.python]
+    for name in ("torch", "torchvision"):
+        dist = env.get(name)
+        parts += [dist.version, str(dist.installed_at), str(dist.dist_info)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def run_opscheck(env: Environment, use_cache: bool = True) -> dict:
+    """``torchvision.ops.nms`` in a fresh interpreter; cached per torch/torchvision install."""
+    from minim.settings import minim_home
+
+    cache = minim_home() / "doctor" / f"opscheck-{_opscheck_key(env)}.json"
+    if use_cache and cache.is_file():
+        try:
+            return json.loads(cache.read_text())
+        except ValueError:
+            pass
+    try:
+        result = run_in_target(env.python, ["opscheck"], timeout=OPSCHECK_TIMEOUT)
+    except Exception as exc:  # a crash (segfault, timeout) is itself the finding
+        result = {"ok": False, "error": str(exc), "torch_cuda": None, "cuda_available": None}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result))
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return result
+
+
+def check_torchvision_ops(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    torch, vision = env.get("torch"), env.get("torchvision")
+    if torch is None or vision is None or not torch.has_package or not vision.has_package:
+        return []
+    result = run_opscheck(env)
+    if result.get("ok"):
+        return []
+    paired = compat.companions_for("torchvision", torch.version, env.python_version)
+    target = paired[0] if paired else str(public(vision.version))
+    fix, command = ctx.install_fix([f"torchvision=={target}"], force_reinstall=True)
+    return [Finding("torchvision-ops", "error",
+                    f"torchvision {vision.version}'s compiled operators fail with torch {torch.version}: "
+                    f"{result.get('error')}", command, fix)]
+
+
+def check_requirements(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    findings = []
+    torch_installed = env.get("torch") is not None
+    for problem in unsatisfied_requirements(env):
+        if (torch_installed and canonicalize_name(problem.dist) in COMPANIONS and problem.required == "torch"):
+            continue  # reported (with the right fix) by the torch-pair check
+        requirement = Requirement(problem.requirement)
+        requirement.marker = None
+        fix, command = ctx.install_fix([str(requirement)])
+        findings.append(Finding("unsatisfied", "error", problem.describe(), command, fix))
+    return findings
+
+
+def check_pip(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    if env.pip_version:
+        return []
+    return [Finding("no-pip", "error", f"{env.python} has no pip: minim cannot install or repair anything there",
+                    f"{shlex.quote(env.python)} -m ensurepip --upgrade", None)]
+
+
+CHECKS: list[Callable[[Environment, CompatData, FixContext], list[Finding]]] = [
+    check_pip, check_shared_files, check_requirements, check_torch_pairs, check_torch_build, check_torchvision_ops,
+]
+
+
+def diagnose(python: str | None = None, ctx: FixContext | None = None, env: Environment | None = None,
+             compat: CompatData | None = None) -> tuple[Environment, list[Finding]]:
+    """Probe the environment (RECORDs included) and run every check."""
+    env = env or probe_environment(python, files=True)
+    compat = compat or load_compat()
+    ctx = ctx or FixContext(env.python, explicit_python=python is not None)
+    findings = []
+    for check in CHECKS:
+        findings.extend(check(env, compat, ctx))
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: order.get(f.severity, 9))
+    return env, findings
+
+
+def apply_fixes(findings: list[Finding], ctx: FixContext,
+                on_line: Callable[[str], None] | None = None) -> list[str]:
+    """Carry out each finding's fix in order (uninstalls, then minim's own install); returns what was done."""
+    from minim.packages.install import execute_install
+    from minim.packages.plan import plan_install
+    from minim.packages.uninstall import execute_uninstall, plan_uninstall
+
+    done = []
+    for finding in findings:
+        fix = finding.fix
+        if fix is None:
+            continue
+        if fix.uninstall:
+            env = probe_environment(ctx.python, gpu=False)
+            present = [n for n in fix.uninstall if env.get(n) is not None]
+            if present:
+                left = execute_uninstall(plan_uninstall(present, env=env), on_line=on_line)
+                if left:
+                    from minim.errors import PackageError
+
+                    raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
+        if fix.install is not None:
+            plan = plan_install(fix.install, ctx.python)
+            if plan.changes() or not plan.resolved:
+                outcome = execute_install(plan, on_line=on_line)
+                if not outcome.ok:
+                    from minim.errors import PackageError
+
+                    bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok]
+                    raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
+        done.append(finding.fix_command or finding.code)
+    return done
+
+
+def exit_status(findings: list[Finding]) -> int:
+    """1 when anything is broken (an error finding), else 0."""
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def interpreter_label(python: str) -> str:
+    return "this interpreter" if Path(python) == Path(sys.executable) else python

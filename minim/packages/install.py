@@ -1,0 +1,95 @@
+"""Carry out an install plan with pip, then check each package in a fresh interpreter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from minim.env.probe import probe_environment, run_in_target
+from minim.errors import PackageError
+from minim.packages.compat import load_compat, public
+from minim.packages.pip import PipRunner
+from minim.packages.plan import InstallPlan, explain_failure
+
+INSTALL_TIMEOUT = 6 * 3600.0
+VERIFY_TIMEOUT = 600.0
+
+
+@dataclass
+class Verification:
+    """The state of one package after the install."""
+
+    name: str
+    expected: str | None
+    installed: str | None
+    #: import package -> None (imported) or "ExcType: message"
+    imports: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.error or self.installed is None:
+            return False
+        if self.expected and public(self.expected) != public(self.installed):
+            return False
+        return all(problem is None for problem in self.imports.values())
+
+    def problem(self) -> str | None:
+        if self.error:
+            return self.error
+        if self.installed is None:
+            return "not installed"
+        if self.expected and public(self.expected) != public(self.installed):
+            return f"version {self.installed} installed, {self.expected} expected"
+        failed = {k: v for k, v in self.imports.items() if v is not None}
+        if failed:
+            return "; ".join(f"import {k}: {v}" for k, v in failed.items())
+        return None
+
+
+@dataclass
+class InstallOutcome:
+    plan: InstallPlan
+    returncode: int
+    verifications: list[Verification]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and all(v.ok for v in self.verifications)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "plan": self.plan.to_dict(),
+            "pip_returncode": self.returncode,
+            "verified": [dict(asdict(v), ok=v.ok, problem=v.problem()) for v in self.verifications],
+        }
+
+
+def verify_packages(python: str, packages: list[tuple[str, str | None]]) -> list[Verification]:
+    """Import each package's top-level modules and read its version, in a fresh ``python`` process."""
+    if not packages:
+        return []
+    import json
+
+    answer = run_in_target(python, ["verify", json.dumps([list(p) for p in packages])], timeout=VERIFY_TIMEOUT)
+    return [Verification(name=a["name"], expected=a["expected"], installed=a["installed"],
+                         imports=a.get("imports") or {}, error=None if a.get("error") is None else a["error"])
+            for a in answer]
+
+
+def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = None) -> InstallOutcome:
+    """Run ``pip install`` with the plan's arguments (output streamed to ``on_line``) and verify the result.
+
+    A pip failure raises :class:`PackageError` with pip's own error lines.
+    """
+    runner = PipRunner(plan.python, plan.pip_version)
+    result = runner.run(["install", *plan.pip_args], on_line=on_line, timeout=INSTALL_TIMEOUT)
+    if not result.ok:
+        env = probe_environment(plan.python, gpu=False)
+        raise explain_failure(result, plan, load_compat(), env, allow_build="--only-binary" not in plan.pip_args,
+                              stage="installing")
+    wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
+    if not plan.resolved:
+        wanted = [(item.name, None) for item in plan.items if "/" not in item.name and "\\" not in item.name]
+    return InstallOutcome(plan, result.returncode, verify_packages(plan.python, wanted))

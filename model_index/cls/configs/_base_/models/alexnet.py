@@ -1,0 +1,13 @@
+# AlexNet: torchvision.models.alexnet, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='TorchvisionBackbone', arch='alexnet'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=4096,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

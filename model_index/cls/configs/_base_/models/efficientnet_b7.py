@@ -1,0 +1,13 @@
+# EfficientNet: torchvision.models.efficientnet_b7, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='TorchvisionBackbone', arch='efficientnet_b7'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=2560,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

@@ -1,0 +1,13 @@
+# RegNet: torchvision.models.regnet_y_800mf, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='TorchvisionBackbone', arch='regnet_y_800mf'),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=784,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

@@ -1,0 +1,21 @@
+# ResNeXt: torchvision.models.resnext101_32x8d, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ResNeXt',
+        depth=101,
+        num_stages=4,
+        out_indices=(3,),
+        groups=32,
+        width_per_group=8,
+        style='pytorch',
+    ),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=2048,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

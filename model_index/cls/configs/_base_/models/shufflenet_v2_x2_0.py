@@ -1,0 +1,13 @@
+# ShuffleNetV2: torchvision.models.shufflenet_v2_x2_0, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ShuffleNetV2', widen_factor=2.0),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=1000,
+        in_channels=2048,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

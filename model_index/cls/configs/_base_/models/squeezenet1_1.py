@@ -1,0 +1,16 @@
+# SqueezeNet: torchvision.models.squeezenet1_1, as minim's cls engine builds it.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='TorchvisionBackbone',
+        arch='squeezenet1_1',
+        include_top=True,
+        num_classes=1000,
+    ),
+    neck=None,
+    head=dict(
+        type='ClsHead',
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5),
+    ),
+)

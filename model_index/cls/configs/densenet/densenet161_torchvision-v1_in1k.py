@@ -1,0 +1,9 @@
+# DenseNet densenet161 with torchvision weights DenseNet161_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/densenet161-8d451a50.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/densenet161.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

@@ -1,0 +1,9 @@
+# RegNet regnet_x_3_2gf with torchvision weights RegNet_X_3_2GF_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/regnet_x_3_2gf-f342aeae.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/regnet_x_3_2gf.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

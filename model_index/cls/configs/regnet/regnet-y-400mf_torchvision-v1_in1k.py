@@ -1,0 +1,9 @@
+# RegNet regnet_y_400mf with torchvision weights RegNet_Y_400MF_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/regnet_y_400mf-c65dace8.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/regnet_y_400mf.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

@@ -1,0 +1,9 @@
+# ResNet resnet50 with torchvision weights ResNet50_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/resnet50-0676ba61.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/resnet50.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

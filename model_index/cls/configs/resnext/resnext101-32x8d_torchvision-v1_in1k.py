@@ -1,0 +1,9 @@
+# ResNeXt resnext101_32x8d with torchvision weights ResNeXt101_32X8D_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/resnext101_32x8d-8ba56ff5.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/resnext101_32x8d.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

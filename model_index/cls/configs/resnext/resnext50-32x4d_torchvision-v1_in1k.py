@@ -1,0 +1,9 @@
+# ResNeXt resnext50_32x4d with torchvision weights ResNeXt50_32X4D_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/resnext50_32x4d-7cdf4587.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/resnext50_32x4d.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

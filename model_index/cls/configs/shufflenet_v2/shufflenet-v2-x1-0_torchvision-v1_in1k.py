@@ -1,0 +1,9 @@
+# ShuffleNetV2 shufflenet_v2_x1_0 with torchvision weights ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/shufflenet_v2_x1_0.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

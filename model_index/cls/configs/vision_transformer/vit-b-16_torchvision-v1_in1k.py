@@ -1,0 +1,9 @@
+# Vision Transformer vit_b_16 with torchvision weights ViT_B_16_Weights.IMAGENET1K_V1
+# (https://download.pytorch.org/models/vit_b_16-c867db91.pth).
+# Evaluation preprocessing as torchvision measured its published accuracy.
+_base_ = [
+    '../_base_/models/vit_b_16.py',
+    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py',
+    '../_base_/default_runtime.py',
+]

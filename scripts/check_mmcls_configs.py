@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Check minim's config reader against every config shipped with mmcls 0.25.0.
+
+Fetches the ``mmcls==0.25.0`` wheel with ``pip download`` (cached under
+``$MINIM_HOME/mmcls-configs-check``), extracts ``mmcls/.mim/configs/**.py`` and, for every
+config (``_base_`` fragments included), checks that it loads, dumps, and that the dump
+re-loads to an identical dict. Prints ``mmcls-configs: N/M ok`` and the failures; exits 1
+when any config fails.
+
+    .venv/bin/python scripts/check_mmcls_configs.py [--cache DIR] [--show-warnings]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from minim.config import load_config
+from minim.config.values import identical
+from minim.errors import MinimError
+from minim.settings import minim_home
+
+VERSION = "0.25.0"
+CONFIG_PREFIX = "mmcls/.mim/configs/"
+#: Configs that are broken in the mmcls 0.25.0 wheel itself (mmcv cannot load them either),
+#: with a piece of the error minim must report for them.
+BROKEN_UPSTREAM = {
+    "_base_/datasets/imagenet_bs64_autoaug.py": "'auto_increasing_policies' is not defined in the base configs",
+    "_base_/models/van/van_base.py": "van-b2.py not found",
+    "_base_/models/van/van_large.py": "van-b3.py not found",
+    "_base_/models/van/van_small.py": "van-b1.py not found",
+    "_base_/models/van/van_tiny.py": "van-b0.py not found",
+    "mobilenet_v3/mobilenet-v3-small_8xb16_cifar10.py": "mobilenet-v3-small_cifar.py not found",
+    "mobilenet_v3/mobilenet_v3_small_cifar.py": "mobilenet-v3-small_cifar.py not found",
+}
+
+
+def fetch_wheel(cache: Path) -> Path:
+    """The cached mmcls wheel, downloaded with pip when missing."""
+    wheels = sorted(cache.glob(f"mmcls-{VERSION}-*.whl"))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", f"mmcls=={VERSION}", "--no-deps",
+                        "--quiet", "-d", str(cache)], check=True)
+        wheels = sorted(cache.glob(f"mmcls-{VERSION}-*.whl"))
+    if not wheels:
+        raise SystemExit(f"pip did not leave an mmcls {VERSION} wheel in {cache}")
+    return wheels[0]
+
+
+def extract_configs(wheel: Path, cache: Path) -> Path:
+    """Extract the wheel's configs once; return the configs folder."""
+    root = cache / f"mmcls-{VERSION}-configs"
+    done = root / ".complete"
+    if not done.exists():
+        with zipfile.ZipFile(wheel) as archive:
+            members = [name for name in archive.namelist() if name.startswith(CONFIG_PREFIX)]
+            archive.extractall(root, members)
+        done.touch()
+    return root / CONFIG_PREFIX
+
+
+def check_config(path: Path, scratch: Path) -> tuple[str | None, list[str], float]:
+    """(failure or None, warnings, seconds spent in load_config) for one config."""
+    try:
+        start = time.perf_counter()
+        config = load_config(path)
+        seconds = time.perf_counter() - start
+        dumped = scratch / path.name
+        config.dump(dumped)
+        reloaded = load_config(dumped)
+    except MinimError as exc:
+        return str(exc), [], 0.0
+    if not identical(config.to_dict(), reloaded.to_dict()):
+        return f"{path}: the dump does not reload to the same dict", [], seconds
+    if list(config) != list(reloaded):
+        return f"{path}: the dump changes the key order", [], seconds
+    return None, list(config.warnings), seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=minim_home() / "mmcls-configs-check",
+                        help="where the wheel and extracted configs are kept")
+    parser.add_argument("--show-warnings", action="store_true", help="print the warnings configs produce")
+    args = parser.parse_args(argv)
+
+    configs_root = extract_configs(fetch_wheel(args.cache), args.cache)
+    paths = sorted(configs_root.rglob("*.py"))
+    failures: list[str] = []
+    broken: list[str] = []
+    warned = 0
+    total_seconds = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in paths:
+            name = path.relative_to(configs_root).as_posix()
+            failure, warnings, seconds = check_config(path, Path(scratch))
+            total_seconds += seconds
+            expected = BROKEN_UPSTREAM.get(name)
+            if expected and failure and expected in failure:
+                broken.append(name)
+            elif expected:
+                failures.append(f"{name}: broken upstream, expected an error with {expected!r}, got {failure!r}")
+            elif failure:
+                failures.append(f"{name}: {failure}")
+            if warnings:
+                warned += 1
+                if args.show_warnings:
+                    for warning in warnings:
+                        print(f"warning: {path.relative_to(configs_root)}: {warning}")
+    ok = len(paths) - len(failures) - len(broken)
+    print(f"mmcls-configs: {ok}/{len(paths) - len(broken)} ok")
+    print(f"({len(broken)} more are broken in mmcls {VERSION} itself and fail with the expected error: "
+          f"{', '.join(broken)})")
+    print(f"({warned} configs with warnings; load_config took {1000 * total_seconds / max(len(paths), 1):.1f} ms "
+          "per config on average)")
+    for failure in failures:
+        print(f"FAIL {failure}")
+    return 1 if failures or not paths else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Test support for minim install/uninstall/doctor: tiny wheels, a PEP 503 index on 127.0.0.1, throw-away venvs.
+
+* :func:`build_wheel` writes a real wheel (METADATA, WHEEL, RECORD with sha256) with zipfile;
+* :func:`repack_installed` turns an installed distribution of this interpreter (pip, setuptools)
+  into a wheel, so test venvs get the newest pip/setuptools this machine has without a registry;
+* :class:`SimpleIndex` serves folders of files as PEP 503 "simple" indexes over HTTP on 127.0.0.1
+  (``/<index>/<project>/`` pages with ``#sha256=`` links) and logs every request;
+* :func:`make_venv` creates an isolated venv and installs pip (and setuptools) from those wheels;
+* :func:`pip_env` is the environment every pip/minim subprocess in the tests gets: no user or
+  machine pip configuration (this machine's /etc/xdg/pip constraint file caps torch), no
+  find-links, no cache shared with the machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import html
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import unquote
+
+PIP_VARIABLES_TO_DROP = ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT",
+                         "PIP_DEFAULT_TIMEOUT", "PIP_REQUIRE_VIRTUALENV", "PIP_NO_INDEX", "PIP_USER",
+                         "PIP_TARGET", "PIP_PREFIX")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _write_wheel(path: Path, dist_info: str, files: dict[str, bytes]) -> Path:
+    rows = [(name, _record_hash(data), str(len(data))) for name, data in files.items()]
+    rows.append((f"{dist_info}/RECORD", "", ""))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        archive.writestr(f"{dist_info}/RECORD", buffer.getvalue())
+    return path
+
+
+def build_wheel(dest: Path, name: str, version: str, files: dict[str, str | bytes] | None = None,
+                requires: list[str] = (), requires_python: str | None = None, tag: str = "py3-none-any",
+                top_level: list[str] | None = None) -> Path:
+    """Write ``<name>-<version>-<tag>.whl`` into ``dest`` holding ``files`` (path -> content)."""
+    stem = re.sub(r"[-_.]+", "_", name)
+    dist_info = f"{stem}-{version}.dist-info"
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", f"Summary: test package {name}"]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    contents = {path: (data.encode() if isinstance(data, str) else data) for path, data in (files or {}).items()}
+    contents[f"{dist_info}/METADATA"] = ("\n".join(lines) + "\n").encode()
+    contents[f"{dist_info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: minim-tests\nRoot-Is-Purelib: true\n"
+                                      f"Tag: {tag}\n").encode()
+    if top_level is not None:
+        contents[f"{dist_info}/top_level.txt"] = ("\n".join(top_level) + "\n").encode()
+    return _write_wheel(dest / f"{stem}-{version}-{tag}.whl", dist_info, contents)
+
+
+def build_sdist(dest: Path, name: str, version: str) -> Path:
+    """A (never built) source distribution file, enough for an index listing."""
+    import tarfile
+
+    stem = re.sub(r"[-_.]+", "_", name)
+    path = dest / f"{stem}-{version}.tar.gz"
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        info = tarfile.TarInfo(f"{stem}-{version}/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def repack_installed(name: str, dest: Path) -> Path:
+    """A wheel of distribution ``name`` as installed in this interpreter (pure-Python ones only)."""
+    dist = metadata.distribution(name)
+    dist_info = None
+    contents: dict[str, bytes] = {}
+    for path in dist.files or []:
+        text = str(path).replace("\\", "/")
+        if text.startswith("..") or "__pycache__" in text or text.endswith(".pyc"):
+            continue
+        top_info = re.match(r"^([^/]+\.dist-info)/(RECORD|INSTALLER|REQUESTED|direct_url\.json)$", text)
+        if top_info:
+            dist_info = top_info.group(1)
+            continue
+        located = Path(dist.locate_file(path))
+        if located.is_file():
+            contents[text] = located.read_bytes()
+    if dist_info is None:
+        dist_info = next(t.split("/")[0] for t in contents if re.match(r"^[^/]+\.dist-info/", t))
+    wheel_text = contents.get(f"{dist_info}/WHEEL", b"").decode()
+    tags = re.findall(r"^Tag: (.+)$", wheel_text, re.M) or ["py3-none-any"]
+    stem = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
+    return _write_wheel(dest / f"{stem}-{dist.version}-{tags[0]}.whl", dist_info, contents)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "minim-test-index/1"
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def _page(self) -> tuple[int, bytes, str]:
+        index: SimpleIndex = self.server.index  # type: ignore[attr-defined]
+        path = unquote(self.path.split("?", 1)[0])
+        index.requests.append(path)
+        parts = [p for p in path.split("/") if p]
+        root = index.root
+        target = root.joinpath(*parts) if parts else root
+        if target.is_file():
+            return 200, target.read_bytes(), "application/octet-stream"
+        if not target.is_dir():
+            return 404, b"not found", "text/plain"
+        if not path.endswith("/"):
+            return 301, path.encode(), "redirect"
+        links = []
+        for child in sorted(target.iterdir()):
+            if child.is_dir():
+                links.append(f'<a href="{html.escape(child.name)}/">{html.escape(child.name)}</a>')
+            else:
+                digest = hashlib.sha256(child.read_bytes()).hexdigest()
+                links.append(f'<a href="{html.escape(child.name)}#sha256={digest}">{html.escape(child.name)}</a>')
+        body = "<!DOCTYPE html><html><body>\n" + "<br/>\n".join(links) + "\n</body></html>\n"
+        return 200, body.encode(), "text/html"
+
+    def _answer(self, with_body: bool) -> None:
+        status, body, kind = self._page()
+        if kind == "redirect":
+            self.send_response(301)
+            self.send_header("Location", body.decode() + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)
+
+    def do_GET(self):
+        self._answer(True)
+
+    def do_HEAD(self):
+        self._answer(False)
+
+
+class SimpleIndex:
+    """PEP 503 indexes served from ``root`` on 127.0.0.1: ``root/<index>/<project>/<files>``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.requests: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.index = self  # type: ignore[attr-defined]
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "SimpleIndex":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def url(self, index: str = "simple") -> str:
+        return f"{self.base}/{index}"
+
+    def add(self, file: Path, index: str = "simple") -> Path:
+        """Publish ``file`` (a wheel or sdist) on ``index`` under its project's normalized name."""
+        project = normalize(re.split(r"-\d", file.name, maxsplit=1)[0])
+        target = self.root / index / project / file.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if file.resolve() != target.resolve():
+            os.replace(file, target)
+        return target
+
+    def hits(self, fragment: str) -> int:
+        return sum(fragment in path for path in self.requests)
+
+
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/simple"
+
+
+def pip_env(base: dict | None = None, cache: Path | None = None) -> dict:
+    """Environment variables for pip/minim subprocesses: no machine pip config, no shared cache."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in PIP_VARIABLES_TO_DROP}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_INPUT"] = "1"
+    if cache is not None:
+        env["PIP_CACHE_DIR"] = str(cache)
+    else:
+        env["PIP_NO_CACHE_DIR"] = "1"
+    return env
+
+
+def apply_pip_env(monkeypatch, cache: Path | None = None) -> None:
+    """Set :func:`pip_env` on this process (for in-process CLI runs whose pip subprocesses inherit it)."""
+    wanted = pip_env(cache=cache)
+    for name in PIP_VARIABLES_TO_DROP:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in wanted.items():
+        if os.environ.get(name) != value:
+            monkeypatch.setenv(name, value)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def make_venv(venv: Path, wheels: Path, with_setuptools: bool = True) -> Path:
+    """A fresh venv with this machine's newest pip (and setuptools) installed from repacked wheels."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv_python(venv)
+    wheels.mkdir(parents=True, exist_ok=True)
+    pip_wheel = repack_installed("pip", wheels)
+    packages = [str(pip_wheel)]
+    if with_setuptools:
+        packages.append(str(repack_installed("setuptools", wheels)))
+    subprocess.run([str(python), f"{pip_wheel}/pip", "install", "--no-index", "--quiet", *packages],
+                   check=True, env=pip_env())
+    return python
+
+
+def pip_install(python: Path, *args: str, index: str | None = None) -> subprocess.CompletedProcess:
+    """Plain pip (not minim) for arranging a venv's state quickly."""
+    command = [str(python), "-m", "pip", "install", "--quiet", *(["--index-url", index] if index else ["--no-index"]),
+               *args]
+    return subprocess.run(command, check=True, env=pip_env(), capture_output=True, text=True)
+
+
+def pip_uninstall(python: Path, *names: str) -> None:
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-y", "--quiet", *names], check=True, env=pip_env(),
+                   capture_output=True, text=True)
+
+
+def installed(python: Path) -> dict[str, str]:
+    """``{normalized name: version}`` of the venv, asked of its own interpreter."""
+    code = ("import json, importlib.metadata as m; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout
+    import json
+
+    return {normalize(k): v for k, v in json.loads(out).items()}
