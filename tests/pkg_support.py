@@ -275,3 +275,73 @@ def installed(python: Path) -> dict[str, str]:
     import json
 
     return {normalize(k): v for k, v in json.loads(out).items()}
+
+
+# -- shared fixtures' building blocks -------------------------------------------------------------
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+def template_venv() -> Path:
+    """A venv with pip + setuptools, made once per test session and copied by each module."""
+    if "venv" not in _TEMPLATE:
+        import atexit
+        import shutil
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="minim-pkg-template-"))
+        atexit.register(shutil.rmtree, root, True)
+        make_venv(root / "venv", root / "wheels")
+        _TEMPLATE["venv"] = root / "venv"
+    return _TEMPLATE["venv"]
+
+
+def copy_venv(dest: Path) -> Path:
+    """A private copy of :func:`template_venv` at ``dest``; returns its interpreter."""
+    import shutil
+
+    shutil.copytree(template_venv(), dest, symlinks=True)
+    return venv_python(dest)
+
+
+def publish_fakes(index: SimpleIndex, work: Path) -> None:
+    """The packages the install/uninstall/doctor tests use (metadata-only torch family included).
+
+    * ``simple``: torch 2.13.0 and 2.14.1 (no files, no build tag), torchvision 0.28.0 (torch==2.13.0),
+      0.29.2 (torch>=2.14.0) and 0.29.1 as an sdist only; ``dupa`` and ``dupa-full`` (both ship
+      ``dupa/__init__.py``, with different contents), ``needs-dupa-full`` (requires dupa-full),
+      ``app`` (requires helper>=1.0), ``helper`` 1.0, ``broken`` (its import raises);
+    * ``whl/cpu``: torch 2.14.1+cpu and torchvision 0.29.2+cpu, standing in for download.pytorch.org/whl/cpu.
+    """
+    simple = [
+        build_wheel(work, "torch", "2.13.0"),
+        build_wheel(work, "torch", "2.14.1"),
+        build_wheel(work, "torchvision", "0.28.0", requires=["torch==2.13.0"]),
+        build_wheel(work, "torchvision", "0.29.2", requires=["torch>=2.14.0"]),
+        build_sdist(work, "torchvision", "0.29.1"),
+        build_wheel(work, "dupa", "1.0", files={"dupa/__init__.py": 'VARIANT = "lite"\n'}),
+        build_wheel(work, "dupa-full", "1.0", files={"dupa/__init__.py": 'VARIANT = "full"\n',
+                                                      "dupa/_ext.py": "OPS = True\n"}),
+        build_wheel(work, "needs-dupa-full", "1.0", files={"needs_dupa_full.py": "import dupa\n"},
+                    requires=["dupa-full"]),
+        build_wheel(work, "app", "1.0", files={"app.py": "import helper\n"}, requires=["helper>=1.0"]),
+        build_wheel(work, "helper", "1.0", files={"helper.py": "VALUE = 1\n"}),
+        build_wheel(work, "broken", "1.0", files={"broken/__init__.py": "raise RuntimeError('broken on purpose')\n"}),
+    ]
+    for file in simple:
+        index.add(file, "simple")
+    index.add(build_wheel(work, "torch", "2.14.1+cpu"), "whl/cpu")
+    index.add(build_wheel(work, "torchvision", "0.29.2+cpu", requires=["torch>=2.14.0"]), "whl/cpu")
+
+
+def arrange(python: Path, index_url: str, *requirements: str, keep=("pip", "setuptools")) -> None:
+    """Make the venv hold exactly ``keep`` plus ``requirements`` (``name==version``), with as few pip calls as possible."""
+    wanted = {normalize(r.split("==")[0]): r.split("==")[1] for r in requirements}
+    present = installed(python)
+    extra = [name for name, version in present.items()
+             if name not in keep and (name not in wanted or wanted[name] != version)]
+    missing = [f"{name}=={version}" for name, version in wanted.items() if present.get(name) != version]
+    if extra:
+        pip_uninstall(python, *extra)
+    if missing:
+        pip_install(python, "--no-deps", *missing, index=index_url)

@@ -68,7 +68,7 @@ def test_tricky_values_round_trip(tmp_path):
     data = {
         "floats": [0.1, 1e-300, -0.0, 1e100, float("inf"), -float("inf"), float("nan"), 2.5e-7],
         "strings": ["it's", 'say "hi"', "line\nbreak\ttab\\", "ünïcode ✓", "{{fileDirname}}", "a{{_base_.x}}b", ""],
-        "keys": {"class": 1, "not-an-identifier": 2, 3: "int key", (1, "a"): "tuple key", "": 0, "None": None},
+        "keys": {"class": 1, "not-an-identifier": 2, "ª": "NFKC", "ﬁle": "ligature", "é": "composed", 3: "int key", (1, "a"): "tuple key", "": 0, "None": None},
         "nested": ((1, (2,)), [[], {}], {"a": [{"b": ()}]}),
         "bools": [True, False, None, 0, 1],
         "raw": b"\x00bytes'",
@@ -95,6 +95,7 @@ def test_keys_shadowing_builtins_fall_back_to_literals(tmp_path):
 @pytest.mark.parametrize("data, message", [
     ({"not-identifier": 1}, "cannot dump key 'not-identifier'"),
     ({"class": 1}, "cannot dump key 'class'"),
+    ({"ª": 1}, "cannot dump key 'ª'"),
     ({"__private": 1}, "cannot dump key '__private'"),
     ({"_base_": "x.py"}, "cannot dump key '_base_'"),
     ({"a": {"b": range(3)}}, "the value of a.b is a range object"),

@@ -220,6 +220,12 @@ def test_json_and_yaml_configs_with_bases(tmp_path):
     assert dict(load_config(tmp_path / "empty.yml")) == {}
 
 
+def test_unreadable_text_is_an_error(tmp_path):
+    (tmp_path / "latin.py").write_bytes(b"name = '\xe9'\n")
+    with pytest.raises(ConfigError, match=r"latin\.py: cannot read config"):
+        load_config(tmp_path / "latin.py")
+
+
 @pytest.mark.parametrize("name, text, message", [
     ("bad.json", '{\n  "a": 1,\n  "b": \n}\n', "bad.json:4: invalid JSON"),
     ("bad.yaml", "a: 1\nb: [1, 2\n", "bad.yaml:3: invalid YAML"),
@@ -290,6 +296,12 @@ def test_stale_variable_across_three_levels(tmp_path):
     cfg = load(tmp_path, "_base_ = 'mid.py'\ntrain_pipeline = []\n")
     assert len(cfg.warnings) == 1 and "data.train.pipeline still holds" in cfg.warnings[0]
     assert "mid.py" in cfg.warnings[0]
+
+
+def test_unpacked_and_chained_assignments_track_nothing_wrongly(tmp_path):
+    write(tmp_path, "base.py", "y = 1\nx = dict(k=0)\na, b = dict(x=y), [y]\nc = d = dict(x=y)\n")
+    cfg = load(tmp_path, "_base_ = 'base.py'\ny = 2\n")
+    assert cfg.warnings == [] and cfg.x == {"k": 0}
 
 
 def test_cfg_options_on_an_intermediate_variable_warn(tmp_path):

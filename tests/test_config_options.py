@@ -69,6 +69,14 @@ def test_merge_from_dict_dotted_keys_and_list_indices():
     assert isinstance(cfg.new.deep, dict) and type(cfg.new.deep).__name__ == "ConfigDict"
 
 
+def test_dict_value_and_dotted_sub_key_combine_without_changing_the_input():
+    cfg = make_config()
+    given = {"model": {"neck": {"type": "GAP"}}, "model.neck.dim": 2}
+    cfg.merge_from_dict(given)
+    assert cfg.model.neck.to_dict() == {"type": "GAP", "dim": 2} and cfg.model.head.num_classes == 1000
+    assert given == {"model": {"neck": {"type": "GAP"}}, "model.neck.dim": 2}
+
+
 def test_merge_from_options_with_delete_and_lists_replaced():
     cfg = make_config()
     cfg.merge_from_options(["lr_config._delete_=True", "lr_config.policy=CosineAnnealing", "lr_config.min_lr=0",
@@ -87,6 +95,7 @@ def test_merge_from_options_with_delete_and_lists_replaced():
     ({"model.head.num_classes.x": 1}, "model.head.num_classes: cannot merge a dict into 1000", None),
     ({"model.head": 1, "model.head.x": 2}, "options 'model.head' and 'model.head.x' conflict", None),
     ({"model.head.x": 2, "model.head": 1}, "'model.head' conflicts", None),
+    ({"model.head.x": 2, "model.head": {"y": 1}}, "'model.head' conflicts", None),
 ])
 def test_merge_errors_name_the_key(options, message, hint):
     cfg = make_config()

@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("test", "Evaluate a checkpoint on a config's test set; --out writes per-image predictions."),
     "infer": ("infer", "Classify images or folders with a config and checkpoint (top-k, JSON, annotated copies)."),
     "install": ("install", "Install packages with a plan first; keeps torch/torchvision/torchaudio a working set."),
+    "uninstall": ("uninstall", "Uninstall packages; warns when installed packages still require them."),
+    "list": ("list", "Show Python, pip, torch builds, GPU and the codebases minim knows."),
+    "doctor": ("doctor", "Find (and --fix) shadowed imports, torch mismatches and unmet requirements."),
 }
 
 

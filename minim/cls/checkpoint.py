@@ -91,8 +91,11 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip() or type(exc).__name__
     for line in text.splitlines():
+        if "unsupported global" in line.lower():
+            return line.strip()[:300]
+    for line in text.splitlines():
         line = line.strip()
-        if line and not line.lower().startswith("weights only load failed"):
+        if line and not line.lower().startswith(("weights only load failed", "(1) in pytorch 2.6")):
             return line[:300]
     return text.splitlines()[0][:300]
 
@@ -324,7 +327,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     full_meta.setdefault("epoch", 0)
     full_meta.setdefault("iter", 0)
     full_meta["minim_version"] = minim.__version__
-    full_meta["torch_version"] = torch.__version__
+    full_meta["torch_version"] = str(torch.__version__)
     full_meta.setdefault("time", time.strftime("%Y-%m-%d %H:%M:%S"))
     checkpoint: dict[str, Any] = {
         "state_dict": {key: value.detach().cpu() for key, value in target.state_dict().items()},
@@ -371,8 +374,11 @@ def _config_text(config: Any) -> str | None:
 
 def _weights_only_safe(value: Any) -> Any:
     """Turn ``value`` into types ``torch.load(weights_only=True)`` accepts (tensors, containers, scalars)."""
-    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
         return value
+    for kind in (bool, int, float, str):  # subclasses (torch.__version__ is a str subclass) pickle as classes
+        if isinstance(value, kind):
+            return kind(value)
     if isinstance(value, Mapping):
         return {(_weights_only_safe(k) if not isinstance(k, (str, int)) else k): _weights_only_safe(v)
                 for k, v in value.items()}

@@ -18,6 +18,9 @@ CODEBASE = Codebase(
     index_file=_index_file,
     tools={
         "print_config": "minim.cls.tools.print_config:command",
+        "analyze_logs": "minim.cls.tools.analyze_logs:command",
+        "confusion_matrix": "minim.cls.tools.confusion_matrix:command",
+        "get_flops": "minim.cls.tools.get_flops:command",
     },
     engine="minim.cls.commands",
 )

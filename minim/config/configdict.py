@@ -8,13 +8,12 @@ import os
 from typing import Any, Iterable
 
 from minim.config import provenance
-from minim.config.merge import DELETE_KEY, MergeContext, merge
+from minim.config.keys import DELETE_KEY, RESERVED_KEYS
+from minim.config.merge import MergeContext, merge
 from minim.config.options import nest_options, parse_cfg_options
 from minim.config.values import dotted, to_plain
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
-
-RESERVED_KEYS = ("filename", "text", "pretty_text")
 
 
 def _wrap(value: Any) -> Any:

@@ -14,17 +14,18 @@ import math
 import os
 import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
-from minim.config.evaluator import BASE_KEY, is_key_name
+from minim.config.keys import BASE_KEY, DEPRECATION_KEY, RESERVED_KEYS, is_key_name
 from minim.config.values import dotted, find_non_data, to_plain
 from minim.errors import ConfigError
 
 WIDTH = 79
 INDENT = "    "
 _BRACES = re.compile(r"(?<=\{)(?=\{)")
-_SPECIAL_KEYS = (BASE_KEY, "_deprecation_", "filename", "text", "pretty_text")
+_SPECIAL_KEYS = (BASE_KEY, DEPRECATION_KEY) + RESERVED_KEYS
 
 
 def format_python(data: dict) -> str:
@@ -43,7 +44,9 @@ def format_python(data: dict) -> str:
 
 
 def _is_identifier(key: Any) -> bool:
-    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+    """Keys that survive as ``name=`` / ``name = ``: Python NFKC-normalises identifiers ('ª' reads as 'a')."""
+    return (isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+            and unicodedata.normalize("NFKC", key) == key)
 
 
 class _Formatter:

@@ -18,11 +18,11 @@ import re
 from typing import Any, Callable, Iterable
 
 from minim.config import allowed
-from minim.config.values import describe_non_data, dotted, find_non_data
+from minim.config.keys import BASE_KEY, is_key_name
+from minim.config.values import dotted, find_non_data
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
-BASE_KEY = "_base_"
 PLACEHOLDER_NAMES = ("fileDirname", "fileBasename", "fileBasenameNoExtension", "fileExtname")
 PLACEHOLDER_PATTERN = re.compile(r"\{\{\s*(" + "|".join(PLACEHOLDER_NAMES) + r")\s*\}\}")
 #: Upper bound on comprehension iterations per file.
@@ -48,11 +48,6 @@ def describe_construct(node: ast.AST) -> str:
     """A readable name for an AST node kind, as used in "... is not allowed" errors."""
     name = type(node).__name__
     return _CONSTRUCTS.get(name, f"{name} expression" if isinstance(node, ast.expr) else f"{name} statement")
-
-
-def is_key_name(name: str) -> bool:
-    """Module-level names that become config keys (not ``__private`` ones nor ``_base_``)."""
-    return not name.startswith("__") and name != BASE_KEY
 
 
 class Imported:
@@ -264,9 +259,12 @@ class ConfigEvaluator:
 
     # -------------------------------------------------------------- expressions
     def eval_at(self, node: ast.expr, path: tuple) -> Any:
-        """Evaluate ``node`` as the value stored at ``path`` of the config (a structural position)."""
+        """Evaluate ``node`` as the value stored at ``path`` of the config (a structural position);
+        an empty path (unpacking, chained assignment) means the position is unknown."""
         saved, self._path = self._path, path
         try:
+            if not path:
+                return self.eval(node)
             ref = self._reference(node)
             if ref is not None:
                 value = self._resolve(ref, node)
@@ -279,7 +277,7 @@ class ConfigEvaluator:
             if isinstance(node, ast.Call) and self._is_dict_call(node):
                 return self._dict_call(node, path)
             if isinstance(node, ast.IfExp):
-                branch = node.body if self._truth(self.eval(node.test), node) else node.orelse
+                branch = node.body if bool(self.eval(node.test)) else node.orelse
                 return self.eval_at(branch, path)
             return self.eval(node)
         finally:
@@ -409,7 +407,7 @@ class ConfigEvaluator:
         value = None
         for operand in node.values:
             value = self.eval(operand)
-            if self._truth(value, operand) == isinstance(node.op, ast.Or):
+            if bool(value) == isinstance(node.op, ast.Or):
                 return value
         return value
 
@@ -423,7 +421,7 @@ class ConfigEvaluator:
         return True
 
     def _eval_IfExp(self, node: ast.IfExp) -> Any:
-        return self.eval(node.body if self._truth(self.eval(node.test), node) else node.orelse)
+        return self.eval(node.body if bool(self.eval(node.test)) else node.orelse)
 
     def _eval_JoinedStr(self, node: ast.JoinedStr) -> str:
         return "".join(str(self.eval(part)) for part in node.values)
@@ -539,7 +537,7 @@ class ConfigEvaluator:
             if self._steps > MAX_STEPS:
                 raise self.error(node, f"comprehensions run more than {MAX_STEPS} steps; a config must stay small")
             self._bind_local(generator.target, item, scope, node)
-            if all(self._truth(self.eval(condition), condition) for condition in generator.ifs):
+            if all(self.eval(condition) for condition in generator.ifs):
                 self._loop(generators, index + 1, scope, body, node)
 
     def _bind_local(self, target: ast.expr, value: Any, scope: dict, node: ast.AST) -> None:
@@ -637,9 +635,6 @@ class ConfigEvaluator:
         if isinstance(value, (int, float, bool, type(None))) or callable(value):
             raise self.error(node, f"cannot iterate over {type(value).__name__}")
         return iter(value)
-
-    def _truth(self, value: Any, node: ast.AST) -> bool:
-        return bool(value)
 
     def _item(self, container: Any, key: Any, spelled: str, node: ast.AST) -> Any:
         if isinstance(container, dict):

@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minim.config import provenance
-from minim.config.evaluator import (BASE_KEY, PLACEHOLDER_PATTERN, ConfigEvaluator, Record,
-                                    find_base_statement)
+from minim.config.evaluator import PLACEHOLDER_PATTERN, ConfigEvaluator, Record, find_base_statement
+from minim.config.keys import BASE_KEY, DEPRECATION_KEY, RESERVED_KEYS
 from minim.config.merge import MergeContext, merge
 from minim.config.values import dotted, find_non_data
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
-DEPRECATION_KEY = "_deprecation_"
-RESERVED_KEYS = ("filename", "text", "pretty_text")
 EXTENSIONS = (".py", ".json", ".yaml", ".yml")
 _BASE_REFERENCE = re.compile(r"\{\{\s*_base_\.([\w.]+)\s*\}\}")
 _TOKEN = "__minim_base_reference__:"

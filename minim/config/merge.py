@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from minim.config.keys import DELETE_KEY
 from minim.config.values import dotted
 from minim.errors import ConfigError
-
-DELETE_KEY = "_delete_"
 
 
 @dataclass

@@ -125,15 +125,16 @@ def _scan(text: str, pair: str):
 
 
 def nest_options(options: dict[str, Any], source: str = "--cfg-options") -> dict[str, Any]:
-    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}``; a key that is also a prefix of another is an error."""
+    """``{"a.b": 1, "a.c": 2}`` -> ``{"a": {"b": 1, "c": 2}}``. A dotted key may add to a dict given for its
+    prefix (``{"a": {"b": 1}, "a.c": 2}``); any other key that is also a prefix of another is an error."""
     nested: dict[str, Any] = {}
     created: set[int] = set()  # ids of the dicts made here for dotted prefixes
     for full_key, value in options.items():
         parts = full_key.split(".") if isinstance(full_key, str) else [full_key]
         node = nested
         for depth, part in enumerate(parts[:-1]):
-            if part not in node:
-                node[part] = {}
+            if part not in node or (isinstance(node[part], dict) and id(node[part]) not in created):
+                node[part] = dict(node.get(part, {}))  # a copy: the caller's dict is never changed
                 created.add(id(node[part]))
             elif id(node[part]) not in created:
                 raise _conflict(".".join(parts[:depth + 1]), full_key, source)

@@ -85,7 +85,12 @@ def probe_indexes(locations: list[str]) -> list[ProbeResult]:
 
 def require_reachable(locations: list[str]) -> None:
     """Raise :class:`PackageError` naming every index that cannot be reached."""
-    failed = [r for r in probe_indexes(locations) if not r.reachable]
+    report_unreachable(probe_indexes(locations))
+
+
+def report_unreachable(results: list[ProbeResult]) -> None:
+    """Raise :class:`PackageError` naming every unreachable index among ``results``."""
+    failed = [r for r in results if not r.reachable]
     if not failed:
         return
     listing = "; ".join(f"{r.url} ({r.detail})" for r in failed)

@@ -20,7 +20,7 @@ from minim.env.model import Environment
 from minim.env.probe import probe_environment, resolve_python
 from minim.errors import PackageError
 from minim.packages.compat import CompatData, load_compat, public, series_of
-from minim.packages.indexes import is_remote, mirror_map, pip_default_index, require_reachable
+from minim.packages.indexes import is_remote, mirror_map, pip_default_index, probe_indexes, report_unreachable
 from minim.packages.pip import PipResult, PipRunner
 from minim.packages.specs import Requested, parse_editable, parse_request, read_requirements_file
 from minim.packages.torchplan import TorchDecision, decide, validate_compute
@@ -162,24 +162,32 @@ class Planner:
         compat = self.compat or load_compat()
         validate_compute(options.compute, compat)
         mirrors = mirror_map(options.mirror)
-        env = self.env or probe_environment(self.python)
+        named = _named(requests)
+        explicit_index = options.index_url is not None
+
+        # the environment probe, pip's configured index and the indexes named on the command line
+        # are asked in parallel: each is a subprocess or a network round trip
+        main_index = options.index_url or pip_default_index()
+        configured_default = main_index is None
+        extra = [mirrors.apply(url) for url in options.extra_index_urls]
+        find_links = [mirrors.apply(url) if is_remote(url) else url for url in options.find_links]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pending_env = pool.submit(probe_environment, self.python) if self.env is None else None
+            pending_config = pool.submit(PipRunner(self.python).config_index) if configured_default else None
+            early = ([mirrors.apply(main_index)] if main_index else []) + extra + find_links
+            pending_probe = pool.submit(probe_indexes, early)
+            env = self.env or pending_env.result()
+            if configured_default:
+                main_index = pending_config.result() or PYPI_SIMPLE
+            probed = {r.url: r for r in pending_probe.result()}
         runner = PipRunner(env.python, env.pip_version)
         if env.pip_version is None:
             raise PackageError(f"pip is not installed in {env.python}",
                                hint=f"{env.python} -m ensurepip --upgrade")
-
-        named = _named(requests)
-        explicit_index = options.index_url is not None
         decision = decide(named, env, compat, options.compute, explicit_index)
 
-        main_index = options.index_url or pip_default_index()
-        configured_default = main_index is None
-        if main_index is None:
-            main_index = runner.config_index() or PYPI_SIMPLE
         mirrored_main = mirrors.apply(main_index)
         pass_main = not configured_default or mirrored_main != main_index
-        extra = [mirrors.apply(url) for url in options.extra_index_urls]
-        find_links = [mirrors.apply(url) if is_remote(url) else url for url in options.find_links]
         variant_index = None
         if decision.needs_variant_index and decision.variant is not None:
             variant_index = mirrors.apply(decision.variant.url)
@@ -215,7 +223,9 @@ class Planner:
 
         probe_targets = ([mirrored_main] if os.environ.get("PIP_NO_INDEX", "").lower() not in ("1", "true", "yes")
                          else []) + extra + find_links
-        require_reachable(probe_targets)
+        results = [probed.get(url) for url in dict.fromkeys(probe_targets)]
+        missing = [url for url, r in zip(dict.fromkeys(probe_targets), results) if r is None]
+        report_unreachable([r for r in results if r is not None] + (probe_indexes(missing) if missing else []))
 
         indexes = [mirrored_main, *extra, *[f for f in find_links if is_remote(f)]]
         plan = InstallPlan(python=env.python, pip_version=env.pip_version, items=[], pip_args=args,

@@ -34,8 +34,8 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tens
     if color_type not in COLOR_TYPES:
         raise BuildError(f"color_type must be one of {', '.join(COLOR_TYPES)}, got {color_type!r}")
     try:
-        with Image.open(path) as opened:
-            image = ImageOps.exif_transpose(opened)
+        with Image.open(path) as image:
+            ImageOps.exif_transpose(image, in_place=True)
             array = np.asarray(_convert(image, color_type))
     except UnidentifiedImageError as exc:
         raise DataError(f"cannot decode image {path}: not an image file Pillow can read") from exc

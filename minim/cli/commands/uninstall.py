@@ -1,0 +1,28 @@
+"""``minim uninstall``: plan (with who else needs each package), confirm, pip uninstall."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("uninstall")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before uninstalling.")
+@click.option("--python", "python", metavar="PATH", help="Target interpreter or venv folder (default: this one).")
+def command(names, yes, python):
+    """Uninstall distributions; warns when other installed packages require them."""
+    from minim.errors import PackageError
+    from minim.packages.render import console, uninstall_table
+    from minim.packages.uninstall import execute_uninstall, plan_uninstall
+
+    plan = plan_uninstall(list(names), python)
+    out = console()
+    out.print(uninstall_table(plan))
+    for warning in plan.warnings:
+        out.print(f"[yellow]warning: {warning}[/]")
+    if not yes:
+        click.confirm("Proceed?", default=False, abort=True)
+    left = execute_uninstall(plan, on_line=lambda line: click.echo(f"  {line}"))
+    if left:
+        raise PackageError(f"still installed after pip uninstall: {', '.join(left)}")
+    out.print(f"Uninstalled {', '.join(i.name for i in plan.items)}.")

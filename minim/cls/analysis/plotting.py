@@ -1,0 +1,43 @@
+"""matplotlib access for the tools: an optional dependency, always the non-interactive Agg canvas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minim.cls.analysis._files import atomic_output
+from minim.errors import MinimError, UsageError
+
+#: file suffixes the plots can be saved as (format taken from the suffix)
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib ``Figure`` drawn by the Agg canvas (no window, no pyplot state).
+
+    Raises a one-line error telling how to install matplotlib when it is missing.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MinimError("plotting needs matplotlib, which is not installed",
+                         hint="pip install matplotlib (or pip install 'minim[plot]')") from None
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """``path`` if its suffix is a supported image format, else a usage error."""
+    path = Path(path)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise UsageError(f"cannot save a plot as {path.name}: use one of {', '.join(PLOT_SUFFIXES)}")
+    return path
+
+
+def save_figure(figure, path: str | Path, dpi: int = 120) -> Path:
+    """Save ``figure`` to ``path`` atomically (format from the suffix)."""
+    path = check_plot_path(path)
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, format=path.suffix.lower().lstrip(".").replace("jpg", "jpeg"), dpi=dpi)
+    return path

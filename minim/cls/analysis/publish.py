@@ -1,0 +1,135 @@
+"""Prepare a checkpoint for release: keep the weights and meta, name the file after its SHA-256.
+
+The published name is ``<OUT stem>-<first 8 hex of sha256>.pth`` (timm's ``clean_checkpoint``
+convention; with ``with_date`` mmcls's ``<OUT stem>_<YYYYMMDD>-<hash8>.pth``). Both carry the hash where
+``torch.hub`` (``load_state_dict_from_url(check_hash=True)``) and minim's downloader look for it:
+the first ``-<hex>.`` run of the file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from minim.errors import CheckpointError, UsageError
+
+#: torch.hub's pattern for the hash in a file name (``torch.hub.HASH_REGEX``)
+HUB_HASH = re.compile(r"-([a-f0-9]*)\.")
+#: training state that a released checkpoint does not need
+TRAINING_KEYS = ("optimizer", "scheduler", "lr_scheduler", "param_schedulers", "message_hub", "amp", "scaler",
+                 "loss_scaler")
+#: meta entries that name files of the training machine
+LOCAL_PATH_MSGS = ("last_ckpt", "best_ckpt")
+
+
+@dataclass
+class PublishedCheckpoint:
+    """A written release checkpoint."""
+
+    path: Path
+    sha256: str
+    size: int
+    meta: dict[str, Any]
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def stem(self) -> str:
+        return self.path.name[: -len(".pth")] if self.path.name.endswith(".pth") else self.path.stem
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hub_hash(file_name: str) -> str | None:
+    """The hash prefix torch.hub reads from a file name (None when it has none)."""
+    match = HUB_HASH.search(file_name)
+    return match.group(1) if match and match.group(1) else None
+
+
+def release_content(checkpoint: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """``(content to save, meta, dropped keys)``: plain state dicts stay plain; wrapped checkpoints keep
+    ``{'state_dict', 'meta'}`` (meta without local checkpoint paths); training state is dropped."""
+    from minim.cls.checkpoint import split_checkpoint
+
+    state_dict, meta = split_checkpoint(checkpoint, source)
+    if len(state_dict) == len(checkpoint) and "state_dict" not in checkpoint:
+        return dict(checkpoint), {}, []
+    dropped = sorted(str(k) for k in checkpoint if k not in ("state_dict", "meta"))
+    meta = dict(meta)
+    msgs = meta.get("hook_msgs")
+    if isinstance(msgs, Mapping):
+        meta["hook_msgs"] = {k: v for k, v in msgs.items() if k not in LOCAL_PATH_MSGS}
+    return {"state_dict": state_dict, "meta": meta}, meta, dropped
+
+
+def published_name(stem: str, sha256: str, with_date: bool = False, today: str | None = None) -> str:
+    """``<stem>-<hash8>.pth`` or ``<stem>_<YYYYMMDD>-<hash8>.pth``."""
+    if with_date:
+        stem = f"{stem}_{today or time.strftime('%Y%m%d')}"
+    return f"{stem}-{sha256[:8]}.pth"
+
+
+def out_stem(out: str | os.PathLike) -> tuple[Path, str]:
+    """``(folder, stem)`` of the OUT argument (``.pth`` removed)."""
+    text = os.fspath(out)
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise UsageError(f"OUT {text} is a folder; give a file name such as {Path(text) / 'model.pth'}")
+    name = path.name[: -len(".pth")] if path.name.endswith(".pth") else path.name
+    if not name:
+        raise UsageError(f"OUT {text} has no file name")
+    return path.parent, name
+
+
+def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_date: bool = False) -> PublishedCheckpoint:
+    """Write the release version of ``src`` next to ``out`` under its hashed name (atomically)."""
+    import torch
+
+    from minim.cls.checkpoint import read_checkpoint
+
+    folder, stem = out_stem(out)
+    content, meta, dropped = release_content(read_checkpoint(src), os.fspath(src))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".pth.tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:  # through a handle: the archive's inner name is fixed,
+            torch.save(content, handle)      # so the same weights always give the same bytes
+            handle.flush()
+            os.fsync(handle.fileno())
+        sha256 = file_sha256(tmp)
+        name = published_name(stem, sha256, with_date)
+        if hub_hash(name) != sha256[:8]:
+            raise UsageError(f"published name {name}: torch.hub would read the hash {hub_hash(name)!r} from it",
+                             hint="avoid '-<hex digits>.' in OUT's name, e.g. write 'v1_5' instead of '-1.5'")
+        target = folder / name
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return PublishedCheckpoint(path=target, sha256=sha256, size=target.stat().st_size, meta=meta, dropped=dropped)
+
+
+def check_loadable(path: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` loads with ``torch.load(weights_only=True)``."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path} does not load with weights_only=True: {exc}") from exc

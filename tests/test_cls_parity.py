@@ -1,0 +1,207 @@
+"""Parity: torchvision checkpoints (and mmcls 0.x ones) load into minim's models with equal outputs.
+
+For every torchvision ImageNet-1k classification architecture (every torchvision entry of the
+built-in cls model index once it exists): build torchvision's model the way its weights build
+it (random init), save its state dict to a file, build minim's model from the config, load the
+file through ``load_checkpoint`` and compare eval-mode logits.  Architectures with more than
+``FAST_PARAMS`` parameters are marked slow, except one representative per family
+(``FAST_REPRESENTATIVES``) so that the default run covers every backbone class.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+torchvision = pytest.importorskip("torchvision")
+import torchvision.models as tvm  # noqa: E402
+
+from minim.cls.checkpoint import load_checkpoint  # noqa: E402
+from minim.cls.models import build_classifier  # noqa: E402
+from minim.cls.models.zoo import all_torchvision_archs, model_config_for_arch, torchvision_weights_kwargs  # noqa: E402
+
+torch.set_num_threads(2)
+
+FAST_PARAMS = 16_000_000
+FAST_REPRESENTATIVES = {
+    "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficientnet_v2_s", "googlenet", "inception_v3",
+    "maxvit_t", "resnet50", "resnext50_32x4d", "swin_t", "swin_v2_t", "vgg11_bn", "vit_b_32", "wide_resnet50_2",
+}
+TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Case:
+    arch: str
+    weights: str  # torchvision weights enum member name
+    config_path: Path | None = None  # an index config; None: model_config_for_arch
+
+    @property
+    def id(self) -> str:
+        return f"{self.arch}-{self.weights}" if self.config_path is None else f"{self.config_path.stem}"
+
+
+def _weights_to_arch() -> dict[str, str]:
+    return {tvm.get_model_weights(arch).__name__: arch for arch in all_torchvision_archs()}
+
+
+def _index_cases() -> list[Case]:
+    """Torchvision entries of the built-in cls index (empty until the index exists)."""
+    try:
+        from minim.index import load_index
+
+        index = load_index("cls")
+    except Exception:  # noqa: BLE001 - no index yet: fall back to torchvision's own list
+        return []
+    by_enum = _weights_to_arch()
+    cases = []
+    for entry in index.models:
+        weights = getattr(entry, "weights", None)
+        source = str(getattr(entry, "source", "") or "")
+        if weights is None or getattr(weights, "format", None) != "torchvision":
+            continue
+        enum_name = next((word for word in source.split() if "_Weights." in word), None)
+        if enum_name is None:
+            continue
+        enum, member = enum_name.split(".", 1)
+        if enum in by_enum:
+            cases.append(Case(by_enum[enum], member, Path(entry.config_path)))
+    return cases
+
+
+def _cases() -> list[Case]:
+    cases = _index_cases()
+    covered = {case.arch for case in cases}
+    for arch in all_torchvision_archs():
+        if arch not in covered:
+            cases.append(Case(arch, tvm.get_model_weights(arch).DEFAULT.name))
+    return cases
+
+
+def _is_slow(case: Case) -> bool:
+    if case.arch in FAST_REPRESENTATIVES:
+        return False
+    return tvm.get_model_weights(case.arch)[case.weights].meta["num_params"] > FAST_PARAMS
+
+
+def _params():
+    return [pytest.param(case, id=case.id, marks=[pytest.mark.slow] if _is_slow(case) else [])
+            for case in _cases()]
+
+
+def _input_size(case: Case) -> int:
+    meta = tvm.get_model_weights(case.arch)[case.weights].meta
+    return max(int(meta["min_size"][0]), 32)
+
+
+def _torchvision_reference(case: Case) -> torch.nn.Module:
+    """torchvision's model built as its weights build it (aux classifiers included), random init."""
+    kwargs = dict(torchvision_weights_kwargs(case.arch, case.weights))
+    if case.arch in ("googlenet", "inception_v3"):
+        kwargs.update(aux_logits=True, init_weights=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tvm.get_model(case.arch, weights=None, **kwargs)
+    with torch.no_grad():
+        for module in model.modules():  # non-trivial BN statistics so that eval-mode BN matters
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def _minim_model(case: Case) -> torch.nn.Module:
+    if case.config_path is not None:
+        from minim.config import load_config
+
+        return build_classifier(load_config(case.config_path).model)
+    return build_classifier(model_config_for_arch(case.arch, weights=case.weights))
+
+
+@pytest.mark.parametrize("case", _params())
+def test_torchvision_checkpoint_gives_equal_logits(case: Case, tmp_path):
+    torch.manual_seed(0)
+    reference = _torchvision_reference(case)
+    checkpoint = tmp_path / f"{case.arch}.pth"
+    torch.save(reference.state_dict(), checkpoint)
+    model = _minim_model(case).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a full checkpoint loads without skipping anything
+        meta = load_checkpoint(model, checkpoint)
+    assert meta == {}
+    size = _input_size(case)
+    img = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        expected = reference(img)
+        actual = model(img)
+    assert actual.shape == expected.shape == (1, 1000)
+    assert (actual - expected).abs().max().item() <= TOLERANCE
+    assert model.num_classes == 1000
+
+
+# ----------------------------------------------------------------------------- mmcls 0.x round trips
+def torchvision_resnet_to_mmcls(state_dict: dict) -> dict:
+    """torchvision ResNet keys -> mmcls ImageClassifier keys (tools/convert_models/torchvision_to_mmcls)."""
+    out = {}
+    for key, value in state_dict.items():
+        out[("head." + key) if key.startswith("fc.") else ("backbone." + key)] = value
+    return out
+
+
+_MBV2_BLOCKS = [(1, 1), (2, 2), (3, 3), (4, 4), (5, 3), (6, 3), (7, 1)]  # (mmcls layer, block count)
+
+
+def torchvision_mobilenet_v2_to_mmcls(state_dict: dict) -> dict:
+    """torchvision MobileNetV2 keys -> mmcls keys (the inverse of minim's loader table, written out)."""
+    block_names = {}
+    index = 1
+    for layer, count in _MBV2_BLOCKS:
+        for j in range(count):
+            block_names[index] = f"layer{layer}.{j}"
+            index += 1
+    first_block = {"conv.0.0": "conv.0.conv", "conv.0.1": "conv.0.bn", "conv.1": "conv.1.conv", "conv.2": "conv.1.bn"}
+    other_block = {"conv.0.0": "conv.0.conv", "conv.0.1": "conv.0.bn", "conv.1.0": "conv.1.conv",
+                   "conv.1.1": "conv.1.bn", "conv.2": "conv.2.conv", "conv.3": "conv.2.bn"}
+    stems = {"features.0.0": "conv1.conv", "features.0.1": "conv1.bn", "features.18.0": "conv2.conv",
+             "features.18.1": "conv2.bn"}
+    out = {}
+    for key, value in state_dict.items():
+        module, param = key.rsplit(".", 1)
+        if module == "classifier.1":
+            out[f"head.fc.{param}"] = value
+            continue
+        if module in stems:
+            out[f"backbone.{stems[module]}.{param}"] = value
+            continue
+        _, block, inner = module.split(".", 2)
+        table = first_block if int(block) == 1 else other_block
+        out[f"backbone.{block_names[int(block)]}.{table[inner]}.{param}"] = value
+    return out
+
+
+@pytest.mark.parametrize("arch, convert, backbone", [
+    ("resnet18", torchvision_resnet_to_mmcls, dict(type="ResNet", depth=18, num_stages=4, out_indices=(3,),
+                                                   style="pytorch")),
+    ("mobilenet_v2", torchvision_mobilenet_v2_to_mmcls, dict(type="MobileNetV2", widen_factor=1.0)),
+])
+def test_mmcls_checkpoint_round_trip(arch, convert, backbone, tmp_path):
+    torch.manual_seed(0)
+    reference = _torchvision_reference(Case(arch, "IMAGENET1K_V1"))
+    mmcls_state = convert(reference.state_dict())
+    assert any(".conv1.conv." in k for k in mmcls_state) == (arch == "mobilenet_v2")
+    classes = [f"class_{i}" for i in range(1000)]
+    path = tmp_path / "mmcls.pth"
+    torch.save({"meta": {"CLASSES": classes, "mmcls_version": "0.25.0"}, "state_dict": mmcls_state}, path)
+    in_channels = 512 if arch == "resnet18" else 1280
+    model = build_classifier(dict(type="ImageClassifier", backbone=backbone, neck=dict(type="GlobalAveragePooling"),
+                                  head=dict(type="LinearClsHead", num_classes=1000, in_channels=in_channels,
+                                            topk=(1, 5)))).eval()
+    meta = load_checkpoint(model, path)
+    assert meta["CLASSES"] == classes
+    img = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (model(img) - reference(img)).abs().max().item() <= TOLERANCE

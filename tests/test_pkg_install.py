@@ -1,0 +1,184 @@
+"""``minim install`` end to end: real pip in a throw-away venv against a PEP 503 index on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+
+from pkg_support import (SimpleIndex, apply_pip_env, arrange, build_wheel, closed_port_url, copy_venv, installed,
+                         pip_env, publish_fakes)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pkg-index")
+    with SimpleIndex(root / "served") as served:
+        publish_fakes(served, root / "build")
+        served.add(build_wheel(root / "build", "evil", "1.0", files={"../../escape.txt": "x"}), "simple")
+        yield served
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
+
+
+@pytest.fixture(autouse=True)
+def isolated_pip(monkeypatch):
+    apply_pip_env(monkeypatch)
+
+
+def only(venv, index, *requirements):
+    """Leave exactly pip, setuptools and ``requirements`` (``name==version``, installed with plain pip)."""
+    arrange(venv, index.url(), *requirements)
+
+
+def install(run_cli, venv, index, *args):
+    return run_cli("install", "--python", str(venv), "--index-url", index.url(), *args)
+
+
+def test_venv_runs_this_machines_newest_pip(venv):
+    assert installed(venv)["pip"] == metadata.version("pip")
+    assert installed(venv)["setuptools"] == metadata.version("setuptools")
+
+
+def test_dry_run_pairs_torchvision_with_installed_torch_and_installs_nothing(run_cli, venv, index):
+    only(venv, index, "torch==2.14.1")
+    result = install(run_cli, venv, index, "torchvision", "--dry-run", "--json")
+    assert result.exit_code == 0, result.err
+    plan = json.loads(result.out)
+    items = {item["name"]: item for item in plan["items"]}
+    assert items["torchvision"]["version"] == "0.29.2"
+    assert "pairs with torch 2.14.1" in items["torchvision"]["reason"]
+    assert items["torchvision"]["source"] == index.url() and items["torchvision"]["binary_only"]
+    command = plan["pip_command"]
+    assert command[:4] == [str(venv), "-m", "pip", "install"]
+    assert "torchvision==0.29.2" in command and "--only-binary" in command
+    assert command[command.index("--retries") + 1] == "1"
+    assert "torchvision" not in installed(venv)
+
+
+def test_dry_run_table(run_cli, venv, index):
+    only(venv, index)
+    result = install(run_cli, venv, index, "dupa", "--dry-run")
+    assert result.exit_code == 0, result.err
+    assert "Install plan" in result.out and "dupa" in result.out and "dry run: nothing installed" in result.out
+    assert "dupa" not in installed(venv)
+
+
+def test_install_then_verify(run_cli, venv, index, tmp_path):
+    only(venv, index)
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("helper==1.0\n")
+    result = install(run_cli, venv, index, "dupa", "-r", str(requirements), "-y", "--json")
+    assert result.exit_code == 0, result.err
+    outcome = json.loads(result.out)
+    assert outcome["ok"] is True
+    verified = {v["name"]: v for v in outcome["verified"]}
+    assert verified["dupa"]["installed"] == "1.0" and verified["dupa"]["imports"] == {"dupa": None}
+    assert verified["helper"]["ok"]
+    assert installed(venv)["dupa"] == "1.0"
+    again = install(run_cli, venv, index, "dupa", "-y")
+    assert again.exit_code == 0 and "Nothing to do" in again.out
+
+
+def test_changing_torch_moves_installed_torchvision(run_cli, venv, index):
+    only(venv, index, "torch==2.13.0", "torchvision==0.28.0")
+    result = install(run_cli, venv, index, "torch==2.14.1", "-y")
+    assert result.exit_code == 0, result.err
+    assert "keeps torchvision paired with torch 2.14.1" in result.out
+    state = installed(venv)
+    assert state["torch"] == "2.14.1" and state["torchvision"] == "0.29.2"
+
+
+def test_compute_variant_comes_from_the_mirrored_pytorch_index(run_cli, venv, index):
+    only(venv, index, "torch==2.14.1", "torchvision==0.29.2")
+    before = index.hits("/whl/cpu/torch/")
+    mirror = f"https://download.pytorch.org/whl={index.base}/whl"
+    result = install(run_cli, venv, index, "torch==2.14.1", "--compute", "cpu", "--mirror", mirror, "-y")
+    assert result.exit_code == 0, result.err
+    assert f"{index.base}/whl/cpu" in result.out
+    state = installed(venv)
+    assert state["torch"] == "2.14.1+cpu" and state["torchvision"] == "0.29.2+cpu"
+    assert index.hits("/whl/cpu/torch/") > before
+
+
+def test_contradiction_fails_before_pip_runs(run_cli, venv, index):
+    only(venv, index, "torch==2.14.1")
+    before = index.hits("/simple/torchvision/")
+    result = install(run_cli, venv, index, "torchvision==0.28.0", "-y")
+    assert result.exit_code == 1
+    assert "torchvision==0.28.0 does not pair with torch 2.14.1" in result.err
+    assert "for torch 2.14.1 use torchvision 0.29.2" in result.err and "built for torch 2.13.0" in result.err
+    assert index.hits("/simple/torchvision/") == before
+
+
+def test_invalid_specifier_and_unknown_compute_are_usage_errors(run_cli, venv, index):
+    result = install(run_cli, venv, index, "torch=2.1", "-y")
+    assert result.exit_code == 2
+    assert "invalid requirement 'torch=2.1'" in result.err and "did you mean 'torch==2.1'?" in result.err
+    result = install(run_cli, venv, index, "torch", "--compute", "cu12", "-y")
+    assert result.exit_code == 2
+    assert "unknown compute variant 'cu12'" in result.err and "did you mean" in result.err
+
+
+def test_unknown_option_is_an_error_and_pip_options_pass_after_double_dash(run_cli, venv, index):
+    result = install(run_cli, venv, index, "dupa", "--frobnicate")
+    assert result.exit_code == 2 and "--frobnicate" in result.err
+    result = install(run_cli, venv, index, "dupa", "--dry-run", "--json", "--", "--no-cache-dir")
+    assert result.exit_code == 0, result.err
+    assert json.loads(result.out)["pip_command"][-1] == "--no-cache-dir"
+
+
+def test_unreachable_index_is_one_clear_error(venv):
+    url = closed_port_url()
+    env = pip_env()
+    result = subprocess.run([sys.executable, "-m", "minim", "install", "dupa", "--python", str(venv),
+                             "--index-url", url, "--dry-run"],
+                            capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 1
+    assert f"package index unreachable: {url} (Connection refused)" in result.stderr
+    assert "--mirror" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_pip_failure_while_resolving_is_reported(run_cli, venv, index):
+    result = install(run_cli, venv, index, "does-not-exist", "-y")
+    assert result.exit_code == 1
+    assert "pip failed while resolving" in result.err
+    assert "No matching distribution found for does-not-exist" in result.err
+
+
+def test_pip_failure_while_installing_is_reported(run_cli, venv, index):
+    only(venv, index)
+    result = install(run_cli, venv, index, "evil", "-y")
+    assert result.exit_code == 1
+    assert "pip failed while installing" in result.err and "outside" in result.err
+    assert "evil" not in installed(venv)
+
+
+def test_backend_without_a_wheel_names_the_versions_that_have_one(run_cli, venv, index):
+    only(venv, index, "torch==2.14.1")
+    result = install(run_cli, venv, index, "torchvision==0.29.1", "--dry-run")
+    assert result.exit_code == 1
+    assert "no binary wheel of torchvision==0.29.1 fits this environment" in result.err
+    assert "0.29.2" in result.err and "--allow-build" in result.err
+
+
+def test_failed_verification_is_an_error(run_cli, venv, index):
+    only(venv, index)
+    result = install(run_cli, venv, index, "broken", "-y")
+    assert result.exit_code == 1
+    assert "verification failed" in result.err and "broken on purpose" in result.err
+
+
+def test_declining_the_confirmation_installs_nothing(venv, index):
+    only(venv, index)
+    result = subprocess.run([sys.executable, "-m", "minim", "install", "helper", "--python", str(venv),
+                             "--index-url", index.url()], input="n\n", capture_output=True, text=True,
+                            env=pip_env(), timeout=120)
+    assert result.returncode == 1 and "Proceed?" in result.stdout and "aborted" in result.stderr
+    assert "helper" not in installed(venv)
