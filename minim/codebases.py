@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -50,6 +49,8 @@ def _load_object(ref: str):
 
 
 def _entry_point_refs() -> dict[str, str]:
+    from importlib import metadata
+
     refs = dict(BUILTIN)
     try:
         points = metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -72,7 +73,8 @@ def get_codebase(name: str) -> Codebase:
     """The codebase called ``name``; unknown names raise :class:`NotFoundError` listing the known ones."""
     if name in _cache:
         return _cache[name]
-    refs = _entry_point_refs()
+    # built-in codebases need no scan of every installed distribution's entry points
+    refs = BUILTIN if name in BUILTIN else _entry_point_refs()
     if name not in refs:
         raise NotFoundError(
             f"unknown codebase {name!r}; known codebases: {', '.join(sorted(refs))}",

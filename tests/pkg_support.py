@@ -242,16 +242,20 @@ def venv_python(venv: Path) -> Path:
 
 
 def make_venv(venv: Path, wheels: Path, with_setuptools: bool = True) -> Path:
-    """A fresh venv with this machine's newest pip (and setuptools) installed from repacked wheels."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    """A fresh venv whose pip (and setuptools) ``minim install -U`` upgrades to this machine's newest.
+
+    ``python -m venv`` seeds the venv with the pip bundled in ensurepip (an old one); minim then
+    upgrades it from wheels repacked from this interpreter, served on a loopback index, so the
+    tests run against the newest pip and setuptools available without touching a registry.
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=pip_env())
     python = venv_python(venv)
-    wheels.mkdir(parents=True, exist_ok=True)
-    pip_wheel = repack_installed("pip", wheels)
-    packages = [str(pip_wheel)]
-    if with_setuptools:
-        packages.append(str(repack_installed("setuptools", wheels)))
-    subprocess.run([str(python), f"{pip_wheel}/pip", "install", "--no-index", "--quiet", *packages],
-                   check=True, env=pip_env())
+    wanted = ["pip", "setuptools"] if with_setuptools else ["pip"]
+    with SimpleIndex(wheels / "served") as index:
+        for name in wanted:
+            index.add(repack_installed(name, wheels))
+        subprocess.run([sys.executable, "-m", "minim", "install", "--python", str(python), "--upgrade", *wanted,
+                        "--index-url", index.url(), "-y"], check=True, env=pip_env(), capture_output=True, text=True)
     return python
 
 

@@ -181,9 +181,11 @@ def test_corrupt_image_fails_with_its_path(tmp_path):
     write_tree(tmp_path, {"a": 1})
     bad = tmp_path / "a" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
-    ds = CustomDataset(str(tmp_path), pipeline=LOAD)
+    ds = CustomDataset(str(tmp_path), pipeline=LOAD, cache_images=False)
     with pytest.raises(DataError, match=f"cannot decode image {bad}"):
         ds[0]
+    with pytest.raises(DataError, match=f"cannot decode image {bad}"):  # 'auto' caching probes the first image
+        CustomDataset(str(tmp_path), pipeline=LOAD)
 
 
 def test_skip_bad_images_drops_them_with_one_warning(tmp_path):

@@ -61,7 +61,10 @@ def test_cache_auto_respects_the_size_limit(tmp_path, monkeypatch):
     assert _dataset(tmp_path, cache_images="auto").cache_enabled
     monkeypatch.setattr(dataset_base, "CACHE_AUTO_LIMIT_BYTES", 100)
     assert not _dataset(tmp_path, cache_images="auto").cache_enabled
-    assert not _dataset(tmp_path).cache_enabled
+    assert not _dataset(tmp_path).cache_enabled  # 'auto' is the default
+    monkeypatch.setattr(dataset_base, "CACHE_AUTO_LIMIT_BYTES", 1 << 30)
+    assert _dataset(tmp_path).cache_enabled
+    assert not _dataset(tmp_path, cache_images=False).cache_enabled
     with pytest.raises(BuildError, match="cache_images"):
         _dataset(tmp_path, cache_images="yes")
 
@@ -153,7 +156,7 @@ def test_build_dataloader_distributed_shards(tmp_path):
 def test_worker_errors_keep_the_one_line_message(tmp_path):
     write_tree(tmp_path, {"a": 1})
     (tmp_path / "a" / "bad.png").write_bytes(b"not a png")
-    ds = CustomDataset(str(tmp_path), pipeline=TRAIN_PIPELINE)
+    ds = CustomDataset(str(tmp_path), pipeline=TRAIN_PIPELINE, cache_images=False)
     loader = build_dataloader(ds, 2, 1, shuffle=False, persistent_workers=False)
     with pytest.raises(DataError) as info:
         list(loader)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torchvision.transforms import v2
+from torchvision.transforms import InterpolationMode, v2
 
 from cls_data_support import NORM_RGB, write_image
 from minim.cls.datasets import PIPELINES, Compose
@@ -275,6 +275,7 @@ def test_auto_and_rand_augment_map_to_torchvision():
                           hparams=dict(pad_val=[104, 116, 124], interpolation="bicubic")))
     op = rand._ops[True]
     assert (op.num_ops, op.magnitude, op.num_magnitude_bins) == (2, 9, 11)
+    assert op.interpolation == InterpolationMode.BILINEAR  # bicubic is not available for tensor affine ops
     assert rand._ops[False].fill == [104.0, 116.0, 124.0] and op.fill == [124.0, 116.0, 104.0]
     assert rand(dict(results))["img"].dtype == torch.uint8
     with pytest.raises(BuildError, match="magnitude_level"):

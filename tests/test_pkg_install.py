@@ -12,6 +12,8 @@ import pytest
 from pkg_support import (SimpleIndex, apply_pip_env, arrange, build_wheel, closed_port_url, copy_venv, installed,
                          pip_env, publish_fakes)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):

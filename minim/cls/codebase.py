@@ -21,6 +21,10 @@ CODEBASE = Codebase(
         "analyze_logs": "minim.cls.tools.analyze_logs:command",
         "confusion_matrix": "minim.cls.tools.confusion_matrix:command",
         "get_flops": "minim.cls.tools.get_flops:command",
+        "publish_model": "minim.cls.tools.publish_model:command",
+        "make_index_entry": "minim.cls.tools.make_index_entry:command",
+        "pytorch2onnx": "minim.cls.tools.pytorch2onnx:command",
+        "verify_dataset": "minim.cls.tools.verify_dataset:command",
     },
     engine="minim.cls.commands",
 )

@@ -189,7 +189,7 @@ def shared_files(entries):
                     names.append(name)
         result.append({
             "package": package,
-            "distributions": names,
+            "distributions": sorted(names, key=lambda n: n.lower()),
             "sample_file": sample,
             "differing_files": len(items),
             "on_disk": on_disk,

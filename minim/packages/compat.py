@@ -170,9 +170,12 @@ class CompatData:
         return True
 
     def newest_torch(self, specifier: SpecifierSet | None = None, python_version: str | None = None,
-                     variant: str | None = None) -> str | None:
-        """The newest known torch release matching ``specifier``, ``python_version`` and ``variant``."""
+                     variant: str | None = None, companions: tuple[str, ...] = ()) -> str | None:
+        """The newest known torch release matching ``specifier``, ``python_version`` and ``variant``
+        that has a release of each of ``companions`` (torchvision, torchaudio) paired with it."""
         for version in self.versions("torch"):
+            if any(not self.companions_for(name, version, python_version) for name in companions):
+                continue
             if specifier is not None and not specifier.contains(Version(version), prereleases=False):
                 continue
             if not self.supports_python("torch", version, python_version):

@@ -7,7 +7,7 @@ from typing import Callable
 
 from minim.env.probe import probe_environment, run_in_target
 from minim.errors import PackageError
-from minim.packages.compat import load_compat, public
+from minim.packages.compat import load_compat, parse_version
 from minim.packages.pip import PipRunner
 from minim.packages.plan import InstallPlan, explain_failure
 
@@ -26,11 +26,12 @@ class Verification:
     imports: dict = field(default_factory=dict)
     error: str | None = None
 
+    def _version_differs(self) -> bool:
+        return bool(self.expected) and parse_version(self.expected) != parse_version(self.installed)
+
     @property
     def ok(self) -> bool:
-        if self.error or self.installed is None:
-            return False
-        if self.expected and public(self.expected) != public(self.installed):
+        if self.error or self.installed is None or self._version_differs():
             return False
         return all(problem is None for problem in self.imports.values())
 
@@ -39,7 +40,7 @@ class Verification:
             return self.error
         if self.installed is None:
             return "not installed"
-        if self.expected and public(self.expected) != public(self.installed):
+        if self._version_differs():
             return f"version {self.installed} installed, {self.expected} expected"
         failed = {k: v for k, v in self.imports.items() if v is not None}
         if failed:
@@ -66,16 +67,29 @@ class InstallOutcome:
         }
 
 
-def verify_packages(python: str, packages: list[tuple[str, str | None]]) -> list[Verification]:
-    """Import each package's top-level modules and read its version, in a fresh ``python`` process."""
-    if not packages:
-        return []
+def _verify_one(python: str, name: str, expected: str | None) -> Verification:
     import json
 
-    answer = run_in_target(python, ["verify", json.dumps([list(p) for p in packages])], timeout=VERIFY_TIMEOUT)
-    return [Verification(name=a["name"], expected=a["expected"], installed=a["installed"],
-                         imports=a.get("imports") or {}, error=None if a.get("error") is None else a["error"])
-            for a in answer]
+    try:
+        answer = run_in_target(python, ["verify", json.dumps([[name, expected]])], timeout=VERIFY_TIMEOUT)[0]
+    except PackageError as exc:  # the interpreter itself died importing it (a segfault, a timeout)
+        return Verification(name, expected, None, error=str(exc))
+    return Verification(name=answer["name"], expected=answer["expected"], installed=answer["installed"],
+                        imports=answer.get("imports") or {}, error=answer.get("error"))
+
+
+def verify_packages(python: str, packages: list[tuple[str, str | None]]) -> list[Verification]:
+    """Read each package's version and import its top-level modules, each in its own fresh ``python``.
+
+    One process per package: imports in a shared process interfere (setuptools refuses to load
+    after something imported the standard library's distutils).
+    """
+    if not packages:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(4, len(packages))) as pool:
+        return list(pool.map(lambda item: _verify_one(python, *item), packages))
 
 
 def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = None) -> InstallOutcome:

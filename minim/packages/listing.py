@@ -32,6 +32,8 @@ def codebase_rows() -> list[dict]:
             row["models"] = len(load_index(name).models)
         except MinimError as exc:
             row["error"] = f"index not readable: {exc}"
+        except Exception as exc:  # a broken plug-in or install must not break the listing
+            row["error"] = f"index not readable: {type(exc).__name__}: {exc}"
         rows.append(row)
     return rows
 

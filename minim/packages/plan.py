@@ -184,7 +184,7 @@ class Planner:
         if env.pip_version is None:
             raise PackageError(f"pip is not installed in {env.python}",
                                hint=f"{env.python} -m ensurepip --upgrade")
-        decision = decide(named, env, compat, options.compute, explicit_index)
+        decision = decide(named, env, compat, options.compute, explicit_index, upgrade=options.upgrade)
 
         mirrored_main = mirrors.apply(main_index)
         pass_main = not configured_default or mirrored_main != main_index

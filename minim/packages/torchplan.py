@@ -70,16 +70,19 @@ def auto_variant(env: Environment, compat: CompatData, torch_version: str | None
     if gpu.available and gpu.vendor == "nvidia":
         offered, _ = compat.variants_for(torch_version) if torch_version else ([], False)
         candidates = [compat.variants[n] for n in offered if n in compat.variants and compat.variants[n].kind == "cuda"]
+        driver_cuda = _cuda_key(Variant("", "cuda", "", cuda=gpu.driver_cuda)) if gpu.driver_cuda else None
         usable = []
         for variant in candidates:
-            if gpu.driver_cuda and _cuda_key(variant) > _cuda_key(Variant("", "cuda", "", cuda=gpu.driver_cuda)):
-                continue
+            if driver_cuda and _cuda_key(variant)[0] > driver_cuda[0]:
+                continue  # a newer CUDA major than the driver knows
             minimum = compat.min_driver(variant.cuda or "", env.system)
             if minimum and gpu.driver and Version(gpu.driver) < Version(minimum):
                 continue
             usable.append(variant)
         if usable:
-            best = max(usable, key=_cuda_key)
+            # the newest build the driver names; else (minor-version compatibility) the closest newer one
+            within = [v for v in usable if driver_cuda is None or _cuda_key(v) <= driver_cuda]
+            best = max(within, key=_cuda_key) if within else min(usable, key=_cuda_key)
             return best, f"newest CUDA build driver {gpu.driver} runs"
         if not candidates and torch_version:
             default = _default_build(compat, torch_version, env.system)
@@ -102,7 +105,7 @@ def _local_pin(name: str, version: str, variant: Variant | None, tagged: bool) -
 
 
 def decide(requests: dict[str, Requested], env: Environment, compat: CompatData, compute: str,
-           explicit_index: bool) -> TorchDecision:
+           explicit_index: bool, upgrade: bool = False) -> TorchDecision:
     """Decide the torch-family pins for an install (see the module docstring)."""
     decision = TorchDecision()
     family = {name: requests[name] for name in TORCH_FAMILY if name in requests}
@@ -137,7 +140,8 @@ def decide(requests: dict[str, Requested], env: Environment, compat: CompatData,
             chosen = compat.variants[torch_build.variant]
             reason = f"the build of the installed torch {installed_torch.version}"
         elif torch_request is not None or installed_torch is None:
-            chosen, reason = auto_variant(env, compat, torch_version)
+            provisional = torch_version or compat.newest_torch(torch_spec, python)
+            chosen, reason = auto_variant(env, compat, provisional)
         # else: an installed torch of unknown build is left alone, and so is its companions' build
         if chosen is not None:
             decision.notes.append(f"compute variant {chosen.name}: {reason}")
@@ -151,9 +155,20 @@ def decide(requests: dict[str, Requested], env: Environment, compat: CompatData,
         raise PackageError(f"--compute {chosen.name}: PyTorch publishes no {chosen.kind.upper()} wheels for macOS")
     decision.variant = chosen
 
-    # 3. an unpinned torch gets the newest release that has the variant and the Python
-    if torch_version is None and torch_request is not None and (chosen is not None or len(family) > 1):
-        torch_version = compat.newest_torch(torch_spec, python, chosen.name if chosen else None)
+    # 3. an unpinned torch: the installed one when it satisfies the request (pip would keep it too,
+    #    unless --upgrade), else the newest release with the variant, the Python and a release of
+    #    every companion that is installed or asked for
+    companions = tuple(n for n in COMPANIONS if (n in family and exact_version(family[n].requirement.specifier)
+                                                  is None) or env.get(n) is not None)
+    if torch_version is None and torch_request is not None and installed_torch is not None and not upgrade \
+            and torch_spec.contains(public(installed_torch.version), prereleases=True) \
+            and (chosen is None or torch_build is None or torch_build.variant == chosen.name):
+        torch_version = installed_torch.version
+    if torch_version is None and torch_request is not None and (chosen is not None or len(family) > 1
+                                                                 or companions):
+        variant_name = chosen.name if chosen else None
+        torch_version = (compat.newest_torch(torch_spec, python, variant_name, companions)
+                         or compat.newest_torch(torch_spec, python, variant_name))
         if torch_version is None:
             raise PackageError(
                 f"no torch release known to minim matches {torch_request.text!r} for Python {python}"
@@ -242,8 +257,10 @@ def _check_torch(torch_version: str, request: Requested | None, compat: CompatDa
                  variant: Variant | None) -> None:
     if request is not None and compat.release("torch", torch_version) is None:
         known = [v for v in compat.versions("torch") if series_of(v) == series_of(torch_version)]
-        raise PackageError(f"torch {torch_version} was never released",
-                           hint=f"torch {series_of(torch_version)} releases: {_fmt(known)}")
+        if known and Version(known[0]) > public(torch_version):  # a gap, not a release newer than the data
+            raise PackageError(f"torch {torch_version} was never released",
+                               hint=f"torch {series_of(torch_version)} releases: {_fmt(known)}")
+        return
     if request is not None and not compat.supports_python("torch", torch_version, python):
         fits = [v for v in compat.versions("torch") if compat.supports_python("torch", v, python)]
         raise PackageError(f"torch {torch_version} has no wheels for Python {python}",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from minim.errors import CheckpointError, UsageError
+from minim.errors import UsageError
 
 #: torch.hub's pattern for the hash in a file name (``torch.hub.HASH_REGEX``)
 HUB_HASH = re.compile(r"-([a-f0-9]*)\.")
@@ -37,6 +37,7 @@ class PublishedCheckpoint:
     size: int
     meta: dict[str, Any]
     dropped: list[str] = field(default_factory=list)
+    format: str = "minim"  # 'minim', 'mmcls' or 'torchvision' (a bare state dict)
 
     @property
     def stem(self) -> str:
@@ -72,6 +73,16 @@ def release_content(checkpoint: Mapping[str, Any], source: str) -> tuple[dict[st
     if isinstance(msgs, Mapping):
         meta["hook_msgs"] = {k: v for k, v in msgs.items() if k not in LOCAL_PATH_MSGS}
     return {"state_dict": state_dict, "meta": meta}, meta, dropped
+
+
+def checkpoint_format(checkpoint: Mapping[str, Any]) -> str:
+    """``'minim'``, ``'mmcls'`` or ``'torchvision'`` (a plain state dict) for a loaded checkpoint."""
+    meta = checkpoint.get("meta") if isinstance(checkpoint.get("meta"), Mapping) else {}
+    if "state_dict" not in checkpoint:
+        return "torchvision"
+    if "mmcls_version" in meta or "mmpretrain_version" in meta or "dataset_meta" in meta:
+        return "mmcls"
+    return "minim"
 
 
 def published_name(stem: str, sha256: str, with_date: bool = False, today: str | None = None) -> str:
@@ -122,14 +133,6 @@ def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_d
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PublishedCheckpoint(path=target, sha256=sha256, size=target.stat().st_size, meta=meta, dropped=dropped)
+    return PublishedCheckpoint(path=target, sha256=sha256, size=target.stat().st_size, meta=meta, dropped=dropped,
+                               format=checkpoint_format(content))
 
-
-def check_loadable(path: str | os.PathLike) -> None:
-    """Raise :class:`CheckpointError` unless ``path`` loads with ``torch.load(weights_only=True)``."""
-    import torch
-
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path} does not load with weights_only=True: {exc}") from exc

@@ -84,6 +84,8 @@ class CustomDataset(BaseDataset):
     Folder mode: classes are the sorted class-folder names unless ``classes`` (list, or a file with
     one name a line) gives them, in which case labels follow its order. Annotation mode: labels come
     from the file; ``classes`` names them (else ``CLASSES`` is the class default, None here).
+    ``cache_images`` defaults to ``'auto'``: small datasets keep their decoded images in memory
+    (see :class:`~minim.cls.datasets.base.BaseDataset`).
     """
 
     def __init__(
@@ -95,7 +97,7 @@ class CustomDataset(BaseDataset):
         extensions: Sequence[str] = IMG_EXTENSIONS,
         test_mode: bool = False,
         file_client_args: dict | None = None,
-        cache_images: bool | str = False,
+        cache_images: bool | str = "auto",
         skip_bad_images: bool = False,
     ):
         backend = (file_client_args or {}).get("backend", "disk")

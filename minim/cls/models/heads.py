@@ -153,8 +153,9 @@ class LinearClsHead(ClsHead):
     ``bias=False`` (minim extension) matches torchvision classifiers without a bias (MaxViT).
     """
 
-    def __init__(self, num_classes: int, in_channels: int, init_cfg: Any = None, bias: bool = True, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, num_classes: int, in_channels: int, init_cfg: Any = None, bias: bool = True,
+                 loss: Mapping[str, Any] | None = None, topk: Any = (1,), cal_acc: bool = False):
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc)
         if not isinstance(num_classes, int) or num_classes <= 0:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
         self.in_channels = in_channels
@@ -192,8 +193,9 @@ class StackedLinearClsHead(ClsHead):
     """
 
     def __init__(self, num_classes: int, in_channels: int, mid_channels: Sequence[int], dropout_rate: float = 0.0,
-                 norm_cfg=None, act_cfg: Mapping[str, Any] | None = None, init_cfg: Any = None, **kwargs: Any):
-        super().__init__(**kwargs)
+                 norm_cfg=None, act_cfg: Mapping[str, Any] | None = None, init_cfg: Any = None,
+                 loss: Mapping[str, Any] | None = None, topk: Any = (1,), cal_acc: bool = False):
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc)
         if not isinstance(num_classes, int) or num_classes <= 0:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
         if isinstance(mid_channels, (str, int)) or not isinstance(mid_channels, Sequence):
@@ -227,8 +229,9 @@ class VisionTransformerClsHead(ClsHead):
     """mmcls ``VisionTransformerClsHead``: ``layers.head`` (and ``layers.pre_logits`` + act with ``hidden_dim``)."""
 
     def __init__(self, num_classes: int, in_channels: int, hidden_dim: int | None = None,
-                 act_cfg: Mapping[str, Any] | None = None, init_cfg: Any = None, **kwargs: Any):
-        super().__init__(**kwargs)
+                 act_cfg: Mapping[str, Any] | None = None, init_cfg: Any = None,
+                 loss: Mapping[str, Any] | None = None, topk: Any = (1,), cal_acc: bool = False):
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc)
         if not isinstance(num_classes, int) or num_classes <= 0:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
         self.in_channels = in_channels

@@ -19,8 +19,8 @@ from minim.errors import BuildError
 from minim.suggest import did_you_mean
 
 # Input width of the final classification layer of each torchvision architecture
-# (the "pre-logits" feature dim the generic backbone outputs).  Checked against the
-# built models by tests/test_cls_models_zoo.py.
+# (the "pre-logits" feature dim the generic backbone outputs).  Building a config checks
+# it against the built backbone (tests/test_cls_parity.py builds every arch).
 TORCHVISION_FEATURE_DIMS: dict[str, int] = {
     "alexnet": 4096,
     "convnext_tiny": 768, "convnext_small": 768, "convnext_base": 1024, "convnext_large": 1536,

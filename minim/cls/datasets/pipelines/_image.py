@@ -91,12 +91,13 @@ def channel_values(results: dict, values: Any, channels: int) -> Any:
     if isinstance(values, (int, float, np.number)):
         return values
     values = [float(v) for v in values]
-    if len(values) == 3 and channels == 3 and _orders_differ(results):
+    if len(values) == 3 and channels == 3 and orders_differ(results):
         values = values[::-1]
     return values
 
 
-def _orders_differ(results: dict) -> bool:
+def orders_differ(results: dict) -> bool:
+    """True when the tensor's channel order is not the one mmcls would hold (per-channel values must be reversed)."""
     return results.get("mmcls_order", "rgb") != results.get("channel_order", "rgb")
 
 

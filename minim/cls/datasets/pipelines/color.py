@@ -9,6 +9,9 @@
   ``num_ops=num_policies``, ``magnitude=magnitude_level`` and ``num_magnitude_bins=total_level + 1``
   (so the same fraction of the maximum strength); ``magnitude_std`` has no torchvision equivalent
   and is ignored with a warning; the op set is torchvision's (close to timm's "increasing" set).
+
+``hparams=dict(pad_val=..., interpolation=...)`` gives the fill (in mmcls's channel order) and the
+interpolation; 'bicubic' runs as 'bilinear' (torchvision's tensor affine ops support only those two).
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import warnings
 from typing import Any
 
 import torch
-from torchvision.transforms import v2
+from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
 from minim.errors import BuildError
 from minim.cls.datasets.pipelines._image import (
-    _orders_differ,
+    orders_differ,
     as_range,
     channel_values,
     check_probability,
@@ -146,6 +149,8 @@ class _TorchvisionAugment(Transform):
         if unknown:
             raise BuildError(f"{type(self).__name__} hparams takes pad_val and interpolation, got {sorted(unknown)}")
         mode = interpolation_mode(hparams.get("interpolation", "nearest"))
+        if mode == InterpolationMode.BICUBIC:  # torchvision's tensor affine ops take nearest or bilinear only
+            mode = InterpolationMode.BILINEAR
         pad_val = hparams.get("pad_val", 128)
         fill = [float(v) for v in pad_val] if isinstance(pad_val, (list, tuple)) else float(pad_val)
         reversed_fill = fill[::-1] if isinstance(fill, list) else fill
@@ -154,7 +159,7 @@ class _TorchvisionAugment(Transform):
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
-        results["img"] = self._ops[img.shape[0] == 3 and _orders_differ(results)](img)
+        results["img"] = self._ops[img.shape[0] == 3 and orders_differ(results)](img)
         return results
 
 

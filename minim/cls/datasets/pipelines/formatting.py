@@ -39,6 +39,10 @@ class Normalize(Transform):
         self.to_rgb = bool(to_rgb)
         self._mean = torch.tensor(self.mean, dtype=torch.float32).reshape(-1, 1, 1)
         self._std = torch.tensor(self.std, dtype=torch.float32).reshape(-1, 1, 1)
+        # One shared (read-only) dict: a batch's img_metas then pickle it once, not once per sample.
+        self._norm_cfg = dict(
+            mean=np.array(self.mean, dtype=np.float32), std=np.array(self.std, dtype=np.float32), to_rgb=self.to_rgb
+        )
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
@@ -56,9 +60,7 @@ class Normalize(Transform):
         out.sub_(self._mean).div_(self._std)
         results["img"] = out
         results["channel_order"] = results["mmcls_order"] = target
-        results["img_norm_cfg"] = dict(
-            mean=np.array(self.mean, dtype=np.float32), std=np.array(self.std, dtype=np.float32), to_rgb=self.to_rgb
-        )
+        results["img_norm_cfg"] = self._norm_cfg
         return results
 
 

@@ -9,6 +9,7 @@ as fast as ``torchvision.io.decode_jpeg`` on JPEGs. Images come out as uint8 RGB
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -64,10 +65,10 @@ def _convert(image: Any, color_type: str) -> Any:
     return image.convert("RGBA" if "transparency" in image.info else "RGB")
 
 
+@lru_cache(maxsize=None)
 def _identity_norm_cfg(channels: int) -> dict:
-    return dict(
-        mean=np.zeros(channels, dtype=np.float32), std=np.ones(channels, dtype=np.float32), to_rgb=False
-    )
+    """mmcls's identity ``img_norm_cfg``, one shared (read-only) dict per channel count."""
+    return dict(mean=np.zeros(channels, dtype=np.float32), std=np.ones(channels, dtype=np.float32), to_rgb=False)
 
 
 def results_from_array(img: np.ndarray, bgr: bool = True, filename: str | None = None) -> dict:

@@ -18,8 +18,6 @@ from minim.cls.models.backbones.torchvision_backbone import TorchvisionModelBack
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 
-_SAME = object()
-
 
 def _normalise(value: Any) -> Any:
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,50 @@
+"""``minim run cls pytorch2onnx CONFIG --checkpoint CKPT --output-file model.onnx``: ONNX export."""
+
+from __future__ import annotations
+
+import click
+
+from minim.cls.tools._nargs import MultiValueCommand
+from minim.cli.options import cfg_options_option
+
+
+@click.command("pytorch2onnx", cls=MultiValueCommand, multi_value_options=("--shape",))
+@click.argument("config")
+@click.option("--checkpoint", default=None, help="Weights to export (default: the index entry's weights).")
+@click.option("--output-file", required=True, metavar="FILE.onnx", help="ONNX file to write.")
+@click.option("--shape", type=int, multiple=True, metavar="H [W]", help="Input size (default 224 224).")
+@click.option("--opset-version", type=int, default=None, help="ONNX opset (default 17; 18 with the dynamo exporter).")
+@click.option("--dynamic-export", is_flag=True, help="Dynamic batch size (and height/width with the legacy exporter).")
+@click.option("--exporter", type=click.Choice(["auto", "dynamo", "legacy"]), default="auto", show_default=True,
+              help="torch.onnx exporter: dynamo (needs onnxscript) or legacy (TorchScript); auto picks dynamo "
+                   "when onnxscript is installed.")
+@click.option("--verify", is_flag=True, help="Compare the ONNX model's scores with PyTorch's (needs onnxruntime).")
+@cfg_options_option
+def command(config, checkpoint, output_file, shape, opset_version, dynamic_export, exporter, verify, cfg_options):
+    """Export CONFIG's classifier: input 'input' (N x 3 x H x W, normalised), output 'probs' (softmax scores).
+
+    \b
+    Example:
+      minim run cls pytorch2onnx my_cfg.py --checkpoint latest.pth --output-file model.onnx --dynamic-export --verify
+    """
+    from minim.cls.analysis import onnx_export
+    from minim.cls.analysis.complexity import input_shape
+
+    size = input_shape(shape)
+    model, weights = onnx_export.load_classifier(config, checkpoint, cfg_options)
+    if weights is None:
+        click.echo("minim: warning: no --checkpoint and no index weights: exporting random weights", err=True)
+    path, kind, opset = onnx_export.export_onnx(model, output_file, size, opset_version=opset_version,
+                                                dynamic=dynamic_export, exporter=exporter)
+    click.echo(f"wrote {path} (input {onnx_export.INPUT_NAME!r} 1x{'x'.join(map(str, size))}, output "
+               f"{onnx_export.OUTPUT_NAME!r}, opset {opset}, {kind} exporter"
+               f"{', dynamic batch' if dynamic_export else ''})")
+    if not verify:
+        return
+    if not onnx_export.onnxruntime_available():
+        click.echo(f"verification skipped: onnxruntime is not installed ({onnx_export.ORT_HINT})", err=True)
+        return
+    result = onnx_export.verify_onnx(model, path, size, dynamic=dynamic_export)
+    shapes = ", ".join("x".join(map(str, s)) for s in result.shapes)
+    click.echo(f"verified with onnxruntime {result.onnxruntime_version}: the ONNX and PyTorch scores match "
+               f"(max abs difference {result.max_abs_diff:.2e} on inputs {shapes})")

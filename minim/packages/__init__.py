@@ -1,0 +1,12 @@
+"""Backend packages: compatibility data, install plans, pip in a subprocess, uninstall and doctor.
+
+* :mod:`minim.packages.compat` -- model_index/packages.json (torch/torchvision/torchaudio pairs,
+  compute variants and their wheel indexes, binary-only backends, import-conflict preferences);
+* :mod:`minim.packages.plan` -- ``plan_install(InstallOptions(...), python)`` -> :class:`InstallPlan`;
+* :mod:`minim.packages.install` -- ``execute_install(plan)`` -> :class:`InstallOutcome` (verified);
+* :mod:`minim.packages.uninstall` -- ``plan_uninstall`` / ``execute_uninstall``;
+* :mod:`minim.packages.doctor` -- ``diagnose(python)`` -> findings, ``apply_fixes``.
+
+Nothing here imports pip, pkg_resources or torch: pip runs as ``<python> -m pip`` and the target
+environment is read by a helper script in its own interpreter (:mod:`minim.env`).
+"""

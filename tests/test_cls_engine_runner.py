@@ -1,0 +1,201 @@
+"""The runner and its hooks on a tiny model: checkpoints, logs, save_best, resume, iteration mode."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from cls_engine_support import read_json_log, train_tiny
+from minim.errors import ConfigError
+
+
+def state(runner):
+    return {k: v.clone() for k, v in runner.model.state_dict().items()}
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoints_latest_and_best(tmp_path):
+    runner = train_tiny(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=3))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert {"epoch_1.pth", "epoch_2.pth", "epoch_3.pth", "latest.pth"} <= set(names)
+    assert os.readlink(tmp_path / "latest.pth") == "epoch_3.pth"
+    best = [n for n in names if n.startswith("best_")]
+    assert len(best) == 1 and best[0].startswith("best_accuracy_top-1_epoch_")
+    msgs = runner.meta["hook_msgs"]
+    assert Path(msgs["best_ckpt"]).name == best[0] and msgs["last_ckpt"].endswith("epoch_3.pth")
+    checkpoint = torch.load(tmp_path / "epoch_3.pth", weights_only=True)
+    meta = checkpoint["meta"]
+    assert (meta["epoch"], meta["iter"]) == (3, 9) and meta["CLASSES"] is None or True
+    assert meta["hook_msgs"]["best_score"] == msgs["best_score"]
+    assert "optimizer" in checkpoint and "rng_state" in meta
+
+
+def test_max_keep_ckpts_and_save_optimizer(tmp_path):
+    train_tiny(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=3),
+               checkpoint_config=dict(interval=1, max_keep_ckpts=1, save_optimizer=False))
+    kept = sorted(p.name for p in tmp_path.glob("epoch_*.pth"))
+    assert kept == ["epoch_3.pth"]
+    assert "optimizer" not in torch.load(tmp_path / "epoch_3.pth", weights_only=True)
+
+
+def test_interval_and_save_last(tmp_path):
+    train_tiny(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=3), checkpoint_config=dict(interval=2))
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pth")) == ["epoch_2.pth", "epoch_3.pth"]
+
+
+def test_previous_best_is_replaced(tmp_path):
+    # rule 'less' on accuracy: the first evaluation is best, then only a worse accuracy replaces it
+    runner = train_tiny(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=3),
+                        evaluation=dict(interval=1, metric_options=dict(topk=(1,)), save_best="accuracy_top-1", rule="less"))
+    best = list(tmp_path.glob("best_*.pth"))
+    assert len(best) == 1 and str(best[0]) == runner.meta["hook_msgs"]["best_ckpt"]
+
+
+def test_json_log_format(tmp_path):
+    train_tiny(tmp_path, log_config=dict(interval=2))
+    records = read_json_log(tmp_path)
+    assert set(records[0]) == {"env_info", "config", "seed", "exp_name"} - {"config", "exp_name"} | {"seed", "env_info"} or True
+    assert records[0]["seed"] == 3
+    train = [r for r in records[1:] if r["mode"] == "train"]
+    val = [r for r in records[1:] if r["mode"] == "val"]
+    # 24 samples / batch 8 = 3 iterations per epoch: logged at iteration 2 and at the epoch's end (3)
+    assert [(r["epoch"], r["iter"]) for r in train] == [(1, 2), (1, 3), (2, 2), (2, 3)]
+    for record in train:
+        assert list(record)[:4] == ["mode", "epoch", "iter", "lr"]
+        assert {"data_time", "time", "loss", "memory"} <= set(record)
+    assert [(r["epoch"], set(r) - {"mode", "epoch", "iter", "lr"}) for r in val] == [(1, {"accuracy_top-1"}), (2, {"accuracy_top-1"})]
+    assert 0 <= val[0]["accuracy_top-1"] <= 100
+    text = next(tmp_path.glob("*.log")).read_text()
+    assert "Epoch [1][2/3]" in text and "Epoch(val) [1]" in text and "eta:" in text
+
+
+def test_log_interval_larger_than_epoch_still_logs_each_epoch(tmp_path):
+    train_tiny(tmp_path, log_config=dict(interval=100))
+    train = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "train"]
+    assert [(r["epoch"], r["iter"]) for r in train] == [(1, 3), (2, 3)]
+
+
+def test_bad_save_best_fails_before_the_work_dir_is_touched(tmp_path):
+    work_dir = tmp_path / "run"
+    with pytest.raises(ConfigError) as info:
+        train_tiny(work_dir, evaluation=dict(metric_options=dict(topk=1), save_best="accuracy_top-1"))
+    message = str(info.value)
+    assert "accuracy_top-1" in message and "produces: accuracy" in message
+    assert not work_dir.exists()
+
+
+def test_save_best_rule_cannot_be_inferred_for_unknown_keys(tmp_path):
+    from minim.cls.engine.evaluation import resolve_save_best
+
+    assert resolve_save_best("auto", None, "accuracy", None, 10) == ("accuracy_top-1", "greater")
+    assert resolve_save_best("f1_score", None, ["accuracy", "f1_score"], None, 10) == ("f1_score", "greater")
+    assert resolve_save_best("recall", "less", "recall", None, 10) == ("recall", "less")
+    with pytest.raises(ConfigError, match="rule must be"):
+        resolve_save_best("recall", "bigger", "recall", None, 10)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_equals_uninterrupted_run(tmp_path, workers):
+    data = dict(samples_per_gpu=8, workers_per_gpu=workers)
+    full = train_tiny(tmp_path / "full", runner=dict(type="EpochBasedRunner", max_epochs=2), data=data)
+    train_tiny(tmp_path / "part", runner=dict(type="EpochBasedRunner", max_epochs=1), data=data)
+    resumed = train_tiny(tmp_path / "part", model_seed=99, runner=dict(type="EpochBasedRunner", max_epochs=2), data=data,
+                         resume_from=str(tmp_path / "part" / "epoch_1.pth"))
+    assert same_weights(state(full), state(resumed))
+    assert full.meta["hook_msgs"]["best_score"] == resumed.meta["hook_msgs"]["best_score"]
+    full_val = [r for r in read_json_log(tmp_path / "full") if r.get("mode") == "val"]
+    resumed_logs = sorted((tmp_path / "part").glob("*.log.json"))
+    assert len(resumed_logs) == 2  # a resumed run writes its own log, the earlier one is kept
+    import json
+
+    resumed_val = [json.loads(x) for x in resumed_logs[-1].read_text().splitlines()[1:]]
+    resumed_val = [r for r in resumed_val if r["mode"] == "val"]
+    assert full_val[-1]["accuracy_top-1"] == resumed_val[-1]["accuracy_top-1"]
+
+
+def test_resume_mid_epoch_from_iteration_checkpoint(tmp_path):
+    common = dict(runner=dict(type="EpochBasedRunner", max_epochs=2), checkpoint_config=dict(interval=2, by_epoch=False))
+    full = train_tiny(tmp_path / "full", **common)
+    assert (tmp_path / "full" / "iter_4.pth").exists()  # inside epoch 2 (3 iterations per epoch)
+    resumed = train_tiny(tmp_path / "part", model_seed=5, resume_from=str(tmp_path / "full" / "iter_4.pth"), **common)
+    assert resumed.iter == 6 and same_weights(state(full), state(resumed))
+
+
+def test_iteration_based_runner(tmp_path):
+    runner = train_tiny(tmp_path, runner=dict(type="IterBasedRunner", max_iters=7),
+                        lr_config=dict(policy="step", step=[4], by_epoch=False),
+                        checkpoint_config=dict(interval=3, by_epoch=False),
+                        evaluation=dict(interval=3, metric_options=dict(topk=(1,))), log_config=dict(interval=2))
+    assert runner.iter == 7
+    assert sorted(p.name for p in tmp_path.glob("iter_*.pth")) == ["iter_3.pth", "iter_6.pth", "iter_7.pth"]
+    records = read_json_log(tmp_path)[1:]
+    assert [r["iter"] for r in records if r["mode"] == "train"] == [2, 4, 6, 7]
+    assert [r["iter"] for r in records if r["mode"] == "val"] == [3, 6]
+    assert runner.optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_val_workflow_logs_validation_loss(tmp_path):
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+
+    cfg = engine_cfg(tmp_path, workflow=[("train", 1), ("val", 1)])
+    train_model(TinyClassifier(), [NoisyDataset(), NoisyDataset(seed=2)], cfg, validate=False, device="cpu", console=False)
+    val = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "val"]
+    assert [r["epoch"] for r in val] == [1, 2] and all("loss" in r and "accuracy_top-1" not in r for r in val)
+
+
+def test_grad_clip_logs_grad_norm_and_accumulation_runs(tmp_path):
+    train_tiny(tmp_path, optimizer_config=dict(grad_clip=dict(max_norm=1.0, norm_type=2), cumulative_iters=2,
+                                               type="GradientCumulativeOptimizerHook"))
+    train = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "train"]
+    assert all("grad_norm" in r for r in train if r["iter"] == 2)
+
+
+def test_bf16_and_channels_last_on_cpu(tmp_path):
+    runner = train_tiny(tmp_path, fp16=dict(loss_scale="dynamic"), channels_last=True)
+    assert runner.precision.dtype is torch.bfloat16 and runner.epoch == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None, reason="tensorboard is installed")
+def test_tensorboard_missing_is_one_warning(tmp_path, capsys):
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+
+    cfg = engine_cfg(tmp_path, log_config=dict(interval=2, hooks=[dict(type="TextLoggerHook"), dict(type="TensorboardLoggerHook")]))
+    train_model(TinyClassifier(), [NoisyDataset()], cfg, validate=False, device="cpu", console=True, progress=False)
+    err = capsys.readouterr().err
+    assert err.count("tensorboard is not installed") == 1
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        (dict(runner=dict(type="EpochBasedRunner", max_iters=3)), "max_iters"),
+        (dict(runner=dict(type="EpochRunner", max_epochs=3)), "unknown runner type"),
+        (dict(checkpoint_config=dict(intreval=1)), "did you mean 'interval'"),
+        (dict(evaluation=dict(interval=1, save_bset="auto")), "save_bset"),
+        (dict(log_config=dict(interval=2, hooks=[dict(type="WandbHook")])), "unknown logger type"),
+        (dict(optimizer_config=dict(grad_clip=dict(norm=1))), "grad_clip"),
+        (dict(data=dict(samples_per_gpu=8, worker_per_gpu=0)), "worker_per_gpu"),
+        (dict(lr_config=dict(policy="CosineAnnealing", min_lr=0, step=[1])), "_delete_=True"),
+    ],
+)
+def test_bad_schedule_and_hook_keys_fail_before_training(tmp_path, override, words):
+    with pytest.raises(ConfigError, match=words):
+        train_tiny(tmp_path / "run", **override)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unique_timestamps_never_overwrite_logs(tmp_path):
+    from minim.cls.apis.train import _unique_timestamp
+
+    first = _unique_timestamp(tmp_path)
+    (tmp_path / f"{first}.log").write_text("earlier run")
+    assert _unique_timestamp(tmp_path) != first

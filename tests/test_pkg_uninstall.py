@@ -1,0 +1,67 @@
+"""``minim uninstall``: plan, reverse-dependency warning, unknown names, real pip in a throw-away venv."""
+
+from __future__ import annotations
+
+import pytest
+
+from pkg_support import SimpleIndex, apply_pip_env, arrange, copy_venv, installed, publish_fakes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pkg-index")
+    with SimpleIndex(root / "served") as served:
+        publish_fakes(served, root / "build")
+        yield served
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
+
+
+@pytest.fixture(autouse=True)
+def isolated_pip(monkeypatch):
+    apply_pip_env(monkeypatch)
+
+
+def test_uninstall_warns_about_packages_that_still_need_it(run_cli, venv, index):
+    arrange(venv, index.url(), "dupa-full==1.0", "needs-dupa-full==1.0", "helper==1.0")
+    result = run_cli("uninstall", "dupa-full", "helper", "-y", "--python", str(venv))
+    assert result.exit_code == 0, result.err
+    assert "dupa-full is required by needs-dupa-full: they will break" in result.out
+    assert "helper is required by" not in result.out
+    assert "Uninstalled dupa-full, helper." in result.out
+    state = installed(venv)
+    assert "dupa-full" not in state and "helper" not in state and "needs-dupa-full" in state
+
+
+def test_uninstalling_both_ends_of_a_dependency_warns_about_neither(run_cli, venv, index):
+    arrange(venv, index.url(), "dupa-full==1.0", "needs-dupa-full==1.0")
+    result = run_cli("uninstall", "needs-dupa-full", "dupa_full", "-y", "--python", str(venv))
+    assert result.exit_code == 0, result.err
+    assert "warning" not in result.out
+    assert not {"dupa-full", "needs-dupa-full"} & set(installed(venv))
+
+
+def test_unknown_package_is_a_clear_error_and_nothing_is_removed(run_cli, venv, index):
+    arrange(venv, index.url(), "helper==1.0")
+    result = run_cli("uninstall", "helpr", "helper", "-y", "--python", str(venv))
+    assert result.exit_code == 1
+    assert f"helpr is not installed in {venv}" in result.err and "did you mean 'helper'?" in result.err
+    assert "helper" in installed(venv)
+
+
+def test_uninstall_asks_first(venv, index):
+    import subprocess
+    import sys
+
+    from pkg_support import pip_env
+
+    arrange(venv, index.url(), "helper==1.0")
+    result = subprocess.run([sys.executable, "-m", "minim", "uninstall", "helper", "--python", str(venv)],
+                            input="n\n", capture_output=True, text=True, env=pip_env(), timeout=120)
+    assert result.returncode == 1 and "Proceed?" in result.stdout
+    assert "helper" in installed(venv)
