@@ -121,8 +121,8 @@ def make_checkpoint(path: Path, config: Path, classes=("cat", "dog", "fox"), see
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)  # state, unchanged weights
     model(torch.zeros(1, 3, 32, 32)).sum().backward()
     optimizer.step()
-    meta = {"CLASSES": list(classes), "epoch": 3, "iter": 30}
+    meta = {"CLASSES": list(classes), "epoch": 3, "iter": 30, "rng_state": {"torch": torch.get_rng_state()}}
     if best is not None:
-        meta["hook_msgs"] = {"best_key": "accuracy_top-1", "best_score": best, "best_ckpt": "/work/x/best.pth",
+        meta["hook_msgs"] = {"best_key": "accuracy_top-1", "best_score": best, "best_ckpt": "/work/x/best_accuracy_top-1_epoch_3.pth",
                              "last_ckpt": "/work/x/epoch_3.pth"}
     return save_checkpoint(path, model, optimizer=optimizer, meta=meta)

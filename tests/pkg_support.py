@@ -127,7 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
         root = index.root
         target = root.joinpath(*parts) if parts else root
         if target.is_file():
-            return 200, target.read_bytes(), "application/octet-stream"
+            kind = "text/html" if target.suffix in (".html", ".htm") else "application/octet-stream"
+            return 200, target.read_bytes(), kind
         if not target.is_dir():
             return 404, b"not found", "text/plain"
         if not path.endswith("/"):

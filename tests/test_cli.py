@@ -87,3 +87,12 @@ def test_light_commands_do_not_import_torch(argv, tmp_path):
     proc = subprocess.run([sys.executable, "-c", LAZY_CHECK.format(argv=argv)], capture_output=True, text=True)
     assert "CODE=0" in proc.stderr, proc.stderr
     assert "HEAVY=\n" in proc.stderr, proc.stderr
+
+
+def test_run_help_forms(run_cli):
+    assert "Usage: minim run [OPTIONS] CODEBASE" in run_cli("run", "--help").out
+    assert "Usage: minim run [OPTIONS] CODEBASE" in run_cli("run", "cls", "--help").out
+    tool_help = run_cli("run", "cls", "print_config", "--help")
+    assert tool_help.exit_code == 0 and "Usage: minim run cls print_config" in tool_help.out
+    unknown = run_cli("run", "clss", "print_config")
+    assert unknown.exit_code == 2 and "known codebases: cls" in unknown.err

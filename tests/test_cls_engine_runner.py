@@ -32,7 +32,7 @@ def test_checkpoints_latest_and_best(tmp_path):
     assert Path(msgs["best_ckpt"]).name == best[0] and msgs["last_ckpt"].endswith("epoch_3.pth")
     checkpoint = torch.load(tmp_path / "epoch_3.pth", weights_only=True)
     meta = checkpoint["meta"]
-    assert (meta["epoch"], meta["iter"]) == (3, 9) and meta["CLASSES"] is None or True
+    assert (meta["epoch"], meta["iter"]) == (3, 9)
     assert meta["hook_msgs"]["best_score"] == msgs["best_score"]
     assert "optimizer" in checkpoint and "rng_state" in meta
 
@@ -61,8 +61,8 @@ def test_previous_best_is_replaced(tmp_path):
 def test_json_log_format(tmp_path):
     train_tiny(tmp_path, log_config=dict(interval=2))
     records = read_json_log(tmp_path)
-    assert set(records[0]) == {"env_info", "config", "seed", "exp_name"} - {"config", "exp_name"} | {"seed", "env_info"} or True
-    assert records[0]["seed"] == 3
+    assert set(records[0]) == {"env_info", "config", "seed", "exp_name"}
+    assert records[0]["seed"] == 3 and "PyTorch" in records[0]["env_info"] and "optimizer" in records[0]["config"]
     train = [r for r in records[1:] if r["mode"] == "train"]
     val = [r for r in records[1:] if r["mode"] == "val"]
     # 24 samples / batch 8 = 3 iterations per epoch: logged at iteration 2 and at the epoch's end (3)

@@ -61,3 +61,11 @@ def test_helpers():
     assert input_shape(None) == (3, 224, 224) and input_shape([32]) == (3, 32, 32) and input_shape([8, 9]) == (3, 8, 9)
     assert format_count(3.6284e9, "FLOPs") == "3.628 GFLOPs" and format_count(512, "MACs") == "512 MACs"
     assert torch.is_grad_enabled()
+
+
+def test_a_model_that_cannot_take_the_shape_is_a_one_line_error():
+    from minim.errors import BuildError
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+    with pytest.raises(BuildError, match=r"cannot run on a 1x3x16x16 input: .*--shape"):
+        count_complexity(net, (3, 16, 16))

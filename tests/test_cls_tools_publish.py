@@ -47,8 +47,10 @@ def test_publish_strips_training_state_and_names_the_file_after_its_sha256(run_c
     assert content["state_dict"].keys() == original["state_dict"].keys()
     assert all(torch.equal(content["state_dict"][k], original["state_dict"][k]) for k in original["state_dict"])
     assert content["meta"]["CLASSES"] == CLASSES
-    assert content["meta"]["hook_msgs"] == {"best_key": "accuracy_top-1", "best_score": 66.7}  # no local paths
-    assert "dropped training state: optimizer" in result.err
+    assert content["meta"]["hook_msgs"] == {"best_key": "accuracy_top-1", "best_score": 66.7,  # no local paths
+                                            "best_number": 3}
+    assert "rng_state" not in content["meta"] and content["meta"]["epoch"] == 3
+    assert "dropped training state: optimizer, meta.rng_state" in result.err
     entry = json.loads(result.out)
     assert entry["weights"] == {"url": published.resolve().as_uri(), "sha256": digest,
                                 "size": published.stat().st_size, "format": "minim"}
@@ -156,3 +158,15 @@ def test_index_entry_errors(run_cli, tmp_path, trained):
     bad_url = run_cli("run", "cls", "make_index_entry", str(config), "--checkpoint", str(published), "--name", "mine",
                       "--url", "ftp://example.com/x.pth")
     assert bad_url.exit_code == 2 and "http(s)" in bad_url.err
+
+
+def test_the_best_score_is_claimed_only_by_the_best_checkpoint():
+    from minim.cls.analysis.index_entry import metadata_from_meta
+
+    msgs = {"best_key": "accuracy_top-1", "best_score": 91.23456}
+    best = {"CLASSES": ["a", "b"], "epoch": 7, "hook_msgs": {**msgs, "best_number": 7}}
+    assert metadata_from_meta(best) == {"num_classes": 2, "epochs": 7, "top1": 91.235}
+    later = {"epoch": 9, "hook_msgs": {**msgs, "best_ckpt": "work/best_accuracy_top-1_epoch_7.pth"}}
+    assert metadata_from_meta(later) == {"epochs": 9}  # a later epoch: its own score is unknown
+    mmcls = {"epoch": 7, "hook_msgs": {"best_key": "f1_score", "best_score": 0.5, "best_ckpt": "w/best_f1_score_epoch_7.pth"}}
+    assert metadata_from_meta(mmcls) == {"epochs": 7, "best_metric": "f1_score", "best_score": 0.5}

@@ -10,7 +10,7 @@ from importlib import metadata
 import pytest
 
 from pkg_support import (SimpleIndex, apply_pip_env, arrange, build_wheel, closed_port_url, copy_venv, installed,
-                         pip_env, publish_fakes)
+                         pip_env, pip_install, publish_fakes)
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +184,34 @@ def test_declining_the_confirmation_installs_nothing(venv, index):
                             env=pip_env(), timeout=120)
     assert result.returncode == 1 and "Proceed?" in result.stdout and "aborted" in result.stderr
     assert "helper" not in installed(venv)
+
+
+def test_mmcv_style_backend_gets_its_per_torch_wheel_page_through_the_mirror(run_cli, venv, index, tmp_path):
+    page_dir = index.root / "mmcv" / "dist" / "cpu" / "torch2.14.0"
+    page_dir.mkdir(parents=True, exist_ok=True)
+    wheel = build_wheel(page_dir, "mmcv-full", "1.7.2", files={"mmcv/__init__.py": "__version__ = '1.7.2'\n"})
+    (page_dir / "index.html").write_text(f'<a href="{wheel.name}">{wheel.name}</a>\n')
+    only(venv, index)
+    pip_install(venv, "--no-deps", "torch==2.14.1+cpu", index=index.url("whl/cpu"))
+    mirror = f"https://download.openmmlab.com/mmcv={index.base}/mmcv"
+    result = install(run_cli, venv, index, "mmcv-full", "--mirror", mirror, "--dry-run", "--json")
+    assert result.exit_code == 0, result.err
+    plan = json.loads(result.out)
+    page = f"{index.base}/mmcv/dist/cpu/torch2.14.0/index.html"
+    assert plan["items"][0]["name"] == "mmcv-full" and plan["items"][0]["source"] == page
+    assert page in plan["pip_command"]
+
+    only(venv, index)
+    result = install(run_cli, venv, index, "mmcv-full", "--mirror", mirror, "--dry-run")
+    assert result.exit_code == 1 and "install torch first" in result.err
+
+
+def test_offline_mode_refuses_remote_indexes(run_cli, venv, index, monkeypatch):
+    monkeypatch.setenv("MINIM_OFFLINE", "1")
+    result = install(run_cli, venv, index, "dupa", "--dry-run")
+    assert result.exit_code == 1 and "MINIM_OFFLINE=1 forbids the package index" in result.err
+
+
+def test_nothing_to_install(run_cli, venv):
+    result = run_cli("install", "--python", str(venv), "-y")
+    assert result.exit_code == 2 and "nothing to install" in result.err

@@ -27,6 +27,7 @@ class TrainResult:
     epochs: int
     iters: int
     seconds: float
+    #: training images per second inside training iterations (evaluation and checkpoints excluded)
     images_per_second: float
     best_key: str | None = None
     best_score: float | None = None
@@ -250,7 +251,7 @@ def _train_result(runner, cfg, stem: str) -> TrainResult:
         epochs=runner.epoch,
         iters=runner.iter,
         seconds=runner.train_time,
-        images_per_second=runner.samples_trained / runner.train_time if runner.train_time else 0.0,
+        images_per_second=runner.samples_trained / runner.train_seconds if runner.train_seconds else 0.0,
         best_key=msgs.get("best_key"),
         best_score=msgs.get("best_score"),
         best_checkpoint=msgs.get("best_ckpt"),
@@ -287,7 +288,7 @@ def print_train_summary(result: TrainResult, val_dataset=None) -> None:
     console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {result.epochs} epochs, "
-        f"{result.iters} iterations, {result.images_per_second:.0f} images/s.",
+        f"{result.iters} iterations, {result.images_per_second:.0f} training images/s.",
     )
     checkpoint = result.best_checkpoint or result.latest_checkpoint
     if result.best_key is not None and result.best_score is not None:
@@ -400,7 +401,11 @@ def test(
     metas: list = []
     scores = collect_scores(model, loader, run_device, keep_metas=metas)
     gt_labels = dataset.get_gt_labels()
-    results = evaluate(scores, gt_labels, metrics, options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = evaluate(scores, gt_labels, metrics, options)
+    for item in caught:
+        _warn(str(item.message), console)
     predictions = _predictions(dataset, scores, gt_labels, metas)
     result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
     if out is not None:
@@ -460,9 +465,9 @@ def print_metrics_table(results: dict[str, Any], title: str = "metrics") -> None
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table()
     table.add_column("metric")
-    table.add_column("value (%)", justify="right")
+    table.add_column("value", justify="right")
     for key, value in results.items():
         if hasattr(value, "tolist"):
             value = value.tolist()
@@ -471,7 +476,11 @@ def print_metrics_table(results: dict[str, Any], title: str = "metrics") -> None
         else:
             text = f"{value:.2f}"
         table.add_row(key, text)
-    Console(highlight=False).print(table)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(title, markup=False)
+    console.print(table)
+    if any(key.startswith("support") for key in results):
+        console.print("accuracy, precision, recall and f1_score are percentages; support is a count of images")
 
 
 # --------------------------------------------------------------------------------------- infer
@@ -546,8 +555,9 @@ def infer(
 
 
 def _show_path(show_dir: Path, file: Path, files: Sequence[Path]) -> Path:
+    """``show_dir/<name>``, or ``show_dir/<folder>_<name>`` for every file when names collide."""
     names = [f.name for f in files]
-    if names.count(file.name) == 1:
+    if len(set(names)) == len(names):
         return show_dir / file.name
     return show_dir / f"{file.parent.name}_{file.name}"
 

@@ -69,9 +69,11 @@ def _nvidia(timeout: float) -> GpuInfo | None:
     if smi is None:
         return None
     query = _run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"], timeout)
-    if query is None or query.returncode != 0:
-        reason = (query.stderr or query.stdout).strip().splitlines()[:1] if query is not None else ["timed out"]
-        return GpuInfo(False, "nvidia", source=f"nvidia-smi failed: {reason[0] if reason else 'no output'}")
+    if query is None:
+        return GpuInfo(False, "nvidia", source="nvidia-smi did not answer")
+    if query.returncode != 0:  # e.g. "NVIDIA-SMI has failed because it couldn't communicate with the driver"
+        first = ((query.stderr or query.stdout).strip().splitlines() or ["no output"])[0]
+        return GpuInfo(False, "nvidia", source=f"nvidia-smi failed: {first}")
     names, driver = parse_nvidia_query(query.stdout)
     header = _run([smi], timeout)
     header_driver, driver_cuda = parse_nvidia_header(header.stdout if header is not None else "")

@@ -28,12 +28,11 @@ import hashlib
 import json
 import os
 import shlex
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -169,8 +168,6 @@ def check_torch_pairs(env: Environment, compat: CompatData, ctx: FixContext) -> 
         pin = entry.get("requires_torch")
         broken_pin = False
         if pin:
-            from packaging.specifiers import SpecifierSet
-
             broken_pin = not SpecifierSet(pin).contains(public(torch.version), prereleases=True)
         paired = compat.companions_for(name, torch.version, env.python_version)
         message = (f"{name} {companion.version} is built for torch {entry.get('torch_series')}, "
@@ -355,7 +352,3 @@ def apply_fixes(findings: list[Finding], ctx: FixContext,
 def exit_status(findings: list[Finding]) -> int:
     """1 when anything is broken (an error finding), else 0."""
     return 1 if any(f.severity == "error" for f in findings) else 0
-
-
-def interpreter_label(python: str) -> str:
-    return "this interpreter" if Path(python) == Path(sys.executable) else python

@@ -83,11 +83,6 @@ def probe_indexes(locations: list[str]) -> list[ProbeResult]:
     return [results[location] for location in dict.fromkeys(locations)]
 
 
-def require_reachable(locations: list[str]) -> None:
-    """Raise :class:`PackageError` naming every index that cannot be reached."""
-    report_unreachable(probe_indexes(locations))
-
-
 def report_unreachable(results: list[ProbeResult]) -> None:
     """Raise :class:`PackageError` naming every unreachable index among ``results``."""
     failed = [r for r in results if not r.reachable]

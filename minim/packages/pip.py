@@ -40,9 +40,24 @@ class PipResult:
         return self.returncode == 0
 
     def error_lines(self) -> list[str]:
-        """pip's own ERROR lines (or the last lines when it printed none)."""
+        """pip's own ERROR lines and its "The conflict is caused by:" explanation (or its last lines)."""
         errors = [line for line in self.lines if line.startswith("ERROR:")]
+        cause = self.conflict_cause()
+        if cause:
+            errors = errors[:1] + ["conflict: " + "; ".join(cause)] + errors[1:]
         return errors or [line for line in self.lines if line.strip()][-5:]
+
+    def conflict_cause(self) -> list[str]:
+        """The indented lines pip prints under "The conflict is caused by:"."""
+        for number, line in enumerate(self.lines):
+            if line.strip() == "The conflict is caused by:":
+                cause = []
+                for following in self.lines[number + 1:]:
+                    if not following.startswith((" ", "\t")) or not following.strip():
+                        break
+                    cause.append(following.strip())
+                return cause
+        return []
 
     def versions_offered(self) -> dict[str, list[str]]:
         """``{requirement: [versions]}`` from pip's "Could not find a version ... (from versions: ...)"."""

@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 from minim.env.model import Environment
 from minim.env.probe import probe_environment, resolve_python
 from minim.errors import PackageError
-from minim.packages.compat import CompatData, load_compat, public, series_of
+from minim.packages.compat import CompatData, load_compat, series_of
 from minim.packages.indexes import is_remote, mirror_map, pip_default_index, probe_indexes, report_unreachable
 from minim.packages.pip import PipResult, PipRunner
 from minim.packages.specs import Requested, parse_editable, parse_request, read_requirements_file
@@ -85,6 +85,7 @@ class InstallPlan:
         return {
             "python": self.python,
             "pip": self.pip_version,
+            "requests": self.requests,
             "resolved_by_pip": self.resolved,
             "items": [asdict(item) for item in self.items],
             "pip_command": [self.python, "-m", "pip", "install", *self.pip_args],
@@ -138,12 +139,61 @@ def _source(url: str | None, indexes: list[str]) -> str:
         return "local file"
     for index in sorted(indexes, key=len, reverse=True):
         base = index.rstrip("/")
+        if base.endswith((".html", ".htm")):  # a find-links page: its files sit next to it
+            base = base.rsplit("/", 1)[0]
         if url.startswith(base + "/") or url == base:
             return index
     host = urlsplit(url).netloc
     if host == "files.pythonhosted.org":
         return "PyPI"
     return f"{urlsplit(url).scheme}://{host}"
+
+
+@dataclass
+class _Sources:
+    """Where pip will look: the main index, extra indexes and find-links locations (mirrors applied)."""
+
+    main: str | None
+    extra: list[str]
+    find_links: list[str]
+    mirrored_main: str | None = None
+    #: True when the main index is pip's own default (then it is passed only if a mirror changed it)
+    configured_default: bool = False
+
+    def add_extra(self, url: str) -> None:
+        if url != self.mirrored_main and url not in self.extra:
+            self.extra.append(url)
+
+    def pip_args(self) -> list[str]:
+        args = []
+        if not self.configured_default or self.mirrored_main != self.main:
+            args += ["--index-url", self.mirrored_main]
+        for url in self.extra:
+            args += ["--extra-index-url", url]
+        for location in self.find_links:
+            args += ["--find-links", location]
+        return args
+
+    def indexes(self) -> list[str]:
+        return [self.mirrored_main, *self.extra, *[f for f in self.find_links if is_remote(f)]]
+
+
+def _check_reachable(sources: _Sources, probed: dict) -> None:
+    """Every index pip will use must answer (those probed early are not asked twice)."""
+    no_index = os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes")
+    wanted = list(dict.fromkeys(([] if no_index else [sources.mirrored_main]) + sources.extra + sources.find_links))
+    missing = [url for url in wanted if url not in probed]
+    results = [probed[url] for url in wanted if url in probed] + (probe_indexes(missing) if missing else [])
+    report_unreachable(results)
+
+
+def _targets(requests: list[Requested], cli_count: int, decision: TorchDecision) -> list[str]:
+    """The requirement arguments pip gets: the command-line SPECs (with minim's pins), then added pins."""
+    cli = requests[:cli_count]
+    targets = [decision.pins.get(r.key, r.text) if r.key else r.text for r in cli]
+    cli_keys = {r.key for r in cli}
+    targets += [pin for name, pin in decision.pins.items() if name not in cli_keys]  # companions, -r entries
+    return targets
 
 
 class Planner:
@@ -163,85 +213,64 @@ class Planner:
         validate_compute(options.compute, compat)
         mirrors = mirror_map(options.mirror)
         named = _named(requests)
-        explicit_index = options.index_url is not None
 
-        # the environment probe, pip's configured index and the indexes named on the command line
-        # are asked in parallel: each is a subprocess or a network round trip
-        main_index = options.index_url or pip_default_index()
-        configured_default = main_index is None
-        extra = [mirrors.apply(url) for url in options.extra_index_urls]
-        find_links = [mirrors.apply(url) if is_remote(url) else url for url in options.find_links]
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            pending_env = pool.submit(probe_environment, self.python) if self.env is None else None
-            pending_config = pool.submit(PipRunner(self.python).config_index) if configured_default else None
-            early = ([mirrors.apply(main_index)] if main_index else []) + extra + find_links
-            pending_probe = pool.submit(probe_indexes, early)
-            env = self.env or pending_env.result()
-            if configured_default:
-                main_index = pending_config.result() or PYPI_SIMPLE
-            probed = {r.url: r for r in pending_probe.result()}
-        runner = PipRunner(env.python, env.pip_version)
+        sources = _Sources(main=options.index_url or pip_default_index(),
+                           extra=[mirrors.apply(url) for url in options.extra_index_urls],
+                           find_links=[mirrors.apply(url) if is_remote(url) else url for url in options.find_links])
+        env, probed = self._gather(sources, mirrors)
         if env.pip_version is None:
-            raise PackageError(f"pip is not installed in {env.python}",
-                               hint=f"{env.python} -m ensurepip --upgrade")
-        decision = decide(named, env, compat, options.compute, explicit_index, upgrade=options.upgrade)
-
-        mirrored_main = mirrors.apply(main_index)
-        pass_main = not configured_default or mirrored_main != main_index
-        variant_index = None
+            raise PackageError(f"pip is not installed in {env.python}", hint=f"{env.python} -m ensurepip --upgrade")
+        decision = decide(named, env, compat, options.compute, options.index_url is not None, upgrade=options.upgrade)
         if decision.needs_variant_index and decision.variant is not None:
-            variant_index = mirrors.apply(decision.variant.url)
-            if variant_index != mirrored_main and variant_index not in extra:
-                extra.append(variant_index)
-        find_links += [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
+            sources.add_extra(mirrors.apply(decision.variant.url))
+        sources.find_links += [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
+        _check_reachable(sources, probed)
 
-        args = runner.bounded()
-        if pass_main:
-            args += ["--index-url", mirrored_main]
-        for url in extra:
-            args += ["--extra-index-url", url]
-        for location in find_links:
-            args += ["--find-links", location]
-        binary_only = compat.backend_names()
-        if not options.allow_build:
-            args += ["--only-binary", ",".join(binary_only)]
-        args += [flag for flag, on in (("--upgrade", options.upgrade), ("--force-reinstall", options.force_reinstall),
-                                       ("--no-deps", options.no_deps), ("--pre", options.pre)) if on]
-        for path in options.requirement_files:
-            args += ["-r", path]
-        for path in options.editables:
-            args += ["-e", path]
-        targets = []
-        for request in requests[:len(options.specs)]:  # the command-line SPECs come first
-            targets.append(decision.pins.get(request.key, request.text) if request.key else request.text)
-        cli_keys = {request.key for request in requests[:len(options.specs)]}
-        for name, pin in decision.pins.items():
-            if name not in cli_keys:  # companions minim adds, and pins for -r file entries
-                targets.append(pin)
-        args += targets
-        args += list(options.pip_args)
-
-        probe_targets = ([mirrored_main] if os.environ.get("PIP_NO_INDEX", "").lower() not in ("1", "true", "yes")
-                         else []) + extra + find_links
-        results = [probed.get(url) for url in dict.fromkeys(probe_targets)]
-        missing = [url for url, r in zip(dict.fromkeys(probe_targets), results) if r is None]
-        report_unreachable([r for r in results if r is not None] + (probe_indexes(missing) if missing else []))
-
-        indexes = [mirrored_main, *extra, *[f for f in find_links if is_remote(f)]]
+        runner = PipRunner(env.python, env.pip_version)
+        targets = _targets(requests, len(options.specs), decision)
+        args = runner.bounded() + sources.pip_args() + self._install_flags(compat) + targets + list(options.pip_args)
         plan = InstallPlan(python=env.python, pip_version=env.pip_version, items=[], pip_args=args,
-                           indexes=indexes, notes=list(decision.notes), resolved=False,
+                           indexes=sources.indexes(), notes=list(decision.notes), resolved=False,
                            requests=[r.text for r in requests])
         if resolve and runner.supports_report():
             result, report = runner.dry_run_report(args, timeout=DRY_RUN_TIMEOUT)
             if report is None:
+                if not result.versions_offered():  # --quiet hid pip's explanation: ask for it once more
+                    result = runner.run(["install", "--dry-run", *args], timeout=DRY_RUN_TIMEOUT)
                 raise explain_failure(result, plan, compat, env, options.allow_build, stage="resolving")
-            plan.items = self._items_from_report(report, named, decision, env, compat, indexes)
+            plan.items = self._items_from_report(report, named, decision, env, compat, plan.indexes)
             plan.resolved = True
         else:
             if resolve:
                 plan.notes.append(f"pip {env.pip_version} cannot report a dry run (22.2+ can): versions are pip's choice")
             plan.items = self._items_from_requests(requests, decision, env, compat, targets)
         return plan
+
+    def _gather(self, sources: "_Sources", mirrors) -> tuple[Environment, dict]:
+        """The environment probe, pip's configured index and the indexes named on the command line,
+        asked in parallel (each is a subprocess or a network round trip)."""
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pending_env = pool.submit(probe_environment, self.python) if self.env is None else None
+            pending_config = pool.submit(PipRunner(self.python).config_index) if sources.main is None else None
+            early = ([mirrors.apply(sources.main)] if sources.main else []) + sources.extra + sources.find_links
+            pending_probe = pool.submit(probe_indexes, early)
+            env = self.env or pending_env.result()
+            if pending_config is not None:
+                sources.configured_default = True
+                sources.main = pending_config.result() or PYPI_SIMPLE
+            sources.mirrored_main = mirrors.apply(sources.main)
+            return env, {r.url: r for r in pending_probe.result()}
+
+    def _install_flags(self, compat: CompatData) -> list[str]:
+        options = self.options
+        flags = [] if options.allow_build else ["--only-binary", ",".join(compat.backend_names())]
+        flags += [flag for flag, on in (("--upgrade", options.upgrade), ("--force-reinstall", options.force_reinstall),
+                                        ("--no-deps", options.no_deps), ("--pre", options.pre)) if on]
+        for path in options.requirement_files:
+            flags += ["-r", path]
+        for path in options.editables:
+            flags += ["-e", path]
+        return flags
 
     def _backend_find_links(self, named: dict[str, Requested], env: Environment, compat: CompatData,
                             decision: TorchDecision) -> list[str]:

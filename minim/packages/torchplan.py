@@ -104,117 +104,172 @@ def _local_pin(name: str, version: str, variant: Variant | None, tagged: bool) -
     return f"{name}=={text}"
 
 
+@dataclass
+class _Context:
+    """What every step of :func:`decide` looks at."""
+
+    family: dict[str, Requested]
+    env: Environment
+    compat: CompatData
+    python: str
+    upgrade: bool = False
+
+    @property
+    def torch_request(self) -> Requested | None:
+        return self.family.get("torch")
+
+    @property
+    def torch_spec(self) -> SpecifierSet | None:
+        request = self.torch_request
+        return request.requirement.specifier if request is not None else None
+
+
 def decide(requests: dict[str, Requested], env: Environment, compat: CompatData, compute: str,
            explicit_index: bool, upgrade: bool = False) -> TorchDecision:
     """Decide the torch-family pins for an install (see the module docstring)."""
     decision = TorchDecision()
+    explicit = compat.variant(compute) if compute != "auto" else None
     family = {name: requests[name] for name in TORCH_FAMILY if name in requests}
-    installed_torch = env.get("torch")
-    torch_build = env.torch_build("torch")
-    python = env.python_version
-
-    if compute != "auto":
-        chosen = compat.variant(compute)
-    else:
-        chosen = None
     if not family:
-        if chosen is not None:
+        if explicit is not None:
             decision.notes.append("--compute only affects torch, torchvision and torchaudio; none is being installed")
         return decision
+    ctx = _Context(family, env, compat, env.python_version, upgrade)
 
-    torch_request = family.get("torch")
-    torch_spec = torch_request.requirement.specifier if torch_request is not None else None
-
-    # 1. the torch version the trio is built around
-    torch_version = exact_version(torch_spec) if torch_spec is not None else None
-    if torch_request is None and installed_torch is not None:
-        torch_version = installed_torch.version
-    if torch_version is None:
-        torch_version = _torch_from_companions(family, compat, torch_spec, python)
-
-    # 2. the compute variant
-    keep_build = installed_torch is not None and torch_build is not None and torch_build.variant in compat.variants
+    torch_version = _initial_torch_version(ctx)
+    chosen = explicit
     if chosen is None and not explicit_index:
-        reason = ""
-        if keep_build and (torch_version is None or _offers(compat, torch_version, torch_build.variant)):
-            chosen = compat.variants[torch_build.variant]
-            reason = f"the build of the installed torch {installed_torch.version}"
-        elif torch_request is not None or installed_torch is None:
-            provisional = torch_version or compat.newest_torch(torch_spec, python)
-            chosen, reason = auto_variant(env, compat, provisional)
-        # else: an installed torch of unknown build is left alone, and so is its companions' build
+        chosen, reason = _auto_variant_for(ctx, torch_version)
         if chosen is not None:
             decision.notes.append(f"compute variant {chosen.name}: {reason}")
-    if torch_request is None and installed_torch is not None and chosen is not None and torch_build is not None \
-            and torch_build.variant not in (None, chosen.name) and compute != "auto":
-        raise PackageError(
-            f"--compute {chosen.name} does not match the installed torch {installed_torch.version} "
-            f"({torch_build.describe()}); torchvision/torchaudio must be the same build as torch",
-            hint=f"install torch too: minim install torch {' '.join(n for n in family)} --compute {chosen.name}")
-    if chosen is not None and env.system == "Darwin" and chosen.kind != "cpu":
-        raise PackageError(f"--compute {chosen.name}: PyTorch publishes no {chosen.kind.upper()} wheels for macOS")
+    _check_variant(ctx, chosen, explicit is not None)
     decision.variant = chosen
 
-    # 3. an unpinned torch: the installed one when it satisfies the request (pip would keep it too,
-    #    unless --upgrade), else the newest release with the variant, the Python and a release of
-    #    every companion that is installed or asked for
-    companions = tuple(n for n in COMPANIONS if (n in family and exact_version(family[n].requirement.specifier)
-                                                  is None) or env.get(n) is not None)
-    if torch_version is None and torch_request is not None and installed_torch is not None and not upgrade \
-            and torch_spec.contains(public(installed_torch.version), prereleases=True) \
-            and (chosen is None or torch_build is None or torch_build.variant == chosen.name):
-        torch_version = installed_torch.version
-    if torch_version is None and torch_request is not None and (chosen is not None or len(family) > 1
-                                                                 or companions):
-        variant_name = chosen.name if chosen else None
-        torch_version = (compat.newest_torch(torch_spec, python, variant_name, companions)
-                         or compat.newest_torch(torch_spec, python, variant_name))
-        if torch_version is None:
-            raise PackageError(
-                f"no torch release known to minim matches {torch_request.text!r} for Python {python}"
-                + (f" with a {chosen.name} build" if chosen else ""),
-                hint=f"known torch releases: {_fmt(compat.versions('torch'))}")
+    if torch_version is None:
+        torch_version = _unpinned_torch_version(ctx, chosen, upgrade)
     decision.torch_version = torch_version
-
     if torch_version is not None and compat.knows_torch(torch_version):
-        _check_torch(torch_version, torch_request, compat, python, chosen)
+        _check_torch(torch_version, ctx.torch_request, compat, ctx.python, chosen)
 
-    # 4. does PyPI serve that build, or is PyTorch's index needed?
-    tagged = False
-    if chosen is not None and torch_version is not None:
-        default = _default_build(compat, torch_version, env.system)
-        tagged = default != chosen.name
-    elif chosen is not None:
-        tagged = chosen.name != "cpu" or env.system == "Linux"
+    tagged = _needs_local_tag(ctx, chosen, torch_version)
     decision.needs_variant_index = chosen is not None and tagged
+    _pin_torch(ctx, decision, torch_version, chosen, tagged)
+    _pin_companions(ctx, decision, torch_version, chosen, tagged)
+    return decision
 
-    # 5. pins: torch, requested companions, installed companions torch would leave behind
-    if torch_request is not None and torch_version is not None and (tagged or torch_spec != SpecifierSet(f"=={torch_version}")):
-        decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
-        decision.reasons["torch"] = "requested" + (f" ({chosen.name} build)" if tagged else "")
-    elif torch_request is not None and tagged:
-        decision.pins["torch"] = torch_request.text
-    if torch_request is None and installed_torch is None and torch_version is not None and family:
-        decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
-        decision.reasons["torch"] = f"{'/'.join(family)} needs torch {series_of(torch_version)}"
 
-    torch_changes = torch_request is not None and (
-        installed_torch is None or torch_version is None
-        or public(installed_torch.version) != public(torch_version)
-        or (torch_build is not None and chosen is not None and torch_build.variant != chosen.name))
+def _initial_torch_version(ctx: _Context) -> str | None:
+    """The torch version fixed by the request: an exact pin, the installed torch, or an exact companion."""
+    spec = ctx.torch_spec
+    if spec is not None:
+        exact = exact_version(spec)
+        if exact is not None:
+            return exact
+    installed = ctx.env.get("torch")
+    if ctx.torch_request is None and installed is not None:
+        return installed.version
+    return _torch_from_companions(ctx.family, ctx.compat, spec, ctx.python)
+
+
+def _auto_variant_for(ctx: _Context, torch_version: str | None) -> tuple[Variant | None, str]:
+    """``--compute auto``: keep the installed torch's build, else pick for the GPU (or CPU)."""
+    installed = ctx.env.get("torch")
+    build = ctx.env.torch_build("torch")
+    if installed is not None and build is not None and build.variant in ctx.compat.variants \
+            and (torch_version is None or _offers(ctx.compat, torch_version, build.variant)):
+        return ctx.compat.variants[build.variant], f"the build of the installed torch {installed.version}"
+    if ctx.torch_request is not None or installed is None:
+        provisional = torch_version or ctx.compat.newest_torch(ctx.torch_spec, ctx.python)
+        return auto_variant(ctx.env, ctx.compat, provisional)
+    return None, ""  # an installed torch of unknown build is left alone, and so is its companions' build
+
+
+def _check_variant(ctx: _Context, chosen: Variant | None, explicit: bool) -> None:
+    installed = ctx.env.get("torch")
+    build = ctx.env.torch_build("torch")
+    if explicit and ctx.torch_request is None and installed is not None and build is not None \
+            and build.variant not in (None, chosen.name):
+        raise PackageError(
+            f"--compute {chosen.name} does not match the installed torch {installed.version} "
+            f"({build.describe()}); torchvision/torchaudio must be the same build as torch",
+            hint=f"install torch too: minim install torch {' '.join(ctx.family)} --compute {chosen.name}")
+    if chosen is not None and ctx.env.system == "Darwin" and chosen.kind != "cpu":
+        raise PackageError(f"--compute {chosen.name}: PyTorch publishes no {chosen.kind.upper()} wheels for macOS")
+
+
+def _unpinned_torch_version(ctx: _Context, chosen: Variant | None, upgrade: bool) -> str | None:
+    """An unpinned torch request: the installed torch when it satisfies it (pip keeps it too, unless
+    --upgrade), else the newest release with the variant, the Python and a release of every companion
+    that is installed or asked for. None when pip may choose freely."""
+    request, spec = ctx.torch_request, ctx.torch_spec
+    if request is None:
+        return None
+    installed = ctx.env.get("torch")
+    build = ctx.env.torch_build("torch")
+    if installed is not None and not upgrade and spec.contains(public(installed.version), prereleases=True) \
+            and (chosen is None or build is None or build.variant == chosen.name):
+        return installed.version
+    companions = tuple(n for n in COMPANIONS
+                       if (n in ctx.family and exact_version(ctx.family[n].requirement.specifier) is None)
+                       or ctx.env.get(n) is not None)
+    if chosen is None and len(ctx.family) == 1 and not companions:
+        return None
+    variant = chosen.name if chosen else None
+    version = (ctx.compat.newest_torch(spec, ctx.python, variant, companions)
+               or ctx.compat.newest_torch(spec, ctx.python, variant))
+    if version is None:
+        raise PackageError(
+            f"no torch release known to minim matches {request.text!r} for Python {ctx.python}"
+            + (f" with a {chosen.name} build" if chosen else ""),
+            hint=f"known torch releases: {_fmt(ctx.compat.versions('torch'))}")
+    return version
+
+
+def _needs_local_tag(ctx: _Context, chosen: Variant | None, torch_version: str | None) -> bool:
+    """True when PyPI does not serve the chosen build, so pins carry ``+<variant>`` and PyTorch's index is used."""
+    if chosen is None:
+        return False
+    if torch_version is not None:
+        return _default_build(ctx.compat, torch_version, ctx.env.system) != chosen.name
+    return chosen.name != "cpu" or ctx.env.system == "Linux"
+
+
+def _pin_torch(ctx: _Context, decision: TorchDecision, torch_version: str | None, chosen: Variant | None,
+               tagged: bool) -> None:
+    request, spec = ctx.torch_request, ctx.torch_spec
+    if request is not None:
+        if torch_version is not None and (tagged or spec != SpecifierSet(f"=={torch_version}")):
+            decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
+            decision.reasons["torch"] = "requested" + (f" ({chosen.name} build)" if tagged else "")
+        elif tagged:
+            decision.pins["torch"] = request.text
+    elif ctx.env.get("torch") is None and torch_version is not None:
+        decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
+        decision.reasons["torch"] = f"{'/'.join(ctx.family)} needs torch {series_of(torch_version)}"
+
+
+def _pin_companions(ctx: _Context, decision: TorchDecision, torch_version: str | None, chosen: Variant | None,
+                    tagged: bool) -> None:
+    """Pins for requested companions and for installed ones a torch change would leave behind."""
+    installed = ctx.env.get("torch")
+    build = ctx.env.torch_build("torch")
+    torch_changes = ctx.torch_request is not None and (
+        installed is None or torch_version is None
+        or public(installed.version) != public(torch_version)
+        or (build is not None and chosen is not None and build.variant != chosen.name))
     for name in COMPANIONS:
-        request = family.get(name)
-        if request is None and not (torch_changes and env.get(name) is not None):
+        request = ctx.family.get(name)
+        if request is None and not (torch_changes and ctx.env.get(name) is not None):
             continue
-        if torch_version is None or not compat.knows_torch(torch_version):
-            if request is not None and chosen is not None and tagged:
+        if torch_version is None or not ctx.compat.knows_torch(torch_version):
+            if request is not None and tagged:
                 decision.notes.append(f"torch {torch_version or '?'} is not in packages.json: {name} is left to pip")
             continue
-        version = _companion(name, request, torch_version, compat, python, installed=env.version(name))
+        version = _companion(name, request, torch_version, ctx.compat, ctx.python, installed=ctx.env.version(name),
+                             upgrade=ctx.upgrade)
         decision.pins[name] = _local_pin(name, version, chosen, tagged)
         decision.reasons[name] = (f"requested; pairs with torch {torch_version}" if request is not None
                                   else f"keeps {name} paired with torch {torch_version}")
-    return decision
 
 
 def _offers(compat: CompatData, torch_version: str, variant: str | None) -> bool:
@@ -273,7 +328,7 @@ def _check_torch(torch_version: str, request: Requested | None, compat: CompatDa
 
 
 def _companion(name: str, request: Requested | None, torch_version: str, compat: CompatData, python: str,
-               installed: str | None) -> str:
+               installed: str | None, upgrade: bool = False) -> str:
     """The release of ``name`` to install next to torch ``torch_version`` (or a PackageError)."""
     paired = compat.companions_for(name, torch_version, python)
     spec = request.requirement.specifier if request is not None else None
@@ -298,8 +353,8 @@ def _companion(name: str, request: Requested | None, torch_version: str, compat:
         hint = (f"{name} releases for torch {torch_version}: {_fmt(paired)}" if paired and request is not None
                 else f"uninstall {name} first (minim uninstall {name}) or choose another torch{built}")
         raise PackageError(f"{why} pairs with torch {torch_version} (Python {python})", hint=hint)
-    if installed and installed in fitting and request is None:
-        return installed
+    if installed and installed in fitting and (request is None or not upgrade):
+        return installed  # pip keeps a satisfying installed version too, unless --upgrade
     return fitting[0]
 
 

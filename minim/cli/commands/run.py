@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import codebase_argument
+from minim.cli.options import CodebaseType
+
+HELP_FLAGS = ("-h", "--help")
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                        "help_option_names": ["-h", "--help"]})
-@codebase_argument
+@click.command("run", add_help_option=False,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("codebase_name", metavar="CODEBASE", required=False)
 @click.argument("tool", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--list", "list_tools", is_flag=True, help="List the codebase's tools.")
-def command(codebase, tool, args, list_tools):
+@click.pass_context
+def command(ctx, codebase_name, tool, args, list_tools):
     """Run TOOL of CODEBASE with ARGS (`minim run cls --list` lists the tools).
+
+    `minim run cls TOOL --help` shows the help of TOOL.
 
     \b
     Example:
       minim run cls print_config mobilenet-v2 --cfg-options model.head.num_classes=10
     """
+    if codebase_name is None or codebase_name in HELP_FLAGS or tool in HELP_FLAGS:
+        click.echo(ctx.get_help())
+        return
+    codebase = CodebaseType().convert(codebase_name, None, ctx)
     if list_tools or tool is None:
         for name in sorted(codebase.tools):
-            tool_command = codebase.load_tool(name)
-            summary = tool_command.get_short_help_str(limit=70) if tool_command else ""
+            summary = codebase.load_tool(name).get_short_help_str(limit=70)
             click.echo(f"{name:<20} {summary}")
         return
     tool_command = codebase.load_tool(tool)

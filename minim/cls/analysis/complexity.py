@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from minim.errors import UsageError
+from minim.errors import BuildError, UsageError
 
 
 @dataclass
@@ -55,6 +55,10 @@ def count_complexity(model, shape: tuple[int, ...]) -> Complexity:
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(image)
+    except (RuntimeError, ValueError, AssertionError) as exc:  # shape checks of the model's own code
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise BuildError(f"the model cannot run on a 1x{'x'.join(map(str, shape))} input: {first}",
+                         hint="pass the input size the model expects with --shape, e.g. --shape 224") from exc
     finally:
         model.train(was_training)
     by_operator = {str(op).replace("aten.", ""): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}

@@ -51,8 +51,8 @@ def weights_url(file_name: str, base_url: str | None, local_path: str | os.PathL
 
 
 def metadata_from_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """What a checkpoint's meta tells: ``num_classes``, ``epochs``, the best score (``top1``/``top5`` when the
-    best key is an accuracy, else ``best_metric`` / ``best_score``)."""
+    """What a checkpoint's meta tells: ``num_classes``, ``epochs`` and, when the checkpoint is the run's best
+    one, its score (``top1``/``top5`` for accuracies, else ``best_metric`` / ``best_score``)."""
     out: dict[str, Any] = {}
     classes = meta.get("CLASSES")
     if isinstance(classes, (list, tuple)) and classes:
@@ -62,14 +62,26 @@ def metadata_from_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
         out["epochs"] = epoch
     msgs = meta.get("hook_msgs") if isinstance(meta.get("hook_msgs"), Mapping) else {}
     key, score = msgs.get("best_key"), msgs.get("best_score")
-    if isinstance(key, str) and isinstance(score, (int, float)) and not isinstance(score, bool):
-        if key in ("accuracy_top-1", "accuracy"):
-            out["top1"] = round(float(score), 3)
-        elif key == "accuracy_top-5":
-            out["top5"] = round(float(score), 3)
-        else:
-            out["best_metric"], out["best_score"] = key, round(float(score), 4)
+    if not (isinstance(key, str) and isinstance(score, (int, float)) and not isinstance(score, bool)):
+        return out
+    if not is_best_checkpoint(meta):
+        return out
+    if key in ("accuracy_top-1", "accuracy"):
+        out["top1"] = round(float(score), 3)
+    elif key == "accuracy_top-5":
+        out["top5"] = round(float(score), 3)
+    else:
+        out["best_metric"], out["best_score"] = key, round(float(score), 4)
     return out
+
+
+def is_best_checkpoint(meta: Mapping[str, Any]) -> bool:
+    """Whether the checkpoint was saved at the run's best evaluation (``hook_msgs.best_number``, or the
+    ``_epoch_N`` / ``_iter_N`` of ``best_ckpt``, equals its epoch or iteration)."""
+    from minim.cls.analysis.publish import best_number
+
+    number = best_number(meta.get("hook_msgs") or {})
+    return number is not None and number in (meta.get("epoch"), meta.get("iter"))
 
 
 def build_entry(*, name: str, config: str, url: str, sha256: str, size: int | None, fmt: str,

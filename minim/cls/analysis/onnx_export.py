@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -55,13 +56,15 @@ def scores_module(classifier):
     return SoftmaxScores(classifier).eval()
 
 
-def pick_exporter(exporter: str) -> str:
-    """``'dynamo'`` or ``'legacy'`` for the ``--exporter`` choice."""
+def pick_exporter(exporter: str, opset_version: int | None = None) -> str:
+    """``'dynamo'`` or ``'legacy'`` for the ``--exporter`` choice (auto: dynamo when onnxscript is installed
+    and the opset is at least 18, which is all it writes)."""
     if exporter not in EXPORTERS:
         raise UsageError(f"exporter {exporter!r}: choose one of {', '.join(EXPORTERS)}")
     has_onnxscript = importlib.util.find_spec("onnxscript") is not None
     if exporter == "auto":
-        return "dynamo" if has_onnxscript else "legacy"
+        new_enough = opset_version is None or opset_version >= DEFAULT_OPSET["dynamo"]
+        return "dynamo" if has_onnxscript and new_enough else "legacy"
     if exporter == "dynamo" and not has_onnxscript:
         raise OnnxError("the dynamo exporter needs the onnxscript package", hint="pip install onnxscript")
     return exporter
@@ -79,7 +82,7 @@ def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int]
     path = Path(output_file)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"--output-file {path.name}: the file name must end with .onnx")
-    kind = pick_exporter(exporter)
+    kind = pick_exporter(exporter, opset_version)
     opset = opset_version or DEFAULT_OPSET[kind]
     module = scores_module(classifier)
     device = next(classifier.parameters()).device
@@ -100,16 +103,25 @@ def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int]
             raise OnnxError(f"ONNX export ({kind} exporter, opset {opset}) failed: {_first_line(exc)}",
                             hint="try another --opset-version or --exporter") from exc
         check_onnx_file(tmp)
+        written = file_opset(tmp)
+        if written is not None and written != opset:
+            raise OnnxError(f"the {kind} exporter wrote opset {written}, not {opset}",
+                            hint="use --exporter legacy for opsets below 18" if kind == "dynamo" else None)
     return path, kind, opset
 
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """Silence the exporters' deprecation / tracer chatter (real errors still raise)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            yield
+    """Silence the exporters' deprecation / tracer / version-conversion chatter (real errors still raise)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+                yield
+    finally:
+        logging.disable(previous)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -128,6 +140,16 @@ def check_onnx_file(path: str | os.PathLike) -> bool:
     except Exception as exc:  # noqa: BLE001 - onnx raises several types
         raise OnnxError(f"the exported model does not pass onnx.checker: {_first_line(exc)}") from exc
     return True
+
+
+def file_opset(path: str | os.PathLike) -> int | None:
+    """The default-domain opset of an ONNX file (None without the ``onnx`` package)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load(os.fspath(path), load_external_data=False)
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def onnxruntime_available() -> bool:

@@ -21,11 +21,10 @@ from minim.errors import UsageError
 
 #: torch.hub's pattern for the hash in a file name (``torch.hub.HASH_REGEX``)
 HUB_HASH = re.compile(r"-([a-f0-9]*)\.")
-#: training state that a released checkpoint does not need
-TRAINING_KEYS = ("optimizer", "scheduler", "lr_scheduler", "param_schedulers", "message_hub", "amp", "scaler",
-                 "loss_scaler")
 #: meta entries that name files of the training machine
 LOCAL_PATH_MSGS = ("last_ckpt", "best_ckpt")
+#: meta entries only a resumed training run needs
+TRAINING_META = ("rng_state",)
 
 
 @dataclass
@@ -68,10 +67,15 @@ def release_content(checkpoint: Mapping[str, Any], source: str) -> tuple[dict[st
     if len(state_dict) == len(checkpoint) and "state_dict" not in checkpoint:
         return dict(checkpoint), {}, []
     dropped = sorted(str(k) for k in checkpoint if k not in ("state_dict", "meta"))
-    meta = dict(meta)
+    dropped += [f"meta.{k}" for k in TRAINING_META if k in meta]
+    meta = {k: v for k, v in meta.items() if k not in TRAINING_META}
     msgs = meta.get("hook_msgs")
     if isinstance(msgs, Mapping):
-        meta["hook_msgs"] = {k: v for k, v in msgs.items() if k not in LOCAL_PATH_MSGS}
+        kept = {k: v for k, v in msgs.items() if k not in LOCAL_PATH_MSGS}
+        number = best_number(msgs)
+        if number is not None:
+            kept["best_number"] = number  # which evaluation was the best, without the local path
+        meta["hook_msgs"] = kept
     return {"state_dict": state_dict, "meta": meta}, meta, dropped
 
 
@@ -80,9 +84,19 @@ def checkpoint_format(checkpoint: Mapping[str, Any]) -> str:
     meta = checkpoint.get("meta") if isinstance(checkpoint.get("meta"), Mapping) else {}
     if "state_dict" not in checkpoint:
         return "torchvision"
-    if "mmcls_version" in meta or "mmpretrain_version" in meta or "dataset_meta" in meta:
+    if "minim_version" not in meta and ("mmcls_version" in meta or "mmpretrain_version" in meta
+                                        or "dataset_meta" in meta):
         return "mmcls"
     return "minim"
+
+
+def best_number(hook_msgs: Mapping[str, Any]) -> int | None:
+    """The epoch / iteration of the best evaluation: ``best_number``, or the N of ``best_..._epoch_N.pth``."""
+    number = hook_msgs.get("best_number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return number
+    match = re.search(r"_(?:epoch|iter)_(\d+)\.pth$", str(hook_msgs.get("best_ckpt") or ""))
+    return int(match.group(1)) if match else None
 
 
 def published_name(stem: str, sha256: str, with_date: bool = False, today: str | None = None) -> str:

@@ -52,10 +52,10 @@ def _without_cache(cfg: Any) -> Any:
     out = {k: v for k, v in cfg.items()}
     if out.get("type") == "ConcatDataset":
         out["datasets"] = [_without_cache(c) for c in out.get("datasets", ())]
-    elif "dataset" in out and isinstance(out["dataset"], Mapping):
-        out["dataset"] = _without_cache(out["dataset"])
-    elif "cache_images" in out:
-        out["cache_images"] = False
+    elif out.get("type") == "RepeatDataset":
+        out["dataset"] = _without_cache(out.get("dataset"))
+    else:
+        out["cache_images"] = False  # CustomDataset caches small datasets by default
     return out
 
 

@@ -186,7 +186,7 @@ def train_model(
             stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "config"
             cfg.dump(str(work_dir / f"{stem}.py"))
     logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
-    meta = dict(meta or {})
+    meta = _complete_meta(meta, cfg, seed, device)
     runner = Runner(
         model,
         optimizer,
@@ -225,6 +225,20 @@ def train_model(
     finally:
         logger.close()
     return runner
+
+
+def _complete_meta(meta, cfg, seed: int, device) -> dict[str, Any]:
+    """Run meta (first JSON log line, checkpoint meta): env info, config text, seed, experiment name."""
+    from minim.cls.engine.env_info import collect_env, format_env
+
+    meta = dict(meta or {})
+    meta.setdefault("env_info", format_env(collect_env(device)))
+    if "config" not in meta:
+        meta["config"] = cfg.dump() if hasattr(cfg, "dump") else repr(dict(cfg))
+    meta.setdefault("seed", seed)
+    filename = getattr(cfg, "filename", None)
+    meta.setdefault("exp_name", Path(filename).name if filename else "config.py")
+    return meta
 
 
 def _num_classes(model) -> int:

@@ -166,5 +166,8 @@ def _loader(dataset, settings, sampler, workers, device, drop_last) -> DataLoade
         collate_fn=_collate(),
         pin_memory=bool(settings.get("pin_memory", True)) and device.type == "cuda",
         drop_last=drop_last,
+        # a private generator: creating an iterator (worker base seeds) never draws from the global
+        # RNG, which belongs to the model (dropout) and is saved/restored on resume
+        generator=torch.Generator().manual_seed(0),
         **kwargs,
     )

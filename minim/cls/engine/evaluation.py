@@ -13,6 +13,7 @@ score is kept in the checkpoints' meta (``hook_msgs.best_score``) so resumed run
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -157,6 +158,7 @@ class EvalHook(Hook):
         self.best_score = None
         self.best_ckpt = None
         self.last_results: dict[str, Any] = {}
+        self._warned: set[str] = set()
 
     def before_run(self, runner) -> None:
         msgs = runner.meta["hook_msgs"]
@@ -190,7 +192,14 @@ class EvalHook(Hook):
         scores = collect_scores(
             runner.model, self.dataloader, runner.device, runner.precision, runner.channels_last, logger.advance
         )
-        results = evaluate(scores, self.gt_labels, self.metric, self.metric_options)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = evaluate(scores, self.gt_labels, self.metric, self.metric_options)
+        for item in caught:  # e.g. "topk=(1, 5): k > 3 classes dropped": once per run, not every epoch
+            message = str(item.message)
+            if message not in self._warned:
+                self._warned.add(message)
+                logger.warning(message)
         self.last_results = dict(results)
         record = {"mode": "val", "epoch": runner.epoch + 1, "iter": runner.iters_per_epoch if self.by_epoch else runner.iter + 1}
         record["lr"] = runner.current_lr

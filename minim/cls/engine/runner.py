@@ -129,7 +129,8 @@ class Runner:
         self.batch_size = 0
         self._resumed = False
         self.samples_trained = 0
-        self.train_time = 0.0
+        self.train_seconds = 0.0  # inside training iterations (data + step + per-iteration hooks)
+        self.train_time = 0.0  # the whole run, evaluation and checkpoints included
         self.reset_log_buffer()
 
     # --- counters ---------------------------------------------------------------------
@@ -275,11 +276,12 @@ class Runner:
         self._set_sampler(loader, self.epoch, start_iter)
         self.call_hook("before_train_epoch")
         self.reset_log_buffer()
-        tick = time.perf_counter()
+        tick = started = time.perf_counter()
         for i, batch in enumerate(loader, start=start_iter):
             self.inner_iter = i
             self.train_iter(batch, time.perf_counter() - tick)
             tick = time.perf_counter()
+        self.train_seconds += time.perf_counter() - started
         self._set_sampler(loader, self.epoch, 0)
         self.call_hook("after_train_epoch")
         self.epoch += 1
@@ -316,6 +318,7 @@ class Runner:
                         tick = time.perf_counter()
                         batch = next(loader)
                         self.train_iter(batch, time.perf_counter() - tick)
+                        self.train_seconds += time.perf_counter() - tick
                 elif mode == "val":
                     self.val_epoch(loader)
                 else:

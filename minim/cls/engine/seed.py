@@ -38,10 +38,11 @@ def set_random_seed(seed: int, deterministic: bool = False) -> None:
 
 
 def seed_everything_for_sample(seed: int) -> None:
-    """Seed the three generators a data pipeline may use (cheap; called once per training sample)."""
+    """Seed the CPU generators a data pipeline may use (called once per training sample, so cheap:
+    ``torch.manual_seed`` would also queue accelerator seeding, recording a stack trace each time)."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
 
 
 def capture_rng_state() -> dict[str, Any]:

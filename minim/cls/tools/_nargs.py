@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from minim.cli.options import CfgOptionsCommand
 
+#: ``context_settings`` of the tools: ``-h`` as well as ``--help``
+HELP = {"help_option_names": ["-h", "--help"]}
+
 
 def expand_multi_value_options(args: list[str], names: tuple[str, ...]) -> list[str]:
     """Rewrite ``--keys a b`` into ``--keys a --keys b`` for each option in ``names``.

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from minim.cls.tools._nargs import MultiValueCommand
+from minim.cls.tools._nargs import HELP, MultiValueCommand
 
 
-@click.group("analyze_logs", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("analyze_logs", context_settings=HELP)
 def command():
     """Plot training curves or compute training time from <work_dir>/<timestamp>.log.json files."""
 
 
-@command.command("plot_curve", cls=MultiValueCommand, multi_value_options=("--keys", "--legend"))
+@command.command("plot_curve", cls=MultiValueCommand, multi_value_options=("--keys", "--legend"),
+                 context_settings=HELP)
 @click.argument("json_logs", nargs=-1, required=True, metavar="LOG.json...")
 @click.option("--keys", multiple=True, default=("loss",), show_default=True, metavar="KEY...",
               help="Keys to plot (train keys over iterations, val keys over epochs; 'val/loss' picks the val one).")
@@ -36,7 +37,7 @@ def plot_curve(json_logs, keys, legend, title, out, window_size):
     click.echo(f"wrote {path}")
 
 
-@command.command("cal_train_time")
+@command.command("cal_train_time", context_settings=HELP)
 @click.argument("json_logs", nargs=-1, required=True, metavar="LOG.json...")
 @click.option("--include-outliers", is_flag=True,
               help="Also count the first record of each epoch (skipped by default: it includes loader start-up).")

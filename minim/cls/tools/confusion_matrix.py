@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from minim.cli.options import CfgOptionsCommand, cfg_options_option
+from minim.cls.tools._nargs import HELP
 
 
-@click.command("confusion_matrix", cls=CfgOptionsCommand)
+@click.command("confusion_matrix", cls=CfgOptionsCommand, context_settings=HELP)
 @click.argument("config", required=False)
 @click.option("--checkpoint", default=None, help="Checkpoint to test (default: the index entry's weights).")
 @click.option("--results", default=None, metavar="FILE.json",

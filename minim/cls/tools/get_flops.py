@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from minim.cls.tools._nargs import MultiValueCommand
 from minim.cli.options import cfg_options_option
+from minim.cls.tools._nargs import HELP, MultiValueCommand
 
 
-@click.command("get_flops", cls=MultiValueCommand, multi_value_options=("--shape",))
+@click.command("get_flops", cls=MultiValueCommand, multi_value_options=("--shape",), context_settings=HELP)
 @click.argument("config")
 @click.option("--shape", type=int, multiple=True, metavar="H [W]", help="Input size (default 224 224).")
 @click.option("--by-operator", is_flag=True, help="Also list the FLOPs of each operator type.")

@@ -6,11 +6,11 @@ import json
 
 import click
 
-from minim.cls.tools._nargs import MultiValueCommand
 from minim.cli.options import cfg_options_option
+from minim.cls.tools._nargs import HELP, MultiValueCommand
 
 
-@click.command("make_index_entry", cls=MultiValueCommand, multi_value_options=("--alias",))
+@click.command("make_index_entry", cls=MultiValueCommand, multi_value_options=("--alias",), context_settings=HELP)
 @click.argument("config")
 @click.option("--checkpoint", required=True, metavar="PUBLISHED.pth", help="The published checkpoint file.")
 @click.option("--name", required=True, help="Model name in the index (letters, digits, . _ + -).")

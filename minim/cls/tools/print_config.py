@@ -9,7 +9,7 @@ import click
 from minim.cli.options import CfgOptionsCommand, cfg_options_option
 
 
-@click.command("print_config", cls=CfgOptionsCommand)
+@click.command("print_config", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("config")
 @cfg_options_option
 @click.option("--json", "as_json", is_flag=True, help="Print the config as JSON instead of Python.")

@@ -6,8 +6,10 @@ import json
 
 import click
 
+from minim.cls.tools._nargs import HELP
 
-@click.command("publish_model", context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command("publish_model", context_settings=HELP)
 @click.argument("in_file", metavar="IN.pth")
 @click.argument("out_file", metavar="OUT.pth")
 @click.option("--date", "with_date", is_flag=True, help="Name it <OUT stem>_<YYYYMMDD>-<hash8>.pth, as mmcls did.")

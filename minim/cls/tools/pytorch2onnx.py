@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from minim.cls.tools._nargs import MultiValueCommand
 from minim.cli.options import cfg_options_option
+from minim.cls.tools._nargs import HELP, MultiValueCommand
 
 
-@click.command("pytorch2onnx", cls=MultiValueCommand, multi_value_options=("--shape",))
+@click.command("pytorch2onnx", cls=MultiValueCommand, multi_value_options=("--shape",), context_settings=HELP)
 @click.argument("config")
 @click.option("--checkpoint", default=None, help="Weights to export (default: the index entry's weights).")
 @click.option("--output-file", required=True, metavar="FILE.onnx", help="ONNX file to write.")

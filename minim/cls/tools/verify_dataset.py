@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from minim.cls.tools._nargs import MultiValueCommand
 from minim.cli.options import cfg_options_option
+from minim.cls.tools._nargs import HELP, MultiValueCommand
 
 
-@click.command("verify_dataset", cls=MultiValueCommand, multi_value_options=("--split",))
+@click.command("verify_dataset", cls=MultiValueCommand, multi_value_options=("--split",), context_settings=HELP)
 @click.argument("config")
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "val", "test"]), metavar="SPLIT...",
               help="Splits to check: train val test (default: all in the config).")
@@ -28,7 +28,7 @@ def command(config, splits, workers, cfg_options):
     from minim.index.configs import load_config_arg
 
     cfg = load_config_arg("cls", config, cfg_options)
-    with _progress() as (advance, on_files):
+    with _Progress() as (advance, on_files):
         reports = verify_datasets(cfg, list(splits), workers, advance=advance, on_files=on_files)
     bad_total, files = 0, set()
     for report in reports:
@@ -47,7 +47,7 @@ def command(config, splits, workers, cfg_options):
                         hint="remove or replace them before training")
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on a terminal's stderr; no-ops otherwise."""
 
     def __enter__(self):

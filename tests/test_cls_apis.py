@@ -1,0 +1,110 @@
+"""The Python API: init_model, inference_model, show_result_pyplot, test_model."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cls_engine_support import write_tiny_setup
+from minim.errors import MinimError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from minim.cls.commands import train
+
+    root = tmp_path_factory.mktemp("api")
+    config = write_tiny_setup(root)
+    result = train(str(config), work_dir=str(root / "run"), cfg_options=["runner.max_epochs=1"], console=False,
+                   validate=False)
+    return root / "run" / "tiny_cfg.py", result.latest_checkpoint, root / "data"
+
+
+def test_init_model_reads_classes_from_checkpoint(trained):
+    from minim.cls.apis import init_model
+
+    config, checkpoint, _ = trained
+    model = init_model(str(config), checkpoint, device="cpu")
+    assert model.CLASSES == ["cat", "dog", "fox"] and not model.training
+    assert model.cfg.model.head.num_classes == 3
+
+
+def test_init_model_without_class_names_warns(trained, tmp_path):
+    from minim.cls.apis import init_model
+
+    config, checkpoint, _ = trained
+    bare = tmp_path / "bare.pth"
+    torch.save(torch.load(checkpoint, weights_only=True)["state_dict"], bare)
+    with pytest.warns(UserWarning, match="class_<i>"):
+        model = init_model(str(config), str(bare))
+    assert model.CLASSES == ["class_0", "class_1", "class_2"]
+    with pytest.warns(UserWarning, match="ImageNet names"):
+        big = init_model(str(config), options={"model.head.num_classes": 1000})
+    assert len(big.CLASSES) == 1000 and big.CLASSES[0].startswith("tench")
+
+
+def test_init_model_accepts_a_dict_and_options(trained):
+    from minim.cls.apis import init_model
+    from minim.config import load_config
+
+    config, checkpoint, _ = trained
+    cfg = load_config(config)
+    model = init_model(cfg, checkpoint, options=["model.head.topk=(1,2)"])
+    assert model.CLASSES == ["cat", "dog", "fox"] and model.cfg.model.head.topk == (1, 2)
+    assert cfg.model.head.topk == (1,)  # the caller's config is left alone
+    init_model(cfg.to_dict(), checkpoint)
+
+
+def test_inference_model_paths_and_arrays_agree(trained):
+    from minim.cls.apis import inference_model, init_model
+
+    config, checkpoint, data = trained
+    model = init_model(str(config), checkpoint)
+    path = data / "val" / "fox" / "0.png"
+    result = inference_model(model, str(path))
+    assert set(result) == {"pred_label", "pred_score", "pred_class", "scores"}
+    assert isinstance(result["pred_label"], int) and isinstance(result["pred_score"], float)
+    assert result["pred_class"] == model.CLASSES[result["pred_label"]]
+    assert sum(result["scores"]) == pytest.approx(1.0, abs=1e-5)
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    from_bgr = inference_model(model, rgb[:, :, ::-1].copy())  # mmcls convention: BGR arrays
+    from_rgb = inference_model(model, rgb, bgr=False)
+    assert from_bgr["scores"] == pytest.approx(result["scores"], abs=1e-6)
+    assert from_rgb["scores"] == pytest.approx(result["scores"], abs=1e-6)
+    with pytest.raises(MinimError, match="does not exist"):
+        inference_model(model, str(data / "missing.png"))
+
+
+def test_show_result_pyplot_saves_png_without_window(trained, tmp_path):
+    from minim.cls.apis import inference_model, init_model, show_result_pyplot
+
+    config, checkpoint, data = trained
+    model = init_model(str(config), checkpoint)
+    path = data / "val" / "cat" / "0.png"
+    result = inference_model(model, str(path))
+    out = show_result_pyplot(model, str(path), result, out_file=str(tmp_path / "figs" / "r.png"), title="cat?")
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width > 100
+
+
+def test_show_result_pyplot_without_matplotlib(trained, monkeypatch):
+    from minim.cls.apis import show_result_pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MinimError, match="minim\\[plot\\]"):
+        show_result_pyplot(None, np.zeros((4, 4, 3), np.uint8), {"pred_label": 0})
+
+
+def test_test_model_scores_in_dataset_order(trained):
+    from minim.cls.apis import init_model, test_model
+    from minim.cls.datasets import build_dataset
+
+    config, checkpoint, _ = trained
+    model = init_model(str(config), checkpoint)
+    dataset = build_dataset(model.cfg.data.test, dict(test_mode=True))
+    scores = test_model(model, dataset, samples_per_gpu=4)
+    assert scores.shape == (9, 3) and np.allclose(scores.sum(1), 1, atol=1e-5)

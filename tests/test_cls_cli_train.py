@@ -1,0 +1,139 @@
+"""`minim train cls`: an end-to-end run on a tiny image folder, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cls_engine_support import write_tiny_setup
+
+
+def one_line_error(result, code=1):
+    assert result.exit_code == code, (result.exit_code, result.out, result.err)
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert "Traceback" not in result.err
+    errors = [line for line in lines if line.startswith("minim: error:")]
+    assert len(errors) == 1, result.err
+    return errors[0]
+
+
+def test_train_end_to_end_on_an_image_folder(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("train", "cls", str(config), "--cfg-options", "runner.max_epochs=2", "--seed", "7")
+    assert result.exit_code == 0, result.err
+    work_dir = tmp_path / "work_dirs" / "tiny_cfg"
+    names = {p.name for p in work_dir.iterdir()}
+    assert {"tiny_cfg.py", "epoch_1.pth", "epoch_2.pth", "latest.pth"} <= names
+    assert any(n.startswith("best_accuracy_top-1_epoch_") for n in names)
+    logs = list(work_dir.glob("*.log.json"))
+    records = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert records[0]["seed"] == 7 and records[0]["exp_name"] == "tiny_cfg.py"
+    assert [r["epoch"] for r in records[1:] if r["mode"] == "val"] == [1, 2]
+    # the summary a newcomer reads
+    assert "Training finished" in result.out and "Best accuracy_top-1" in result.out
+    assert f"minim infer cls {Path('work_dirs/tiny_cfg/tiny_cfg.py')}" in result.out
+    assert "--checkpoint work_dirs/tiny_cfg/best_accuracy_top-1_epoch_" in result.out
+    # the dumped config reloads and trains again (resume from the newest checkpoint, one more epoch)
+    again = run_cli("train", "cls", str(work_dir / "tiny_cfg.py"), "--work-dir", str(work_dir), "--resume",
+                    "--cfg-options", "runner.max_epochs=3")
+    assert again.exit_code == 0, again.err
+    assert (work_dir / "epoch_3.pth").exists() and len(list(work_dir.glob("*.log.json"))) == 2
+    assert "resumed from" in again.out
+
+
+def test_no_validate_and_work_dir_from_config(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    config.write_text(config.read_text() + f"work_dir = '{tmp_path / 'from_cfg'}'\nrunner = dict(type='EpochBasedRunner', max_epochs=1)\n")
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("train", "cls", str(config), "--no-validate")
+    assert result.exit_code == 0, result.err
+    assert (tmp_path / "from_cfg" / "epoch_1.pth").exists() and not list((tmp_path / "from_cfg").glob("best_*"))
+
+
+def test_wrong_num_classes_is_one_line_before_training(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path, num_classes=5)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config)))
+    assert "3 classes" in line and "num_classes=5" in line and "model.head.num_classes=3" in line
+    assert not (tmp_path / "work_dirs").exists()
+
+
+def test_missing_data_folder(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--cfg-options", "data.train.data_prefix=nowhere/train"))
+    assert "nowhere/train" in line
+    assert not (tmp_path / "work_dirs").exists()
+
+
+def test_bad_save_best_lists_the_keys(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--cfg-options", "evaluation.save_best=accuracy_top-5",
+                                  "evaluation.metric_options.topk=1"))
+    assert "accuracy_top-5" in line and "produces: accuracy" in line
+    assert not (tmp_path / "work_dirs").exists()
+
+
+def test_unreadable_resume_checkpoint_keeps_the_work_dir(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    work_dir = tmp_path / "run"
+    work_dir.mkdir()
+    (work_dir / "epoch_1.pth").write_bytes(b"not a checkpoint")
+    (work_dir / "20240101_000000.log").write_text("an earlier log")
+    before = {p.name: p.read_bytes() for p in work_dir.iterdir()}
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--work-dir", str(work_dir), "--resume"))
+    assert "epoch_1.pth" in line
+    assert {p.name: p.read_bytes() for p in work_dir.iterdir()} == before
+
+
+def test_resume_without_any_checkpoint(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--work-dir", "empty", "--resume"))
+    assert "no checkpoint to resume from" in line and "--resume PATH" in line
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--cfg-options", "model.backbone.type=ShuffleNetV3"], "ShuffleNetV2"),
+        (["--cfg-options", "lr_config.policy=CosineAnnealing", "lr_config.min_lr=0"], "_delete_=True"),
+        (["--auto-scale-lr"], "auto_scale_lr"),
+        (["--cfg-options", "optimizer.type=SDG"], "SGD"),
+    ],
+)
+def test_config_errors_are_one_line(tmp_path, monkeypatch, run_cli, args, words):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), *args))
+    assert words in line
+    assert not (tmp_path / "work_dirs").exists()
+
+
+def test_several_gpus_need_a_launcher(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--gpus", "2"), code=2)
+    assert "--launcher pytorch" in line
+
+
+def test_unknown_config_name(tmp_path, monkeypatch, run_cli):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", "mobilenet-v2x"))
+    assert "mobilenet-v2x" in line and "did you mean" in line
+
+
+def test_auto_scale_lr_is_logged(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    config.write_text(config.read_text() + "auto_scale_lr = dict(base_batch_size=12)\nrunner = dict(type='EpochBasedRunner', max_epochs=1)\n")
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("train", "cls", str(config), "--auto-scale-lr", "--no-validate")
+    assert result.exit_code == 0, result.err
+    assert "optimizer.lr 0.05 -> 0.025" in result.out
+    dumped = (tmp_path / "work_dirs" / "tiny_cfg" / "tiny_cfg.py").read_text()
+    assert "lr=0.025" in dumped
