@@ -111,9 +111,10 @@ def run_plain(config: Path, epochs: int, batch: int, workers: int) -> dict:
 def run_minim(config: Path, epochs: int, batch: int, fast: bool) -> dict:
     from minim.cls.commands import train
 
-    options = [f"runner.max_epochs={epochs}", f"data.samples_per_gpu={batch}", "log_config.interval=1000"]
+    options = [f"runner.max_epochs={epochs}", f"data.samples_per_gpu={batch}", "log_config.interval=1000",
+               f"channels_last={fast}"]
     with tempfile.TemporaryDirectory() as work_dir:
-        result = train(str(config), work_dir=work_dir, cfg_options=options, channels_last=fast, console=False)
+        result = train(str(config), work_dir=work_dir, cfg_options=options, console=False)
     return {"images_per_second": result.images_per_second, "top1": result.last_metrics["accuracy_top-1"], "seconds": result.seconds}
 
 

@@ -95,10 +95,27 @@ def preprocessing(transforms) -> tuple:
             [round(m * 255, 3) for m in transforms.mean], [round(s * 255, 3) for s in transforms.std])
 
 
-def weight_config_text(header: str, arch: str, prep: tuple) -> str:
-    """A per-weight config: the bases, plus pipelines only where they differ from the ImageNet base."""
+def dict_diff(base: dict, other: dict) -> dict:
+    """The keys of ``other`` whose values differ from ``base`` (recursing into dicts)."""
+    diff = {}
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            nested = dict_diff(base[key], value)
+            if nested:
+                diff[key] = nested
+        elif base.get(key, object()) != value:
+            diff[key] = value
+    return diff
+
+
+def weight_config_text(header: str, arch: str, prep: tuple, model_override: dict) -> str:
+    """A per-weight config: the bases, plus the model and pipelines where they differ from the bases."""
     bases = [f"../_base_/models/{arch}.py", *BASES]
     text = header + "_base_ = [\n" + "".join(f"    {b!r},\n" for b in bases) + "]\n"
+    if model_override:
+        from minim.config import Config
+
+        text += Config.from_dict(dict(model=model_override)).dump()
     if prep != BASE_PREPROCESSING:
         resize, crop, interpolation, mean, std = prep
         text += PIPELINES_TEMPLATE.format(resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std)
@@ -132,6 +149,7 @@ def torchvision_entries() -> list[dict]:
                    dict(model=model_config_for_arch(arch))),
         )
         weights_enum = models.get_model_weights(arch)
+        default_model = model_config_for_arch(arch)
         for weight in weights_enum:
             meta = weight.meta
             file_name = weight.url.rsplit("/", 1)[-1]
@@ -150,7 +168,8 @@ def torchvision_entries() -> list[dict]:
                       f"# ({weight.url}).\n"
                       f"# Evaluation preprocessing as torchvision measured its published accuracy.\n")
             rel_config = f"configs/{folder}/{name}.py"
-            write_if_changed(INDEX_DIR / rel_config, weight_config_text(header, arch, prep))
+            model_override = dict_diff(default_model, model_config_for_arch(arch, weights=weight.name))
+            write_if_changed(INDEX_DIR / rel_config, weight_config_text(header, arch, prep, model_override))
             entries.append({
                 "name": name,
                 "aliases": aliases,

@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/schedules/imagenet_bs256.py',
     '../_base_/default_runtime.py',
 ]
+model = dict(backbone=dict(img_size=512))
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
