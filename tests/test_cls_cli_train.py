@@ -137,3 +137,20 @@ def test_auto_scale_lr_is_logged(tmp_path, monkeypatch, run_cli):
     assert "optimizer.lr 0.05 -> 0.025" in result.out
     dumped = (tmp_path / "work_dirs" / "tiny_cfg" / "tiny_cfg.py").read_text()
     assert "lr=0.025" in dumped
+
+
+def test_config_warnings_are_printed_and_logged(tmp_path, monkeypatch, run_cli):
+    config = write_tiny_setup(tmp_path)
+    child = tmp_path / "child.py"
+    child.write_text(
+        "_base_ = './tiny_cfg.py'\n"
+        "train_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', size=24)]\n"
+        "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("train", "cls", str(child), "--no-validate")
+    assert result.exit_code == 0, result.err
+    assert "minim: warning:" in result.err and "data.train.pipeline" in result.err
+    log = next((tmp_path / "work_dirs" / "child").glob("*.log")).read_text()
+    assert "data.train.pipeline" in log
+    del config

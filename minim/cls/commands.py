@@ -38,6 +38,7 @@ class TrainResult:
     log_file: str | None = None
     json_log: str | None = None
     config_file: str | None = None
+    by_epoch: bool = True
 
 
 def _warn(message: str, console: bool) -> None:
@@ -132,7 +133,6 @@ def train(
     stem = config_stem(cfg, fallback=Path(str(config)).stem)
     cfg.work_dir = str(resolve_work_dir(work_dir, cfg, stem))
     run_device = resolve_device(device if device is not None else cfg.get("device"), gpus)
-    cfg.device = str(run_device)
     if amp and cfg.get("fp16") is None:
         cfg.fp16 = dict(loss_scale="dynamic")
     if channels_last:
@@ -150,7 +150,7 @@ def train(
         if key not in cfg:
             raise ConfigError(f"config has no {key!r}")
     work_path = Path(cfg.work_dir)
-    cfg.resume_from = _resume_path(resume, cfg, work_path)
+    resume_from = _resume_path(resume, cfg, work_path)  # not written into the dumped config
 
     from minim.cls.apis.train import auto_scale_lr as scale_lr
     from minim.cls.apis.train import optimizer_hook_settings, runner_limits
@@ -175,8 +175,8 @@ def train(
         _, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
         hook_cfg, _ = split_eval_cfg(cfg.get("evaluation") or {})
         resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
-    if cfg.resume_from:
-        checkpoint_io.read(cfg.resume_from)  # unreadable -> error now
+    if resume_from:
+        checkpoint_io.read(resume_from)  # unreadable -> error now
     elif cfg.get("load_from"):
         from minim.cls.checkpoint import load_checkpoint
 
@@ -202,7 +202,7 @@ def train(
     model.CLASSES = classes
 
     earlier = _existing_checkpoints(work_path)
-    if earlier and not cfg.resume_from:
+    if earlier and not resume_from:
         message = (
             f"{work_path} already holds checkpoints of an earlier run ({', '.join(earlier[:3])}"
             f"{', ...' if len(earlier) > 3 else ''}); files of the same name will be replaced as this run "
@@ -226,7 +226,7 @@ def train(
     }
     runner = train_model(
         model, datasets, cfg, validate=validate, device=run_device, meta=meta, val_dataset=val_dataset,
-        console=console, progress=progress, notes=notes,
+        console=console, progress=progress, notes=notes, resume_from=resume_from,
     )
     result = _train_result(runner, cfg, stem)
     if console:
@@ -261,6 +261,7 @@ def _train_result(runner, cfg, stem: str) -> TrainResult:
         log_file=str(runner.logger.text_path) if runner.logger.text_path else None,
         json_log=str(runner.logger.json_path) if runner.logger.json_path else None,
         config_file=str(Path(cfg.work_dir) / f"{stem}.py"),
+        by_epoch=runner.by_epoch,
     )
 
 
@@ -292,9 +293,10 @@ def print_train_summary(result: TrainResult, val_dataset=None) -> None:
     )
     checkpoint = result.best_checkpoint or result.latest_checkpoint
     if result.best_key is not None and result.best_score is not None:
+        unit = "epoch" if result.by_epoch else "iteration"
         console.print(
-            f"Best {result.best_key}: [bold]{result.best_score:.2f} %[/] (epoch/iter {result.best_number}) "
-            f"-> {result.best_checkpoint}", markup=True
+            f"Best {result.best_key} on the validation set: [bold]{result.best_score:.2f} %[/] at {unit} "
+            f"{result.best_number} -> {result.best_checkpoint}", markup=True
         )
     elif result.last_metrics:
         shown = ", ".join(f"{k} {v:.2f} %" for k, v in result.last_metrics.items() if isinstance(v, float))

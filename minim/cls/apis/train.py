@@ -101,8 +101,12 @@ def train_model(
     console: bool = True,
     progress: bool | None = None,
     notes: Sequence[str] = (),
+    resume_from: str | None = None,
 ):
     """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
+
+    ``resume_from`` (or ``cfg.resume_from``) continues a run from its checkpoint; ``notes`` are
+    lines logged at the start (config warnings, lr scaling).
 
     Everything is checked (runner, optimizer, schedules, hooks, ``save_best``, the resume
     checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
@@ -174,7 +178,7 @@ def train_model(
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop("priority", None)
         custom_hooks.append((HOOKS.build(hook_cfg), priority))
-    resume_from = cfg.get("resume_from")
+    resume_from = resume_from or cfg.get("resume_from")
     resume_checkpoint = checkpoint_io.read(resume_from) if resume_from else None
 
     # --- everything checked: now write into the work dir -----------------------------------
