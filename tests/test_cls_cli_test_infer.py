@@ -94,3 +94,14 @@ def test_infer_errors(trained, tmp_path, run_cli):
     empty.mkdir()
     no_images = run_cli("infer", "cls", str(config), str(empty), "--checkpoint", checkpoint)
     assert no_images.exit_code == 1 and "holds no image" in no_images.err
+
+
+def test_metric_options_parse_python_literals():
+    from minim.cls.commands import parse_metric_options
+    from minim.errors import UsageError
+
+    assert parse_metric_options(["topk=(1,5)", "thrs=0.5", "average_mode=none"]) == {
+        "topk": (1, 5), "thrs": 0.5, "average_mode": "none"}
+    assert parse_metric_options(None) is None
+    with pytest.raises(UsageError):
+        parse_metric_options(["topk"])

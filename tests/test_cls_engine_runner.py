@@ -199,3 +199,47 @@ def test_unique_timestamps_never_overwrite_logs(tmp_path):
     first = _unique_timestamp(tmp_path)
     (tmp_path / f"{first}.log").write_text("earlier run")
     assert _unique_timestamp(tmp_path) != first
+
+
+def test_latest_falls_back_to_a_copy_where_links_fail(tmp_path, monkeypatch):
+    from minim.cls.engine import checkpoint_io
+
+    target = tmp_path / "epoch_1.pth"
+    target.write_bytes(b"weights")
+
+    def no_links(*args, **kwargs):
+        raise OSError("symbolic links are not allowed here")
+
+    monkeypatch.setattr(checkpoint_io.os, "symlink", no_links)
+    checkpoint_io.link_latest(target, tmp_path / "latest.pth")
+    latest = tmp_path / "latest.pth"
+    assert not latest.is_symlink() and latest.read_bytes() == b"weights"
+    assert checkpoint_io.newest_checkpoint(tmp_path) == latest
+
+
+def test_newest_checkpoint_without_latest(tmp_path):
+    from minim.cls.engine.checkpoint_io import newest_checkpoint
+
+    assert newest_checkpoint(tmp_path) is None
+    for i, name in enumerate(["epoch_2.pth", "epoch_10.pth", "best_accuracy_top-1_epoch_3.pth"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    assert newest_checkpoint(tmp_path).name == "epoch_10.pth"
+
+
+def test_sampler_order_depends_only_on_seed_and_epoch():
+    from minim.cls.engine.data import EpochSampler
+
+    sampler = EpochSampler(10, shuffle=True, seed=4)
+    sampler.set_epoch(1)
+    first = list(sampler)
+    assert sorted(i for _, i in first) == list(range(10))
+    again = EpochSampler(10, shuffle=True, seed=4)
+    again.set_epoch(1)
+    again.set_start(3)
+    assert list(again) == first[3:] and len(again) == 7
+    again.set_epoch(2)
+    again.set_start(0)
+    assert list(again) != first
+    shards = [list(EpochSampler(10, seed=4, rank=r, world_size=3)) for r in range(3)]
+    assert sum(len(s) for s in shards) == 12  # padded to equal shares, as DistributedSampler

@@ -287,9 +287,10 @@ def print_train_summary(result: TrainResult, val_dataset=None) -> None:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)
+    progress = f"{result.epochs} epochs, {result.iters} iterations" if result.by_epoch else f"{result.iters} iterations"
     console.print(
-        f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {result.epochs} epochs, "
-        f"{result.iters} iterations, {result.images_per_second:.0f} training images/s.",
+        f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {progress}, "
+        f"{result.images_per_second:.0f} training images/s.",
     )
     checkpoint = result.best_checkpoint or result.latest_checkpoint
     if result.best_key is not None and result.best_score is not None:
@@ -533,7 +534,7 @@ def infer(
         warnings.simplefilter("always")
         model = init_model(cfg, path, device=resolve_device(device))
     for item in caught:
-        _warn(str(item.message), console and not as_json)
+        _warn(str(item.message), console)
     results = []
     for file in files:
         result = inference_model(model, str(file))

@@ -26,8 +26,8 @@ def runner_limits(cfg) -> tuple[bool, int | None, int | None]:
     if kind not in RUNNER_TYPES:
         raise ConfigError(f"unknown runner type {kind!r}; known: {', '.join(RUNNER_TYPES)}", hint=did_you_mean(kind, RUNNER_TYPES))
     limit_key = RUNNER_TYPES[kind]
-    for key in runner:
-        if key != limit_key:
+    for key, value in runner.items():
+        if key != limit_key and value is not None:  # max_epochs=None next to max_iters is harmless
             raise ConfigError(
                 f"runner {kind} has unknown key {key!r}; it takes {limit_key}"
                 + (" (use max_epochs with EpochBasedRunner, max_iters with IterBasedRunner)" if key in RUNNER_TYPES.values() else "")
@@ -175,6 +175,8 @@ def train_model(
         eval_hook = build_eval_hook(cfg.get("evaluation"), val_loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
     custom_hooks = []
     for hook_cfg in cfg.get("custom_hooks") or []:
+        if not isinstance(hook_cfg, dict):
+            raise ConfigError(f"custom_hooks entries must be dicts such as dict(type=..., priority='NORMAL'), got {hook_cfg!r}")
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop("priority", None)
         custom_hooks.append((HOOKS.build(hook_cfg), priority))

@@ -188,10 +188,14 @@ class EvalHook(Hook):
 
         logger = runner.logger
         total = len(self.dataloader.dataset)
-        logger.start_progress("val", total=total)
-        scores = collect_scores(
-            runner.model, self.dataloader, runner.device, runner.precision, runner.channels_last, logger.advance
-        )
+        logger.start_subtask("val", total=total)
+        try:
+            scores = collect_scores(
+                runner.model, self.dataloader, runner.device, runner.precision, runner.channels_last,
+                logger.advance_subtask,
+            )
+        finally:
+            logger.end_subtask()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             results = evaluate(scores, self.gt_labels, self.metric, self.metric_options)

@@ -69,6 +69,7 @@ class RunLogger:
         self._console = None
         self._progress = None
         self._task = None
+        self._subtask = None
         self._use_progress = progress
         self.writers: list[Any] = []  # extra scalar writers (TensorBoard)
 
@@ -179,6 +180,22 @@ class RunLogger:
         else:
             self._progress.reset(self._task, total=total, completed=completed, description=description, status="")
 
+    def start_subtask(self, description: str, total: int) -> None:
+        """A second bar under the main one (e.g. evaluation), removed by :meth:`end_subtask`."""
+        if self._progress is None:
+            return
+        self.end_subtask()
+        self._subtask = self._progress.add_task(description, total=total, status="")
+
+    def advance_subtask(self, steps: int = 1) -> None:
+        if self._progress is not None and self._subtask is not None:
+            self._progress.advance(self._subtask, steps)
+
+    def end_subtask(self) -> None:
+        if self._progress is not None and self._subtask is not None:
+            self._progress.remove_task(self._subtask)
+        self._subtask = None
+
     def advance(self, steps: int = 1, status: str | None = None) -> None:
         if self._progress is None:
             return
@@ -192,6 +209,7 @@ class RunLogger:
             self._progress.stop()
             self._progress = None
             self._task = None
+            self._subtask = None
 
     def close(self) -> None:
         """Stop the progress bar and close files and writers."""

@@ -9,6 +9,7 @@ shows training progress (mmcls trap #11). The text and JSON logs are always writ
 from __future__ import annotations
 
 import time
+from typing import Mapping
 
 from minim.cls.engine.hooks import Hook
 from minim.cls.engine.logger import format_eta, make_tensorboard_writer
@@ -70,14 +71,14 @@ class LoggerHook(Hook):
             record["iter"] = runner.iter + 1
             header = f"Iter [{runner.iter + 1}/{runner.max_iters}]"
         record["lr"] = runner.current_lr
-        record.update(values)
         # mmcv's key order: mode, epoch, iter, lr, memory, data_time, <losses>, time
-        memory = record.pop("memory")
-        step_time = record.pop("time")
+        record["memory"] = values.pop("memory")
+        record["data_time"] = values.pop("data_time")
+        step_time = values.pop("time")
+        record.update(values)
         record["time"] = step_time
-        record["memory"] = memory
         runner.logger.log_record(record, header, step=runner.iter + 1, eta=self._eta(runner))
-        runner.logger.advance(status=f"loss {values.get('loss', float('nan')):.4f}")
+        runner.logger.advance(status=f"loss {record.get('loss', float('nan')):.4f}")
 
     def after_val_epoch(self, runner) -> None:
         values = runner.pop_log_averages()
@@ -104,6 +105,8 @@ def build_logger_hook(log_config) -> LoggerHook:
         raise ConfigError(f"log_config has unknown key {key!r}; known: interval, hooks", hint=did_you_mean(key, ["interval", "hooks"]))
     tensorboard = None
     for hook in hooks or []:
+        if not isinstance(hook, Mapping):
+            raise ConfigError(f"log_config.hooks entries must be dicts such as dict(type='TextLoggerHook'), got {hook!r}")
         hook = dict(hook)
         kind = hook.pop("type", None)
         if kind not in LOGGER_TYPES:
