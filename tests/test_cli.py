@@ -96,3 +96,14 @@ def test_run_help_forms(run_cli):
     assert tool_help.exit_code == 0 and "Usage: minim run cls print_config" in tool_help.out
     unknown = run_cli("run", "clss", "print_config")
     assert unknown.exit_code == 2 and "known codebases: cls" in unknown.err
+
+
+def test_python_warnings_print_as_one_minim_line():
+    code = ("import warnings\nfrom minim.cli import main as m\n"
+            "import click\n@m.cli.command('warn')\ndef warn():\n    warnings.warn('head skipped')\n"
+            "m.COMMANDS['warn'] = ('search', '')\n"
+            "m.LazyGroup.get_command = lambda self, ctx, name: warn if name == 'warn' else None\n"
+            "m.main(['warn'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "minim: warning: head skipped\n"

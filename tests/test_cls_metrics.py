@@ -85,7 +85,7 @@ def test_precision_with_thresholds_counts_only_confident_predictions():
 
 def test_topk_larger_than_the_class_count_is_clamped_with_a_warning():
     scores, labels = softmax_scores(classes=3)
-    with pytest.warns(UserWarning, match="dropped"):
+    with pytest.warns(UserWarning, match="reporting top-1 only"):
         result = evaluate(scores, labels)
     assert list(result) == ["accuracy_top-1"]
     with pytest.warns(UserWarning, match="using topk=3"):

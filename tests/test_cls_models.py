@@ -131,21 +131,17 @@ def test_state_dict_keys_follow_mmcls_layout():
     assert not any(k.startswith("backbone.fc") for k in keys)
 
 
-def test_topk_is_clamped_with_one_warning():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = build_classifier(resnet18_cfg(num_classes=3, cal_acc=True))
-        model.forward_train(small_input(), torch.tensor([0, 2]))
-    topk_warnings = [w for w in caught if "topk" in str(w.message)]
-    assert len(topk_warnings) == 1
-    assert model.head.topk == (1, 3)
+def test_topk_above_the_class_count_is_dropped_not_a_crash():
+    # the metrics warn once about it (tests/test_cls_metrics.py); the head follows the same rule quietly
+    model = build_classifier(resnet18_cfg(num_classes=3, cal_acc=True))
+    out = model.forward_train(small_input(), torch.tensor([0, 2]))
+    assert model.head.topk == (1,)
+    assert set(out["accuracy"]) == {"top-1"}
 
 
-def test_topk_is_clamped_for_a_logits_head():
-    cfg = model_config_for_arch("squeezenet1_1", num_classes=2)
-    with pytest.warns(UserWarning, match="topk"):
-        model = build_classifier(cfg)
-    assert model.head.topk == (1, 2) and model.num_classes == 2
+def test_topk_is_dropped_for_a_logits_head():
+    model = build_classifier(model_config_for_arch("squeezenet1_1", num_classes=2))
+    assert model.head.topk == (1,) and model.num_classes == 2
 
 
 def test_cal_acc_reports_percentages():

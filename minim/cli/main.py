@@ -94,9 +94,18 @@ def report_error(message: str) -> None:
     click.echo(f"minim: error: {message}", err=True)
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings as ``minim: warning: <message>`` lines (file and line only with --debug)."""
+    click.echo(f"minim: warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; translate library errors into one-line messages and exit statuses."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not _debug_requested(argv):
+        import warnings
+
+        warnings.showwarning = show_warning
     try:
         cli.main(args=argv, prog_name="minim", standalone_mode=False)
     except click.exceptions.Exit as exc:

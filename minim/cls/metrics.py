@@ -84,7 +84,8 @@ def _topk(topk: Any, num_classes: int | None, warn: bool) -> tuple[list[int], bo
         raise ConfigError(f"every k in topk={tuple(ks)} exceeds the {num_classes} classes", hint="use topk=(1,)")
     if warn:
         warnings.warn(
-            f"topk={tuple(ks)}: k > {num_classes} classes dropped, reporting top-{valid} only", stacklevel=3
+            f"topk={tuple(ks)} asks for more than the {num_classes} classes; reporting "
+            f"{', '.join(f'top-{k}' for k in valid)} only (set metric_options=dict(topk=...) to silence this)", stacklevel=3
         )
     return valid, True
 

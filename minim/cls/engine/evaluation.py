@@ -199,7 +199,7 @@ class EvalHook(Hook):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             results = evaluate(scores, self.gt_labels, self.metric, self.metric_options)
-        for item in caught:  # e.g. "topk=(1, 5): k > 3 classes dropped": once per run, not every epoch
+        for item in caught:  # e.g. "topk=(1, 5) asks for more than the 3 classes": once per run, not every epoch
             message = str(item.message)
             if message not in self._warned:
                 self._warned.add(message)

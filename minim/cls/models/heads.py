@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
 
@@ -85,7 +84,6 @@ class ClsHead(nn.Module):
         self.cal_acc = bool(cal_acc)
         self.init_cfg = init_cfg
         self.num_classes: int | None = None
-        self._topk_warned = False
 
     # -- class count -------------------------------------------------------------------------
     def set_num_classes(self, num_classes: int) -> None:
@@ -94,18 +92,14 @@ class ClsHead(nn.Module):
         self._clamp_topk(num_classes)
 
     def _clamp_topk(self, num_classes: int | None) -> None:
+        """Drop ks above the class count (as the metrics do; they warn once), keeping at least one k."""
         if not num_classes:
             return
         values = [self.topk] if isinstance(self.topk, int) else list(self.topk)
         if max(values) <= num_classes:
             return
-        clamped_values = sorted({min(k, num_classes) for k in values})
-        clamped = clamped_values[0] if isinstance(self.topk, int) else tuple(clamped_values)
-        if not self._topk_warned:
-            warnings.warn(f"topk={self.topk!r} asks for more classes than the model has ({num_classes}); "
-                          f"using topk={clamped!r}", UserWarning, stacklevel=3)
-            self._topk_warned = True
-        self.topk = clamped
+        kept = [k for k in values if k <= num_classes] or [num_classes]
+        self.topk = kept[0] if isinstance(self.topk, int) else tuple(kept)
 
     # -- layers --------------------------------------------------------------------------------
     def linear_layer_paths(self) -> list[str]:
