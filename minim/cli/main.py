@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uninstall": ("uninstall", "Uninstall packages; warns when installed packages still require them."),
     "list": ("list", "Show Python, pip, torch builds, GPU and the codebases minim knows."),
     "doctor": ("doctor", "Find (and --fix) shadowed imports, torch mismatches and unmet requirements."),
+    "gridsearch": ("gridsearch", "Train every combination of config values in its own folder; rank the results."),
 }
 
 

@@ -120,19 +120,54 @@ def train(
     validate: bool = True,
     console: bool = True,
     progress: bool | None = None,
+    launcher: str = "none",
+    sync_bn: bool = False,
 ) -> TrainResult:
-    """``minim train cls CONFIG``: train from a config file or index name; see the module docs."""
-    from minim.cls.apis.config_source import config_stem, load_cls_config, weights_path
+    """``minim train cls CONFIG``: train from a config file or index name; see the module docs.
+
+    ``launcher='pytorch'|'slurm'``: this process is one worker of a distributed run started by
+    torchrun/srun (``minim train ... --launcher pytorch`` starts them, see :mod:`minim.launch`); it
+    joins the process group and trains its share. ``sync_bn`` (or ``sync_bn=True`` in the config)
+    turns BatchNorm into SyncBatchNorm in distributed runs on CUDA.
+    """
+    from minim.cls.apis.config_source import load_cls_config
+    from minim.cls.engine.worker_session import WorkerSession
+
+    cfg, _entry = load_cls_config(config, list(cfg_options))
+    with WorkerSession(launcher, cfg, device, gpus) as setup:
+        return _train(cfg, config, setup, work_dir=work_dir, resume=resume, device=device, gpus=gpus, seed=seed,
+                      deterministic=deterministic, amp=amp, channels_last=channels_last,
+                      auto_scale_lr=auto_scale_lr, validate=validate, console=console and _is_main(setup),
+                      progress=progress, sync_bn=sync_bn)
+
+
+def _is_main(setup) -> bool:
+    return setup is None or setup.rank == 0
+
+
+def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, deterministic, amp, channels_last,
+           auto_scale_lr, validate, console, progress, sync_bn) -> TrainResult:
+    from minim.cls.apis.config_source import config_stem, weights_path
     from minim.cls.engine.device import resolve_device
     from minim.cls.engine.seed import init_random_seed, set_random_seed
 
-    cfg, _entry = load_cls_config(config, list(cfg_options))
     notes = [f"config warning: {w}" for w in getattr(cfg, "warnings", [])]
     for warning in getattr(cfg, "warnings", []):
         _warn(warning, console)
     stem = config_stem(cfg, fallback=Path(str(config)).stem)
     cfg.work_dir = str(resolve_work_dir(work_dir, cfg, stem))
-    run_device = resolve_device(device if device is not None else cfg.get("device"), gpus)
+    if setup is not None:
+        run_device = setup.device
+        for note in setup.notes:
+            notes.append(note)
+            _warn(note, console)
+    else:
+        run_device = resolve_device(device if device is not None else cfg.get("device"), gpus)
+    if sync_bn:
+        cfg.sync_bn = True
+        if setup is None:
+            _warn("--sync-bn only matters in distributed runs (--launcher pytorch|slurm); ignored in one process",
+                  console)
     if amp and cfg.get("fp16") is None:
         cfg.fp16 = dict(loss_scale="dynamic")
     if channels_last:
@@ -157,7 +192,7 @@ def train(
 
     runner_limits(cfg)
     optimizer_hook_settings(cfg)
-    scale_note = scale_lr(cfg)
+    scale_note = scale_lr(cfg, setup.world_size if setup is not None else 1)
     if scale_note:
         notes.append(scale_note)
     run_seed = init_random_seed(seed if seed is not None else cfg.get("seed"))
@@ -166,38 +201,40 @@ def train(
 
     # model first (cheap): lets save_best and the resume checkpoint be checked before data work
     from minim.cls.engine import checkpoint_io
+    from minim.cls.engine.dist import main_process_first
     from minim.cls.engine.evaluation import resolve_save_best, split_eval_cfg
     from minim.cls.models import build_classifier
 
-    model = build_classifier(cfg.model)
-    num_classes = _model_num_classes(model)
-    if validate:
-        _, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
-        hook_cfg, _ = split_eval_cfg(cfg.get("evaluation") or {})
-        resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
-    if resume_from:
-        checkpoint_io.read(resume_from)  # unreadable -> error now
-    elif cfg.get("load_from"):
-        from minim.cls.checkpoint import load_checkpoint
+    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
+        model = build_classifier(cfg.model)
+        num_classes = _model_num_classes(model)
+        if validate:
+            _, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
+            hook_cfg, _ = split_eval_cfg(cfg.get("evaluation") or {})
+            resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
+        if resume_from:
+            checkpoint_io.read(resume_from)  # unreadable -> error now
+        elif cfg.get("load_from"):
+            from minim.cls.checkpoint import load_checkpoint
 
-        load_checkpoint(model, weights_path(cfg.load_from), map_location="cpu")
+            load_checkpoint(model, weights_path(cfg.load_from), map_location="cpu")
 
-    from minim.cls.datasets import build_dataset, check_same_classes
+        from minim.cls.datasets import build_dataset, check_same_classes
 
-    train_dataset = build_dataset(cfg.data.train)
-    check_classes(train_dataset, num_classes, "train")
-    val_dataset = None
-    if validate:
-        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
-        check_classes(val_dataset, num_classes, "val")
-        check_same_classes(train_dataset, val_dataset)
-    datasets = [train_dataset]
-    workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
-    if len(workflow) == 2:
-        # mmcls: the ('val', N) workflow computes the validation LOSS on val data with the TRAIN pipeline
-        loss_cfg = dict(cfg.data.val)
-        loss_cfg["pipeline"] = cfg.data.train.pipeline
-        datasets.append(build_dataset(loss_cfg))
+        train_dataset = build_dataset(cfg.data.train)
+        check_classes(train_dataset, num_classes, "train")
+        val_dataset = None
+        if validate:
+            val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+            check_classes(val_dataset, num_classes, "val")
+            check_same_classes(train_dataset, val_dataset)
+        datasets = [train_dataset]
+        workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
+        if len(workflow) == 2:
+            # mmcls: the ('val', N) workflow computes the validation LOSS on val data with the TRAIN pipeline
+            loss_cfg = dict(cfg.data.val)
+            loss_cfg["pipeline"] = cfg.data.train.pipeline
+            datasets.append(build_dataset(loss_cfg))
     classes = list(train_dataset.CLASSES) if train_dataset.CLASSES is not None else None
     model.CLASSES = classes
 
@@ -225,8 +262,8 @@ def train(
         "minim_version": _minim_version(),
     }
     runner = train_model(
-        model, datasets, cfg, validate=validate, device=run_device, meta=meta, val_dataset=val_dataset,
-        console=console, progress=progress, notes=notes, resume_from=resume_from,
+        model, datasets, cfg, distributed=setup is not None, validate=validate, device=run_device, meta=meta,
+        val_dataset=val_dataset, console=console, progress=progress, notes=notes, resume_from=resume_from,
     )
     result = _train_result(runner, cfg, stem)
     if console:
@@ -251,7 +288,8 @@ def _train_result(runner, cfg, stem: str) -> TrainResult:
         epochs=runner.epoch,
         iters=runner.iter,
         seconds=runner.train_time,
-        images_per_second=runner.samples_trained / runner.train_seconds if runner.train_seconds else 0.0,
+        # every rank trains as many samples as rank 0: the run's throughput is world_size times rank 0's
+        images_per_second=runner.samples_trained * runner.world_size / runner.train_seconds if runner.train_seconds else 0.0,
         best_key=msgs.get("best_key"),
         best_score=msgs.get("best_score"),
         best_checkpoint=msgs.get("best_ckpt"),
@@ -360,18 +398,35 @@ def test(
     device: str | None = None,
     cfg_options: Sequence[str] = (),
     console: bool = True,
+    launcher: str = "none",
 ) -> TestResult:
-    """``minim test cls CONFIG --checkpoint CKPT``: metrics of a checkpoint on ``data.test``."""
+    """``minim test cls CONFIG --checkpoint CKPT``: metrics of a checkpoint on ``data.test``.
+
+    ``launcher='pytorch'|'slurm'``: this process is one worker of a distributed test; each rank
+    scores its share of the images and the scores are gathered back in dataset order, so the
+    metrics and ``out`` equal a single process's. Rank 0 prints and writes ``out``.
+    """
+    from minim.cls.apis.config_source import load_cls_config
+    from minim.cls.engine.worker_session import WorkerSession
+
+    cfg, entry = load_cls_config(config, list(cfg_options))
+    with WorkerSession(launcher, cfg, device) as setup:
+        return _test(cfg, entry, setup, checkpoint, metrics=metrics, metric_options=metric_options, out=out,
+                     device=device, console=console and _is_main(setup))
+
+
+test.__test__ = False  # not a pytest test
+
+
+def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device, console) -> TestResult:
     import warnings
 
-    from minim.cls.apis.config_source import load_cls_config
     from minim.cls.apis.inference import init_model
     from minim.cls.engine.data import build_eval_loader, loader_settings
     from minim.cls.engine.device import resolve_device
     from minim.cls.engine.evaluation import collect_scores
     from minim.cls.metrics import evaluate
 
-    cfg, entry = load_cls_config(config, list(cfg_options))
     for warning in getattr(cfg, "warnings", []):
         _warn(warning, console)
     options = parse_metric_options(metric_options)
@@ -384,13 +439,15 @@ def test(
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
     if out is not None and not str(out).endswith(".json"):
         raise UsageError(f"--out must be a .json file, got {out}")
-    path = _checkpoint_for(checkpoint, entry, "test")
-    run_device = resolve_device(device)
-    if "test" not in (cfg.get("data") or {}):
-        raise ConfigError("config has no data.test")
     from minim.cls.datasets import build_dataset
+    from minim.cls.engine.dist import main_process_first
 
-    dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    run_device = setup.device if setup is not None else resolve_device(device)
+    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
+        path = _checkpoint_for(checkpoint, entry, "test")
+        if "test" not in (cfg.get("data") or {}):
+            raise ConfigError("config has no data.test")
+        dataset = build_dataset(cfg.data.test, dict(test_mode=True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = init_model(cfg, path, device=run_device)
@@ -411,17 +468,15 @@ def test(
         _warn(str(item.message), console)
     predictions = _predictions(dataset, scores, gt_labels, metas)
     result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
-    if out is not None:
+    if out is not None and _is_main(setup):
         _write_json(out, {"metrics": _plain(results), "classes": classes, "predictions": predictions})
         result.out_file = str(out)
     if console:
-        print_metrics_table(results, title=f"{Path(path).name} on data.test ({len(dataset)} images)")
+        processes = f", {setup.world_size} processes" if setup is not None else ""
+        print_metrics_table(results, title=f"{Path(path).name} on data.test ({len(dataset)} images{processes})")
         if out is not None:
             print(f"wrote {out}")
     return result
-
-
-test.__test__ = False  # not a pytest test
 
 
 def _plain(value):
@@ -577,4 +632,13 @@ def _print_predictions(results: list[dict[str, Any]]) -> None:
             console.print(f"  -> {item['shown']}", markup=False)
 
 
-__all__ = ["train", "test", "infer", "TrainResult", "TestResult", "MinimError"]
+__all__ = ["train", "test", "infer", "launch_preflight", "TrainResult", "TestResult", "MinimError"]
+
+
+# -------------------------------------------------------------------------------------- launch
+def launch_preflight(config, cfg_options: Sequence[str] = (), command: str = "train") -> str:
+    """Before starting workers: read the config once (errors show once, not per process); the job name."""
+    from minim.cls.apis.config_source import config_stem, load_cls_config
+
+    cfg, _entry = load_cls_config(config, list(cfg_options))
+    return f"{config_stem(cfg, fallback=Path(str(config)).stem)}_{command}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
+from minim.cli.options import cfg_options_option, codebase_argument
 
 
-class _TestCommand(CfgOptionsCommand):
+class _TestCommand(LaunchCommand):
     """Also lets ``--metrics`` and ``--metric-options`` take several values after one flag."""
 
     def parse_args(self, ctx, args):
@@ -43,22 +44,29 @@ def _expand_multi(args: list[str], flags: tuple[str, ...]) -> list[str]:
 @click.option("--out", type=click.Path(dir_okay=False), help="Write metrics, classes and per-image predictions to this JSON file.")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @cfg_options_option
-def command(codebase, config, checkpoint, metrics, metric_options, out, device, cfg_options):
+@launcher_options
+@click.pass_context
+def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, device, cfg_options, **launch):
     """Evaluate CONFIG's model with CHECKPOINT on the config's data.test.
 
     \b
-    Example:
+    Examples:
       minim test cls work_dirs/mobilenet-v2_digits/mobilenet-v2_digits.py \\
           --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --metrics accuracy f1_score --out results.json
+      minim test cls CONFIG --checkpoint CKPT --launcher pytorch --gpus 2   # same metrics, 2 processes
     """
     from minim.cli.commands.train import engine_function
 
+    mode = launch_if_requested(ctx, codebase, "test", config, dict(launch), device)
+    if mode == "launched":
+        return
     engine_function(codebase, "test")(
         config,
         checkpoint,
         metrics=list(metrics) or None,
         metric_options=list(metric_options) or None,
         out=out,
-        device=device,
+        device=device if launch["gpus"] != 0 else "cpu",
         cfg_options=list(cfg_options),
+        launcher=launch["launcher_worker"] or "none",
     )

@@ -6,7 +6,8 @@ import importlib
 
 import click
 
-from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
+from minim.cli.options import cfg_options_option, codebase_argument
 from minim.errors import NotFoundError
 
 
@@ -21,7 +22,7 @@ def engine_function(codebase, name: str):
     return function
 
 
-@click.command("train", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("train", cls=LaunchCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @codebase_argument
 @click.argument("config")
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Folder for logs, checkpoints and the config copy "
@@ -30,16 +31,19 @@ def engine_function(codebase, name: str):
               help="Resume training from CKPT, or, without a value, from the newest checkpoint in the work dir.")
 @cfg_options_option
 @click.option("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--gpus", type=int, help="Number of GPUs (one process drives one GPU; 0 = CPU).")
 @click.option("--seed", type=int, help="Random seed (default: the config's seed, else a random one, logged).")
 @click.option("--deterministic", is_flag=True, help="Ask torch for deterministic kernels.")
 @click.option("--amp", is_flag=True, help="Mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU.")
 @click.option("--channels-last", is_flag=True, help="Use the channels_last memory format.")
 @click.option("--auto-scale-lr", is_flag=True, help="Scale the lr linearly to the real batch size "
-              "(auto_scale_lr.base_batch_size in the config).")
+              "(samples_per_gpu x processes vs auto_scale_lr.base_batch_size in the config).")
+@click.option("--sync-bn", is_flag=True, help="SyncBatchNorm in distributed runs on CUDA (also: sync_bn=True "
+              "in the config).")
 @click.option("--no-validate", is_flag=True, help="Do not evaluate on the val set during training.")
-def command(codebase, config, work_dir, resume, cfg_options, device, gpus, seed, deterministic, amp, channels_last,
-            auto_scale_lr, no_validate):
+@launcher_options
+@click.pass_context
+def command(ctx, codebase, config, work_dir, resume, cfg_options, device, seed, deterministic, amp, channels_last,
+            auto_scale_lr, sync_bn, no_validate, **launch):
     """Train CONFIG (a config file, or a model name/alias from the index).
 
     \b
@@ -47,18 +51,26 @@ def command(codebase, config, work_dir, resume, cfg_options, device, gpus, seed,
       minim train cls mobilenet-v2_digits
       minim train cls my_config.py --work-dir runs/exp1 --cfg-options runner.max_epochs=5
       minim train cls my_config.py --resume            # continue from the newest checkpoint
+      minim train cls my_config.py --launcher pytorch --gpus 4            # 4 GPUs with torchrun
+      minim train cls my_config.py --launcher slurm --gpus 16 --gpus-per-node 8 --partition gpu
+      minim train cls my_config.py --launcher pytorch --gpus 2 --dry-run  # show the command
     """
+    mode = launch_if_requested(ctx, codebase, "train", config, dict(launch), device)
+    if mode == "launched":
+        return
     engine_function(codebase, "train")(
         config,
         work_dir=work_dir,
         resume=resume,
         cfg_options=list(cfg_options),
         device=device,
-        gpus=gpus,
+        gpus=launch["gpus"] if mode == "single" else None,
         seed=seed,
         deterministic=deterministic,
         amp=amp,
         channels_last=channels_last,
         auto_scale_lr=auto_scale_lr,
         validate=not no_validate,
+        launcher=launch["launcher_worker"] or "none",
+        sync_bn=sync_bn,
     )

@@ -110,6 +110,13 @@ def train_model(
 
     Everything is checked (runner, optimizer, schedules, hooks, ``save_best``, the resume
     checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
+
+    ``distributed=True`` needs a process group (see :func:`minim.cls.engine.dist.init_distributed`;
+    ``device`` is then this rank's device): the model is wrapped in DistributedDataParallel
+    (``find_unused_parameters`` from the config), BatchNorm becomes SyncBatchNorm when
+    ``cfg.sync_bn`` (CUDA only), every rank trains on its shard of each epoch and evaluates its
+    shard of the val set (gathered, so metrics equal a single process's), and at the end the
+    replicas are checked to hold identical weights.
     """
     import torch
 
@@ -117,7 +124,7 @@ def train_model(
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
     from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
     from minim.cls.engine.device import resolve_device, resolve_precision
-    from minim.cls.engine.dist import get_world_size, is_main_process
+    from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
     from minim.cls.engine.evaluation import build_eval_hook
     from minim.cls.engine.hooks import HOOKS
     from minim.cls.engine.logger import RunLogger
@@ -126,8 +133,9 @@ def train_model(
     from minim.cls.engine.optimizer import build_optimizer
     from minim.cls.engine.runner import Runner
 
-    if distributed:
-        raise ConfigError("distributed training is not available in this version of minim")
+    if distributed and not _dist_initialized():
+        raise ConfigError("train_model(distributed=True) needs an initialised process group",
+                          hint="run under minim train ... --launcher pytorch|slurm, or call init_distributed first")
     if cfg.get("work_dir") is None:
         raise ConfigError("cfg.work_dir is not set")
     datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
@@ -148,10 +156,21 @@ def train_model(
     if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
+    notes = list(notes)
+    if distributed and cfg.get("sync_bn", False):
+        from minim.cls.engine.parallel import convert_sync_bn
+
+        model, note = convert_sync_bn(model, device)
+        notes.append(note)
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, cfg.optimizer)
+    train_module = None
+    if distributed:
+        from minim.cls.engine.parallel import wrap_ddp
+
+        train_module = wrap_ddp(model, device, cfg.get("find_unused_parameters", False))
     lr_hook = build_lr_hook(cfg.get("lr_config"), by_epoch)
     checkpoint_hook = build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch)
     logger_hook = build_logger_hook(cfg.get("log_config"))
@@ -185,7 +204,7 @@ def train_model(
 
     # --- everything checked: now write into the work dir -----------------------------------
     work_dir = Path(cfg.work_dir)
-    timestamp = timestamp or _unique_timestamp(work_dir)
+    timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
     if is_main_process():
         work_dir.mkdir(parents=True, exist_ok=True)
         if hasattr(cfg, "dump"):
@@ -207,6 +226,7 @@ def train_model(
         channels_last=channels_last,
         grad_clip=opt_settings["grad_clip"],
         cumulative_iters=opt_settings["cumulative_iters"],
+        train_module=train_module,
     )
     for hook in (lr_hook, checkpoint_hook, eval_hook, logger_hook):
         runner.register_hook(hook)
@@ -228,9 +248,35 @@ def train_model(
         start = time.perf_counter()
         runner.run(loaders, workflow)
         runner.train_time = time.perf_counter() - start
+        if distributed:
+            _check_replicas(model, logger)
     finally:
         logger.close()
     return runner
+
+
+def _dist_initialized() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _check_replicas(model, logger) -> list[str]:
+    """After distributed training: rank 0's buffers to every rank, then compare every rank's weights.
+
+    Logs ``model state identical on all N ranks (sha256 ...)`` with each rank's digest, or a warning."""
+    from minim.cls.engine.dist import broadcast_buffers, replica_digests
+
+    broadcast_buffers(model)
+    digests = replica_digests(model)
+    listing = ", ".join(f"rank {rank}: {digest}" for rank, digest in enumerate(digests))
+    if len(set(digests)) == 1:
+        logger.info(f"model state identical on all {len(digests)} ranks (sha256 {digests[0][:16]}...)", console=False)
+        logger.info(f"replica state sha256: {listing}", console=False)
+    else:
+        logger.warning(f"the model replicas differ after training (state sha256 {listing}); the checkpoints hold "
+                       "rank 0's weights")
+    return digests
 
 
 def _complete_meta(meta, cfg, seed: int, device) -> dict[str, Any]:

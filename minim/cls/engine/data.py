@@ -145,10 +145,25 @@ def build_train_loader(dataset: Dataset, settings: Mapping[str, Any], seed: int,
     return _loader(SeededDataset(dataset), settings, sampler, workers, device, drop_last=bool(settings.get("drop_last")))
 
 
-def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: torch.device) -> DataLoader:
-    """A validation/test loader: dataset order, no seeding."""
+def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: torch.device,
+                      distributed: bool | None = None) -> DataLoader:
+    """A validation/test loader: dataset order, no seeding.
+
+    Distributed (by default whenever a process group of several ranks is up) each rank reads
+    samples ``rank, rank + world_size, ...`` without padding (a ``ShardedSampler(pad=False)``), and
+    :func:`minim.cls.engine.evaluation.collect_scores` gathers them back into dataset order, so the
+    metrics equal a single process's whatever the dataset size.
+    """
     workers = effective_workers(settings.get("workers_per_gpu", 0))
-    sampler = torch.utils.data.SequentialSampler(dataset)
+    world_size = get_world_size()
+    if distributed is None:
+        distributed = world_size > 1
+    if distributed and world_size > 1:
+        from minim.cls.datasets.samplers import ShardedSampler
+
+        sampler = ShardedSampler(dataset, shuffle=False, seed=0, rank=get_rank(), world_size=world_size, pad=False)
+    else:
+        sampler = torch.utils.data.SequentialSampler(dataset)
     return _loader(dataset, settings, sampler, workers, device, drop_last=False)
 
 

@@ -33,10 +33,9 @@ def resolve_device(spec: str | torch.device | None = None, gpus: int | None = No
             raise UsageError(f"--gpus must be >= 0, got {gpus}")
         if gpus > 1:
             raise UsageError(
-                f"--gpus {gpus}: one minim process drives one device; multi-GPU training runs one process "
-                "per GPU under torchrun with --launcher pytorch (distributed launching is not available "
-                "in this version yet)",
-                hint="use --gpus 1, or --device cuda:N to pick a GPU",
+                f"--gpus {gpus} needs one process per GPU: add --launcher pytorch (torchrun on this machine) "
+                "or --launcher slurm",
+                hint=f"e.g. --launcher pytorch --gpus {gpus}",
             )
         if gpus == 0:
             if spec not in (None, "auto", "cpu"):

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from minim.cls.engine.dist import is_main_process
+from minim.cls.engine.dist import all_gather_object, broadcast_buffers, get_world_size, is_main_process
 from minim.cls.engine.hooks import Hook
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
@@ -42,11 +42,13 @@ def collect_scores(
 ) -> np.ndarray:
     """Softmax scores (N, C) of ``model`` over ``loader`` in dataset order (eval mode, no grad).
 
-    ``keep_metas``, when given, receives each sample's ``img_metas`` entry.
+    ``keep_metas``, when given, receives each sample's ``img_metas`` entry. With a sharded loader
+    (distributed evaluation) every rank gets all scores, gathered back into dataset order.
     """
     was_training = model.training
     model.eval()
     chunks = []
+    metas: list | None = [] if keep_metas is not None else None
     try:
         for batch in loader:
             img = batch["img"].to(device, non_blocking=True)
@@ -60,15 +62,43 @@ def collect_scores(
             if isinstance(scores, (list, tuple)):
                 scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
             chunks.append(scores.detach().float().cpu())
-            if keep_metas is not None:
-                keep_metas.extend(batch.get("img_metas") or [{}] * len(img))
+            if metas is not None:
+                metas.extend(batch.get("img_metas") or [{}] * len(img))
             if on_batch is not None:
                 on_batch(len(img))
     finally:
         model.train(was_training)
-    if not chunks:
-        return np.zeros((0, 0), dtype=np.float32)
-    return torch.cat(chunks).numpy()
+    scores = torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), dtype=np.float32)
+    sampler = getattr(loader, "sampler", None)
+    if getattr(sampler, "num_replicas", 1) > 1 and get_world_size() > 1:
+        scores, metas = gather_in_dataset_order(sampler, scores, metas)
+    if keep_metas is not None:
+        keep_metas.extend(metas)
+    return scores
+
+
+def gather_in_dataset_order(sampler, scores: np.ndarray, metas: list | None) -> tuple[np.ndarray, list | None]:
+    """Every rank's ``(indices, scores, metas)`` of a sharded evaluation, reassembled in dataset order
+    (on every rank). Duplicated indices of a padded sampler are kept once."""
+    indices = list(sampler.indices())
+    gathered = all_gather_object((indices, scores, metas))
+    size = sampler.dataset_size
+    width = max((part[1].shape[1] for part in gathered if part[1].size), default=0)
+    out = np.zeros((size, width), dtype=np.float32)
+    seen = np.zeros(size, dtype=bool)
+    all_metas: list | None = [None] * size if metas is not None else None
+    for part_indices, part_scores, part_metas in gathered:
+        for row, index in enumerate(part_indices[: len(part_scores)]):
+            if seen[index]:
+                continue
+            seen[index] = True
+            out[index] = part_scores[row]
+            if all_metas is not None and part_metas is not None:
+                all_metas[index] = part_metas[row]
+    if not seen.all():
+        missing = int((~seen).sum())
+        raise RuntimeError(f"distributed evaluation lost {missing} of {size} samples")
+    return out, all_metas
 
 
 def split_eval_cfg(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -188,11 +218,13 @@ class EvalHook(Hook):
 
         logger = runner.logger
         total = len(self.dataloader.dataset)
+        world_size = get_world_size()
+        broadcast_buffers(runner.model)  # every rank evaluates the same model (rank 0's BN statistics)
         logger.start_subtask("val", total=total)
         try:
             scores = collect_scores(
                 runner.model, self.dataloader, runner.device, runner.precision, runner.channels_last,
-                logger.advance_subtask,
+                lambda count: logger.advance_subtask(count * world_size),
             )
         finally:
             logger.end_subtask()
@@ -229,7 +261,8 @@ class EvalHook(Hook):
         self.best_score, self.best_ckpt = float(score), str(path)
         msgs = runner.meta["hook_msgs"]
         msgs.update(best_key=self.key, best_score=self.best_score, best_ckpt=self.best_ckpt, best_number=number)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if is_main_process():
+            self.directory.mkdir(parents=True, exist_ok=True)
         runner.save_checkpoint(path, save_optimizer=True, end_of_epoch=self.by_epoch)
         if is_main_process():
             if previous and previous != str(path) and Path(previous).is_file():

@@ -4,8 +4,10 @@
 ``IterBasedRunner``. Counters follow mmcv: ``epoch`` = epochs done (0-based during an
 epoch), ``iter`` = iterations done, ``inner_iter`` = position in the current epoch.
 
-Single process today; the distributed points are marked: ``self.model`` may be wrapped
-(DDP) and only rank 0 logs and writes files (see :mod:`minim.cls.engine.dist`).
+Distributed: ``train_module`` (a DDP wrapper, see :mod:`minim.cls.engine.parallel`) runs the
+training forward passes so gradients are averaged over ranks; ``self.model`` stays the plain
+model for evaluation and checkpoints. Logged losses are averaged over ranks; only rank 0 logs
+and writes files (see :mod:`minim.cls.engine.dist`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch import nn
 
 from minim.cls.engine import checkpoint_io
 from minim.cls.engine.device import Precision, peak_memory_mb
-from minim.cls.engine.dist import is_main_process
+from minim.cls.engine.dist import all_reduce_mean, get_world_size, is_main_process
 from minim.cls.engine.hooks import Hook, priority_value
 from minim.cls.engine.logger import RunLogger
 from minim.cls.engine.seed import capture_rng_state, restore_rng_state
@@ -101,10 +103,13 @@ class Runner:
         channels_last: bool = False,
         grad_clip: Mapping[str, Any] | None = None,
         cumulative_iters: int = 1,
+        train_module: nn.Module | None = None,
     ):
         if (max_epochs is None) == (max_iters is None):
             raise ConfigError("runner needs exactly one of max_epochs (EpochBasedRunner) and max_iters (IterBasedRunner)")
         self.model = model
+        self.train_module = train_module
+        self.world_size = get_world_size()
         self.optimizer = optimizer
         self.work_dir = Path(work_dir)
         self.logger = logger
@@ -128,7 +133,7 @@ class Runner:
         self.train_loader = None
         self.batch_size = 0
         self._resumed = False
-        self.samples_trained = 0
+        self.samples_trained = 0  # by this process (all ranks: x world_size)
         self.train_seconds = 0.0  # inside training iterations (data + step + per-iteration hooks)
         self.train_time = 0.0  # the whole run, evaluation and checkpoints included
         self.reset_log_buffer()
@@ -187,7 +192,9 @@ class Runner:
         """Averages since the last call: ``data_time``, ``time`` and every loss term (one sync)."""
         if not self._count:
             return {}
-        values = torch.stack([v.float() for v in self._sums.values()]).cpu().tolist() if self._sums else []
+        values = []
+        if self._sums:  # one collective: every rank logs at the same iterations with the same keys
+            values = all_reduce_mean(torch.stack([v.float() for v in self._sums.values()])).cpu().tolist()
         out = {"data_time": self._data_time / self._count, "time": self._time / self._count}
         out.update({k: v / self._count for k, v in zip(self._sums, values)})
         out["memory"] = peak_memory_mb(self.device)
@@ -205,9 +212,11 @@ class Runner:
         return img, label
 
     def forward_losses(self, batch: Mapping[str, Any]) -> dict[str, Any]:
-        """The model's loss dict for one batch (the point where a DDP wrapper would be called)."""
+        """The model's loss dict for one batch (through the DDP wrapper when distributed)."""
         img, label = self._inputs(batch)
         with self.precision.autocast():
+            if self.train_module is not None and self.mode == "train":
+                return self.train_module(img, label)
             return self.model.forward_train(img, label)
 
     def train_iter(self, batch: Mapping[str, Any], data_time: float) -> None:

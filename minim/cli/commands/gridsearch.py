@@ -1,0 +1,88 @@
+"""``minim gridsearch CODEBASE CONFIG --search-args '--KEY V1 V2 ...'``: train every combination, rank them."""
+
+from __future__ import annotations
+
+import click
+
+from minim.cli.launch_options import passed_on_launcher_options
+from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+
+#: options passed on to every ``minim train`` run: (click name, flag, is_flag)
+_TRAIN_OPTIONS = (
+    ("launcher", "--launcher", False), ("gpus", "--gpus", False), ("gpus_per_node", "--gpus-per-node", False),
+    ("nnodes", "--nnodes", False), ("node_rank", "--node-rank", False), ("master_addr", "--master-addr", False),
+    ("master_port", "--master-port", False), ("partition", "--partition", False),
+    ("cpus_per_task", "--cpus-per-task", False), ("srun_args", "--srun-args", False),
+    ("device", "--device", False), ("seed", "--seed", False), ("deterministic", "--deterministic", True),
+    ("amp", "--amp", True), ("channels_last", "--channels-last", True), ("auto_scale_lr", "--auto-scale-lr", True),
+    ("sync_bn", "--sync-bn", True),
+)
+
+
+def train_arguments(params: dict) -> list[str]:
+    """The ``minim train`` arguments for the options the user gave."""
+    args: list[str] = []
+    for name, flag, is_flag in _TRAIN_OPTIONS:
+        value = params.get(name)
+        if is_flag:
+            if value:
+                args.append(flag)
+        elif value is not None and not (name == "launcher" and value == "none"):
+            args += [flag, str(value)]
+    return args
+
+
+@click.command("gridsearch", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@codebase_argument
+@click.argument("config")
+@click.option("--search-args", required=True, metavar="'--KEY V1 V2 ...'",
+              help="Config keys and their values, e.g. '--optimizer.lr 1e-2 1e-3 --runner.max_epochs 5 10' "
+                   "(values read like --cfg-options values).")
+@click.option("--work-dir", type=click.Path(file_okay=False),
+              help="Folder of the search (default work_dirs/<config>_gridsearch); one sub-folder per combination.")
+@click.option("--max-jobs", "-j", type=int, default=1, show_default=True, help="Combinations run at the same time.")
+@cfg_options_option
+@click.option("--metric", help="Metric to rank by (default: evaluation.save_best, else accuracy_top-1).")
+@click.option("--rule", type=click.Choice(["greater", "less"]), help="Whether a higher or lower --metric is better "
+              "(default: inferred).")
+@click.option("--allow-stale", is_flag=True, help="Search an intermediate variable even where other keys keep "
+              "its old value.")
+@click.option("--dry-run", is_flag=True, help="Print the train command of every combination and exit.")
+@passed_on_launcher_options
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--seed", type=int, help="Random seed of every run.")
+@click.option("--deterministic", is_flag=True, help="Deterministic kernels.")
+@click.option("--amp", is_flag=True, help="Mixed precision.")
+@click.option("--channels-last", is_flag=True, help="channels_last memory format.")
+@click.option("--auto-scale-lr", is_flag=True, help="Scale the lr to the real batch size.")
+@click.option("--sync-bn", is_flag=True, help="SyncBatchNorm in distributed runs on CUDA.")
+def command(codebase, config, search_args, work_dir, max_jobs, cfg_options, metric, rule, allow_stale, dry_run,
+            **train_options):
+    """Train CONFIG once per combination of --search-args values and rank the runs.
+
+    Every combination trains in WORK_DIR/<key=value,...>; the ranking by the best validation
+    metric is printed and written to WORK_DIR/summary.json and summary.csv. Running the same search
+    again skips the combinations that finished.
+
+    \b
+    Examples:
+      minim gridsearch cls my_config.py --search-args '--optimizer.lr 1e-2 1e-3 --runner.max_epochs 5 10'
+      minim gridsearch cls my_config.py --search-args '--optimizer.weight_decay 1e-4 5e-4' -j 2
+      minim gridsearch cls my_config.py --search-args '--optimizer.lr 0.1 0.2' --launcher pytorch --gpus 4
+    """
+    from minim.gridsearch import gridsearch
+
+    result = gridsearch(
+        codebase.name,
+        config,
+        search_args,
+        work_dir=work_dir,
+        cfg_options=list(cfg_options),
+        train_args=train_arguments(train_options),
+        max_jobs=max_jobs,
+        metric=metric,
+        rule=rule,
+        allow_stale=allow_stale,
+        dry_run=dry_run,
+    )
+    result.raise_for_failures()

@@ -1,0 +1,123 @@
+"""Results of a grid search: best metric of each run from its JSON log, ranking, table, summary files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from minim.config.dump import write_atomic
+
+NOT_METRICS = ("mode", "epoch", "iter", "lr", "time", "data_time", "memory", "loss")
+
+
+def newest_json_log(work_dir: Path) -> Path | None:
+    """The run's JSON log (``<timestamp>.log.json``; the newest when a folder holds several)."""
+    logs = sorted(Path(work_dir).glob("*.log.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    return logs[-1] if logs else None
+
+
+def val_records(json_log: Path) -> list[dict]:
+    records = []
+    for line in Path(json_log).read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        if isinstance(record, dict) and record.get("mode") == "val":
+            records.append(record)
+    return records
+
+
+def first_metric_key(records: Sequence[dict]) -> str | None:
+    """``save_best='auto'``: the first metric a validation record holds (e.g. ``accuracy_top-1``)."""
+    for record in records:
+        for key, value in record.items():
+            if key not in NOT_METRICS and isinstance(value, (int, float)):
+                return key
+    return None
+
+
+def best_of(records: Sequence[dict], key: str, rule: str) -> tuple[float | None, int | None]:
+    """(best value of ``key``, its epoch — or iteration for iteration-based runs) over ``records``."""
+    best = where = None
+    for record in records:
+        value = record.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+            continue
+        if best is None or (value > best if rule == "greater" else value < best):
+            best, where = float(value), record.get("epoch") if record.get("epoch") is not None else record.get("iter")
+    return best, where
+
+
+def rank_runs(runs: list, rule: str) -> list:
+    """Runs with a metric first (best first by ``rule``), then finished runs without one, then failures."""
+    def sort_key(run):
+        if run.status == "failed":
+            return (2, 0.0)
+        if run.best is None:
+            return (1, 0.0)
+        return (0, -run.best if rule == "greater" else run.best)
+
+    return sorted(runs, key=sort_key)  # stable: ties keep the order of the grid
+
+
+def write_summary(root: Path, payload: dict[str, Any], runs: list, keys: Sequence[str], metric: str) -> tuple[Path, Path]:
+    """``summary.json`` and ``summary.csv`` in ``root`` (atomically)."""
+    json_path, csv_path = root / "summary.json", root / "summary.csv"
+    data = dict(payload)
+    data["runs"] = [dict(rank=i, **_plain(asdict(run))) for i, run in enumerate(runs, 1)]
+    write_atomic(json_path, json.dumps(data, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["rank", "name", *keys, metric, "best_at", "status", "seconds", "work_dir", "log"])
+    for i, run in enumerate(runs, 1):
+        writer.writerow([i, run.name, *[_cell(run.values.get(k)) for k in keys],
+                         "" if run.best is None else run.best, "" if run.best_at is None else run.best_at,
+                         run.status, f"{run.seconds:.1f}", run.work_dir, run.log])
+    write_atomic(csv_path, buffer.getvalue())
+    return json_path, csv_path
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def print_table(runs: list, keys: Sequence[str], metric: str, rule: str, title: str) -> None:
+    """The ranked runs as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("#", justify="right")
+    for key in keys:
+        table.add_column(key, justify="right", overflow="fold")
+    table.add_column(f"best {metric}", justify="right", overflow="fold")
+    table.add_column("at", justify="right")
+    table.add_column("status")
+    styles = {"failed": "red", "done": "green", "skipped": "green"}
+    for i, run in enumerate(runs, 1):
+        table.add_row(
+            str(i), *[_cell(run.values.get(k)) for k in keys],
+            "-" if run.best is None else f"{run.best:.2f}",
+            "-" if run.best_at is None else str(run.best_at),
+            f"[{styles.get(run.status, 'default')}]{run.status}[/]",
+        )
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    better = "higher" if rule == "greater" else "lower"
+    console.print(f"ranked by the best {metric} of each run ({better} is better)", markup=False)
