@@ -101,4 +101,10 @@ def test_ddp_training_path_in_a_one_rank_group(one_rank_group, tmp_path):
     assert [r["epoch"] for r in records if r.get("mode") == "val"] == [1, 2]
     checkpoint = torch.load(tmp_path / "latest.pth", weights_only=False)
     assert not any(key.startswith("module.") for key in checkpoint["state_dict"])  # the plain model is saved
+    from minim.cls.apis import multi_gpu_test, single_gpu_test
+    from minim.cls.engine.data import build_eval_loader
+
+    loader = build_eval_loader(NoisyDataset(n=5), {"samples_per_gpu": 2, "workers_per_gpu": 0}, setup.device)
+    rows = multi_gpu_test(model, loader)  # NoisyDataset draws new noise on every read: compare shapes
+    assert [row.shape for row in rows] == [row.shape for row in single_gpu_test(model, loader)] == [(4,)] * 5
     assert _initialized()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import shlex
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from cls_engine_support import write_tiny_setup
-from minim.errors import ConfigError, MinimError, UsageError
+from minim.errors import ConfigError, UsageError
 from minim.gridsearch import RunResult, combination_name, expand, gridsearch, parse_search_args
 from minim.gridsearch.summary import best_of, rank_runs, write_summary
 

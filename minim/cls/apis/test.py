@@ -34,3 +34,13 @@ test_model.__test__ = False  # not a pytest test
 def single_gpu_test(model, data_loader, **kwargs) -> list[np.ndarray]:
     """mmcls's name: a list of per-sample score rows."""
     return list(test_model(model, data_loader, **kwargs))
+
+
+def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect: bool = True, **kwargs) -> list[np.ndarray] | None:
+    """mmcls's distributed test: each rank scores its shard of ``data_loader`` (a loader from
+    ``build_eval_loader`` under a process group); rank 0 gets every row in dataset order, the others None.
+    ``tmpdir``/``gpu_collect`` are accepted for compatibility (results are gathered in memory)."""
+    from minim.cls.engine.dist import is_main_process
+
+    rows = list(test_model(model, data_loader, **kwargs))
+    return rows if is_main_process() else None
