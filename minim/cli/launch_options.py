@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import CfgOptionsCommand
+from minim.cli.options import MultiValueCommand
 
 RAW_ARGS_KEY = "minim.raw_args"
 
 
-class LaunchCommand(CfgOptionsCommand):
+class LaunchCommand(MultiValueCommand):
     """Keeps the command's own arguments as typed, so a launcher can pass them on to its workers."""
 
     def parse_args(self, ctx, args):

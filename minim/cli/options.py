@@ -29,35 +29,50 @@ def codebase_argument(func):
 
 
 CFG_OPTIONS_FLAG = "--cfg-options"
+#: ``context_settings`` giving ``-h`` as well as ``--help``
+HELP = {"help_option_names": ["-h", "--help"]}
+#: options whose values are ``KEY=VALUE`` pairs: only such tokens are taken after the flag
+KEY_VALUE_OPTIONS = (CFG_OPTIONS_FLAG, "--metric-options")
 
 
-def expand_cfg_options(args: list[str]) -> list[str]:
-    """Rewrite ``--cfg-options a=1 b=2`` (mmcv's nargs='+' form) into repeated flags click understands."""
+def expand_multi_value_options(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """Rewrite mmcv's ``--opt a b`` (argparse nargs='+') into ``--opt a --opt b``, which click understands.
+
+    Values run up to the next token starting with ``-``; for :data:`KEY_VALUE_OPTIONS` only tokens
+    holding ``=`` count, so a positional argument after ``--cfg-options a=1`` stays positional.
+    Everything after ``--`` is left alone.
+    """
     out: list[str] = []
     i = 0
     while i < len(args):
         token = args[i]
         out.append(token)
         i += 1
-        if token == CFG_OPTIONS_FLAG:
-            first = True
-            while i < len(args) and "=" in args[i] and not args[i].startswith("-"):
-                if not first:
-                    out.append(CFG_OPTIONS_FLAG)
-                out.append(args[i])
-                first = False
-                i += 1
-        elif token == "--":
+        if token == "--":
             out.extend(args[i:])
             break
+        if token not in names:
+            continue
+        first = True
+        while i < len(args) and not args[i].startswith("-") and (token not in KEY_VALUE_OPTIONS or "=" in args[i]):
+            if not first:
+                out.append(token)
+            out.append(args[i])
+            first = False
+            i += 1
     return out
 
 
-class CfgOptionsCommand(click.Command):
-    """A command whose ``--cfg-options`` takes several ``KEY=VALUE`` pairs after one flag."""
+class MultiValueCommand(click.Command):
+    """A command whose ``--cfg-options``, ``--metric-options`` and ``multi_value_options`` take several
+    values after one flag."""
+
+    def __init__(self, *args, multi_value_options: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.multi_value_options = tuple(multi_value_options) + KEY_VALUE_OPTIONS
 
     def parse_args(self, ctx, args):
-        return super().parse_args(ctx, expand_cfg_options(list(args)))
+        return super().parse_args(ctx, expand_multi_value_options(list(args), self.multi_value_options))
 
 
 def cfg_options_option(func):

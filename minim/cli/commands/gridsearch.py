@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from minim.cli.launch_options import passed_on_launcher_options
-from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codebase_argument
 
 #: options passed on to every ``minim train`` run: (click name, flag, is_flag)
 _TRAIN_OPTIONS = (
@@ -32,7 +32,7 @@ def train_arguments(params: dict) -> list[str]:
     return args
 
 
-@click.command("gridsearch", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("gridsearch", cls=MultiValueCommand, context_settings=HELP)
 @codebase_argument
 @click.argument("config")
 @click.option("--search-args", required=True, metavar="'--KEY V1 V2 ...'",

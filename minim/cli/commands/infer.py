@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import CfgOptionsCommand, cfg_options_option, codebase_argument
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codebase_argument
 
 
-@click.command("infer", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("infer", cls=MultiValueCommand, context_settings=HELP)
 @codebase_argument
 @click.argument("config")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")

@@ -5,35 +5,10 @@ from __future__ import annotations
 import click
 
 from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
-from minim.cli.options import cfg_options_option, codebase_argument
+from minim.cli.options import HELP, cfg_options_option, codebase_argument
 
 
-class _TestCommand(LaunchCommand):
-    """Also lets ``--metrics`` and ``--metric-options`` take several values after one flag."""
-
-    def parse_args(self, ctx, args):
-        return super().parse_args(ctx, _expand_multi(list(args), ("--metrics", "--metric-options")))
-
-
-def _expand_multi(args: list[str], flags: tuple[str, ...]) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        out.append(token)
-        i += 1
-        if token in flags:
-            first = True
-            while i < len(args) and not args[i].startswith("-"):
-                if not first:
-                    out.append(token)
-                out.append(args[i])
-                first = False
-                i += 1
-    return out
-
-
-@click.command("test", cls=_TestCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("test", cls=LaunchCommand, multi_value_options=("--metrics",), context_settings=HELP)
 @codebase_argument
 @click.argument("config")
 @click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")

@@ -7,7 +7,7 @@ import importlib
 import click
 
 from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
-from minim.cli.options import cfg_options_option, codebase_argument
+from minim.cli.options import HELP, cfg_options_option, codebase_argument
 from minim.errors import NotFoundError
 
 
@@ -22,7 +22,7 @@ def engine_function(codebase, name: str):
     return function
 
 
-@click.command("train", cls=LaunchCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("train", cls=LaunchCommand, context_settings=HELP)
 @codebase_argument
 @click.argument("config")
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Folder for logs, checkpoints and the config copy "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from minim.cls.tools._nargs import HELP, MultiValueCommand
+from minim.cli.options import HELP, MultiValueCommand
 
 
 @click.group("analyze_logs", context_settings=HELP)

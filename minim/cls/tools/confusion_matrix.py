@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import CfgOptionsCommand, cfg_options_option
-from minim.cls.tools._nargs import HELP
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 
-@click.command("confusion_matrix", cls=CfgOptionsCommand, context_settings=HELP)
+@click.command("confusion_matrix", cls=MultiValueCommand, context_settings=HELP)
 @click.argument("config", required=False)
 @click.option("--checkpoint", default=None, help="Checkpoint to test (default: the index entry's weights).")
 @click.option("--results", default=None, metavar="FILE.json",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import cfg_options_option
-from minim.cls.tools._nargs import HELP, MultiValueCommand
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 
 @click.command("get_flops", cls=MultiValueCommand, multi_value_options=("--shape",), context_settings=HELP)

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from minim.cli.options import cfg_options_option
-from minim.cls.tools._nargs import HELP, MultiValueCommand
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 
 @click.command("make_index_entry", cls=MultiValueCommand, multi_value_options=("--alias",), context_settings=HELP)

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from minim.cli.options import CfgOptionsCommand, cfg_options_option
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 
-@click.command("print_config", cls=CfgOptionsCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("print_config", cls=MultiValueCommand, context_settings=HELP)
 @click.argument("config")
 @cfg_options_option
 @click.option("--json", "as_json", is_flag=True, help="Print the config as JSON instead of Python.")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from minim.cls.tools._nargs import HELP
+from minim.cli.options import HELP
 
 
 @click.command("publish_model", context_settings=HELP)

@@ -6,8 +6,7 @@ import sys
 
 import click
 
-from minim.cli.options import cfg_options_option
-from minim.cls.tools._nargs import HELP, MultiValueCommand
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 
 @click.command("verify_dataset", cls=MultiValueCommand, multi_value_options=("--split",), context_settings=HELP)
