@@ -6,12 +6,11 @@ failure never costs the user the config. Both appear only by atomic rename.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from minim.atomic import write_text_atomic
 from minim.errors import ConfigError, MinimError
 from minim.index.schema import ModelEntry
 
@@ -41,21 +40,8 @@ def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> File
         if target.read_text(encoding="utf-8", errors="replace") == text:
             return FileOutcome(target, "present")
         raise MinimError(f"{target} exists and differs from the index config; pass --overwrite to replace it")
-    atomic_write_text(target, text)
+    write_text_atomic(target, text)
     return FileOutcome(target, "written")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download_weights(entry: ModelEntry, dest: Path, *, overwrite: bool = False, progress: str = "auto",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from minim.atomic import write_text_atomic
 from minim.errors import CheckpointError, ConfigError, DataError, MinimError, UsageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -469,7 +470,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
     predictions = _predictions(dataset, scores, gt_labels, metas)
     result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
     if out is not None and _is_main(setup):
-        _write_json(out, {"metrics": _plain(results), "classes": classes, "predictions": predictions})
+        write_text_atomic(out, json.dumps({"metrics": _plain(results), "classes": classes, "predictions": predictions}))
         result.out_file = str(out)
     if console:
         processes = f", {setup.world_size} processes" if setup is not None else ""
@@ -507,15 +508,6 @@ def _predictions(dataset, scores, gt_labels, metas) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _write_json(path: str | Path, payload: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
-    os.replace(tmp, path)
 
 
 def print_metrics_table(results: dict[str, Any], title: str = "metrics") -> None:

@@ -144,12 +144,13 @@ class Config(ConfigDict):
     def dump(self, path: str | os.PathLike | None = None) -> str:
         """The flattened, self-contained ``.py`` text; with ``path``, also write it there atomically in the format
         of its suffix (``.py``, ``.json``, ``.yaml``/``.yml``)."""
-        from minim.config.dump import format_as, format_python, write_atomic
+        from minim.atomic import write_text_atomic
+        from minim.config.dump import format_as, format_python
 
         if path is None:
             return format_python(self)
         text = format_as(self, os.path.splitext(os.fspath(path))[1])
-        write_atomic(path, text)
+        write_text_atomic(path, text)
         return text
 
     def __copy__(self) -> "Config":

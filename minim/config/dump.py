@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import keyword
 import math
-import os
 import re
-import tempfile
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 from minim.config.keys import BASE_KEY, DEPRECATION_KEY, RESERVED_KEYS, is_key_name
@@ -144,25 +141,3 @@ def format_as(data: dict, suffix: str) -> str:
                       "use a .py, .json, .yaml or .yml file name")
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: never a half-written file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

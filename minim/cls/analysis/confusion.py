@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minim.cls.analysis._files import write_text_atomic
+from minim.atomic import write_text_atomic
 from minim.errors import DataError, NotFoundError, UsageError
 
 #: above this many classes the plot drops its tick labels (they would overlap)

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from minim.cls.analysis._files import write_text_atomic
+from minim.atomic import write_text_atomic
 from minim.errors import CheckpointError, ChecksumError, ConfigError, ModelIndexError, UsageError
 from minim.index.schema import NAME_PATTERN, parse_entry
 

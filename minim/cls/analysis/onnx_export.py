@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.cls.analysis._files import atomic_output
+from minim.atomic import atomic_output
 from minim.errors import BuildError, MinimError, UsageError
 
 INPUT_NAME = "input"

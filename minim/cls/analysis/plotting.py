@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minim.cls.analysis._files import atomic_output
+from minim.atomic import atomic_output
 from minim.errors import MinimError, UsageError
 
 #: file suffixes the plots can be saved as (format taken from the suffix)

@@ -1,4 +1,7 @@
-"""Atomic file output: write into a temporary file next to the target, then ``os.replace`` it."""
+"""Atomic file output: write into a temporary file next to the target, then ``os.replace`` it.
+
+A reader never sees a half-written file, and a failed write leaves the old file in place.
+"""
 
 from __future__ import annotations
 
