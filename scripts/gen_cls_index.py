@@ -26,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_DIR = ROOT / "model_index" / "cls"
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
-BASES = ["../_base_/datasets/imagenet_bs32.py", "../_base_/schedules/imagenet_bs256.py",
-         "../_base_/default_runtime.py"]
+RUNTIME_BASES = ["../_base_/schedules/imagenet_bs256.py", "../_base_/default_runtime.py"]
 
 #: arch prefix -> (collection, folder); the first matching prefix wins
 FAMILIES = [
@@ -64,6 +63,9 @@ def number(value):
 BASE_PREPROCESSING = (256, 224, "bilinear", [123.675, 116.28, 103.53], [58.395, 57.12, 57.375])
 
 PIPELINES_TEMPLATE = """\
+# ImageNet-1k data with the evaluation preprocessing of some torchvision weights:
+# resize the short side to {resize}, centre-crop {crop} ({interpolation}){norm_note}.
+_base_ = './imagenet_bs32.py'
 img_norm_cfg = dict(mean={mean!r}, std={std!r}, to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -108,17 +110,27 @@ def dict_diff(base: dict, other: dict) -> dict:
     return diff
 
 
+def dataset_base(prep: tuple) -> str:
+    """The dataset base for a preprocessing, written once under _base_/datasets/ (relative to a config)."""
+    if prep == BASE_PREPROCESSING:
+        return "../_base_/datasets/imagenet_bs32.py"
+    resize, crop, interpolation, mean, std = prep
+    standard_norm = (mean, std) == BASE_PREPROCESSING[3:]
+    name = f"imagenet_bs32_r{resize}_c{crop}_{interpolation}{'' if standard_norm else f'_mean{round(mean[0])}'}.py"
+    norm_note = "" if standard_norm else f", mean {mean}, std {std}"
+    write_if_changed(INDEX_DIR / "configs" / "_base_" / "datasets" / name, PIPELINES_TEMPLATE.format(
+        resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std, norm_note=norm_note))
+    return f"../_base_/datasets/{name}"
+
+
 def weight_config_text(header: str, arch: str, prep: tuple, model_override: dict) -> str:
-    """A per-weight config: the bases, plus the model and pipelines where they differ from the bases."""
-    bases = [f"../_base_/models/{arch}.py", *BASES]
+    """A per-weight config: its model, dataset and runtime bases, plus the model keys that differ."""
+    bases = [f"../_base_/models/{arch}.py", dataset_base(prep), *RUNTIME_BASES]
     text = header + "_base_ = [\n" + "".join(f"    {b!r},\n" for b in bases) + "]\n"
     if model_override:
         from minim.config import Config
 
         text += Config.from_dict(dict(model=model_override)).dump()
-    if prep != BASE_PREPROCESSING:
-        resize, crop, interpolation, mean, std = prep
-        text += PIPELINES_TEMPLATE.format(resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std)
     return text
 
 

@@ -136,3 +136,15 @@ def test_wrong_top_level_shape(tmp_path):
     path.write_text(json.dumps([entry("x")]))
     with pytest.raises(ModelIndexError, match="expected a JSON object"):
         read_index_file(path)
+
+
+def test_builtin_configs_load_cleanly_with_their_evaluation_preprocessing():
+    from minim.config import load_config
+
+    for e in load_index("cls"):
+        cfg = load_config(e.config_path)
+        assert not cfg.warnings, (e.name, cfg.warnings)
+        crops = [step["crop_size"] for step in cfg.data.test.pipeline if step["type"] == "CenterCrop"]
+        if e.weights is not None:
+            assert crops == [e.metadata["input_size"]], e.name
+            assert cfg.model.type == "ImageClassifier"
