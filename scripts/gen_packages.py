@@ -33,7 +33,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from packaging.version import InvalidVersion, Version
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from minim.atomic import write_text_atomic  # noqa: E402
 from minim.env.torch_build import detect_build  # noqa: E402
 
 PYPI_JSON = "https://pypi.org/pypi/{name}/json"
@@ -400,14 +400,6 @@ def generate(cache: Path | None) -> dict:
     }
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "model_index" / "packages.json")
@@ -416,7 +408,7 @@ def main(argv=None) -> int:
                         help="METADATA cache (keyed by wheel file name); default %(default)s")
     args = parser.parse_args(argv)
     data = generate(args.cache)
-    write_atomic(args.output, json.dumps(data, indent=1) + "\n")
+    write_text_atomic(args.output, json.dumps(data, indent=1) + "\n")
     print(f"wrote {args.output}: {sum(len(r) for r in data['releases'].values())} releases, "
           f"{len(data['series'])} torch series", file=sys.stderr)
     return 0

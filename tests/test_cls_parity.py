@@ -174,9 +174,12 @@ def test_torchvision_checkpoint_gives_equal_logits(case: Case, tmp_path, fast_tr
     torch.save(reference.state_dict(), checkpoint)
     del reference  # the biggest archs hold gigabytes
     model = _minim_model(case).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a full checkpoint loads without skipping anything
-        meta = load_checkpoint(model, checkpoint)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a full checkpoint loads without skipping anything
+            meta = load_checkpoint(model, checkpoint)
+    finally:
+        checkpoint.unlink()  # up to 2.5 GB each: the whole parametrisation would keep tens of GB on disk
     assert meta == {}
     with torch.no_grad():
         actual = model(img)

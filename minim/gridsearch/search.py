@@ -299,11 +299,11 @@ class _Runner:
         run.json_log = str(json_log) if json_log else None
         if run.returncode == 0:
             run.status = "done"
-            from minim.config.dump import write_atomic
+            from minim.atomic import write_text_atomic
 
             marker = {"fingerprint": self.fingerprints[run.name], "values": run.values, "seconds": run.seconds,
                       "json_log": json_log.name if json_log else None, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-            write_atomic(folder / DONE_MARKER, json.dumps(marker, indent=2) + "\n")
+            write_text_atomic(folder / DONE_MARKER, json.dumps(marker, indent=2) + "\n")
             self._say(f"{run.name}: done in {run.seconds:.0f}s", count=True)
         else:
             run.status = "failed"

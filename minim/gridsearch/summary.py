@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.config.dump import write_atomic
+from minim.atomic import write_text_atomic
 
 NOT_METRICS = ("mode", "epoch", "iter", "lr", "time", "data_time", "memory", "loss")
 
@@ -71,7 +71,7 @@ def write_summary(root: Path, payload: dict[str, Any], runs: list, keys: Sequenc
     json_path, csv_path = root / "summary.json", root / "summary.csv"
     data = dict(payload)
     data["runs"] = [dict(rank=i, **_plain(asdict(run))) for i, run in enumerate(runs, 1)]
-    write_atomic(json_path, json.dumps(data, indent=2) + "\n")
+    write_text_atomic(json_path, json.dumps(data, indent=2) + "\n")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["rank", "name", *keys, metric, "best_at", "status", "seconds", "work_dir", "log"])
@@ -79,7 +79,7 @@ def write_summary(root: Path, payload: dict[str, Any], runs: list, keys: Sequenc
         writer.writerow([i, run.name, *[_cell(run.values.get(k)) for k in keys],
                          "" if run.best is None else run.best, "" if run.best_at is None else run.best_at,
                          run.status, f"{run.seconds:.1f}", run.work_dir, run.log])
-    write_atomic(csv_path, buffer.getvalue())
+    write_text_atomic(csv_path, buffer.getvalue())
     return json_path, csv_path
 
 
