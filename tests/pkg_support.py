@@ -350,3 +350,36 @@ def arrange(python: Path, index_url: str, *requirements: str, keep=("pip", "setu
         pip_uninstall(python, *extra)
     if missing:
         pip_install(python, "--no-deps", *missing, index=index_url)
+
+
+# ----------------------------------------------------------------------------- shared fixtures
+# Test modules import these names; module scope gives each module its own index and venv.
+import pytest  # noqa: E402
+
+
+def serve_fake_index(tmp_path_factory, extra=None):
+    """Yield a started :class:`SimpleIndex` holding the fake distributions (plus ``extra(served, build)``)."""
+    root = tmp_path_factory.mktemp("pkg-index")
+    with SimpleIndex(root / "served") as served:
+        publish_fakes(served, root / "build")
+        if extra is not None:
+            extra(served, root / "build")
+        yield served
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    """A PEP 503 index on 127.0.0.1 serving the fake distributions."""
+    yield from serve_fake_index(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """A throw-away virtual environment, copied from the session's template."""
+    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
+
+
+@pytest.fixture(autouse=True)
+def isolated_pip(monkeypatch):
+    """Keep this machine's pip configuration and PIP_* variables out of the tests."""
+    apply_pip_env(monkeypatch)

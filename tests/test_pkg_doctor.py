@@ -8,28 +8,10 @@ import sys
 
 import pytest
 
-from pkg_support import (SimpleIndex, apply_pip_env, arrange, build_wheel, copy_venv, installed, pip_env, pip_install,
-                         publish_fakes)
+from pkg_support import (arrange, build_wheel, index, installed, isolated_pip, pip_env,  # noqa: F401 (fixtures)
+                         pip_install, venv)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pkg-index")
-    with SimpleIndex(root / "served") as served:
-        publish_fakes(served, root / "build")
-        yield served
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
-
-
-@pytest.fixture(autouse=True)
-def isolated_pip(monkeypatch):
-    apply_pip_env(monkeypatch)
 
 
 def doctor(run_cli, venv, index, *args):

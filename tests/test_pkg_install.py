@@ -9,29 +9,19 @@ from importlib import metadata
 
 import pytest
 
-from pkg_support import (SimpleIndex, apply_pip_env, arrange, build_wheel, closed_port_url, copy_venv, installed,
-                         pip_env, pip_install, publish_fakes)
+from pkg_support import (arrange, build_wheel, closed_port_url, installed, isolated_pip,  # noqa: F401 (fixture)
+                         pip_env, pip_install, serve_fake_index, venv)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pkg-index")
-    with SimpleIndex(root / "served") as served:
-        publish_fakes(served, root / "build")
-        served.add(build_wheel(root / "build", "evil", "1.0", files={"../../escape.txt": "x"}), "simple")
-        yield served
+    """The fake index plus a wheel whose RECORD escapes the install folder."""
+    def add_evil(served, build):
+        served.add(build_wheel(build, "evil", "1.0", files={"../../escape.txt": "x"}), "simple")
 
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
-
-
-@pytest.fixture(autouse=True)
-def isolated_pip(monkeypatch):
-    apply_pip_env(monkeypatch)
+    yield from serve_fake_index(tmp_path_factory, add_evil)
 
 
 def only(venv, index, *requirements):

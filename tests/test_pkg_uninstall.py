@@ -4,27 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pkg_support import SimpleIndex, apply_pip_env, arrange, copy_venv, installed, publish_fakes
+from pkg_support import arrange, index, installed, isolated_pip, venv  # noqa: F401 (shared fixtures)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pkg-index")
-    with SimpleIndex(root / "served") as served:
-        publish_fakes(served, root / "build")
-        yield served
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
-
-
-@pytest.fixture(autouse=True)
-def isolated_pip(monkeypatch):
-    apply_pip_env(monkeypatch)
 
 
 def test_uninstall_warns_about_packages_that_still_need_it(run_cli, venv, index):

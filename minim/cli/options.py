@@ -85,3 +85,24 @@ def cfg_options_option(func):
         help="Override config keys, e.g. model.head.num_classes=10 'data.train.pipeline.1.size=32' "
         "optimizer.lr=0.01 (several pairs may follow one flag; quote brackets in the shell).",
     )(func)
+
+
+#: the options of ``minim train`` that shape a run; ``gridsearch`` passes them on to every run
+_TRAINING_OPTIONS = [
+    click.option("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."),
+    click.option("--seed", type=int, help="Random seed (default: the config's seed, else a random one, logged)."),
+    click.option("--deterministic", is_flag=True, help="Ask torch for deterministic kernels."),
+    click.option("--amp", is_flag=True, help="Mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU."),
+    click.option("--channels-last", is_flag=True, help="Use the channels_last memory format."),
+    click.option("--auto-scale-lr", is_flag=True, help="Scale the lr linearly to the real batch size "
+                 "(samples_per_gpu x processes vs auto_scale_lr.base_batch_size in the config)."),
+    click.option("--sync-bn", is_flag=True, help="SyncBatchNorm in distributed runs on CUDA (also: sync_bn=True "
+                 "in the config)."),
+]
+
+
+def training_options(func):
+    """Add ``--device --seed --deterministic --amp --channels-last --auto-scale-lr --sync-bn``."""
+    for option in reversed(_TRAINING_OPTIONS):
+        func = option(func)
+    return func

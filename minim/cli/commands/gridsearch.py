@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from minim.cli.launch_options import passed_on_launcher_options
-from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codebase_argument
+from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codebase_argument, training_options
 
 #: options passed on to every ``minim train`` run: (click name, flag, is_flag)
 _TRAIN_OPTIONS = (
@@ -49,13 +49,7 @@ def train_arguments(params: dict) -> list[str]:
               "its old value.")
 @click.option("--dry-run", is_flag=True, help="Print the train command of every combination and exit.")
 @passed_on_launcher_options
-@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--seed", type=int, help="Random seed of every run.")
-@click.option("--deterministic", is_flag=True, help="Deterministic kernels.")
-@click.option("--amp", is_flag=True, help="Mixed precision.")
-@click.option("--channels-last", is_flag=True, help="channels_last memory format.")
-@click.option("--auto-scale-lr", is_flag=True, help="Scale the lr to the real batch size.")
-@click.option("--sync-bn", is_flag=True, help="SyncBatchNorm in distributed runs on CUDA.")
+@training_options
 def command(codebase, config, search_args, work_dir, max_jobs, cfg_options, metric, rule, allow_stale, dry_run,
             **train_options):
     """Train CONFIG once per combination of --search-args values and rank the runs.

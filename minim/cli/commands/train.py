@@ -7,7 +7,7 @@ import importlib
 import click
 
 from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
-from minim.cli.options import HELP, cfg_options_option, codebase_argument
+from minim.cli.options import HELP, cfg_options_option, codebase_argument, training_options
 from minim.errors import NotFoundError
 
 
@@ -30,15 +30,7 @@ def engine_function(codebase, name: str):
 @click.option("--resume", is_flag=False, flag_value="auto", default=None, metavar="[CKPT]",
               help="Resume training from CKPT, or, without a value, from the newest checkpoint in the work dir.")
 @cfg_options_option
-@click.option("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--seed", type=int, help="Random seed (default: the config's seed, else a random one, logged).")
-@click.option("--deterministic", is_flag=True, help="Ask torch for deterministic kernels.")
-@click.option("--amp", is_flag=True, help="Mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU.")
-@click.option("--channels-last", is_flag=True, help="Use the channels_last memory format.")
-@click.option("--auto-scale-lr", is_flag=True, help="Scale the lr linearly to the real batch size "
-              "(samples_per_gpu x processes vs auto_scale_lr.base_batch_size in the config).")
-@click.option("--sync-bn", is_flag=True, help="SyncBatchNorm in distributed runs on CUDA (also: sync_bn=True "
-              "in the config).")
+@training_options
 @click.option("--no-validate", is_flag=True, help="Do not evaluate on the val set during training.")
 @launcher_options
 @click.pass_context
