@@ -383,3 +383,30 @@ def venv(tmp_path_factory):
 def isolated_pip(monkeypatch):
     """Keep this machine's pip configuration and PIP_* variables out of the tests."""
     apply_pip_env(monkeypatch)
+
+
+def build_shared_library(dest: Path, name: str, defines: list[str] = (), uses: list[str] = (),
+                         link: list[Path] = ()) -> bytes:
+    """Compile ``dest/name``, a real ELF shared library, with the C compiler; returns its bytes.
+
+    ``defines`` and ``uses`` are symbol names (C++ mangled names allowed) it defines and calls;
+    ``link`` are libraries it links against, recorded as its ``DT_NEEDED`` entries.
+    """
+    import shutil
+
+    import pytest
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("needs a C compiler to build ELF libraries")
+    lines = [f'void f{i}(void) __asm__("{s}");\nvoid f{i}(void) {{}}' for i, s in enumerate(defines)]
+    lines += [f'void u{i}(void) __asm__("{s}");' for i, s in enumerate(uses)]
+    lines.append("void entry(void) {" + "".join(f" u{i}();" for i in range(len(uses))) + " }")
+    dest.mkdir(parents=True, exist_ok=True)
+    source = dest / f"{name}.c"
+    source.write_text("\n".join(lines) + "\n")
+    command = [compiler, "-shared", "-fPIC", "-o", str(dest / name), str(source), "-Wl,--no-as-needed"]
+    for library in link:
+        command += [f"-L{library.parent}", f"-l:{library.name}"]
+    subprocess.run(command, check=True, capture_output=True)
+    return (dest / name).read_bytes()

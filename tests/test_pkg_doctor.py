@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from pkg_support import (arrange, build_wheel, index, installed, isolated_pip, pip_env,  # noqa: F401 (fixtures)
-                         pip_install, venv)
+from pkg_support import (arrange, build_shared_library, build_wheel, index, installed,  # noqa: F401 (fixtures)
+                         isolated_pip, pip_env, pip_install, venv)
 
 pytestmark = pytest.mark.slow
 
@@ -92,19 +92,57 @@ def test_torch_pair_found_and_fixed(run_cli, venv, index):
     assert installed(venv)["torchvision"] == "0.29.2"
 
 
-def test_torchvision_operators_that_fail_to_load(run_cli, venv, index, tmp_path):
-    arrange(venv, index.url())
+def fake_torch_pair(tmp_path, torch_defines, vision_uses, vision_init="", with_extension=True):
+    """Wheels of a torch whose ``torch/lib/libc10.so`` defines some symbols and a torchvision whose
+    ``_C.so`` (real ELF files, built with the C compiler) needs others."""
+    lib = tmp_path / "build" / "torch" / "lib"
+    libc10 = build_shared_library(lib, "libc10.so", defines=torch_defines)
     torch = build_wheel(tmp_path, "torch", "2.14.1", files={
         "torch/__init__.py": "__version__ = '2.14.1'\n",
-        "torch/version.py": "__version__ = '2.14.1+cpu'\ncuda = None\nhip = None\n"})
-    vision = build_wheel(tmp_path, "torchvision", "0.29.2", requires=["torch>=2.14.0"], files={
-        "torchvision/__init__.py": "raise RuntimeError('operator torchvision::nms does not exist')\n"})
-    pip_install(venv, "--no-deps", str(torch), str(vision))
+        "torch/version.py": "__version__ = '2.14.1+cpu'\ncuda = None\nhip = None\n",
+        "torch/lib/libc10.so": libc10})
+    files = {"torchvision/__init__.py": vision_init}
+    if with_extension:
+        files["torchvision/_C.so"] = build_shared_library(tmp_path / "build" / "vision", "_C.so", uses=vision_uses,
+                                                          link=[lib / "libc10.so"])
+    vision = build_wheel(tmp_path, "torchvision", "0.29.2", requires=["torch>=2.14.0"], files=files)
+    return torch, vision
+
+
+def ops_finding(report):
+    return next((f for f in report["findings"] if f["code"] == "torchvision-ops"), None)
+
+
+def test_torchvision_operators_with_undefined_torch_symbols(run_cli, venv, index, tmp_path):
+    arrange(venv, index.url())
+    pip_install(venv, "--no-deps", *fake_torch_pair(tmp_path, ["_ZN3c1011present_fnEv"],
+                                                    ["_ZN3c1011present_fnEv", "_ZN3c1014removed_in_newEv"]))
     result, report = doctor(run_cli, venv, index)
     assert result.exit_code == 1
-    finding = next(f for f in report["findings"] if f["code"] == "torchvision-ops")
-    assert "operator torchvision::nms does not exist" in finding["message"]
+    finding = ops_finding(report)
+    assert "torchvision 0.29.2's compiled operators fail with torch 2.14.1" in finding["message"]
+    assert "_C.so: undefined symbol: _ZN3c1014removed_in_newEv" in finding["message"]
     assert finding["fix"].startswith("minim install torchvision==0.29.2 --force-reinstall -y")
+
+
+def test_torchvision_without_its_operator_library(run_cli, venv, index, tmp_path):
+    arrange(venv, index.url())
+    pip_install(venv, "--no-deps", *fake_torch_pair(tmp_path, [], [], with_extension=False))
+    _, report = doctor(run_cli, venv, index)
+    assert "torchvision has no compiled operator library" in ops_finding(report)["message"]
+
+
+def test_deep_check_runs_the_operators_in_a_subprocess(run_cli, venv, index, tmp_path):
+    """The symbols resolve, so the default check passes; only --deep imports torchvision and sees it fail."""
+    arrange(venv, index.url())
+    pip_install(venv, "--no-deps", *fake_torch_pair(
+        tmp_path, ["_ZN3c1011present_fnEv"], ["_ZN3c1011present_fnEv"],
+        vision_init="raise RuntimeError('operator torchvision::nms does not exist')\n"))
+    result, report = doctor(run_cli, venv, index)
+    assert result.exit_code == 0 and ops_finding(report) is None
+    result, report = doctor(run_cli, venv, index, "--deep")
+    assert result.exit_code == 1
+    assert "operator torchvision::nms does not exist" in ops_finding(report)["message"]
 
 
 def test_fix_asks_first(venv, index):
@@ -117,13 +155,23 @@ def test_fix_asks_first(venv, index):
 
 
 def test_doctor_on_the_real_torch_environment(run_cli):
-    """This interpreter has real torch: the operator check runs (and is cached), and torch is never imported here."""
+    """This interpreter has real torch: both operator checks pass, and torch is never imported here."""
     before = set(sys.modules)
-    result = run_cli("doctor", "--json")
-    assert "torch" not in set(sys.modules) - before
-    report = json.loads(result.out)
-    codes = {f["code"] for f in report["findings"]}
-    assert "torchvision-ops" not in codes and "torch-pair" not in codes
-    from minim.settings import minim_home
+    for args in ((), ("--deep",)):
+        result = run_cli("doctor", "--json", *args)
+        assert "torch" not in set(sys.modules) - before
+        codes = {f["code"] for f in json.loads(result.out)["findings"]}
+        assert "torchvision-ops" not in codes and "torch-pair" not in codes
 
-    assert list((minim_home() / "doctor").glob("opscheck-*.json"))
+
+def test_the_subprocess_operator_check_is_cached_per_install(tmp_path, monkeypatch):
+    from minim.env.probe import probe_environment
+    from minim.packages.doctor import run_opscheck
+
+    monkeypatch.setenv("MINIM_HOME", str(tmp_path))
+    env = probe_environment(None)
+    assert run_opscheck(env)["ok"]
+    (cache,) = (tmp_path / "doctor").glob("opscheck-*.json")
+    cache.write_text(json.dumps({"ok": False, "error": "stale"}))
+    assert run_opscheck(env)["error"] == "stale"
+    assert run_opscheck(env, use_cache=False)["ok"]

@@ -14,9 +14,11 @@ Checks (each finding has a severity, a one-line explanation and the exact comman
   pin rejects that torch, warning when only the release series differs).
 * ``torch-build`` -- a CUDA build of torch with no usable GPU, a CPU build on a GPU machine, or a
   CUDA build newer than the driver runs.
-* ``torchvision-ops`` -- torchvision's compiled operators fail to load (a subprocess runs
-  ``torchvision.ops.nms``; only when torch itself is installed, and the result is cached per
-  torch/torchvision install so a repeated doctor stays fast).
+* ``torchvision-ops`` -- torchvision's compiled operators fail to load. On Linux the check reads
+  the ELF symbol tables: every torch symbol ``torchvision/_C*.so`` needs must be defined by one of
+  torch's libraries (what the dynamic linker decides), in a fraction of a second and without
+  importing torch. Elsewhere, and with ``--deep`` in addition, a subprocess imports torch and runs
+  ``torchvision.ops.nms`` (a few seconds; cached per torch/torchvision install unless ``--deep``).
 * ``unsatisfied`` -- requirements of installed distributions that are missing or the wrong
   version, as ``pip check`` reports them (minim's own included).
 * ``no-pip`` -- the target has no pip.
@@ -71,7 +73,7 @@ class Finding:
 
 @dataclass
 class FixContext:
-    """Options the fixes' installs use (the index flags given to ``minim doctor``)."""
+    """Options of a doctor run: how deep to check, and the index flags the fixes' installs use."""
 
     python: str
     index_url: str | None = None
@@ -79,6 +81,8 @@ class FixContext:
     find_links: list[str] = field(default_factory=list)
     mirror: str | None = None
     explicit_python: bool = False
+    #: also import torch in a subprocess to run torchvision's operators (slow; the static check is the default)
+    deep: bool = False
 
     def flags(self) -> list[str]:
         words = []
@@ -261,19 +265,46 @@ def run_opscheck(env: Environment, use_cache: bool = True) -> dict:
     return result
 
 
+def static_ops_error(env: Environment) -> tuple[bool, str | None]:
+    """``(decided, error)`` from torchvision's files alone: a missing operator library or unresolved torch symbols."""
+    from pathlib import Path
+
+    from minim.env.linkcheck import extension_files, missing_torch_symbols
+
+    torch, vision = env.get("torch"), env.get("torchvision")
+    if torch.location is None or vision.location is None:
+        return False, None
+    package = Path(vision.location) / "torchvision"
+    extensions = extension_files(package)
+    if not extensions:
+        return True, f"torchvision has no compiled operator library ({package / '_C.so'} is missing)"
+    torch_lib = Path(torch.location) / "torch" / "lib"
+    for extension in extensions:
+        missing = missing_torch_symbols(extension, torch_lib)
+        if missing is None:
+            return False, None
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            return True, f"{extension.name}: undefined symbol: {missing[0]}{more}"
+    return True, None
+
+
 def check_torchvision_ops(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
     torch, vision = env.get("torch"), env.get("torchvision")
     if torch is None or vision is None or not torch.has_package or not vision.has_package:
         return []
-    result = run_opscheck(env)
-    if result.get("ok"):
+    decided, error = static_ops_error(env)
+    if error is None and (ctx.deep or not decided):
+        result = run_opscheck(env, use_cache=not ctx.deep)
+        error = None if result.get("ok") else result.get("error")
+    if error is None:
         return []
     paired = compat.companions_for("torchvision", torch.version, env.python_version)
     target = paired[0] if paired else str(public(vision.version))
     fix, command = ctx.install_fix([f"torchvision=={target}"], force_reinstall=True)
     return [Finding("torchvision-ops", "error",
-                    f"torchvision {vision.version}'s compiled operators fail with torch {torch.version}: "
-                    f"{result.get('error')}", command, fix)]
+                    f"torchvision {vision.version}'s compiled operators fail with torch {torch.version}: {error}",
+                    command, fix)]
 
 
 def check_requirements(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:

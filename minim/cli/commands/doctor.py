@@ -11,13 +11,15 @@ import click
 @click.command("doctor")
 @click.option("--fix", is_flag=True, help="Repair what can be repaired (asks first unless -y).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before fixing.")
+@click.option("--deep", is_flag=True,
+              help="Also import torch in a subprocess and run torchvision's operators (a few seconds).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--python", "python", metavar="PATH", help="Interpreter or venv folder to check (default: this one).")
 @click.option("-i", "--index-url", metavar="URL", help="Index for the packages a fix reinstalls.")
 @click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Another index (repeatable).")
 @click.option("-f", "--find-links", "find_links", multiple=True, metavar="PATH|URL", help="Wheels folder or page.")
 @click.option("--mirror", metavar="SPEC", help="URL mirrors 'ORIGIN=MIRROR,...' (default $MINIM_MIRROR).")
-def command(fix, yes, as_json, python, index_url, extra_index_urls, find_links, mirror):
+def command(fix, yes, deep, as_json, python, index_url, extra_index_urls, find_links, mirror):
     """Check the environment: packages overwriting each other's files, torch/torchvision/torchaudio
     that are not a released pair or do not fit the GPU, torchvision operators that fail to load,
     and unsatisfied requirements (as pip check). Exits 1 when something is broken.
@@ -26,6 +28,11 @@ def command(fix, yes, as_json, python, index_url, extra_index_urls, find_links, 
     With --fix, shadowed imports are repaired by uninstalling every distribution that ships the
     package and reinstalling the one to keep: the one other packages require, else the preferred
     one (opencv-*-headless on machines without a display), else the one whose files are on disk.
+
+    \b
+    The operator check reads torchvision's compiled library and torch's libraries on Linux: the
+    torch symbols it needs must be defined (what fails as "undefined symbol" at import). --deep
+    also imports them in a subprocess and runs torchvision.ops.nms.
     """
     from minim.env.probe import resolve_python
     from minim.errors import UsageError
@@ -36,7 +43,8 @@ def command(fix, yes, as_json, python, index_url, extra_index_urls, find_links, 
         raise UsageError("--json --fix needs -y (it cannot ask for confirmation)")
     target = resolve_python(python)
     ctx = FixContext(target, index_url=index_url, extra_index_urls=list(extra_index_urls),
-                     find_links=list(find_links), mirror=mirror, explicit_python=python is not None)
+                     find_links=list(find_links), mirror=mirror, explicit_python=python is not None,
+                     deep=deep)
     env, findings = diagnose(python, ctx)
     out = console(stderr=as_json)
     if not as_json:
