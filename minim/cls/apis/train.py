@@ -121,6 +121,7 @@ def train_model(
     import torch
 
     from minim.cls.engine import checkpoint_io
+    from minim.cls.engine.allocator import retain_freed_memory
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
     from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
     from minim.cls.engine.device import resolve_device, resolve_precision
@@ -155,6 +156,7 @@ def train_model(
     seed = int(cfg.get("seed") or 0)
     if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    retained = device.type == "cpu" and cfg.get("cpu_retain_freed_memory", True) and retain_freed_memory()
 
     notes = list(notes)
     if distributed and cfg.get("sync_bn", False):
@@ -239,7 +241,8 @@ def train_model(
     if "config" in meta:
         logger.info("Config:\n" + meta["config"], console=False)
     logger.info(
-        f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}, "
+        f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
+        f"{', malloc keeps freed memory' if retained else ''}, "
         f"seed {seed}, world size {get_world_size()}, work dir {work_dir}"
     )
     try:
