@@ -202,6 +202,7 @@ def test_grid_runs_ranks_summarises_and_skips_finished_runs(tmp_path, monkeypatc
 def test_a_failed_combination_is_reported_and_the_others_finish(tmp_path, monkeypatch, run_cli):
     config = write_tiny_setup(tmp_path)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # parallel runs each get one of these (no GPU here: CPU)
     result = run_cli("gridsearch", "cls", str(config), "--search-args", "--optimizer.type SGD Sgdd",
                      "--cfg-options", "runner.max_epochs=1", "--work-dir", "gs", "--max-jobs", "2")
     assert result.exit_code == 1
@@ -210,6 +211,9 @@ def test_a_failed_combination_is_reported_and_the_others_finish(tmp_path, monkey
     assert "gs/optimizer.type=Sgdd/gridsearch.log" in errors[0]
     log = (tmp_path / "gs" / "optimizer.type=Sgdd" / "gridsearch.log").read_text()
     assert "minim: error:" in log and "Sgdd" in log
+    for name in ("optimizer.type=SGD", "optimizer.type=Sgdd"):
+        header = (tmp_path / "gs" / name / "gridsearch.log").read_text().splitlines()[0]
+        assert header.split(" ")[1] in ("CUDA_VISIBLE_DEVICES=3", "CUDA_VISIBLE_DEVICES=5")
     summary = json.loads((tmp_path / "gs" / "summary.json").read_text())
     assert [(r["name"], r["status"]) for r in summary["runs"]] == [("optimizer.type=SGD", "done"),
                                                                     ("optimizer.type=Sgdd", "failed")]

@@ -4,7 +4,8 @@ Each combination runs as its own ``python -m minim train CODEBASE CONFIG --work-
 --cfg-options ... KEY=VALUE ...`` process (with the given train/launcher arguments), its output
 captured in ``ROOT/<name>/gridsearch.log`` (and shown live when one job runs at a time). A run that
 finishes writes ``gridsearch_done.json``; a later search with the same config and arguments skips it.
-A failed run is reported with its log and the others go on.
+A failed run is reported with its log and the others go on. Parallel runs on a GPU machine each get
+their own GPUs through ``CUDA_VISIBLE_DEVICES`` (see :mod:`minim.gridsearch.devices`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Sequence
 
 from minim.errors import ConfigError, MinimError, UsageError
 from minim.gridsearch import summary
+from minim.gridsearch.devices import gpu_pool
 from minim.gridsearch.space import Combination, check_keys, expand, parse_search_args
 
 DONE_MARKER = "gridsearch_done.json"
@@ -135,7 +137,7 @@ def gridsearch(
             for run in runs:
                 print(format_command(run.command), flush=True)
         return GridSearchResult(root, metric or DEFAULT_METRIC, rule or "greater", runs)
-    _Runner(runs, fingerprints, max_jobs, console).run_all()
+    _Runner(runs, fingerprints, max_jobs, console, train_args).run_all()
     metric = metric or _metric_from_logs(runs) or DEFAULT_METRIC
     rule = rule or _infer_rule(metric)
     for run in runs:
@@ -229,8 +231,10 @@ def _infer_rule(metric: str) -> str:
 class _Runner:
     """Runs the pending combinations, ``max_jobs`` at a time, and fills in their results."""
 
-    def __init__(self, runs: list[RunResult], fingerprints: dict[str, str], max_jobs: int, console: bool):
+    def __init__(self, runs: list[RunResult], fingerprints: dict[str, str], max_jobs: int, console: bool,
+                 train_args: Sequence[str] = ()):
         self.runs = runs
+        self.train_args = list(train_args)
         self.fingerprints = fingerprints
         self.max_jobs = max_jobs
         self.console = console
@@ -250,8 +254,13 @@ class _Runner:
         if not pending:
             return
         env = dict(os.environ)
+        self.gpus = gpu_pool(self.train_args, self.max_jobs, env)
+        at_once = min(self.max_jobs, len(pending))
+        if self.gpus is not None and self.gpus.concurrent_runs < at_once:
+            at_once = self.gpus.concurrent_runs
+            self._say(f"{len(self.gpus.free)} GPU(s), {self.gpus.per_run} per run: {at_once} run(s) at a time")
         if self.max_jobs > 1 and "OMP_NUM_THREADS" not in env:  # share the cores between parallel runs
-            env["OMP_NUM_THREADS"] = str(max(1, _cpu_count() // min(self.max_jobs, len(pending))))
+            env["OMP_NUM_THREADS"] = str(max(1, _cpu_count() // at_once))
         if self.max_jobs == 1:
             for run in pending:
                 self._run(run, env)
@@ -275,13 +284,24 @@ class _Runner:
         return True
 
     def _run(self, run: RunResult, env: dict) -> None:
+        if self.gpus is None:
+            self._run_on(run, env, "")
+            return
+        gpus = self.gpus.acquire()
+        try:
+            visible = ",".join(gpus)
+            self._run_on(run, {**env, "CUDA_VISIBLE_DEVICES": visible}, f"CUDA_VISIBLE_DEVICES={visible} ")
+        finally:
+            self.gpus.release(gpus)
+
+    def _run_on(self, run: RunResult, env: dict, prefix: str) -> None:
         folder = Path(run.work_dir)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE_MARKER).unlink(missing_ok=True)
-        self._say(f"{run.name}: starting")
+        self._say(f"{run.name}: starting" + (f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if prefix else ""))
         start = time.perf_counter()
         with open(run.log, "w", encoding="utf-8") as log:
-            log.write("$ " + " ".join(run.command) + "\n")
+            log.write("$ " + prefix + " ".join(run.command) + "\n")
             log.flush()
             process = subprocess.Popen(run.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                        errors="replace", env=env, bufsize=1)

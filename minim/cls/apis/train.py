@@ -122,6 +122,7 @@ def train_model(
 
     from minim.cls.engine import checkpoint_io
     from minim.cls.engine.allocator import retain_freed_memory
+    from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
     from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
     from minim.cls.engine.device import resolve_device, resolve_precision
@@ -167,6 +168,7 @@ def train_model(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    compiling = compile_options(cfg.get("compile"))
     optimizer = build_optimizer(model, cfg.optimizer)
     train_module = None
     if distributed:
@@ -203,6 +205,9 @@ def train_model(
         custom_hooks.append((HOOKS.build(hook_cfg), priority))
     resume_from = resume_from or cfg.get("resume_from")
     resume_checkpoint = checkpoint_io.read(resume_from) if resume_from else None
+
+    if compiling is not None:
+        notes.append(compile_model(model, compiling))
 
     # --- everything checked: now write into the work dir -----------------------------------
     work_dir = Path(cfg.work_dir)
