@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,29 +12,38 @@ from cls_engine_support import train_tiny
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tuning is Linux-only")
 
-STEPS = """
-import resource, sys, torch
+PROBE = """
+import ctypes, json, sys
 from minim.cls.engine.allocator import retain_freed_memory
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
-def steps(n):  # what a training step does to memory: allocate big buffers, free them all
-    for _ in range(n):
-        buffers = [torch.ones(2 * 1024 * 1024) for _ in range(8)]
-        del buffers
-steps(2)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-steps(20)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(24 * 2**20)  # a gradient-sized buffer
+mapped = libc.mallinfo2().hblkhd - before  # bytes malloc got with a private mmap (unmapped again by free)
+libc.free(block)
+print(json.dumps({"mapped": mapped, "held": libc.mallinfo2().fordblks}))
 """
 
 
-def page_faults(mode: str) -> int:
-    result = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True, check=True)
-    return int(result.stdout)
+def allocate_and_free(mode: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
 
 
-def test_freed_buffers_are_reused_without_new_page_faults():
-    assert page_faults("retain") * 4 < page_faults("default")
+def test_freed_buffers_stay_with_malloc_for_the_next_step():
+    retained = allocate_and_free("retain")
+    assert retained["mapped"] == 0 and retained["held"] >= 24 * 2**20  # from the heap, and kept there
+    default = allocate_and_free("default")
+    assert default["mapped"] >= 24 * 2**20 and default["held"] < 24 * 2**20  # mmap'd, and gone on free
 
 
 def test_cpu_training_says_it_retains_memory_and_can_be_told_not_to(tmp_path):

@@ -1,0 +1,15 @@
+"""Library entry points of ``minim train|test|infer cls``; they know nothing of click.
+
+Each takes plain Python values, raises :mod:`minim.errors` on bad input (before any long
+work starts) and returns a result object; ``console=True`` prints what a user should see.
+One module per command (``training``, ``testing``, ``inference``, ``launching``), shared
+checks in ``common`` and everything printed in ``render``.
+"""
+
+from minim.cls.commands.inference import collect_images, infer
+from minim.cls.commands.launching import launch_preflight
+from minim.cls.commands.testing import TestResult, parse_metric_options, test
+from minim.cls.commands.training import TrainResult, train
+
+__all__ = ["train", "test", "infer", "launch_preflight", "TrainResult", "TestResult", "parse_metric_options",
+           "collect_images"]

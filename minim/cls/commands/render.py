@@ -1,0 +1,90 @@
+"""What ``minim train|test|infer cls`` print: the training summary, metric tables, predictions."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minim.cls.commands.training import TrainResult
+
+
+def _sample_image(dataset) -> str | None:
+    if dataset is None or not len(dataset):
+        return None
+    try:
+        from minim.cls.datasets.checks import sample_source
+
+        path = sample_source(dataset, 0)
+    except Exception:  # noqa: BLE001 - only a suggestion in the summary
+        return None
+    return path if os.path.isfile(path) else None
+
+
+def _fmt_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def print_train_summary(result: "TrainResult", val_dataset=None) -> None:
+    """The closing lines of ``minim train``: best score, where the checkpoint is, what to run next."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    progress = f"{result.epochs} epochs, {result.iters} iterations" if result.by_epoch else f"{result.iters} iterations"
+    console.print(
+        f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {progress}, "
+        f"{result.images_per_second:.0f} training images/s.",
+    )
+    checkpoint = result.best_checkpoint or result.latest_checkpoint
+    if result.best_key is not None and result.best_score is not None:
+        unit = "epoch" if result.by_epoch else "iteration"
+        console.print(
+            f"Best {result.best_key} on the validation set: [bold]{result.best_score:.2f} %[/] at {unit} "
+            f"{result.best_number} -> {result.best_checkpoint}", markup=True
+        )
+    elif result.last_metrics:
+        shown = ", ".join(f"{k} {v:.2f} %" for k, v in result.last_metrics.items() if isinstance(v, float))
+        console.print(f"Final validation: {shown}")
+    if result.latest_checkpoint:
+        console.print(f"Latest checkpoint: {result.latest_checkpoint}")
+    console.print(f"Logs: {result.log_file} (and .json); config: {result.config_file}")
+    if checkpoint:
+        image = _sample_image(val_dataset) or "IMAGE_OR_DIR"
+        console.print("Try it next:")
+        console.print(f"  minim infer cls {result.config_file} {image} --checkpoint {checkpoint}", markup=False)
+
+
+def print_metrics_table(results: dict[str, Any], title: str = "metrics") -> None:
+    """A rich table of metric values (percentages)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in results.items():
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        if isinstance(value, list):
+            text = ", ".join(f"{v:.2f}" for v in value)
+        else:
+            text = f"{value:.2f}"
+        table.add_row(key, text)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(title, markup=False)
+    console.print(table)
+    if any(key.startswith("support") for key in results):
+        console.print("accuracy, precision, recall and f1_score are percentages; support is a count of images")
+
+
+def print_predictions(results: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    for item in results:
+        console.print(f"[bold]{item['file']}[/]")
+        for rank, top in enumerate(item["topk"], 1):
+            console.print(f"  {rank}. {top['class']:<24} {top['score'] * 100:6.2f} %", markup=False)
+        if "shown" in item:
+            console.print(f"  -> {item['shown']}", markup=False)

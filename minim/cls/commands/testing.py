@@ -1,0 +1,162 @@
+"""``minim test cls``: a checkpoint's metrics on ``data.test``, and its predictions as JSON."""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from minim.atomic import write_text_atomic
+from minim.cls.commands.common import check_classes, checkpoint_for, is_main, model_num_classes, warn
+from minim.cls.commands.render import print_metrics_table
+from minim.errors import ConfigError, UsageError
+
+
+def parse_metric_options(pairs: Sequence[str] | dict | None) -> dict | None:
+    """``['topk=(1,5)', 'thrs=0.5', 'average_mode=none']`` -> dict (values read as Python literals)."""
+    if pairs is None or isinstance(pairs, dict):
+        return pairs
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--metric-options expects KEY=VALUE, got {pair!r}")
+        try:
+            value = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()
+        options[key.strip()] = value
+    return options or None
+
+
+@dataclass
+class TestResult:
+    metrics: dict[str, Any]
+    classes: list[str]
+    predictions: list[dict[str, Any]]
+    out_file: str | None = None
+
+    __test__ = False
+
+
+def test(
+    config,
+    checkpoint: str | None = None,
+    *,
+    metrics: Sequence[str] | str | None = None,
+    metric_options: Sequence[str] | dict | None = None,
+    out: str | None = None,
+    device: str | None = None,
+    cfg_options: Sequence[str] = (),
+    console: bool = True,
+    launcher: str = "none",
+) -> TestResult:
+    """``minim test cls CONFIG --checkpoint CKPT``: metrics of a checkpoint on ``data.test``.
+
+    ``launcher='pytorch'|'slurm'``: this process is one worker of a distributed test; each rank
+    scores its share of the images and the scores are gathered back in dataset order, so the
+    metrics and ``out`` equal a single process's. Rank 0 prints and writes ``out``.
+    """
+    from minim.cls.apis.config_source import load_cls_config
+    from minim.cls.engine.worker_session import WorkerSession
+
+    cfg, entry = load_cls_config(config, list(cfg_options))
+    with WorkerSession(launcher, cfg, device) as setup:
+        return _test(cfg, entry, setup, checkpoint, metrics=metrics, metric_options=metric_options, out=out,
+                     device=device, console=console and is_main(setup))
+
+
+test.__test__ = False  # not a pytest test
+
+
+def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device, console) -> TestResult:
+    import warnings
+
+    from minim.cls.apis.inference import init_model
+    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.engine.device import resolve_device
+    from minim.cls.engine.evaluation import collect_scores
+    from minim.cls.metrics import evaluate
+
+    for warning in getattr(cfg, "warnings", []):
+        warn(warning, console)
+    options = parse_metric_options(metric_options)
+    eval_cfg = dict(cfg.get("evaluation") or {})
+    if metrics is None or (not isinstance(metrics, str) and len(metrics) == 0):
+        metrics = eval_cfg.get("metric", "accuracy")
+        if options is None:
+            options = eval_cfg.get("metric_options")
+    elif not isinstance(metrics, str):
+        metrics = list(metrics) if len(metrics) > 1 else metrics[0]
+    if out is not None and not str(out).endswith(".json"):
+        raise UsageError(f"--out must be a .json file, got {out}")
+    from minim.cls.datasets import build_dataset
+    from minim.cls.engine.dist import main_process_first
+
+    run_device = setup.device if setup is not None else resolve_device(device)
+    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
+        path = checkpoint_for(checkpoint, entry, "test")
+        if "test" not in (cfg.get("data") or {}):
+            raise ConfigError("config has no data.test")
+        dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = init_model(cfg, path, device=run_device)
+    num_classes = model_num_classes(model)
+    check_classes(dataset, num_classes, "test")
+    classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
+    for item in caught:
+        if dataset.CLASSES is None:
+            warn(str(item.message), console)
+    loader = build_eval_loader(dataset, loader_settings(cfg.data, "test"), run_device)
+    metas: list = []
+    scores = collect_scores(model, loader, run_device, keep_metas=metas)
+    gt_labels = dataset.get_gt_labels()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = evaluate(scores, gt_labels, metrics, options)
+    for item in caught:
+        warn(str(item.message), console)
+    predictions = _predictions(dataset, scores, gt_labels, metas)
+    result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
+    if out is not None and is_main(setup):
+        write_text_atomic(out, json.dumps({"metrics": _plain(results), "classes": classes, "predictions": predictions}))
+        result.out_file = str(out)
+    if console:
+        processes = f", {setup.world_size} processes" if setup is not None else ""
+        print_metrics_table(results, title=f"{Path(path).name} on data.test ({len(dataset)} images{processes})")
+        if out is not None:
+            print(f"wrote {out}")
+    return result
+
+
+def _plain(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _predictions(dataset, scores, gt_labels, metas) -> list[dict[str, Any]]:
+    from minim.cls.datasets.checks import sample_source
+
+    out = []
+    for i, row in enumerate(scores):
+        label = int(row.argmax())
+        meta = metas[i] if i < len(metas) and isinstance(metas[i], dict) else {}
+        filename = meta.get("filename") or sample_source(dataset, i)
+        out.append(
+            {
+                "file": str(filename),
+                "gt_label": int(gt_labels[i]),
+                "pred_label": label,
+                "pred_score": float(row[label]),
+                "scores": [float(v) for v in row],
+            }
+        )
+    return out
