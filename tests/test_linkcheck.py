@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minim.env.linkcheck import TORCH_SYMBOL, extension_files, missing_torch_symbols
+from minim.env.linkcheck import TORCH_SYMBOL, LinkProblems, extension_files, link_problems
 from pkg_support import build_shared_library
 
 PRESENT = "_ZN3c1011present_fnEv"
@@ -32,29 +32,37 @@ def test_missing_torch_symbols_are_found_and_others_ignored(tmp_path):
     build_shared_library(lib, "libc10.so", defines=[PRESENT, "aoti_torch_abi_version"])
     build_shared_library(tmp_path / "vision", "_C.so", uses=[PRESENT, GONE, "aoti_torch_abi_version", "strlen",
                                                              "_ZN5other3fooEv"], link=[lib / "libc10.so"])
-    assert missing_torch_symbols(tmp_path / "vision" / "_C.so", lib) == [GONE]
+    problems = link_problems(tmp_path / "vision" / "_C.so", lib)
+    assert problems == LinkProblems([], [GONE]) and problems.describe() == f"undefined symbol: {GONE}"
 
 
 def test_a_matching_build_has_nothing_missing(tmp_path):
     lib = tmp_path / "torch" / "lib"
     build_shared_library(lib, "libc10.so", defines=[PRESENT, GONE])
     build_shared_library(tmp_path / "vision", "_C.so", uses=[PRESENT, GONE], link=[lib / "libc10.so"])
-    assert missing_torch_symbols(tmp_path / "vision" / "_C.so", lib) == []
+    problems = link_problems(tmp_path / "vision" / "_C.so", lib)
+    assert not problems and problems == LinkProblems()
 
 
-def test_a_torch_library_that_is_gone_leaves_its_symbols_missing(tmp_path):
+def test_a_torch_library_that_is_gone_is_named_with_its_symbols(tmp_path):
+    """A CUDA torchvision next to a CPU torch: libtorch_cuda.so is not there."""
     lib = tmp_path / "torch" / "lib"
     build_shared_library(lib, "libc10.so", defines=[PRESENT])
-    build_shared_library(tmp_path / "vision", "_C.so", uses=[PRESENT], link=[lib / "libc10.so"])
-    (lib / "libc10.so").unlink()
-    assert missing_torch_symbols(tmp_path / "vision" / "_C.so", lib) == [PRESENT]
+    build_shared_library(lib, "libtorch_cuda.so", defines=[GONE])
+    build_shared_library(tmp_path / "vision", "_C.so", uses=[PRESENT, GONE],
+                         link=[lib / "libc10.so", lib / "libtorch_cuda.so"])
+    (lib / "libtorch_cuda.so").unlink()
+    problems = link_problems(tmp_path / "vision" / "_C.so", lib)
+    assert problems == LinkProblems(["libtorch_cuda.so"], [GONE])
+    assert problems.describe() == ("libtorch_cuda.so: cannot open shared object file (torch has no such library) "
+                                   "(and 1 more)")
 
 
 def test_non_elf_files_are_left_to_the_interpreter(tmp_path):
     fake = tmp_path / "_C.pyd"
     fake.write_bytes(b"MZ\x90\x00" + bytes(60))
     assert extension_files(tmp_path) == [fake]
-    assert missing_torch_symbols(fake, tmp_path) is None
+    assert link_problems(fake, tmp_path) is None
 
 
 def test_the_installed_torchvision_links_against_the_installed_torch():
@@ -62,4 +70,4 @@ def test_the_installed_torchvision_links_against_the_installed_torch():
     extensions = extension_files(site / "torchvision")
     assert extensions, "torchvision ships a compiled operator library"
     for extension in extensions:
-        assert missing_torch_symbols(extension, site / "torch" / "lib") == []
+        assert link_problems(extension, site / "torch" / "lib") == LinkProblems()

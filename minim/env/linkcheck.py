@@ -7,18 +7,21 @@ tables alone, so the same question is answered here without importing torch: eve
 symbol of the extension that belongs to torch must be defined by one of torch's own libraries
 (looked up through their GNU hash tables, as the linker does).
 
-Only ELF (Linux) files can be checked this way (with pyelftools); :func:`missing_torch_symbols` returns None
-for others.
+Only ELF (Linux) files can be checked this way (with pyelftools); :func:`link_problems` returns None for
+others.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: symbols torch's libraries provide: the stable C shim, and C++ names in torch's namespaces
 #: (``_ZN3c10…``, ``_ZNK2at…``, vtables/typeinfo ``_ZTVN5torch…``)
 TORCH_SYMBOL = re.compile(r"^(?:aoti_torch_|torch_|THP)|^_Z(?:T[VIS])?N[rVKRO]*(?:3c10|2at|5torch|6caffe2)")
+#: torch's own shared libraries (their absence from torch/lib is itself a problem)
+TORCH_LIBRARY = re.compile(r"^lib(?:torch|c10|shm)[\w.-]*\.so")
 EXTENSION_GLOBS = ("_C*.so", "_C*.pyd", "_C*.dylib")
 ELF_MAGIC = b"\x7fELF"
 
@@ -33,8 +36,30 @@ def is_elf(path: Path) -> bool:
         return handle.read(4) == ELF_MAGIC
 
 
-def missing_torch_symbols(extension: Path, torch_lib: Path) -> list[str] | None:
-    """Torch symbols ``extension`` needs that no library in ``torch_lib`` defines (sorted).
+@dataclass(frozen=True)
+class LinkProblems:
+    """What would stop the dynamic linker from loading an extension against an installed torch."""
+
+    #: torch libraries (``libc10.so``, ``libtorch_cuda.so``, ...) the extension needs that torch lacks
+    libraries: list[str] = field(default_factory=list)
+    #: torch symbols the extension needs that none of torch's libraries defines
+    symbols: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.libraries or self.symbols)
+
+    def describe(self) -> str:
+        """The first problem as the loader would word it, and how many more there are."""
+        if self.libraries:
+            first = f"{self.libraries[0]}: cannot open shared object file (torch has no such library)"
+        else:
+            first = f"undefined symbol: {self.symbols[0]}"
+        more = len(self.libraries) + len(self.symbols) - 1
+        return first + (f" (and {more} more)" if more else "")
+
+
+def link_problems(extension: Path, torch_lib: Path) -> LinkProblems | None:
+    """Why ``extension`` would fail to load against the libraries in ``torch_lib`` (empty when it loads).
 
     None when the files are not ELF (the caller must ask an interpreter instead).
     """
@@ -44,19 +69,21 @@ def missing_torch_symbols(extension: Path, torch_lib: Path) -> list[str] | None:
         return None
     if not is_elf(extension):
         return None
-
     with open(extension, "rb") as handle:
         elf = ELFFile(handle)
-        wanted = _undefined_symbols(elf)
+        wanted = {name for name in _undefined_symbols(elf) if TORCH_SYMBOL.match(name)}
         needed = _needed_libraries(elf)
-    wanted = {name for name in wanted if TORCH_SYMBOL.match(name)}
+    absent = []
     for library in needed:
         path = torch_lib / library
-        if not wanted or not path.is_file() or not is_elf(path):
+        if not path.is_file():
+            if TORCH_LIBRARY.match(library):
+                absent.append(library)
             continue
-        with open(path, "rb") as handle:
-            wanted -= _defined_among(ELFFile(handle), wanted)
-    return sorted(wanted)
+        if wanted and is_elf(path):
+            with open(path, "rb") as handle:
+                wanted -= _defined_among(ELFFile(handle), wanted)
+    return LinkProblems(absent, sorted(wanted))
 
 
 def _undefined_symbols(elf) -> set[str]:

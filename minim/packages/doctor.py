@@ -269,7 +269,7 @@ def static_ops_error(env: Environment) -> tuple[bool, str | None]:
     """``(decided, error)`` from torchvision's files alone: a missing operator library or unresolved torch symbols."""
     from pathlib import Path
 
-    from minim.env.linkcheck import extension_files, missing_torch_symbols
+    from minim.env.linkcheck import extension_files, link_problems
 
     torch, vision = env.get("torch"), env.get("torchvision")
     if torch.location is None or vision.location is None:
@@ -280,12 +280,11 @@ def static_ops_error(env: Environment) -> tuple[bool, str | None]:
         return True, f"torchvision has no compiled operator library ({package / '_C.so'} is missing)"
     torch_lib = Path(torch.location) / "torch" / "lib"
     for extension in extensions:
-        missing = missing_torch_symbols(extension, torch_lib)
-        if missing is None:
+        problems = link_problems(extension, torch_lib)
+        if problems is None:
             return False, None
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            return True, f"{extension.name}: undefined symbol: {missing[0]}{more}"
+        if problems:
+            return True, f"{extension.name}: {problems.describe()}"
     return True, None
 
 

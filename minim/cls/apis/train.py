@@ -122,8 +122,8 @@ def train_model(
 
     from minim.cls.engine import checkpoint_io
     from minim.cls.engine.allocator import retain_freed_memory
-    from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
+    from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
     from minim.cls.engine.device import resolve_device, resolve_precision
     from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
