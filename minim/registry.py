@@ -92,5 +92,5 @@ def _check_arguments(kind: str, type_name: str, builder: Callable[..., Any], arg
         if key not in accepted:
             raise BuildError(
                 f"{kind} {type_name!r} got an unexpected argument {key!r}; it takes: {', '.join(accepted)}",
-                hint=did_you_mean(key, accepted),
+                hint=did_you_mean(key, [*accepted, "type"]),
             )

@@ -94,3 +94,10 @@ def test_frozen_parameters_stay_in_optimizer_without_settings():
 def test_bad_optimizer_configs(cfg, error, words):
     with pytest.raises(error, match=words):
         build_optimizer(Net(), cfg)
+
+
+def test_misspelt_type_and_paramwise_cfg_are_suggested():
+    for typo, meant in (("typ", "type"), ("paramwise_cgf", "paramwise_cfg")):
+        with pytest.raises(BuildError) as error:
+            build_optimizer(Net(), {"type": "SGD", "lr": 0.1, typo: None})
+        assert error.value.hint == f"did you mean {meant!r}?"

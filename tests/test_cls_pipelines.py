@@ -302,6 +302,9 @@ def test_unknown_transform_suggests_the_name():
         Compose([dict(type="RandomFlp")])
     with pytest.raises(BuildError, match="unexpected argument 'prob'"):
         Compose([dict(type="RandomFlip", prob=0.5)])
+    with pytest.raises(BuildError) as error:
+        Compose([dict(type="RandomFlip", tpye="x")])
+    assert error.value.hint == "did you mean 'type'?"
 
 
 def test_compose_cacheable_prefix_and_standard_train_pipeline(tmp_path):

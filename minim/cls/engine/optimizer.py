@@ -74,7 +74,7 @@ def _check_kwargs(type_name: str, cls: type, kwargs: Mapping[str, Any]) -> None:
         if key not in accepted:
             raise BuildError(
                 f"optimizer {type_name!r} got an unexpected argument {key!r}; it takes: {', '.join(accepted)}",
-                hint=did_you_mean(key, accepted),
+                hint=did_you_mean(key, [*accepted, "type", "paramwise_cfg"]),
             )
 
 
