@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -210,10 +212,24 @@ def test_random_resized_crop():
     transform = build(dict(type="RandomResizedCrop", size=(32, 48), max_attempts=0))
     assert transform.crop_box(300, 400) == (0, 0, 300, 400)  # centre-crop fallback keeps 4:3
     assert transform.crop_box(100, 400) == (0, 133, 100, 133)
-    with pytest.raises(BuildError, match="efficientnet_style"):
-        build(dict(type="RandomResizedCrop", size=8, efficientnet_style=True))
     with pytest.raises(BuildError, match="min <= max"):
         build(dict(type="RandomResizedCrop", size=8, scale=(1.0, 0.5)))
+
+
+def test_efficientnet_style_random_resized_crop():
+    transform = build(dict(type="RandomResizedCrop", size=224, efficientnet_style=True, min_covered=0.1))
+    random.seed(0)
+    for _ in range(200):
+        top, left, h, w = transform.crop_box(300, 400)
+        assert 0 <= top <= 300 - h and 0 <= left <= 400 - w
+        assert 0.08 * 120000 <= h * w <= 120000 and h * w >= 0.1 * 120000
+        assert 3 / 4 - 0.02 <= w / h <= 4 / 3 + 0.02  # the aspect ratio, up to rounding
+    # nothing fits (no attempts): the centre square of 224/(224+32) of the short side
+    fallback = build(dict(type="RandomResizedCrop", size=224, efficientnet_style=True, max_attempts=0))
+    assert fallback.crop_box(300, 400) == (19, 69, 262, 262)
+    assert fallback(dict(img=torch.zeros(3, 300, 400, dtype=torch.uint8)))["img"].shape == (3, 224, 224)
+    with pytest.raises(BuildError, match="needs a square size"):
+        build(dict(type="RandomResizedCrop", size=(224, 256), efficientnet_style=True))
 
 
 def test_random_flip():
@@ -248,6 +264,40 @@ def test_color_jitter_and_grayscale():
     assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
     with pytest.raises(BuildError):
         build(dict(type="ColorJitter", brightness=-1))
+
+
+EIGVAL = [0.2175, 0.0188, 0.0045]  # mmcls's RegNet configs (from pycls), RGB order
+EIGVEC = [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.814], [-0.5836, -0.6948, 0.4203]]
+
+
+def lighting_shift(seed: int, alphastd: float) -> torch.Tensor:
+    torch.manual_seed(seed)
+    alpha = torch.randn(3, dtype=torch.float64) * alphastd
+    return torch.tensor([sum(EIGVEC[i][j] * alpha[j] * EIGVAL[j] for j in range(3)) for i in range(3)])
+
+
+def test_lighting_adds_the_pca_shift_in_mmcls_channel_order(tmp_path):
+    path, array = gradient_image(tmp_path)
+    rgb = torch.from_numpy(array).permute(2, 0, 1).float()
+    shift = lighting_shift(3, 25.5).float().view(3, 1, 1)
+    torch.manual_seed(3)
+    out = build(dict(type="Lighting", eigval=EIGVAL, eigvec=EIGVEC, alphastd=25.5, to_rgb=True))(load(path))
+    assert out["img"].dtype == torch.float32 and torch.allclose(out["img"], rgb + shift, atol=1e-4)
+    assert out["mmcls_order"] == "rgb"
+    # mmcls's RegNet pipeline then normalises with to_rgb=True: BGR out, as the pycls weights expect
+    normalized = build(dict(type="Normalize", mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True))(out)
+    assert torch.allclose(normalized["img"], (rgb + shift).flip(0), atol=1e-4)
+    # without to_rgb the rows of eigvec are in mmcls's BGR order: the shift lands reversed on RGB
+    torch.manual_seed(3)
+    out = build(dict(type="Lighting", eigval=EIGVAL, eigvec=EIGVEC, alphastd=25.5, to_rgb=False))(load(path))
+    assert torch.allclose(out["img"], rgb + shift.flip(0), atol=1e-4) and out["mmcls_order"] == "bgr"
+
+
+def test_lighting_rejects_bad_arguments():
+    with pytest.raises(BuildError, match="eigvec of 3 rows"):
+        build(dict(type="Lighting", eigval=EIGVAL, eigvec=EIGVEC[:2]))
+    with pytest.raises(BuildError, match="alphastd must be >= 0"):
+        build(dict(type="Lighting", eigval=EIGVAL, eigvec=EIGVEC, alphastd=-1))
 
 
 def test_random_erasing_const_fill_in_mmcls_order_without_touching_the_input():

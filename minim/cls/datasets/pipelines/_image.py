@@ -96,6 +96,11 @@ def channel_values(results: dict, values: Any, channels: int) -> Any:
     return values
 
 
+def swapped(order: str) -> str:
+    """The other channel order (what mmcls's ``to_rgb=True`` BGR<->RGB swap makes of ``order``)."""
+    return "rgb" if order == "bgr" else "bgr"
+
+
 def orders_differ(results: dict) -> bool:
     """True when the tensor's channel order is not the one mmcls would hold (per-channel values must be reversed)."""
     return results.get("mmcls_order", "rgb") != results.get("channel_order", "rgb")

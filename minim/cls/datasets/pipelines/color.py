@@ -25,7 +25,7 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
-from minim.errors import BuildError
+from minim.errors import BuildError, DataError
 from minim.cls.datasets.pipelines._image import (
     orders_differ,
     as_range,
@@ -33,6 +33,7 @@ from minim.cls.datasets.pipelines._image import (
     check_probability,
     image_of,
     interpolation_mode,
+    swapped,
 )
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
@@ -55,6 +56,44 @@ class ColorJitter(Transform):
 
     def __call__(self, results: dict) -> dict:
         results["img"] = self._jitter(image_of(results))
+        return results
+
+
+@PIPELINES.register()
+class Lighting(Transform):
+    """AlexNet's PCA lighting noise (mmcls's ``Lighting``, used by its RegNet configs).
+
+    Every pixel gets ``sum_j eigvec[i][j] * alpha_j * eigval[j]`` added to channel ``i``, with
+    ``alpha_j ~ N(0, alphastd)`` drawn once per image. Values are in 0-255 units (mmcls's RegNet
+    configs use ``alphastd=25.5``); the result is float32 and not clipped. With ``to_rgb=True``
+    mmcls swaps the channel order first (BGR file images become RGB); ``eigvec``'s rows follow the
+    order after that swap, and so do later transforms (mmcls's RegNet configs swap back to BGR with
+    ``Normalize(to_rgb=True)``, as the pycls models were trained on BGR).
+    """
+
+    def __init__(self, eigval: Any, eigvec: Any, alphastd: float = 0.1, to_rgb: bool = True):
+        self.eigval = torch.as_tensor(eigval, dtype=torch.float64)
+        self.eigvec = torch.as_tensor(eigvec, dtype=torch.float64)
+        n = self.eigval.numel()
+        if self.eigval.dim() != 1 or self.eigvec.shape != (3, n):
+            raise BuildError(f"Lighting needs eigval of n values and eigvec of 3 rows of n values; got "
+                             f"{list(self.eigval.shape)} and {list(self.eigvec.shape)}")
+        if alphastd < 0:
+            raise BuildError(f"Lighting alphastd must be >= 0, got {alphastd!r}")
+        self.alphastd = float(alphastd)
+        self.to_rgb = bool(to_rgb)
+
+    def __call__(self, results: dict) -> dict:
+        img = image_of(results)
+        if img.shape[0] != 3:
+            raise DataError(f"Lighting needs a 3-channel image, {results.get('filename')} has {img.shape[0]}")
+        order = swapped(results.get("mmcls_order", "rgb")) if self.to_rgb else results.get("mmcls_order", "rgb")
+        alpha = torch.randn(self.eigval.numel(), dtype=torch.float64) * self.alphastd
+        shift = (self.eigvec * (alpha * self.eigval)).sum(dim=1)
+        if results.get("channel_order", "rgb") != order:
+            shift = shift.flip(0)
+        results["img"] = img.to(torch.float32) + shift.to(torch.float32).reshape(3, 1, 1)
+        results["mmcls_order"] = order
         return results
 
 

@@ -9,15 +9,11 @@ import numpy as np
 import torch
 
 from minim.errors import BuildError, DataError
-from minim.cls.datasets.pipelines._image import image_of, to_chw_tensor
+from minim.cls.datasets.pipelines._image import image_of, swapped, to_chw_tensor
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
 
 DEFAULT_META_KEYS = ("filename", "ori_filename", "ori_shape", "img_shape", "flip", "flip_direction", "img_norm_cfg")
-
-
-def _swap(order: str) -> str:
-    return "rgb" if order == "bgr" else "bgr"
 
 
 @PIPELINES.register()
@@ -53,7 +49,7 @@ class Normalize(Transform):
                 f"has {channels} channel(s)"
             )
         mmcls_order = results.get("mmcls_order", "rgb")
-        target = _swap(mmcls_order) if self.to_rgb else mmcls_order
+        target = swapped(mmcls_order) if self.to_rgb else mmcls_order
         if channels == 3 and results.get("channel_order", "rgb") != target:
             img = img.flip(0)
         out = img.to(torch.float32, copy=True)

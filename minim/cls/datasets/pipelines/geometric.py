@@ -174,7 +174,12 @@ class RandomResizedCrop(Transform):
     """Crop a random area (``scale``) and aspect ratio (``ratio``), then resize to ``size``.
 
     Falls back to a centre crop after ``max_attempts`` (as mmcls and torchvision).
-    ``efficientnet_style`` is not supported.
+
+    ``efficientnet_style=True`` samples as TensorFlow's EfficientNet input pipeline (mmcls's
+    option of that name): the aspect ratio is uniform in ``ratio``, the crop height uniform between
+    the heights that give the smallest and largest area of ``scale``, and a crop covering less than
+    ``min_covered`` of the image is rejected; the fallback is a centre square of
+    ``size / (size + crop_padding)`` of the short side. ``size`` must then be square.
     """
 
     def __init__(
@@ -189,13 +194,15 @@ class RandomResizedCrop(Transform):
         interpolation: str = "bilinear",
         backend: str = "cv2",
     ):
-        if efficientnet_style:
-            raise BuildError(
-                "RandomResizedCrop(efficientnet_style=True) is not supported by minim",
-                hint="use efficientnet_style=False (the torchvision-style crop)",
-            )
         _check_backend(backend)
         self.size = size_pair(size)
+        if efficientnet_style and self.size[0] != self.size[1]:
+            raise BuildError(f"RandomResizedCrop with efficientnet_style=True needs a square size, got {size!r}")
+        if not 0 <= min_covered <= 1 or crop_padding < 0:
+            raise BuildError("min_covered must be within [0, 1] and crop_padding >= 0")
+        self.efficientnet_style = bool(efficientnet_style)
+        self.min_covered = float(min_covered)
+        self.crop_padding = crop_padding
         self.scale = as_range(scale, "scale")
         self.ratio = as_range(ratio, "ratio")
         if self.ratio[0] <= 0:
@@ -209,6 +216,8 @@ class RandomResizedCrop(Transform):
 
     def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """A random ``(top, left, h, w)`` crop of a ``height x width`` image."""
+        if self.efficientnet_style:
+            return self._efficientnet_box(height, width)
         area = height * width
         for _ in range(self.max_attempts):
             target_area = area * random.uniform(*self.scale)
@@ -225,6 +234,25 @@ class RandomResizedCrop(Transform):
         else:
             crop_h, crop_w = height, width
         return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+    def _efficientnet_box(self, height: int, width: int) -> tuple[int, int, int, int]:
+        area = height * width
+        smallest, largest = self.scale[0] * area, self.scale[1] * area
+        for _ in range(self.max_attempts):
+            aspect = random.uniform(*self.ratio)
+            tallest = min(height, int(round(math.sqrt(largest / aspect))))
+            while tallest > 0 and tallest * aspect > width:  # the crop must fit the width too
+                tallest -= 1
+            shortest = min(tallest, int(round(math.sqrt(smallest / aspect))))
+            crop_h = int(round(random.uniform(shortest, tallest)))
+            crop_w = int(round(crop_h * aspect))
+            crop_area = crop_h * crop_w
+            if not (smallest <= crop_area <= largest and 0 < crop_w <= width and 0 < crop_h <= height
+                    and crop_area >= self.min_covered * area):
+                continue
+            return random.randint(0, height - crop_h), random.randint(0, width - crop_w), crop_h, crop_w
+        side = max(1, int(round(self.size[0] / (self.size[0] + self.crop_padding) * min(height, width))))
+        return max(0, (height - side) // 2), max(0, (width - side) // 2), side, side
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
