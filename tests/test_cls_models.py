@@ -443,3 +443,34 @@ def test_identity_branch_returns_one_hot_labels():
     out_img, out_label = augments(img, torch.tensor([2, 0]))
     assert out_img is img
     assert torch.equal(out_label, torch.tensor([[0, 0, 1.0], [1.0, 0, 0]]))
+
+
+# mmcls 0.25.0's RegNetX configs: arch -> head.in_channels
+MMCLS_REGNETX_IN_CHANNELS = {"regnetx_400mf": 384, "regnetx_800mf": 672, "regnetx_1.6gf": 912, "regnetx_3.2gf": 1008,
+                             "regnetx_4.0gf": 1360, "regnetx_6.4gf": 1624, "regnetx_8.0gf": 1920, "regnetx_12gf": 2240}
+
+
+def test_regnet_widths_follow_pycls_and_mmcls():
+    from minim.cls.models.backbones.mmcls_spellings import _PYCLS_REGNETX, regnet_stages
+
+    for arch, params in _PYCLS_REGNETX.items():
+        assert regnet_stages(**params)[1][-1] == MMCLS_REGNETX_IN_CHANNELS[arch], arch
+    # RegNetX-400MF as published: stages of 1, 2, 7, 12 blocks, 32..384 wide, 5.16 M parameters
+    assert regnet_stages(**_PYCLS_REGNETX["regnetx_400mf"]) == ([1, 2, 7, 12], [32, 64, 160, 384], [16] * 4)
+    model = build_classifier(dict(type="ImageClassifier", backbone=dict(type="RegNet", arch="regnetx_400mf"),
+                                  neck=dict(type="GlobalAveragePooling"),
+                                  head=dict(type="LinearClsHead", num_classes=1000, in_channels=384)))
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6, 2) == 5.16
+    assert model.eval()(torch.randn(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_regnet_arch_dicts_and_bad_archs():
+    backbone = BACKBONES.build(dict(type="RegNet", arch=dict(w0=24, wa=24.48, wm=2.54, group_w=16, depth=22)))
+    assert backbone.feature_dim == 384
+    with pytest.raises(BuildError, match="unknown arch 'regnetx_400m'") as error:
+        BACKBONES.build(dict(type="RegNet", arch="regnetx_400m"))
+    assert "regnetx_400mf" in error.value.hint
+    with pytest.raises(BuildError, match="missing group_w"):
+        BACKBONES.build(dict(type="RegNet", arch=dict(w0=24, wa=24.48, wm=2.54, depth=22)))
+    with pytest.raises(BuildError, match="w0 > 0 divisible by 8"):
+        BACKBONES.build(dict(type="RegNet", arch=dict(w0=20, wa=24.48, wm=2.54, group_w=16, depth=22)))

@@ -56,8 +56,9 @@ NO_BIAS_CLASSIFIER_ARCHS = ("maxvit_t",)
 _LOSS = {"type": "CrossEntropyLoss", "loss_weight": 1.0}
 _TOPK = (1, 5)
 
+#: torchvision RegNets that are mmcls's (pycls's) architecture too; torchvision's regnet_x_400mf is not
+#: (its generator rounds the last stage to 400 channels, pycls's to 384)
 _REGNET_MMCLS_NAMES = {
-    "regnet_x_400mf": "regnetx_400mf",
     "regnet_x_800mf": "regnetx_800mf",
     "regnet_x_1_6gf": "regnetx_1.6gf",
     "regnet_x_3_2gf": "regnetx_3.2gf",

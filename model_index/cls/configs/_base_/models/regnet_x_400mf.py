@@ -1,7 +1,7 @@
 # RegNet: torchvision.models.regnet_x_400mf, as minim's cls engine builds it.
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='RegNet', arch='regnetx_400mf'),
+    backbone=dict(type='TorchvisionBackbone', arch='regnet_x_400mf'),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
