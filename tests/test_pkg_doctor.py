@@ -132,6 +132,27 @@ def test_torchvision_without_its_operator_library(run_cli, venv, index, tmp_path
     assert "torchvision has no compiled operator library" in ops_finding(report)["message"]
 
 
+def test_mmcv_operators_built_for_another_torch(run_cli, venv, index, tmp_path):
+    arrange(venv, index.url())
+    torch, _ = fake_torch_pair(tmp_path, ["_ZN3c1011present_fnEv"], [], with_extension=False)
+    libc10 = tmp_path / "build" / "torch" / "lib" / "libc10.so"
+    name = "_ext.cpython-311-x86_64-linux-gnu.so"
+    good = build_shared_library(tmp_path / "good", name, uses=["_ZN3c1011present_fnEv"], link=[libc10])
+    stale = build_shared_library(tmp_path / "stale", name, uses=["_ZN3c1011present_fnEv", "_ZN2at4_ops9gone_nameEv"],
+                                 link=[libc10])
+    for version, library in (("1.7.1", good), ("1.7.2", stale)):
+        mmcv = build_wheel(tmp_path / version, "mmcv-full", version,
+                           files={"mmcv/__init__.py": "", f"mmcv/{name}": library})
+        pip_install(venv, "--no-deps", str(torch), str(mmcv))
+        _, report = doctor(run_cli, venv, index)
+        finding = next((f for f in report["findings"] if f["code"] == "mmcv-ops"), None)
+        if version == "1.7.1":
+            assert finding is None, finding
+    assert ("mmcv-full 1.7.2's compiled operators were built for another torch than the installed 2.14.1: "
+            f"{name}: undefined symbol: _ZN2at4_ops9gone_nameEv") in finding["message"]
+    assert finding["fix"].startswith("minim install mmcv-full==1.7.2 --force-reinstall -y")
+
+
 def test_deep_check_runs_the_operators_in_a_subprocess(run_cli, venv, index, tmp_path):
     """The symbols resolve, so the default check passes; only --deep imports torchvision and sees it fail."""
     arrange(venv, index.url())

@@ -22,13 +22,16 @@ from pathlib import Path
 TORCH_SYMBOL = re.compile(r"^(?:aoti_torch_|torch_|THP)|^_Z(?:T[VIS])?N[rVKRO]*(?:3c10|2at|5torch|6caffe2)")
 #: torch's own shared libraries (their absence from torch/lib is itself a problem)
 TORCH_LIBRARY = re.compile(r"^lib(?:torch|c10|shm)[\w.-]*\.so")
-EXTENSION_GLOBS = ("_C*.so", "_C*.pyd", "_C*.dylib")
+#: torchvision's operator library (``_C.so``; ``_C_stable.so`` since 0.29)
+TORCHVISION_EXTENSIONS = ("_C*.so", "_C*.pyd", "_C*.dylib")
+#: mmcv's (mmcv-full 1.x, full mmcv 2.x builds) operator library
+MMCV_EXTENSIONS = ("_ext*.so", "_ext*.pyd")
 ELF_MAGIC = b"\x7fELF"
 
 
-def extension_files(package_dir: Path) -> list[Path]:
+def extension_files(package_dir: Path, patterns=TORCHVISION_EXTENSIONS) -> list[Path]:
     """The compiled operator libraries of a torch extension package (``torchvision/_C*.so`` ...)."""
-    return sorted({path for pattern in EXTENSION_GLOBS for path in package_dir.glob(pattern)})
+    return sorted({path for pattern in patterns for path in package_dir.glob(pattern)})
 
 
 def is_elf(path: Path) -> bool:

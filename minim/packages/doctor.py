@@ -19,6 +19,9 @@ Checks (each finding has a severity, a one-line explanation and the exact comman
   torch's libraries (what the dynamic linker decides), in a fraction of a second and without
   importing torch. Elsewhere, and with ``--deep`` in addition, a subprocess imports torch and runs
   ``torchvision.ops.nms`` (a few seconds; cached per torch/torchvision install unless ``--deep``).
+* ``mmcv-ops`` -- mmcv-full's (or a full mmcv build's) compiled operators, ``mmcv/_ext*.so``, need
+  torch symbols the installed torch lacks (the "undefined symbol" after a torch upgrade); the fix
+  reinstalls the same mmcv release, whose wheel index is chosen for the installed torch.
 * ``unsatisfied`` -- requirements of installed distributions that are missing or the wrong
   version, as ``pip check`` reports them (minim's own included).
 * ``no-pip`` -- the target has no pip.
@@ -30,6 +33,7 @@ import hashlib
 import json
 import os
 import shlex
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -38,7 +42,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from minim.env.model import Environment, SharedFiles
+from minim.env.model import Dist, Environment, SharedFiles
 from minim.env.probe import probe_environment, run_in_target
 from minim.packages.compat import COMPANIONS, CompatData, load_compat, public, series_of
 from minim.packages.plan import InstallOptions
@@ -265,19 +269,10 @@ def run_opscheck(env: Environment, use_cache: bool = True) -> dict:
     return result
 
 
-def static_ops_error(env: Environment) -> tuple[bool, str | None]:
-    """``(decided, error)`` from torchvision's files alone: a missing operator library or unresolved torch symbols."""
-    from pathlib import Path
+def _link_error(torch: Dist, extensions: list[Path]) -> tuple[bool, str | None]:
+    """``(decided, error)`` for compiled extensions linked against the installed torch's libraries."""
+    from minim.env.linkcheck import link_problems
 
-    from minim.env.linkcheck import extension_files, link_problems
-
-    torch, vision = env.get("torch"), env.get("torchvision")
-    if torch.location is None or vision.location is None:
-        return False, None
-    package = Path(vision.location) / "torchvision"
-    extensions = extension_files(package)
-    if not extensions:
-        return True, f"torchvision has no compiled operator library ({package / '_C.so'} is missing)"
     torch_lib = Path(torch.location) / "torch" / "lib"
     for extension in extensions:
         problems = link_problems(extension, torch_lib)
@@ -286,6 +281,20 @@ def static_ops_error(env: Environment) -> tuple[bool, str | None]:
         if problems:
             return True, f"{extension.name}: {problems.describe()}"
     return True, None
+
+
+def static_ops_error(env: Environment) -> tuple[bool, str | None]:
+    """``(decided, error)`` from torchvision's files alone: a missing operator library or unresolved torch symbols."""
+    from minim.env.linkcheck import extension_files
+
+    torch, vision = env.get("torch"), env.get("torchvision")
+    if torch.location is None or vision.location is None:
+        return False, None
+    package = Path(vision.location) / "torchvision"
+    extensions = extension_files(package)
+    if not extensions:
+        return True, f"torchvision has no compiled operator library ({package / '_C.so'} is missing)"
+    return _link_error(torch, extensions)
 
 
 def check_torchvision_ops(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
@@ -304,6 +313,29 @@ def check_torchvision_ops(env: Environment, compat: CompatData, ctx: FixContext)
     return [Finding("torchvision-ops", "error",
                     f"torchvision {vision.version}'s compiled operators fail with torch {torch.version}: {error}",
                     command, fix)]
+
+
+def check_mmcv_ops(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    """mmcv's compiled operators (``mmcv/_ext*.so``) built for another torch: the classic "undefined
+    symbol" after upgrading torch. Linux only (read from the ELF files); mmcv-lite has no operators."""
+    from minim.env.linkcheck import MMCV_EXTENSIONS, extension_files
+
+    torch = env.get("torch")
+    if torch is None or not torch.has_package or torch.location is None:
+        return []
+    for name in ("mmcv-full", "mmcv"):
+        dist = env.get(name)
+        if dist is None or dist.location is None:
+            continue
+        extensions = extension_files(Path(dist.location) / "mmcv", MMCV_EXTENSIONS)
+        _, error = _link_error(torch, extensions) if extensions else (True, None)
+        if error is None:
+            continue
+        fix, command = ctx.install_fix([f"{name}=={public(dist.version)}"], force_reinstall=True)
+        return [Finding("mmcv-ops", "error",
+                        f"{name} {dist.version}'s compiled operators were built for another torch than the "
+                        f"installed {torch.version}: {error}", command, fix)]
+    return []
 
 
 def check_requirements(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
@@ -328,6 +360,7 @@ def check_pip(env: Environment, compat: CompatData, ctx: FixContext) -> list[Fin
 
 CHECKS: list[Callable[[Environment, CompatData, FixContext], list[Finding]]] = [
     check_pip, check_shared_files, check_requirements, check_torch_pairs, check_torch_build, check_torchvision_ops,
+    check_mmcv_ops,
 ]
 
 

@@ -30,9 +30,9 @@ def command(fix, yes, deep, as_json, python, index_url, extra_index_urls, find_l
     one (opencv-*-headless on machines without a display), else the one whose files are on disk.
 
     \b
-    The operator check reads torchvision's compiled library and torch's libraries on Linux: the
-    torch symbols it needs must be defined (what fails as "undefined symbol" at import). --deep
-    also imports them in a subprocess and runs torchvision.ops.nms.
+    The operator checks read the compiled libraries of torchvision and mmcv-full and torch's own
+    libraries on Linux: the torch symbols they need must be defined (what fails as "undefined
+    symbol" at import). --deep also imports torchvision in a subprocess and runs its nms.
     """
     from minim.env.probe import resolve_python
     from minim.errors import UsageError
