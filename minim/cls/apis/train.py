@@ -120,7 +120,7 @@ def train_model(
     """
     import torch
 
-    from minim.cls.engine import checkpoint_io
+    from minim.cls.engine import batch_normalize, checkpoint_io
     from minim.cls.engine.allocator import retain_freed_memory
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
     from minim.cls.engine.compiling import compile_model, compile_options
@@ -180,12 +180,16 @@ def train_model(
     logger_hook = build_logger_hook(cfg.get("log_config"))
     data_cfg = cfg.get("data") or {}
     loaders = []
+    on_device = bool(cfg.get("normalize_on_device", True))
     for dataset, (mode, _) in zip(datasets, workflow):
         _prepare_cache(dataset)
         if mode == "train":
-            loaders.append(build_train_loader(dataset, loader_settings(data_cfg, "train"), seed, device))
+            loader = build_train_loader(dataset, loader_settings(data_cfg, "train"), seed, device)
         else:
-            loaders.append(build_eval_loader(dataset, loader_settings(data_cfg, "val"), device))
+            loader = build_eval_loader(dataset, loader_settings(data_cfg, "val"), device)
+        loaders.append(batch_normalize.attach(loader, dataset, on_device))
+    batch_normalized = any(loader.batch_normalizer is not None and mode == "train"
+                           for loader, (mode, _) in zip(loaders, workflow))
     eval_hook = None
     if validate:
         if val_dataset is None:
@@ -193,7 +197,8 @@ def train_model(
 
             val_dataset = build_dataset(data_cfg["val"], dict(test_mode=True))
         _prepare_cache(val_dataset)
-        val_loader = build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device)
+        val_loader = batch_normalize.attach(build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device),
+                                            val_dataset, on_device)
         num_classes = _num_classes(model)
         eval_hook = build_eval_hook(cfg.get("evaluation"), val_loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
     custom_hooks = []
@@ -247,7 +252,8 @@ def train_model(
         logger.info("Config:\n" + meta["config"], console=False)
     logger.info(
         f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
-        f"{', malloc keeps freed memory' if retained else ''}, "
+        f"{', malloc keeps freed memory' if retained else ''}"
+        f"{', Normalize per batch on the device' if batch_normalized else ''}, "
         f"seed {seed}, world size {get_world_size()}, work dir {work_dir}"
     )
     try:

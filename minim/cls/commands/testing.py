@@ -75,6 +75,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
     import warnings
 
     from minim.cls.apis.inference import init_model
+    from minim.cls.engine import batch_normalize
     from minim.cls.engine.data import build_eval_loader, loader_settings
     from minim.cls.engine.device import resolve_device
     from minim.cls.engine.evaluation import collect_scores
@@ -110,7 +111,8 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
     for item in caught:
         if dataset.CLASSES is None:
             warn(str(item.message), console)
-    loader = build_eval_loader(dataset, loader_settings(cfg.data, "test"), run_device)
+    loader = batch_normalize.attach(build_eval_loader(dataset, loader_settings(cfg.data, "test"), run_device), dataset,
+                                    bool(cfg.get("normalize_on_device", True)))
     metas: list = []
     scores = collect_scores(model, loader, run_device, keep_metas=metas)
     gt_labels = dataset.get_gt_labels()

@@ -49,9 +49,12 @@ def collect_scores(
     model.eval()
     chunks = []
     metas: list | None = [] if keep_metas is not None else None
+    normalize = getattr(loader, "batch_normalizer", None)
     try:
         for batch in loader:
             img = batch["img"].to(device, non_blocking=True)
+            if normalize is not None:
+                img = normalize(img)
             if channels_last and img.dim() == 4:
                 img = img.contiguous(memory_format=torch.channels_last)
             if precision is not None:

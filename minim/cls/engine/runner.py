@@ -124,6 +124,8 @@ class Runner:
         self.meta: dict[str, Any] = dict(meta or {})
         self.meta.setdefault("hook_msgs", {})
         self.channels_last = channels_last
+        #: the current loader's device-side Normalize (minim.cls.engine.batch_normalize), if it has one
+        self.batch_normalizer = None
         self.hooks: list[Hook] = []
         self.epoch = 0
         self.iter = 0
@@ -204,6 +206,8 @@ class Runner:
     # --- steps --------------------------------------------------------------------------
     def _inputs(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         img = batch["img"].to(self.device, non_blocking=True)
+        if self.batch_normalizer is not None:
+            img = self.batch_normalizer(img)
         if self.channels_last and img.dim() == 4:
             img = img.contiguous(memory_format=torch.channels_last)
         label = batch.get("gt_label")
@@ -280,6 +284,7 @@ class Runner:
 
     def train_epoch(self, loader) -> None:
         self.mode = "train"
+        self.batch_normalizer = getattr(loader, "batch_normalizer", None)
         self.model.train()
         start_iter = self.iter - self.epoch * self.iters_per_epoch
         self._set_sampler(loader, self.epoch, start_iter)
@@ -299,6 +304,7 @@ class Runner:
     def val_epoch(self, loader) -> None:
         """mmcv's ``('val', 1)`` workflow: the validation LOSS (eval mode, no gradient), logged as mode 'val'."""
         self.mode = "val"
+        self.batch_normalizer = getattr(loader, "batch_normalizer", None)
         self.model.eval()
         self.call_hook("before_val_epoch")
         self.reset_log_buffer()

@@ -39,6 +39,8 @@ class Normalize(Transform):
         self._norm_cfg = dict(
             mean=np.array(self.mean, dtype=np.float32), std=np.array(self.std, dtype=np.float32), to_rgb=self.to_rgb
         )
+        #: set by the engine (minim.cls.engine.batch_normalize): swap channels only, the batch is normalized later
+        self.deferred = False
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
@@ -52,9 +54,10 @@ class Normalize(Transform):
         target = swapped(mmcls_order) if self.to_rgb else mmcls_order
         if channels == 3 and results.get("channel_order", "rgb") != target:
             img = img.flip(0)
-        out = img.to(torch.float32, copy=True)
-        out.sub_(self._mean).div_(self._std)
-        results["img"] = out
+        if self.deferred:
+            results["img"] = img
+        else:
+            results["img"] = img.to(torch.float32, copy=True).sub_(self._mean).div_(self._std)
         results["channel_order"] = results["mmcls_order"] = target
         results["img_norm_cfg"] = self._norm_cfg
         return results
@@ -85,11 +88,13 @@ class ImageToTensor(Transform):
 
     def __init__(self, keys: Sequence[str] = ("img",)):
         self.keys = list(keys)
+        #: set by the engine when Normalize is deferred to the batch: uint8 images stay uint8
+        self.keep_dtype = False
 
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
             img = to_chw_tensor(_require(results, key, "ImageToTensor"))
-            results[key] = img if img.is_floating_point() else img.float()
+            results[key] = img if img.is_floating_point() or self.keep_dtype else img.float()
         return results
 
 

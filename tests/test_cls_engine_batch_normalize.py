@@ -1,0 +1,70 @@
+"""Normalize on the device, per batch: identical values, and only where the pipeline allows it."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+
+from cls_engine_support import write_image_tree, write_tiny_setup
+from minim.cls.datasets import build_dataset
+from minim.cls.datasets.wrappers import ConcatDataset
+from minim.cls.engine.batch_normalize import defer_normalization
+
+NORM = dict(mean=[120.0, 110.0, 100.0], std=[60.0, 62.0, 64.0])
+
+
+def dataset(root, after=(), to_rgb=False, norm=NORM):
+    pipeline = [dict(type="LoadImageFromFile"), dict(type="RandomFlip", flip_prob=0.5),
+                dict(type="Normalize", to_rgb=to_rgb, **norm), *after,
+                dict(type="ImageToTensor", keys=["img"]), dict(type="ToTensor", keys=["gt_label"]),
+                dict(type="Collect", keys=["img", "gt_label"])]
+    return build_dataset(dict(type="CustomDataset", data_prefix=str(root), pipeline=pipeline))
+
+
+def test_deferred_images_normalize_to_the_same_values(tmp_path):
+    root = write_image_tree(tmp_path / "data", per_class=2)
+    for to_rgb in (False, True):  # BGR output (channels swapped before deferring) and RGB output
+        plain, deferred = dataset(root, to_rgb=to_rgb), dataset(root, to_rgb=to_rgb)
+        normalizer = defer_normalization(deferred)
+        assert normalizer is not None
+        for index in range(len(plain)):
+            random.seed(index)
+            expected = plain[index]["img"]
+            random.seed(index)
+            raw = deferred[index]["img"]
+            assert raw.dtype == torch.uint8
+            assert torch.equal(normalizer(raw[None])[0], expected)
+
+
+def test_pipelines_that_touch_pixels_after_normalize_are_left_alone(tmp_path):
+    root = write_image_tree(tmp_path / "data", per_class=1)
+    erasing = dataset(root, after=[dict(type="RandomErasing", erase_prob=0.5)])
+    assert defer_normalization(erasing) is None
+    assert erasing[0]["img"].dtype == torch.float32
+    mixed = ConcatDataset([dataset(root), dataset(root, norm=dict(mean=[0, 0, 0], std=[1, 1, 1]))])
+    assert defer_normalization(mixed) is None
+    assert all(d[0]["img"].dtype == torch.float32 for d in mixed.datasets)
+    same = ConcatDataset([dataset(root), dataset(root)])
+    assert defer_normalization(same) is not None and same[0]["img"].dtype == torch.uint8
+
+
+def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypatch):
+    from minim.cls.commands import test, train
+
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runs = {}
+    for on in (True, False):
+        work_dir = tmp_path / f"on={on}"
+        options = [f"normalize_on_device={on}", "runner.max_epochs=1"]
+        result = train(str(config), work_dir=str(work_dir), cfg_options=options, seed=3, console=False)
+        scores = test(str(config), str(result.latest_checkpoint), cfg_options=options, console=False)
+        state = torch.load(work_dir / "latest.pth", weights_only=True)["state_dict"]
+        assert ("Normalize per batch on the device" in Path(result.log_file).read_text()) is on
+        runs[on] = (state, [p["scores"] for p in scores.predictions])
+    (state_on, scores_on), (state_off, scores_off) = runs[True], runs[False]
+    assert state_on.keys() == state_off.keys()
+    assert all(torch.equal(state_on[k], state_off[k]) for k in state_on)
+    assert scores_on == scores_off
