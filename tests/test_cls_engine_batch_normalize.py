@@ -68,3 +68,18 @@ def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypat
     assert state_on.keys() == state_off.keys()
     assert all(torch.equal(state_on[k], state_off[k]) for k in state_on)
     assert scores_on == scores_off
+
+
+def test_train_model_gives_the_callers_datasets_back_as_they_were(tmp_path):
+    from minim.cls.apis import train_model
+    from minim.cls.models import build_classifier
+    from minim.config import load_config
+
+    config = load_config(write_tiny_setup(tmp_path))
+    config.merge_from_options(["runner.max_epochs=1", f"work_dir={tmp_path / 'work'}"])
+    train_set = build_dataset(config.data.train)
+    val_set = build_dataset(config.data.val, dict(test_mode=True))
+    runner = train_model(build_classifier(config.model), [train_set], config, device="cpu", val_dataset=val_set,
+                         console=False)
+    assert runner.train_loader.batch_normalizer is not None  # deferred while training
+    assert train_set[0]["img"].dtype == torch.float32 and val_set[0]["img"].dtype == torch.float32

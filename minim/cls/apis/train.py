@@ -266,6 +266,8 @@ def train_model(
             _check_replicas(model, logger)
     finally:
         logger.close()
+        for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
+            batch_normalize.restore(dataset)
     return runner
 
 

@@ -85,8 +85,21 @@ def defer_normalization(dataset: Any) -> BatchNormalizer | None:
     return BatchNormalizer(first._mean, first._std)
 
 
+def restore(dataset: Any) -> None:
+    """Undo :func:`defer_normalization`: ``dataset`` yields normalized float images again."""
+    for pipeline in _pipelines(dataset) or []:
+        for transform in pipeline.transforms:
+            if type(transform).__name__ == "Normalize":
+                transform.deferred = False
+            elif type(transform).__name__ == "ImageToTensor":
+                transform.keep_dtype = False
+
+
 def attach(loader, dataset: Any, enabled: bool = True):
     """Give ``loader`` the :class:`BatchNormalizer` of ``dataset`` (``loader.batch_normalizer``, None
-    when disabled or not possible); the engine's consumers of batches apply it. Returns ``loader``."""
+    when disabled or not possible); the engine's consumers of batches apply it. Returns ``loader``.
+    Call :func:`restore` on ``dataset`` when the loader is done, if others use the dataset too."""
+    if not enabled:
+        restore(dataset)
     loader.batch_normalizer = defer_normalization(dataset) if enabled else None
     return loader
