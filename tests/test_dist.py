@@ -78,6 +78,7 @@ def test_distributed_training_keeps_the_replicas_identical(trained):
     text = logs[0].read_text()
     digests = re.search(r"replica state sha256: rank 0: (\w+), rank 1: (\w+)", text)
     assert digests and digests.group(1) == digests.group(2)
+    assert "world size 2 (gloo)" in text
     checkpoint = torch.load(work / "latest.pth", weights_only=False)
     assert state_dict_sha256(checkpoint["state_dict"]) == digests.group(1)
     assert "world size 2" in text

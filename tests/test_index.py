@@ -36,12 +36,22 @@ def test_builtin_names_follow_one_scheme_and_aliases_are_unique():
 
 def test_resolve_unique_prefix_ambiguous_and_unknown():
     index = load_index("cls")
-    assert index.resolve("resnet18_torchvision").name == "resnet18_torchvision-v1_in1k"
+    with pytest.warns(UserWarning, match="^no cls model is called 'resnet18_torchvision'; taking "
+                                         "resnet18_torchvision-v1_in1k, the only name that begins with it$"):
+        assert index.resolve("resnet18_torchvision").name == "resnet18_torchvision-v1_in1k"
     with pytest.raises(NotFoundError, match="ambiguous.*resnet50_torchvision-v1_in1k.*resnet50_torchvision-v2_in1k"):
         index.resolve("resnet50_torchvision")
     with pytest.raises(NotFoundError) as info:
         index.resolve("mobilenet-v9")
     assert "did you mean" in str(info.value) and "mobilenet-v2" in str(info.value)
+
+
+def test_unique_alias_prefix_names_the_alias_and_the_model(run_cli):
+    done = run_cli("search", "cls", "--config", "MOBILENET-V2_DIGIT", "--field", "name")
+    assert done.exit_code == 0
+    assert ("minim: warning: no cls model is called 'MOBILENET-V2_DIGIT'; taking mobilenet-v2_digits "
+            "(model mobilenet-v2_scratch_digits), the only name that begins with it") in done.err
+    assert "mobilenet-v2_scratch_digits" in done.out
 
 
 def test_extra_index_is_merged(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -48,14 +49,21 @@ class ModelIndex:
         return self._by_key.get(name.lower())
 
     def resolve(self, name: str) -> ModelEntry:
-        """Resolve a name, alias or unique prefix of one; raise with candidates or suggestions otherwise."""
+        """Resolve a name, alias or unique prefix of one (with a warning naming the model it is taken as);
+        raise with candidates or suggestions otherwise."""
         entry = self.get(name)
         if entry is not None:
             return entry
         lowered = name.lower()
-        prefixed = {e.name: e for key, e in self._by_key.items() if key.startswith(lowered)}
+        matches = {key: e for key, e in self._by_key.items() if key.startswith(lowered)}
+        prefixed = {e.name: e for e in matches.values()}
         if len(prefixed) == 1:
-            return next(iter(prefixed.values()))
+            entry = next(iter(prefixed.values()))
+            keys = sorted(k for k, e in matches.items() if k != entry.name.lower())
+            taken = entry.name if len(keys) != 1 or len(matches) > 1 else f"{keys[0]} (model {entry.name})"
+            warnings.warn(f"no {self.codebase} model is called {name!r}; taking {taken}, the only name that "
+                          "begins with it", stacklevel=2)
+            return entry
         if prefixed:
             names = sorted(prefixed)
             shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")

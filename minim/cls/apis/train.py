@@ -64,6 +64,13 @@ def optimizer_hook_settings(cfg) -> dict[str, Any]:
     return {"grad_clip": grad_clip, "cumulative_iters": cumulative, "fp16": fp16}
 
 
+def _backend_note() -> str:
+    """`` (nccl)`` / `` (gloo)``: the process group's backend, empty when not distributed."""
+    import torch.distributed as dist
+
+    return f" ({dist.get_backend()})" if dist.is_available() and dist.is_initialized() else ""
+
+
 def auto_scale_lr(cfg, world_size: int = 1) -> str | None:
     """Scale ``optimizer.lr`` linearly to the real batch size when ``auto_scale_lr.enable``; the log line."""
     settings = cfg.get("auto_scale_lr")
@@ -254,7 +261,7 @@ def train_model(
         f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
         f"{', malloc keeps freed memory' if retained else ''}"
         f"{', Normalize per batch on the device' if batch_normalized else ''}, "
-        f"seed {seed}, world size {get_world_size()}, work dir {work_dir}"
+        f"seed {seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
     )
     try:
         if resume_checkpoint is not None:
