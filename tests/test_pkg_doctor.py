@@ -54,6 +54,15 @@ def test_shadowed_import_found_and_fixed_keeping_what_others_require(run_cli, ve
     assert dupa_variant(venv) == "full True"
 
 
+def test_a_fix_that_cannot_reinstall_removes_nothing(run_cli, venv, index):
+    arrange(venv, index.url(), "needs-dupa-full==1.0", "dupa==1.0")
+    pip_install(venv, "--no-deps", "dupa-full==1.0", index=index.url())
+    before = installed(venv)
+    fixed = run_cli("doctor", "--fix", "-y", "--python", str(venv), "--index-url", "http://127.0.0.1:9/simple")
+    assert fixed.exit_code != 0 and "unreachable" in fixed.err
+    assert installed(venv) == before and dupa_variant(venv) == "full True"
+
+
 def test_without_a_dependent_the_copy_on_disk_is_kept(run_cli, venv, index):
     arrange(venv, index.url(), "dupa-full==1.0")
     pip_install(venv, "--no-deps", "dupa==1.0", index=index.url())  # dupa's copy wins

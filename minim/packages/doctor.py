@@ -380,7 +380,10 @@ def diagnose(python: str | None = None, ctx: FixContext | None = None, env: Envi
 
 def apply_fixes(findings: list[Finding], ctx: FixContext,
                 on_line: Callable[[str], None] | None = None) -> list[str]:
-    """Carry out each finding's fix in order (uninstalls, then minim's own install); returns what was done."""
+    """Carry out each finding's fix in order (uninstalls, then minim's own install); returns what was done.
+
+    A fix's install is planned (index probed, pip's dry-run resolution) before its uninstalls, so a
+    reinstall that cannot happen raises with nothing removed."""
     from minim.packages.install import execute_install
     from minim.packages.plan import plan_install
     from minim.packages.uninstall import execute_uninstall, plan_uninstall
@@ -390,6 +393,7 @@ def apply_fixes(findings: list[Finding], ctx: FixContext,
         fix = finding.fix
         if fix is None:
             continue
+        plan = plan_install(fix.install, ctx.python) if fix.install is not None else None
         if fix.uninstall:
             env = probe_environment(ctx.python, gpu=False)
             present = [n for n in fix.uninstall if env.get(n) is not None]
@@ -399,8 +403,7 @@ def apply_fixes(findings: list[Finding], ctx: FixContext,
                     from minim.errors import PackageError
 
                     raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
-        if fix.install is not None:
-            plan = plan_install(fix.install, ctx.python)
+        if plan is not None:
             if plan.changes() or not plan.resolved:
                 outcome = execute_install(plan, on_line=on_line)
                 if not outcome.ok:
