@@ -82,6 +82,33 @@ def test_malformed_condition(run_cli):
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("condition, words", [
+    ("top1>70,top5>90", "holds more than one test; give each its own --condition (e.g. --condition 'top1>70' "
+                        "--condition 'top5>90')"),
+    ("top1>70 and top5>90", "holds more than one test"),
+    ("top1>abc", "condition 'top1>abc': top1 is a number, but 'abc' is not one"),
+])
+def test_conditions_that_cannot_mean_what_they_say_are_errors(run_cli, condition, words):
+    result = run_cli("search", "cls", "--condition", condition)
+    assert result.exit_code == 2 and result.out == ""
+    assert f"minim: error: " in result.err and words in result.err
+
+
+def test_percent_sign_and_alias_membership(run_cli):
+    assert search_json(run_cli, "--condition", "top1>=84%") == search_json(run_cli, "--condition", "top1>=84")
+    assert [e["name"] for e in search_json(run_cli, "--condition", "aliases==alexnet")] == [
+        "alexnet_torchvision-v1_in1k"]
+    without = search_json(run_cli, "--condition", "aliases!=AlexNet_Weights.IMAGENET1K_V1")
+    assert without and "alexnet_torchvision-v1_in1k" not in {e["name"] for e in without}
+
+
+def test_size_mb_falls_back_to_the_published_file_size(run_cli):
+    found = search_json(run_cli, "--config", "resnet18")
+    result = run_cli("search", "cls", "--config", "resnet18", "--field", "size_mb")
+    assert found[0]["metadata"]["file_size_mb"] == pytest.approx(44.661)
+    assert "44.661" in result.out
+
+
 def test_no_match_suggests(run_cli):
     result = run_cli("search", "cls", "--model", "mobilenetv9")
     assert result.exit_code == 1

@@ -45,11 +45,14 @@ class Condition:
     value: Any
 
     def matches(self, entry: ModelEntry) -> bool:
+        if self.field == "aliases" and self.op in ("==", "=", "!="):
+            member = any(_normalise(a) == _normalise(str(self.value)) for a in entry.aliases)
+            return member if self.op != "!=" else not member
         actual = entry.field_value(self.field)
         if actual is None:
             return False
         if isinstance(self.value, float):
-            if not isinstance(actual, (int, float)):
+            if not _is_number(actual):
                 return False
             return OPERATORS[self.op](actual, self.value)
         if self.op in ("==", "=", "!="):
@@ -58,12 +61,27 @@ class Condition:
         return OPERATORS[self.op](str(actual).lower(), str(self.value).lower())
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numeric_fields(entries: Iterable[ModelEntry], fields: Sequence[str]) -> set[str]:
+    """The fields whose every present value is a number (``top1``, ``params_m``, ...)."""
+    entries = list(entries)
+    numeric = set()
+    for name in fields:
+        values = [v for v in (e.field_value(name) for e in entries) if v is not None]
+        if values and all(_is_number(v) for v in values):
+            numeric.add(name)
+    return numeric
+
+
 def _normalise(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
 
-def parse_condition(text: str, fields: Sequence[str]) -> Condition:
-    """Parse one ``--condition`` expression."""
+def parse_condition(text: str, fields: Sequence[str], numeric: Iterable[str] = ()) -> Condition:
+    """Parse one ``--condition`` expression; a ``numeric`` field takes only a number."""
     match = CONDITION.match(text)
     if not match:
         raise UsageError(
@@ -73,10 +91,18 @@ def parse_condition(text: str, fields: Sequence[str]) -> Condition:
     field, op, raw = match.groups()
     check_field(field, fields)
     raw = raw.strip("'\"")
+    parts = [part.strip() for part in re.split(r",|&&|\band\b", raw)]
+    if len(parts) > 1 and any(CONDITION.match(part) for part in parts[1:]):
+        rest = [part for part in parts[1:] if part]
+        raise UsageError(f"condition {text!r} holds more than one test; give each its own --condition",
+                         hint="e.g. " + " ".join(f"--condition '{c}'" for c in [f"{field}{op}{parts[0]}", *rest]))
     try:
-        value: Any = float(raw)
+        value: Any = float(raw[:-1] if raw.endswith("%") else raw)  # top1>70% reads as top1>70
     except ValueError:
         value = raw
+    if field in set(numeric) and not isinstance(value, float):
+        raise UsageError(f"condition {text!r}: {field} is a number, but {raw!r} is not one",
+                         hint=f"e.g. --condition '{field}{op}70'")
     return Condition(field, op, value)
 
 

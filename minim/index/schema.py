@@ -78,7 +78,8 @@ ENTRY_FIELDS = {
     "source": lambda e: e.source,
     "weights": lambda e: e.weights.filename if e.weights else None,
     "url": lambda e: e.weights.url if e.weights else None,
-    "size_mb": lambda e: round(e.weights.size / 1e6, 1) if e.weights and e.weights.size else None,
+    "size_mb": lambda e: (round(e.weights.size / 1e6, 1) if e.weights.size else e.metadata.get("file_size_mb"))
+    if e.weights else None,
 }
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from minim.errors import NotFoundError
 from minim.index.loader import ModelIndex
-from minim.index.query import (available_fields, check_field, matches_pattern, parse_condition,
+from minim.index.query import (available_fields, check_field, matches_pattern, numeric_fields, parse_condition,
                                sort_entries, _normalise)
 from minim.index.schema import ModelEntry
 from minim.suggest import did_you_mean
@@ -28,7 +28,8 @@ class SearchQuery:
 def search(index: ModelIndex, query: SearchQuery) -> list[ModelEntry]:
     """Entries of ``index`` matching ``query``; a name that matches nothing raises with suggestions."""
     fields = available_fields(index.models)
-    conditions = [parse_condition(text, fields) for text in query.conditions]
+    numeric = numeric_fields(index.models, fields) if query.conditions else set()
+    conditions = [parse_condition(text, fields, numeric) for text in query.conditions]
     sort_keys = [check_field(key, fields) for key in query.sort]
     entries = list(index.models)
     if query.configs:
