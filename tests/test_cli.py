@@ -37,14 +37,29 @@ def test_errors_are_one_line_without_traceback(run_cli):
     assert "Traceback" not in result.err
 
 
-def test_debug_shows_traceback():
-    env_code = textwrap.dedent("""
+@pytest.mark.parametrize("args", [
+    ["--debug", "download", "cls", "--config", "no-such-model", "--no-weights"],
+    ["download", "cls", "--config", "no-such-model", "--no-weights", "--debug"],  # anywhere on the line
+])
+def test_debug_shows_traceback(args):
+    env_code = textwrap.dedent(f"""
         from minim.cli.main import main
-        main(['--debug', 'download', 'cls', '--config', 'no-such-model', '--no-weights'])
+        main({args!r})
     """)
     proc = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "Traceback" in proc.stderr and "NotFoundError" in proc.stderr
+    assert "Traceback" in proc.stderr and "NotFoundError" in proc.stderr and "NoSuchOption" not in proc.stderr
+
+
+def test_ctrl_c_is_interrupted_with_status_130(run_cli, monkeypatch):
+    import minim.index.search
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(minim.index.search, "search", interrupted)
+    result = run_cli("search", "cls")
+    assert result.exit_code == 130 and result.err.strip().endswith("minim: error: interrupted")
 
 
 def test_python_dash_m(tmp_path):

@@ -90,6 +90,14 @@ def _debug_requested(argv: list[str]) -> bool:
     return debug() or "--debug" in argv
 
 
+def _hoist_debug(argv: list[str]) -> list[str]:
+    """``--debug`` given anywhere (before a ``--``) moves to the front, where the group's option reads it."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv
+    return ["--debug", *(a for a in argv[:end] if a != "--debug"), *argv[end:]]
+
+
 def report_error(message: str) -> None:
     """Print ``minim: error: <message>`` on stderr."""
     click.echo(f"minim: error: {message}", err=True)
@@ -102,7 +110,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; translate library errors into one-line messages and exit statuses."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
     if not _debug_requested(argv):
         import warnings
 
@@ -111,7 +119,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="minim", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click's spelling of Ctrl-C
+            report_error("interrupted")
+            sys.exit(130)
         report_error("aborted")
         sys.exit(1)
     except click.ClickException as exc:
