@@ -57,8 +57,10 @@ def test_test_errors(trained, tmp_path, run_cli):
 def test_infer_json_matches_test_scores(trained, tmp_path, run_cli):
     config, checkpoint, data = trained
     image = data / "val" / "dog" / "1.png"
-    result = run_cli("infer", "cls", str(config), str(image), "--checkpoint", checkpoint, "--json", "--topk", "2")
+    result = run_cli("infer", "cls", str(config), str(image), "--checkpoint", checkpoint, "--json", "--topk", "2",
+                     "--cfg-options", "modle.x=1")
     assert result.exit_code == 0, result.err
+    assert "minim: warning: --cfg-options modle.x: the config has no key 'modle' (did you mean 'model'?)" in result.err
     items = json.loads(result.out)
     assert len(items) == 1
     item = items[0]

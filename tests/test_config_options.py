@@ -107,3 +107,27 @@ def test_merge_errors_name_the_key(options, message, hint):
     if hint:
         assert hint in info.value.hint
     assert cfg.to_dict() == before  # a failed merge changes nothing
+
+
+def test_a_new_key_next_to_a_close_one_is_added_with_a_warning():
+    cfg = Config(dict(optimizer=dict(lr=0.1), model=dict(head=dict(num_classes=1000)),
+                      data=dict(train=dict(pipeline=[dict(type="Load"), dict(type="Resize", size=32)]))))
+    cfg.merge_from_options(["optimzer.lr=0.01", "model.hed.num_classes=10", "data.train.pipeline.1.szie=16",
+                            "fp16.loss_scale=512", "model.head.num_classes=5", "channels_last=True"])
+    assert cfg.optimzer == dict(lr=0.01) and cfg.model.hed == dict(num_classes=10)  # added, as mmcv does
+    assert cfg.model.head.num_classes == 5 and cfg.fp16 == dict(loss_scale=512)
+    assert cfg.warnings == [
+        "--cfg-options optimzer.lr: the config has no key 'optimzer' (did you mean 'optimizer'?); "
+        "it is added as a new key",
+        "--cfg-options model.hed.num_classes: the config has no key 'model.hed' (did you mean 'head'?); "
+        "it is added as a new key",
+        "--cfg-options data.train.pipeline.1.szie: the config has no key 'data.train.pipeline.1.szie' "
+        "(did you mean 'size'?); it is added as a new key",
+    ]
+
+
+def test_misspelt_override_is_a_warning_on_the_command_line(run_cli):
+    result = run_cli("run", "cls", "print_config", "mobilenet-v2_digits", "--cfg-options", "runer.max_epochs=1")
+    assert result.exit_code == 0
+    assert ("minim: warning: --cfg-options runer.max_epochs: the config has no key 'runer' "
+            "(did you mean 'runner'?)") in result.err

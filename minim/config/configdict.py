@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from minim.config import provenance
 from minim.config.keys import DELETE_KEY, RESERVED_KEYS
 from minim.config.merge import MergeContext, merge
-from minim.config.options import nest_options, parse_cfg_options
+from minim.config.options import misspelt_keys, nest_options, parse_cfg_options
 from minim.config.values import dotted, to_plain
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
@@ -123,13 +123,14 @@ class Config(ConfigDict):
         """Apply overrides given as dotted keys (``{'model.head.num_classes': 10}``), with the merge rules of
         ``_base_``: numeric parts index into lists, ``x._delete_=True`` replaces ``x``, and a dict cannot be
         merged into a non-dict. Adds a warning when an override of an intermediate variable does not reach
-        the keys built from it."""
+        the keys built from it, and when a new key sits next to a close existing one (a likely typo)."""
         source = "--cfg-options"
         nested = nest_options(options, source)
         context = MergeContext(source=source, list_indices=True, base_origin=lambda path: "the config",
                                delete_hint=lambda path: f"also pass {dotted(path + (DELETE_KEY,))}=True to replace it")
         old = dict(self)
         merged = merge(nested, old, context)
+        self._warnings.extend(w for w in misspelt_keys(options, old, source) if w not in self._warnings)
         redefined = [key for key in nested if key in old]
         for var, places in provenance.stale_paths(self._records, old, merged, redefined).items():
             self._warnings.append(provenance.stale_option_warning(var, places, map(str, options)))

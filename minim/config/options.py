@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from minim.config.keys import DELETE_KEY
 from minim.errors import ConfigError
+from minim.suggest import did_you_mean
 
 _CLOSING = {"[": "]", "(": ")"}
 _QUOTES = "'\""
@@ -151,3 +153,27 @@ def _conflict(first: str, second: str, source: str) -> ConfigError:
         return ConfigError(f"{source}: {first!r} conflicts with another option setting the same key or a key below it",
                            "set a key or its sub-keys, not both")
     return ConfigError(f"{source}: options {first!r} and {second!r} conflict", "set a key or its sub-keys, not both")
+
+
+def misspelt_keys(options: dict[str, Any], config: dict[str, Any], source: str = "--cfg-options") -> list[str]:
+    """Warnings for override keys that add a new key where the config has a close one (``optimzer.lr``
+    next to ``optimizer``): adding keys is allowed, so a likely typo is a warning, not an error."""
+    found = []
+    for full_key in options:
+        parts = full_key.split(".") if isinstance(full_key, str) else [full_key]
+        node: Any = config
+        for depth, part in enumerate(parts):
+            if isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                if isinstance(node, dict) and part != DELETE_KEY:
+                    hint = did_you_mean(str(part), [k for k in node if isinstance(k, str)])
+                    if hint:
+                        where = ".".join(map(str, parts[:depth + 1]))
+                        found.append(f"{source} {full_key}: the config has no key {where!r} ({hint}); "
+                                     "it is added as a new key")
+                break
+    return found
+

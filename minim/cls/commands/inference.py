@@ -52,6 +52,8 @@ def infer(
     if not images:
         raise UsageError("give at least one image or folder")
     cfg, entry = load_cls_config(config, list(cfg_options))
+    for warning in cfg.warnings:
+        warn(warning, console)
     files = collect_images(images)
     path = checkpoint_for(checkpoint, entry, "infer")
     import warnings
