@@ -45,7 +45,7 @@ def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> File
 
 
 def download_weights(entry: ModelEntry, dest: Path, *, overwrite: bool = False, progress: str = "auto",
-                     mirror: str | None = None) -> FileOutcome | None:
+                     mirror=None) -> FileOutcome | None:
     """Download the entry's weights into ``dest`` (None when the entry has none)."""
     if entry.weights is None:
         return None
@@ -57,9 +57,13 @@ def download_weights(entry: ModelEntry, dest: Path, *, overwrite: bool = False, 
 
 
 def download_models(entries: list[ModelEntry], dest: Path, *, weights: bool = True, overwrite: bool = False,
-                    progress: str = "auto", mirror: str | None = None,
+                    progress: str = "auto", mirror=None,
                     report: Callable[[ModelEntry, FileOutcome], None] = lambda e, o: None) -> list[FileOutcome]:
     """Download each entry's config (and weights unless ``weights`` is False) into ``dest``."""
+    if weights:
+        from minim.net.download import resolve_mirrors
+
+        mirror = resolve_mirrors(mirror)  # a bad spec fails before anything is written
     outcomes = []
     for entry in entries:
         outcome = write_config(entry, dest, overwrite=overwrite)

@@ -118,6 +118,12 @@ def test_mirror_option(run_cli, tmp_path, monkeypatch):
         assert mirror.hits() == 1
 
 
+def test_a_bad_mirror_fails_before_anything_is_written(run_cli, tmp_path):
+    result = run_cli("download", "cls", "--config", "resnet18", "--dest", str(tmp_path / "out"), "--mirror", "garbage")
+    assert result.exit_code == 2 and "bad --mirror item 'garbage'" in result.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_ambiguous_name_lists_candidates(run_cli, tmp_path):
     result = run_cli("download", "cls", "--config", "resnet50_torchvision", "--dest", str(tmp_path), "--no-weights")
     assert result.exit_code == 1 and "ambiguous" in result.err and "resnet50_torchvision-v2_in1k" in result.err

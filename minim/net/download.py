@@ -59,7 +59,7 @@ def download(url: str, dest, sha256: str | None = None, size: int | None = None,
     """
     name = filename_from_url(url)
     expect = Expectation.for_download(name, sha256, size)
-    mirror = _mirrors(mirror)
+    mirror = resolve_mirrors(mirror)
     final = _final_path(dest, name)
     with _os_errors_reported():
         if final.exists() and not overwrite:
@@ -75,13 +75,13 @@ def fetch_cached(url: str, sha256: str | None = None, size: int | None = None, p
                  mirror=None, session=None, timeout=None) -> Path:
     """Make sure ``url`` is in the shared cache (downloading it if needed) and return the cached path."""
     expect = Expectation.for_download(filename_from_url(url), sha256, size)
-    mirror = _mirrors(mirror)
+    mirror = resolve_mirrors(mirror)
     with _os_errors_reported():
         return _through_cache(url, expect, progress, mirror, session, timeout)[0]
 
 
 # -- steps ------------------------------------------------------------------------------------------
-def _mirrors(mirror) -> MirrorMap:
+def resolve_mirrors(mirror) -> MirrorMap:
     """The mirror argument as a MirrorMap (None: ``MINIM_MIRROR``); bad specs fail at once."""
     if isinstance(mirror, MirrorMap):
         return mirror
