@@ -389,3 +389,38 @@ def test_unwritable_destination_is_a_download_error(loopback_server, tmp_path):
     with pytest.raises(DownloadError, match="cannot access"):
         download(url, blocker / "sub" / "x.pth", progress="none")
     assert os.path.isfile(blocker)
+
+
+def test_a_failed_write_names_the_file_and_leaves_no_part(tmp_path):
+    """A write the OS refuses (here: over RLIMIT_FSIZE, errno EFBIG, as a full disk gives ENOSPC) names no file
+    by itself; the error names the cache file being written, and no partial file stays behind."""
+    import subprocess
+    import sys
+    import textwrap
+
+    body = os.urandom(200_000)
+    digest = hashlib.sha256(body).hexdigest()
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from net_support import LoopbackServer
+        from minim.errors import DownloadError
+        from minim.net.download import download
+        body = open({str(tmp_path / 'body')!r}, 'rb').read()
+        with LoopbackServer() as server:
+            server.add('/w/big-{digest[:8]}.pth', body=body)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+            try:
+                download(server.url('/w/big-{digest[:8]}.pth'), {str(tmp_path / 'out')!r}, sha256={digest!r},
+                         progress='none')
+            except DownloadError as exc:
+                print(exc)
+    """)
+    (tmp_path / "body").write_bytes(body)
+    env = {**os.environ, "MINIM_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    weights = tmp_path / "home" / "weights"
+    assert done.stdout.startswith(f"cannot access {weights}{os.sep}big-{digest[:8]}.pth.part: File too large"), \
+        done.stdout + done.stderr
+    assert not list(weights.glob("*.part")) and not (tmp_path / "out").exists()

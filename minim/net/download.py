@@ -158,6 +158,11 @@ def _fetch(url, target: Path, expect, progress, mirror, session, timeout) -> str
         raise
     except KeyboardInterrupt:  # keep what arrived: the next run resumes it
         raise
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        if exc.errno is not None and exc.filename is None:  # a failed write (full disk) names no file
+            raise OSError(exc.errno, exc.strerror, str(part)) from exc
+        raise
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -192,7 +197,10 @@ def _place(cached: Path, final: Path) -> None:
         try:
             os.link(cached, temporary)
         except OSError:
-            shutil.copyfile(cached, temporary)
+            try:
+                shutil.copyfile(cached, temporary)
+            except OSError as exc:  # copyfile may name the source; the problem is the destination
+                raise OSError(exc.errno, exc.strerror, str(final)) from exc
         os.replace(temporary, final)
     except BaseException:
         temporary.unlink(missing_ok=True)
