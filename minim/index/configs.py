@@ -18,13 +18,34 @@ def resolve_config_path(codebase: str, spec: str | Path) -> Path:
     if path.suffix in CONFIG_SUFFIXES or "/" in text or "\\" in text:
         if path.is_dir():
             raise ConfigError(f"{path} is a folder, not a config file")
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"config file {path} does not exist", hint=_missing_config_hint(codebase, path))
     from minim.index import load_index
 
     entry = load_index(codebase).resolve(text)
     if not entry.config_path.is_file():
         raise ConfigError(f"{entry.index_file}: model {entry.name!r}: config file {entry.config_path} does not exist")
     return entry.config_path
+
+
+def _missing_config_hint(codebase: str, path: Path) -> str | None:
+    """"did you mean" a config file beside ``path`` with a close name, or the index model of that name."""
+    from minim.suggest import close_matches
+
+    if path.suffix not in CONFIG_SUFFIXES:
+        for suffix in CONFIG_SUFFIXES:
+            if path.with_name(path.name + suffix).is_file():
+                return f"did you mean {str(path) + suffix!r}?"
+    if path.parent.is_dir():
+        siblings = [p.name for p in path.parent.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file()]
+        matches = close_matches(path.name, siblings, n=3)
+        if matches:
+            return "did you mean " + " or ".join(repr(str(path.with_name(m))) for m in matches) + "?"
+    from minim.index import load_index
+
+    entry = load_index(codebase).get(path.stem)
+    if entry is not None:
+        return f"{path.stem!r} is a {codebase} index model: give its name alone to use the index config"
+    return None
 
 
 def load_config_arg(codebase: str, spec: str | Path, cfg_options=()):
