@@ -28,23 +28,22 @@ def resolve_config_path(codebase: str, spec: str | Path) -> Path:
 
 
 def _missing_config_hint(codebase: str, path: Path) -> str | None:
-    """"did you mean" a config file beside ``path`` with a close name, or the index model of that name."""
+    """The index model of that name, or "did you mean" a config file beside ``path`` with a close name."""
     from minim.suggest import close_matches
 
     if path.suffix not in CONFIG_SUFFIXES:
         for suffix in CONFIG_SUFFIXES:
             if path.with_name(path.name + suffix).is_file():
                 return f"did you mean {str(path) + suffix!r}?"
+    from minim.index import load_index
+
+    if load_index(codebase).get(path.stem) is not None:
+        return f"{path.stem!r} is a {codebase} index model: give its name alone to use the index config"
     if path.parent.is_dir():
         siblings = [p.name for p in path.parent.iterdir() if p.suffix in CONFIG_SUFFIXES and p.is_file()]
         matches = close_matches(path.name, siblings, n=3)
         if matches:
             return "did you mean " + " or ".join(repr(str(path.with_name(m))) for m in matches) + "?"
-    from minim.index import load_index
-
-    entry = load_index(codebase).get(path.stem)
-    if entry is not None:
-        return f"{path.stem!r} is a {codebase} index model: give its name alone to use the index config"
     return None
 
 
