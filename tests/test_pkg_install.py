@@ -142,6 +142,14 @@ def test_pip_failure_while_resolving_is_reported(run_cli, venv, index):
     assert result.exit_code == 1
     assert "pip failed while resolving" in result.err
     assert "No matching distribution found for does-not-exist" in result.err
+    assert "did you mean" not in result.err
+
+
+@pytest.mark.parametrize("typo", ["torchvison", "torchvison==0.29.1"])
+def test_a_misspelt_backend_name_gets_did_you_mean(run_cli, venv, index, typo):
+    result = install(run_cli, venv, index, typo, "-y")
+    assert result.exit_code == 1 and "pip failed while resolving" in result.err
+    assert result.err.rstrip().endswith("(no index has 'torchvison': did you mean 'torchvision'?)")
 
 
 def test_pip_failure_while_installing_is_reported(run_cli, venv, index):

@@ -9,6 +9,7 @@ confirms shows the versions pip will really install.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -353,8 +354,7 @@ def explain_failure(result: PipResult, plan: InstallPlan, compat: CompatData, en
     errors = result.error_lines()
     offered = result.versions_offered()
     for requirement, versions in offered.items():
-        name = canonicalize_name(requirement.split("==")[0].split(">")[0].split("<")[0].split("!")[0]
-                                 .split("~")[0].split("[")[0])
+        name = canonicalize_name(_requirement_name(requirement))
         if compat.is_backend(name) and not allow_build:
             platform = f"Python {env.python_version}, {env.platform}"
             torch = env.version("torch")
@@ -368,4 +368,26 @@ def explain_failure(result: PipResult, plan: InstallPlan, compat: CompatData, en
                 hint="minim installs compiled backends from wheels only; pass --allow-build to build from "
                      "source (slow), or pick a version listed")
     detail = " | ".join(line.removeprefix("ERROR: ") for line in errors[:4]) or f"exit status {result.returncode}"
-    return PackageError(f"pip failed while {stage} (exit {result.returncode}): {detail}")
+    return PackageError(f"pip failed while {stage} (exit {result.returncode}): {detail}",
+                        hint=_misspelt_name_hint(offered, compat, env))
+
+
+def _requirement_name(requirement: str) -> str:
+    """``torchvision`` of ``torchvision==0.29.1`` (or ``>=``, ``[extra]``, a marker, ...), as written."""
+    return re.split(r"[\[<>=!~;@ ]", requirement.strip(), maxsplit=1)[0]
+
+
+def _misspelt_name_hint(offered: dict[str, list[str]], compat: CompatData, env: Environment) -> str | None:
+    """"did you mean 'torchvision'?" for a requirement that no index has any version of, when its name is
+    close to a backend minim knows or to an installed distribution."""
+    from minim.suggest import close_matches
+
+    known = {*compat.backend_names(), *(dist.name for dist in env.dists.values())}
+    for requirement, versions in offered.items():
+        name = _requirement_name(requirement)
+        if versions or canonicalize_name(name) in {canonicalize_name(k) for k in known}:
+            continue
+        matches = close_matches(name, known, n=2, cutoff=0.8)
+        if matches:
+            return f"no index has {name!r}: did you mean " + " or ".join(repr(m) for m in matches) + "?"
+    return None
