@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 import torch
 
 from cls_engine_support import write_image_tree, write_tiny_setup
@@ -50,7 +51,11 @@ def test_pipelines_that_touch_pixels_after_normalize_are_left_alone(tmp_path):
     assert defer_normalization(same) is not None and same[0]["img"].dtype == torch.uint8
 
 
-def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypatch):
+@pytest.mark.parametrize("runner", [["runner.max_epochs=1"],
+                                    ["runner.type=IterBasedRunner", "runner.max_iters=3", "runner.max_epochs=None",
+                                     "lr_config.by_epoch=False", "checkpoint_config.by_epoch=False",
+                                     "evaluation.by_epoch=False", "evaluation.interval=3"]])
+def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypatch, runner):
     from minim.cls.commands import test, train
 
     config = write_tiny_setup(tmp_path)
@@ -58,7 +63,7 @@ def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypat
     runs = {}
     for on in (True, False):
         work_dir = tmp_path / f"on={on}"
-        options = [f"normalize_on_device={on}", "runner.max_epochs=1"]
+        options = [f"normalize_on_device={on}", *runner]
         result = train(str(config), work_dir=str(work_dir), cfg_options=options, seed=3, console=False)
         scores = test(str(config), str(result.latest_checkpoint), cfg_options=options, console=False)
         state = torch.load(work_dir / "latest.pth", weights_only=True)["state_dict"]

@@ -323,9 +323,10 @@ class Runner:
     def _run_iters(self, data_loaders, workflow) -> None:
         loaders = [_IterLoader(loader, self) if mode == "train" else loader for loader, (mode, _) in zip(data_loaders, workflow)]
         while self.iter < self._max_iters:
-            for loader, (mode, count) in zip(loaders, workflow):
+            for loader, source, (mode, count) in zip(loaders, data_loaders, workflow):
                 if mode == "train":
                     self.mode = "train"
+                    self.batch_normalizer = getattr(source, "batch_normalizer", None)
                     self.model.train()
                     for _ in range(count):
                         if self.iter >= self._max_iters:
