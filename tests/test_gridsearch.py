@@ -31,6 +31,8 @@ def test_values_are_read_like_cfg_options_not_evaluated():
     ("0.1 --optimizer.lr 0.2", "must start with --KEY"),
     ("--optimizer.lr", "has no value"),
     ("--optimizer.lr 1 --optimizer.lr 2", "twice"),
+    ("--optimizer.lr 0.02 0.02", "--optimizer.lr gives 0.02 twice; each value would run twice, in the same folder"),
+    ("--optimizer.lr 0.02 2e-2 0.1", "--optimizer.lr gives 0.02 and 2e-2 twice"),
     ("--optimizer..lr 1", "not a config key"),
     ("--a 'x", "balance the quotes"),
 ])
@@ -188,6 +190,13 @@ def test_grid_runs_ranks_summarises_and_skips_finished_runs(tmp_path, monkeypatc
     assert again.err.count("finished by an earlier search, skipped") == 2
     assert (tmp_path / "gs" / names[0] / "epoch_1.pth").stat().st_mtime == mtime
     assert [r["status"] for r in json.loads((tmp_path / "gs" / "summary.json").read_text())["runs"]] == ["skipped"] * 2
+    # a metric no run logged is an error naming the logged ones, and the summary stays as it was
+    before = (tmp_path / "gs" / "summary.json").read_text()
+    misspelt = run_cli(*args, "--metric", "acc_top-1")
+    assert misspelt.exit_code == 2
+    assert ("no run logged the metric 'acc_top-1'; the runs logged accuracy_top-1 (did you mean 'accuracy_top-1'?)"
+            in misspelt.err)
+    assert (tmp_path / "gs" / "summary.json").read_text() == before
     # a run finished with another config or other arguments trains again
     marker = tmp_path / "gs" / names[1] / "gridsearch_done.json"
     marker.write_text(json.dumps({**json.loads(marker.read_text()), "fingerprint": "an older config"}))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from minim.errors import ConfigError, MinimError, UsageError
+from minim.suggest import did_you_mean
 from minim.gridsearch import summary
 from minim.gridsearch.devices import gpu_pool
 from minim.gridsearch.space import Combination, check_keys, expand, parse_search_args
@@ -140,9 +141,15 @@ def gridsearch(
     _Runner(runs, fingerprints, max_jobs, console, train_args).run_all()
     metric = metric or _metric_from_logs(runs) or DEFAULT_METRIC
     rule = rule or _infer_rule(metric)
+    logged: set[str] = set()
     for run in runs:
         if run.json_log and run.status != "failed":
-            run.best, run.best_at = summary.best_of(summary.val_records(Path(run.json_log)), metric, rule)
+            records = summary.val_records(Path(run.json_log))
+            logged.update(summary.metric_keys_of(records))
+            run.best, run.best_at = summary.best_of(records, metric, rule)
+    if logged and all(run.best is None for run in runs):  # a misspelt --metric: say so, keep the old summary
+        raise UsageError(f"no run logged the metric {metric!r}; the runs logged {', '.join(sorted(logged))}",
+                         hint=did_you_mean(metric, logged))
     ranked = summary.rank_runs(runs, rule)
     payload = {"config": str(config), "codebase": codebase, "search_args": search_args if isinstance(search_args, str)
                else " ".join(search_args), "cfg_options": list(cfg_options), "train_args": list(train_args),

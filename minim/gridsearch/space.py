@@ -71,6 +71,12 @@ def parse_search_args(text: str | Sequence[str]) -> list[SearchKey]:
         if not values:
             raise UsageError(f"--search-args: --{key} has no value", hint=f"e.g. --{key} VALUE1 VALUE2")
         parsed = tuple(parse_option_value(value, f"{key}={value}") for value in values)
+        for i, value in enumerate(parsed):
+            twin = next((j for j in range(i) if type(parsed[j]) is type(value) and parsed[j] == value), None)
+            if twin is not None:
+                same = values[i] if values[i] == values[twin] else f"{values[twin]} and {values[i]}"
+                raise UsageError(f"--search-args: --{key} gives {same} twice; each value would run twice, "
+                                 "in the same folder", hint=f"give each value of --{key} once")
         out.append(SearchKey(key, tuple(values), parsed))
     return out
 

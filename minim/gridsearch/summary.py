@@ -33,13 +33,18 @@ def val_records(json_log: Path) -> list[dict]:
     return records
 
 
+def metric_keys_of(records: Sequence[dict]) -> list[str]:
+    """Every metric key the validation records hold, in order of appearance."""
+    keys = {}
+    for record in records:
+        keys.update((k, None) for k, v in record.items() if k not in NOT_METRICS and isinstance(v, (int, float)))
+    return list(keys)
+
+
 def first_metric_key(records: Sequence[dict]) -> str | None:
     """``save_best='auto'``: the first metric a validation record holds (e.g. ``accuracy_top-1``)."""
-    for record in records:
-        for key, value in record.items():
-            if key not in NOT_METRICS and isinstance(value, (int, float)):
-                return key
-    return None
+    keys = metric_keys_of(records)
+    return keys[0] if keys else None
 
 
 def best_of(records: Sequence[dict], key: str, rule: str) -> tuple[float | None, int | None]:
