@@ -12,12 +12,14 @@ import numpy as np
 
 
 def write_json_log(path: Path, epochs: int = 3, iters_per_epoch: int = 20, interval: int = 5,
-                   by_epoch: bool = True, times: dict | None = None) -> Path:
-    """A log as TextLoggerHook writes it: meta line, train records every ``interval`` iters, one val record
-    per epoch. ``times[(epoch, k)]`` overrides the ``time`` of the k-th train record of ``epoch``."""
-    lines = [{"env_info": "sys.platform: linux", "config": "model = dict()", "seed": 0}]
+                   by_epoch: bool = True, times: dict | None = None, first_epoch: int = 1,
+                   config: str = "model = dict()") -> Path:
+    """A log as TextLoggerHook writes it: meta line (holding ``config``), train records every ``interval``
+    iters, one val record per epoch from ``first_epoch`` (> 1: a resumed run) to ``epochs``.
+    ``times[(epoch, k)]`` overrides the ``time`` of the k-th train record of ``epoch``."""
+    lines = [{"env_info": "sys.platform: linux", "config": config, "seed": 0}]
     step = 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         records = [i for i in range(interval, iters_per_epoch + 1, interval)]
         if records[-1] != iters_per_epoch:
             records.append(iters_per_epoch)

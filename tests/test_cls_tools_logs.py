@@ -50,6 +50,23 @@ def test_series_puts_train_keys_on_iterations_and_val_keys_on_epochs(two_logs):
     assert series(by_epoch, "val/lr").mode == "val" and series(by_epoch, "lr").mode == "train"
 
 
+def test_a_resumed_epoch_based_log_continues_where_its_epoch_starts(tmp_path):
+    resumed = load_json_log(write_json_log(tmp_path / "resumed.log.json", epochs=3, first_epoch=3))
+    assert resumed.runner_type is None and not resumed.iteration_based
+    assert series(resumed, "loss").x == [45, 50, 55, 60]  # epoch 3 of 20-iteration epochs
+    assert series(resumed, "accuracy_top-1", x_unit="iter").x == [60]
+
+
+@pytest.mark.parametrize("runner, by_epoch, expected", [
+    ("IterBasedRunner", False, True), ("EpochBasedRunner", True, False)])
+def test_the_header_config_names_the_runner(tmp_path, runner, by_epoch, expected):
+    config = f"runner = dict(type='{runner}', max_iters=20)\nmodel = dict()"
+    log = load_json_log(write_json_log(tmp_path / "run.log.json", epochs=3, first_epoch=2, by_epoch=by_epoch,
+                                       config=config))
+    assert log.runner_type == runner and log.iteration_based is expected
+    assert series(log, "loss").x[0] == 25  # epoch 2, iteration 5: global iteration 25 either way
+
+
 def test_legend_names_must_fit_the_lines(run_cli, tmp_path, two_logs):
     out = tmp_path / "c.png"
     ok = run_cli("run", "cls", "analyze_logs", "plot_curve", *map(str, two_logs), "--keys", "loss", "lr",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +22,8 @@ from minim.errors import DataError, NotFoundError, UsageError
 from minim.suggest import did_you_mean
 
 MODES = ("train", "val")
+#: the runner of the config text in a log's header line (mmcv and minim write ``config`` there)
+_RUNNER_TYPE = re.compile(r"""type\s*=\s*['"](IterBasedRunner|EpochBasedRunner)['"]""")
 POSITION_KEYS = ("mode", "epoch", "iter")
 
 
@@ -31,6 +34,8 @@ class JsonLog:
     path: Path
     train: list[dict[str, Any]] = field(default_factory=list)
     val: list[dict[str, Any]] = field(default_factory=list)
+    #: ``IterBasedRunner`` / ``EpochBasedRunner`` when the log's header holds the config, else None
+    runner_type: str | None = None
 
     def records(self, mode: str) -> list[dict[str, Any]]:
         return self.train if mode == "train" else self.val
@@ -46,9 +51,14 @@ class JsonLog:
 
     @property
     def iteration_based(self) -> bool:
-        """True when train ``iter`` values never go back (an iteration-based run, or a single epoch)."""
+        """Whether ``iter`` counts from the start of the run: the header's runner type says so; without
+        one, train ``iter`` values that never go back over several epochs, or within epoch 1, do (one
+        later epoch alone is the log of a resumed epoch-based run)."""
+        if self.runner_type is not None:
+            return self.runner_type == "IterBasedRunner"
         iters = [r["iter"] for r in self.train if _is_number(r.get("iter"))]
-        return all(b >= a for a, b in zip(iters, iters[1:]))
+        epochs = {r["epoch"] for r in self.train if _is_number(r.get("epoch"))}
+        return all(b >= a for a, b in zip(iters, iters[1:])) and (len(epochs) > 1 or epochs <= {1})
 
 
 @dataclass
@@ -91,7 +101,9 @@ def load_json_log(path: str | Path) -> JsonLog:
                             hint="analyze_logs reads the .log.json files that training writes") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-        if "epoch" not in record:
+        if "epoch" not in record:  # the header: env_info, config, seed
+            found = _RUNNER_TYPE.search(record["config"]) if isinstance(record.get("config"), str) else None
+            log.runner_type = found.group(1) if found else log.runner_type
             continue
         mode = record.get("mode", "train")
         if mode in MODES:
