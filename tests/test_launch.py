@@ -80,6 +80,21 @@ def test_gpu_plan_defaults_to_every_visible_gpu_and_a_free_port():
         build_plan(LaunchOptions(launcher="pytorch", gpus=8), ["train"], [], job_name="j", cuda_devices=4)
 
 
+def test_a_master_port_in_use_is_refused_before_launching():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UsageError, match=f"--master-port {port} is already in use on this machine"):
+            build_plan(LaunchOptions(launcher="pytorch", gpus=2, master_port=port), ["test"], ["cls", "c.py"],
+                       job_name="j", cuda_devices=0)
+        # another node's rank joins the port on the master; nothing to check here
+        build_plan(LaunchOptions(launcher="pytorch", gpus=4, nnodes=2, node_rank=1, master_addr="node0",
+                                 master_port=port), ["test"], [], job_name="j", cuda_devices=2)
+
+
 def test_multi_node_plan_needs_the_rendezvous_address():
     with pytest.raises(UsageError, match="--master-addr and --master-port"):
         build_plan(LaunchOptions(launcher="pytorch", gpus=8, nnodes=2), ["train"], [], job_name="j", cuda_devices=4)

@@ -7,6 +7,7 @@ KIND``, where ARGS are the user's arguments without the launcher options (see
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import socket
@@ -51,6 +52,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _check_port_free(port: int) -> None:
+    """The rendezvous port must be free here, where torchrun's store will listen on it (every interface)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("", port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise UsageError(f"--master-port {port}: {exc.strerror}") from None
+            raise UsageError(f"--master-port {port} is already in use on this machine",
+                             hint="pick another port, or leave --master-port out to get a free one") from None
 
 
 def format_command(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
@@ -153,6 +166,8 @@ def _torchrun_plan(options: LaunchOptions, minim_args: list[str], cuda_devices: 
     elif per_node > cuda_devices:
         raise UsageError(f"--gpus-per-node {per_node} but this machine has {cuda_devices} CUDA GPU(s)",
                          hint=f"use --gpus {cuda_devices * nnodes}" if cuda_devices else None)
+    if options.master_port is not None and node_rank == 0:
+        _check_port_free(options.master_port)
     port = options.master_port or free_port()
     argv = torchrun_command(per_node, nnodes, node_rank, options.master_addr or "127.0.0.1", port, minim_args, python)
     env = {}
