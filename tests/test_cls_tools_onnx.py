@@ -93,3 +93,16 @@ def test_bad_arguments(run_cli, tmp_path, model_files):
     result = run_cli("run", "cls", "pytorch2onnx", str(config), "--checkpoint", str(tmp_path / "none.pth"),
                      "--output-file", str(tmp_path / "m.onnx"))
     assert result.exit_code == 1 and "none.pth" in result.err and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_failed_export_is_one_line_with_nothing_on_stdout(tmp_path, model_files):
+    """torch's C++ prints the IR graph of a failed export to file descriptor 1; the user sees one line."""
+    from conftest import minim_subprocess
+
+    config, checkpoint = model_files
+    done = minim_subprocess("run", "cls", "pytorch2onnx", str(config), "--checkpoint", str(checkpoint),
+                            "--output-file", str(tmp_path / "m.onnx"), "--shape", "32", "--opset-version", "99",
+                            "--exporter", "legacy")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("minim: error: ONNX export (legacy exporter, opset 99) failed")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "m.onnx").exists()

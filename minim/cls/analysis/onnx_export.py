@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,10 +119,30 @@ def _quiet_exporter():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), _stdout_fd_silenced():
                 yield
     finally:
         logging.disable(previous)
+
+
+@contextlib.contextmanager
+def _stdout_fd_silenced():
+    """File descriptor 1 to /dev/null: what torch's C++ prints there (the IR graph of a failed export)."""
+    try:
+        saved = os.dup(1)
+    except OSError:  # no descriptor 1 (an embedded interpreter)
+        yield
+        return
+    if sys.__stdout__ is not None:
+        sys.__stdout__.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _first_line(exc: BaseException) -> str:
