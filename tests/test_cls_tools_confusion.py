@@ -100,3 +100,17 @@ def test_bad_arguments(run_cli, tmp_path):
 
     result = run_cli("run", "cls", "confusion_matrix", "--results", str(bad_label), "--out", str(tmp_path / "cm.bmp"))
     assert result.exit_code == 2 and "cm.bmp" in result.err
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--cmap", "Blu"], "--cmap 'Blu' is not a matplotlib colour map (did you mean 'Blues'"),
+    (["--csv", "cm.txt"], "--csv must name a .csv file, got cm.txt"),
+])
+def test_bad_output_options_fail_before_anything_is_written(run_cli, tmp_path, monkeypatch, options, words):
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"classes": ["a", "b"], "predictions": [{"gt_label": 0, "pred_label": 1}]}))
+    result = run_cli("run", "cls", "confusion_matrix", "--results", str(results), "--csv", "cm.csv", "--out", "cm.png",
+                     *options)
+    assert result.exit_code == 2 and words in result.err and result.err.count("\n") == 1
+    assert result.out == "" and sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]

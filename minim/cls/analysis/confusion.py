@@ -98,12 +98,21 @@ def confusion_csv(confusion: Confusion) -> str:
     return buffer.getvalue()
 
 
+def check_outputs(out: str | Path | None, csv_file: str | Path | None, cmap: str = "Blues") -> None:
+    """Refuse bad output options before any work: the plot's format, the CSV suffix, the colour map."""
+    if csv_file is not None and Path(csv_file).suffix.lower() != ".csv":
+        raise UsageError(f"--csv must name a .csv file, got {Path(csv_file).name}")
+    if out is not None:
+        from minim.cls.analysis.plotting import check_cmap, check_plot_path
+
+        check_plot_path(out)
+        check_cmap(cmap)
+
+
 def write_confusion_csv(confusion: Confusion, path: str | Path) -> Path:
     """Write :func:`confusion_csv` to ``path`` atomically."""
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        raise UsageError(f"--csv must name a .csv file, got {path.name}")
-    return write_text_atomic(path, confusion_csv(confusion))
+    check_outputs(None, path)
+    return write_text_atomic(Path(path), confusion_csv(confusion))
 
 
 def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool = False, normalize: bool = False,
@@ -112,9 +121,9 @@ def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool 
 
     ``normalize`` shows each true class's row as fractions (recall on the diagonal).
     """
-    from minim.cls.analysis.plotting import check_plot_path, new_figure, save_figure
+    from minim.cls.analysis.plotting import new_figure, save_figure
 
-    path = check_plot_path(path)
+    check_outputs(path, None, cmap)
     counts = confusion.matrix
     n = len(confusion.classes)
     if normalize:
@@ -125,10 +134,7 @@ def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool 
     side = float(min(max(6.0, 0.45 * n + 3.0), 30.0))
     figure = new_figure(side + 1.2, side)
     ax = figure.add_subplot()
-    try:
-        image = ax.imshow(values, cmap=cmap, interpolation="nearest", vmin=0, vmax=1 if normalize else None)
-    except ValueError as exc:
-        raise UsageError(f"--cmap {cmap!r}: {exc}") from None
+    image = ax.imshow(values, cmap=cmap, interpolation="nearest", vmin=0, vmax=1 if normalize else None)
     colorbar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     colorbar.set_label("fraction of the true class" if normalize else "images")
     if not normalize:

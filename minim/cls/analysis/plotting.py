@@ -11,17 +11,36 @@ from minim.errors import MinimError, UsageError
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
+def import_matplotlib():
+    """The ``matplotlib`` module, or a one-line error telling how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MinimError("plotting needs matplotlib, which is not installed",
+                         hint="pip install matplotlib (or pip install 'minim[plot]')") from None
+    return matplotlib
+
+
+def check_cmap(name: str) -> str:
+    """``name`` if matplotlib has that colour map, else a usage error with "did you mean"."""
+    from minim.suggest import did_you_mean
+
+    colormaps = import_matplotlib().colormaps
+    if name not in colormaps:
+        raise UsageError(f"--cmap {name!r} is not a matplotlib colour map",
+                         hint=did_you_mean(name, list(colormaps)) or "e.g. Blues, viridis, Greys")
+    return name
+
+
 def new_figure(width: float, height: float):
     """A matplotlib ``Figure`` drawn by the Agg canvas (no window, no pyplot state).
 
     Raises a one-line error telling how to install matplotlib when it is missing.
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise MinimError("plotting needs matplotlib, which is not installed",
-                         hint="pip install matplotlib (or pip install 'minim[plot]')") from None
+    import_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure

@@ -33,10 +33,7 @@ def command(config, checkpoint, results, out, csv_file, show_values, normalize, 
     from minim.cls.analysis import confusion as cm
     from minim.errors import UsageError
 
-    if out is not None:
-        from minim.cls.analysis.plotting import check_plot_path
-
-        check_plot_path(out)
+    cm.check_outputs(out, csv_file, cmap)
     if results is not None:
         matrix = cm.confusion_from_results(results)
     elif config is None:
