@@ -126,6 +126,11 @@ def test_index_entry_into_a_private_index_usable_through_minim_index_path(run_cl
     assert updated.exit_code == 0 and "updated" in updated.err
     models = json.loads(index.read_text())["models"]
     assert len(models) == 1 and models[0]["metadata"]["top1"] == 70.5 and models[0]["aliases"] == []
+    renamed = run_cli("run", "cls", "make_index_entry", str(config), "--checkpoint", str(published),
+                      "--name", "ShuffleNet-Tiny_Flowers", "--url", url, "--index", str(index))
+    assert renamed.exit_code == 0 and "updated" in renamed.err
+    assert [m["name"] for m in json.loads(index.read_text())["models"]] == ["ShuffleNet-Tiny_Flowers"]
+    assert [p.name for p in (index.parent / "configs").iterdir()] == ["ShuffleNet-Tiny_Flowers.py"]
 
 
 def test_index_entry_errors(run_cli, tmp_path, trained):
@@ -138,7 +143,10 @@ def test_index_entry_errors(run_cli, tmp_path, trained):
     clash = run_cli("run", "cls", "make_index_entry", str(config), "--checkpoint", str(published), "--name", "mine",
                     "--alias", "resnet18", "--url", url, "--index", str(index))
     assert clash.exit_code == 1 and "'resnet18' is already used" in clash.err and "built-in index" in clash.err
-    assert not index.exists()
+    assert not index.exists() and clash.out == ""  # no entry printed for an index that refused it
+    not_json = run_cli("run", "cls", "make_index_entry", str(config), "--checkpoint", str(published), "--name", "mine",
+                       "--url", url, "--index", str(tmp_path / "index.txt"))
+    assert not_json.exit_code == 2 and "must end with .json" in not_json.err and not_json.out == ""
 
     wrong_hash = run_cli("run", "cls", "make_index_entry", str(config), "--checkpoint", str(published),
                          "--name", "mine", "--url", "https://example.com/m/net-0badc0de.pth")

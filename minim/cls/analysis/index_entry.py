@@ -268,15 +268,24 @@ def add_to_index(index_file: str | os.PathLike, entry: Mapping[str, Any], cfg) -
     entry = dict(entry)
     entry["config"] = config_entry_path(entry["name"])
     parse_entry(entry, index_file, len(models) + 1)
-    write_text_atomic(index_file.parent / entry["config"], cfg.dump())
+    config_file = index_file.parent / entry["config"]
+    write_text_atomic(config_file, cfg.dump())
     position = next((i for i, e in enumerate(models) if e.get("name", "").lower() == entry["name"].lower()), None)
     status = "added" if position is None else "updated"
     if position is None:
         models.append(entry)
     else:
-        models[position] = entry
+        replaced, models[position] = models[position], entry
     write_text_atomic(index_file, json.dumps(data, indent=2) + "\n")
+    if position is not None and isinstance(replaced.get("config"), str):
+        _remove_old_config(index_file.parent / replaced["config"], config_file)
     return status
+
+
+def _remove_old_config(old: Path, new: Path) -> None:
+    """The config of a renamed entry (``m8`` -> ``M8``) goes, unless it is the new file (a case-insensitive disk)."""
+    if old.is_file() and old.parent == new.parent and not os.path.samefile(old, new):
+        old.unlink()
 
 
 def _builtin_entries():

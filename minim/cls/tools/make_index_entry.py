@@ -45,7 +45,7 @@ def command(config, checkpoint, name, aliases, url, collection, dataset, top1, t
     entry, cfg = entry_for_checkpoint(config, checkpoint, name, url, aliases=aliases, collection=collection,
                                       dataset=dataset, top1=top1, top5=top5, size=input_size, source=source,
                                       cfg_options=cfg_options)
-    click.echo(json.dumps(entry, indent=2))
-    if index_file is not None:
+    if index_file is not None:  # first: a refused index file prints no entry
         status = add_to_index(index_file, entry, cfg)
         click.echo(f"{status} {name!r} in {index_file} (config: configs/{name}.py next to it)", err=True)
+    click.echo(json.dumps(entry, indent=2))
