@@ -122,3 +122,16 @@ def test_python_warnings_print_as_one_minim_line():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "minim: warning: head skipped\n"
+
+
+def test_a_tool_group_without_its_sub_command_shows_its_help(run_cli):
+    result = run_cli("run", "cls", "analyze_logs")
+    assert result.exit_code == 2 and "minim: error" not in result.err
+    assert "plot_curve" in result.err and "cal_train_time" in result.err
+
+
+def test_a_tool_option_without_its_value_shows_the_tools_usage(run_cli):
+    result = run_cli("run", "cls", "get_flops", "mobilenet-v2", "--shape")
+    assert result.exit_code == 2
+    assert result.err.splitlines() == ["Usage: minim run cls get_flops [OPTIONS] CONFIG",
+                                       "minim: error: Option '--shape' requires an argument."]

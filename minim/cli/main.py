@@ -103,6 +103,10 @@ def report_error(message: str) -> None:
     click.echo(f"minim: error: {message}", err=True)
 
 
+#: click >= 8.2 raises this for a group called without a sub-command; it holds the group's help
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Python warnings as ``minim: warning: <message>`` lines (file and line only with --debug)."""
     click.echo(f"minim: warning: {message}", err=True)
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         report_error("aborted")
         sys.exit(1)
+    except _NO_ARGS_IS_HELP as exc:  # a group (``minim run cls analyze_logs``) without its sub-command
+        click.echo(exc.format_message(), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         if _debug_requested(argv):
             raise

@@ -35,4 +35,10 @@ def command(ctx, codebase_name, tool, args, list_tools):
             click.echo(f"{name:<20} {summary}")
         return
     tool_command = codebase.load_tool(tool)
-    tool_command.main(args=list(args), prog_name=f"minim run {codebase.name} {tool}", standalone_mode=False)
+    prog_name = f"minim run {codebase.name} {tool}"
+    try:
+        tool_command.main(args=list(args), prog_name=prog_name, standalone_mode=False)
+    except click.UsageError as exc:
+        if exc.ctx is None or exc.ctx.command is command:  # raised while the tool's context was not up yet
+            exc.ctx = click.Context(tool_command, info_name=prog_name)
+        raise
