@@ -140,12 +140,17 @@ def test_truncated_file_is_a_checkpoint_error(tmp_path, torchvision_resnet18_fil
         read_checkpoint(path)
 
 
-@pytest.mark.parametrize("content", [b"hello, this is text\n", b""])
-def test_not_a_checkpoint_is_a_checkpoint_error(tmp_path, content):
+@pytest.mark.parametrize("content, words", [
+    (b"hello, this is text\n", "notes.pth is not a PyTorch checkpoint (neither a zip archive nor a pickle)"),
+    (b'{"metrics": {}}\n', "notes.pth is not a PyTorch checkpoint"),
+    (b"", "notes.pth is empty"),
+])
+def test_not_a_checkpoint_is_a_checkpoint_error(tmp_path, content, words):
     path = tmp_path / "notes.pth"
     path.write_bytes(content)
-    with pytest.raises(CheckpointError, match="notes.pth"):
+    with pytest.raises(CheckpointError, match="notes.pth") as info:
         load_checkpoint(resnet18(), path)
+    assert words in str(info.value) and "file an issue" not in str(info.value)
 
 
 def test_non_dict_and_missing_files(tmp_path):

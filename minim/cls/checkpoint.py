@@ -78,6 +78,7 @@ def torchvision_weights_url(name: str) -> str:
 def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu") -> dict:
     """``torch.load`` a checkpoint with ``weights_only=True``; any failure is a :class:`CheckpointError`."""
     path = resolve_checkpoint(filename_or_url)
+    _check_format(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
@@ -86,6 +87,19 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
+
+
+def _check_format(path) -> None:
+    """A checkpoint is a zip archive (torch.save) or a pickle (the legacy format); say so for anything else."""
+    if not os.path.isfile(path):
+        return  # torch.load's own error names what is wrong
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise CheckpointError(f"{path} is empty", hint="download or write it again")
+    if not (head.startswith(b"PK\x03\x04") or head[0] == 0x80):
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle)",
+                              hint="give the .pth file that training, publish_model or a download wrote")
 
 
 def _first_line(exc: Exception) -> str:
