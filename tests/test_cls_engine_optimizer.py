@@ -89,6 +89,8 @@ def test_frozen_parameters_stay_in_optimizer_without_settings():
         (dict(type="SGD", lr=0.1, weight_decay=1e-4, paramwise_cfg=dict(norm_decay=0.0)), ConfigError, "norm_decay"),
         (dict(type="SGD", lr=0.1, paramwise_cfg=dict(norm_decay_mult=0.0)), ConfigError, "no weight_decay"),
         (dict(type="SGD", lr=0.1, paramwise_cfg=dict(custom_keys={"head": dict(lr=2)})), ConfigError, "lr_mult"),
+        (dict(type="SGD", lr="abc"), ConfigError, "optimizer.lr='abc' must be a number"),
+        (dict(type="SGD", lr=0.1, momentum=None), ConfigError, "optimizer.momentum=None must be a number"),
     ],
 )
 def test_bad_optimizer_configs(cfg, error, words):

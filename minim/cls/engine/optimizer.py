@@ -41,6 +41,17 @@ def optimizer_classes() -> dict[str, type]:
     }
 
 
+#: optimizer arguments that are plain numbers in every torch.optim class that takes them
+_NUMERIC_KEYS = ("lr", "momentum", "weight_decay", "dampening", "eps", "alpha", "lr_decay", "rho")
+
+
+def _check_numbers(cfg: Mapping[str, Any]) -> None:
+    for key in _NUMERIC_KEYS:
+        value = cfg.get(key)
+        if key in cfg and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"optimizer.{key}={value!r} must be a number", hint=f"e.g. optimizer.{key}=0.01")
+
+
 def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
     """The optimizer described by ``cfg`` for ``model``'s parameters."""
     cfg = dict(cfg)
@@ -58,6 +69,7 @@ def build_optimizer(model: nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Opt
     _check_kwargs(type_name, cls, cfg)
     if "lr" not in cfg:
         raise ConfigError(f"optimizer {type_name!r} needs an 'lr'")
+    _check_numbers(cfg)
     if paramwise_cfg:
         params = paramwise_groups(model, paramwise_cfg, base_lr=cfg["lr"], base_wd=cfg.get("weight_decay"))
     else:
