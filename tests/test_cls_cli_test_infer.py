@@ -54,6 +54,38 @@ def test_test_errors(trained, tmp_path, run_cli):
     assert no_checkpoint.exit_code == 2 and "--checkpoint" in no_checkpoint.err
 
 
+def test_a_head_that_does_not_fit_the_checkpoint_is_an_error_not_a_random_score(trained, run_cli):
+    config, checkpoint, data = trained
+    for command in (["test", "cls", str(config)], ["infer", "cls", str(config), str(data / "val")]):
+        result = run_cli(*command, "--checkpoint", checkpoint, "--cfg-options", "model.head.num_classes=2")
+        assert result.exit_code == 1 and result.out == ""
+        assert "shape mismatches: head." in result.err
+        assert "the checkpoint's head has 3 classes and the model's 2" in result.err
+
+
+def test_the_test_set_must_name_the_checkpoints_classes_in_its_order(trained, tmp_path, run_cli):
+    config, checkpoint, data = trained
+    reordered = run_cli("test", "cls", str(config), "--checkpoint", checkpoint,
+                        "--cfg-options", "data.test.classes=[fox,dog,cat]")
+    assert reordered.exit_code == 1 and "the test set classes are the checkpoint classes in another order" \
+        in reordered.err and "data.test.classes=['cat', 'dog', 'fox']" in reordered.err
+    partial = tmp_path / "val"
+    for name in ("cat", "fox"):  # no dog images in this test set
+        (partial / name).mkdir(parents=True)
+        for image in (data / "val" / name).iterdir():
+            (partial / name / image.name).write_bytes(image.read_bytes())
+    lacking = run_cli("test", "cls", str(config), "--checkpoint", checkpoint,
+                      "--cfg-options", f"data.test.data_prefix={partial}")
+    assert lacking.exit_code == 1 and "only in checkpoint: ['dog']" in lacking.err
+    fixed = run_cli("test", "cls", str(config), "--checkpoint", checkpoint, "--cfg-options",
+                    f"data.test.data_prefix={partial}", "data.test.classes=[cat,dog,fox]", "--out",
+                    str(tmp_path / "r.json"))
+    assert fixed.exit_code == 0, fixed.err
+    assert "has no folder for the classes ['dog']" in fixed.err
+    labels = [p["gt_label"] for p in json.loads((tmp_path / "r.json").read_text())["predictions"]]
+    assert labels == [0, 0, 0, 2, 2, 2]
+
+
 def test_infer_json_matches_test_scores(trained, tmp_path, run_cli):
     config, checkpoint, data = trained
     image = data / "val" / "dog" / "1.png"

@@ -61,6 +61,21 @@ def test_wrong_num_classes_is_one_line_before_training(tmp_path, monkeypatch, ru
     assert not (tmp_path / "work_dirs").exists()
 
 
+def test_a_val_set_lacking_a_class_names_it_and_trains_once_classes_are_listed(tmp_path, monkeypatch, run_cli):
+    import shutil
+
+    config = write_tiny_setup(tmp_path)
+    shutil.rmtree(tmp_path / "data" / "val" / "dog")
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config)))
+    assert "only in training: ['dog']" in line and "data.val.classes=['cat', 'dog', 'fox']" in line
+    assert not (tmp_path / "work_dirs").exists()
+    done = run_cli("train", "cls", str(config), "--cfg-options", "runner.max_epochs=1",
+                   "data.val.classes=[cat,dog,fox]")
+    assert done.exit_code == 0, done.err
+    assert "has no folder for the classes ['dog']" in done.err
+
+
 def test_missing_data_folder(tmp_path, monkeypatch, run_cli):
     config = write_tiny_setup(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -62,13 +62,16 @@ def test_classes_list_must_match_folders_as_a_set_and_sets_label_order(tmp_path)
     assert ds.get_gt_labels().tolist() == [1, 0, 0]  # cat image first on disk, label follows classes order
     with pytest.raises(DataError, match=r"no folder for \['bird'\].*folders not in classes: \['dog'\]"):
         CustomDataset(str(tmp_path), classes=["cat", "bird"])
+    with pytest.warns(UserWarning, match=r"has no folder for the classes \['bird'\]: no images of them here"):
+        small_val = CustomDataset(str(tmp_path), classes=["bird", "cat", "dog"])
+    assert small_val.CLASSES == ("bird", "cat", "dog") and small_val.get_gt_labels().tolist() == [1, 2, 2]
     with pytest.raises(DataError, match="more than once"):
         CustomDataset(str(tmp_path), classes=["cat", "dog", "cat"])
 
 
 def test_classes_from_a_file(tmp_path):
     write_tree(tmp_path / "data", {"x": 1, "y": 1})
-    (tmp_path / "classes.txt").write_text("y\nx\n\n")
+    (tmp_path / "classes.txt").write_text("\ufeffy\r\nx\r\n\r\n", encoding="utf-8")  # as Windows Notepad saves it
     ds = CustomDataset(str(tmp_path / "data"), classes=str(tmp_path / "classes.txt"))
     assert ds.CLASSES == ("y", "x")
     with pytest.raises(DataError, match="classes .*missing.txt does not exist"):

@@ -218,11 +218,12 @@ def _head_hint(backbone: nn.Module) -> str:
 # ----------------------------------------------------------------------------- loading
 def load_checkpoint(model: nn.Module, filename_or_url: str | os.PathLike, map_location: Any = "cpu", *,
                     revise_keys: Sequence[tuple[str, str]] | None = None,
-                    logger: logging.Logger | None = None) -> dict:
+                    logger: logging.Logger | None = None, skip_mismatched_head: bool = True) -> dict:
     """Load a checkpoint (file, URL, ``torchvision://``) into ``model``; returns its meta (``{}`` if none).
 
     Strict: missing / unexpected keys and shape mismatches are a :class:`CheckpointError`,
-    except head tensors whose shape differs, which are skipped with one warning.
+    except head tensors whose shape differs (another class count), which are skipped with one
+    warning unless ``skip_mismatched_head`` is False (evaluating a checkpoint: a fresh head is useless).
     """
     source = os.fspath(filename_or_url)
     checkpoint = read_checkpoint(source, map_location)
@@ -230,7 +231,8 @@ def load_checkpoint(model: nn.Module, filename_or_url: str | os.PathLike, map_lo
     state_dict = revise_state_dict_keys(state_dict, revise_keys)
     target = _unwrap(model)
     converted = convert_state_dict(target, state_dict, source)
-    _load_into(target, converted, source, logger, tolerant=_tolerant_prefixes(target, "head."))
+    head = _tolerant_prefixes(target, "head.")
+    _load_into(target, converted, source, logger, tolerant=head if skip_mismatched_head else (), head=head)
     return meta
 
 
@@ -268,7 +270,7 @@ def _tolerant_prefixes(model: nn.Module, head_prefix: str) -> tuple[str, ...]:
 
 
 def _load_into(model: nn.Module, state_dict: dict, source: str, logger, *, tolerant: tuple[str, ...],
-               key_prefix: str = "") -> None:
+               key_prefix: str = "", head: tuple[str, ...] = ()) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state_dict if k not in own]
@@ -276,8 +278,13 @@ def _load_into(model: nn.Module, state_dict: dict, source: str, logger, *, toler
     skipped = [k for k in mismatched if tolerant and k.startswith(tolerant)]
     fatal = [k for k in mismatched if k not in skipped]
     if missing or unexpected or fatal:
+        hint = _mismatch_hint(missing, unexpected, key_prefix)
+        if fatal and head and not missing and not unexpected and all(k.startswith(head) for k in fatal):
+            hint = (f"the checkpoint's head has {state_dict[fatal[0]].shape[0]} classes and the model's "
+                    f"{own[fatal[0]].shape[0]}: give the checkpoint your fine-tuning wrote, or the config it was "
+                    "trained with")
         raise CheckpointError(_mismatch_message(source, model, missing, unexpected, fatal, state_dict, own,
-                                                key_prefix), hint=_mismatch_hint(missing, unexpected, key_prefix))
+                                                key_prefix), hint=hint)
     if skipped:
         shapes = ", ".join(f"{key_prefix}{k} (checkpoint {list(state_dict[k].shape)}, model {list(own[k].shape)})"
                            for k in skipped)

@@ -230,5 +230,5 @@ def load_classifier(config: Any, checkpoint: str | None, cfg_options: Sequence[s
     path = weights_path(checkpoint, entry)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # class names do not matter for the graph
-        model = init_model(cfg, path, device=device)
+        model = init_model(cfg, path, device=device, strict=True)
     return model, path

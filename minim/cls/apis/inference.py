@@ -42,13 +42,14 @@ def _num_classes(model) -> int:
     return value
 
 
-def init_model(config, checkpoint: str | None = None, device: Any = "cpu", options=None):
+def init_model(config, checkpoint: str | None = None, device: Any = "cpu", options=None, *, strict: bool = False):
     """Build a classifier from ``config`` (file, index name/alias, dict or Config), load ``checkpoint``.
 
     ``checkpoint`` may be a path or URL (cached); class names come from its meta (``CLASSES`` or
     ``dataset_meta.classes``). Without them a warning is issued and ImageNet names are used for
     1000-class models, ``class_<i>`` otherwise. The model is in eval mode on ``device`` with
-    ``model.cfg`` and ``model.CLASSES`` set.
+    ``model.cfg``, ``model.CLASSES`` and ``model.classes_from_checkpoint`` set. A head whose class
+    count differs from the checkpoint's keeps fresh weights with a warning, or is an error if ``strict``.
     """
     import torch
 
@@ -66,7 +67,7 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
     if checkpoint is not None:
         from minim.cls.checkpoint import load_checkpoint
 
-        meta = load_checkpoint(model, weights_path(checkpoint), map_location="cpu")
+        meta = load_checkpoint(model, weights_path(checkpoint), map_location="cpu", skip_mismatched_head=not strict)
     num_classes = _num_classes(model)
     classes, found = class_names_for(meta, num_classes)
     if not found:
@@ -74,6 +75,7 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
         source = "the checkpoint's meta" if checkpoint is not None else "a checkpoint (none given)"
         warnings.warn(f"class names are not saved in {source}; using {what}", stacklevel=2)
     model.CLASSES = classes
+    model.classes_from_checkpoint = found
     model.cfg = cfg
     model.to(resolve_device(device) if not isinstance(device, torch.device) else device)
     model.eval()

@@ -60,7 +60,7 @@ def infer(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = init_model(cfg, path, device=resolve_device(device))
+        model = init_model(cfg, path, device=resolve_device(device), strict=True)
     for item in caught:
         warn(str(item.message), console)
     results = []

@@ -93,7 +93,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
     if out is not None and not str(out).endswith(".json"):
         raise UsageError(f"--out must be a .json file, got {out}")
-    from minim.cls.datasets import build_dataset
+    from minim.cls.datasets import build_dataset, compare_classes
     from minim.cls.engine.dist import main_process_first
 
     run_device = setup.device if setup is not None else resolve_device(device)
@@ -104,12 +104,13 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         dataset = build_dataset(cfg.data.test, dict(test_mode=True))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = init_model(cfg, path, device=run_device)
-    num_classes = model_num_classes(model)
-    check_classes(dataset, num_classes, "test")
+        model = init_model(cfg, path, device=run_device, strict=True)
+    if dataset.CLASSES is not None and model.classes_from_checkpoint:
+        compare_classes(model.CLASSES, dataset.CLASSES, ("checkpoint", "test set"), "data.test")
+    check_classes(dataset, model_num_classes(model), "test")
     classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
-    for item in caught:
-        if dataset.CLASSES is None:
+    for item in caught:  # the test set's own class names make the checkpoint's missing ones moot
+        if dataset.CLASSES is None or "class names are not saved" not in str(item.message):
             warn(str(item.message), console)
     loader = batch_normalize.attach(build_eval_loader(dataset, loader_settings(cfg.data, "test"), run_device), dataset,
                                     bool(cfg.get("normalize_on_device", True)))

@@ -183,8 +183,8 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
         val_dataset = None
         if validate:
             val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+            check_same_classes(train_dataset, val_dataset)  # first: it names the class val lacks
             check_classes(val_dataset, num_classes, "val")
-            check_same_classes(train_dataset, val_dataset)
         datasets = [train_dataset]
         workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
         if len(workflow) == 2:

@@ -7,7 +7,8 @@ Images are decoded to RGB uint8 ``C x H x W`` tensors; ``Normalize`` reproduces 
 from minim.cls.datasets import pipelines  # noqa: F401  (registers the transforms)
 from minim.cls.datasets.base import CACHE_AUTO_LIMIT_BYTES, BaseDataset
 from minim.cls.datasets.builder import DataLoader, build_dataloader, build_dataset, collate
-from minim.cls.datasets.checks import check_labels, check_same_classes, find_bad_images, sample_source
+from minim.cls.datasets.checks import (check_labels, check_same_classes, compare_classes, find_bad_images,
+                                       sample_source)
 from minim.cls.datasets.cifar import CIFAR10, CIFAR100
 from minim.cls.datasets.custom import IMG_EXTENSIONS, CustomDataset
 from minim.cls.datasets.digits import default_digits_root, ensure_digits
@@ -39,6 +40,7 @@ __all__ = [
     "build_dataset",
     "check_labels",
     "check_same_classes",
+    "compare_classes",
     "collate",
     "default_digits_root",
     "ensure_digits",

@@ -20,9 +20,9 @@ CACHE_CHOICES = (False, True, "auto")
 
 
 def read_class_names(path: str) -> tuple[str, ...]:
-    """Class names from a text file, one a line (blank lines skipped)."""
+    """Class names from a text file, one a line (blank lines skipped; a UTF-8 BOM, as Notepad writes, ignored)."""
     require_file(path, "classes")
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         return tuple(line.strip() for line in handle if line.strip())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -48,24 +48,34 @@ def check_same_classes(train_dataset: Any, val_dataset: Any) -> None:
     """Raise :class:`DataError` when the two datasets' classes (names or order) differ."""
     train = getattr(train_dataset, "CLASSES", None)
     val = getattr(val_dataset, "CLASSES", None)
-    if train is None or val is None or tuple(train) == tuple(val):
+    if train is not None and val is not None:
+        compare_classes(train, val, ("training", "validation"), "data.val")
+
+
+def compare_classes(expected: Sequence[str], actual: Sequence[str], names: tuple[str, str], key: str) -> None:
+    """Raise :class:`DataError` unless ``actual`` lists the classes of ``expected`` in the same order.
+
+    ``names``: how the two lists are called in the message (``('training', 'validation')``);
+    ``key``: the dataset config to fix (``data.val``), for the hint."""
+    if tuple(expected) == tuple(actual):
         return
-    only_train = sorted(set(train) - set(val))
-    only_val = sorted(set(val) - set(train))
-    if only_train or only_val:
+    only_expected = sorted(set(expected) - set(actual))
+    only_actual = sorted(set(actual) - set(expected))
+    listing = "[" + ", ".join(repr(c) for c in expected) + "]"
+    if only_expected or only_actual:
         details = []
-        if only_train:
-            details.append(f"only in training: {only_train}")
-        if only_val:
-            details.append(f"only in validation: {only_val}")
-        raise DataError(
-            "the validation classes differ from the training classes (labels would not match): " + "; ".join(details),
-            hint="give both datasets the same classes=[...] or fix the class folders",
-        )
+        if only_expected:
+            details.append(f"only in {names[0]}: {only_expected}")
+        if only_actual:
+            details.append(f"only in {names[1]}: {only_actual}")
+        hint = (f"set {key}.classes={listing} (a class may have no images there)" if not only_actual
+                else f"give {key} the {names[0]} classes, {key}.classes={listing}, or fix its class folders")
+        raise DataError(f"the {names[1]} classes differ from the {names[0]} classes (labels would not match): "
+                        + "; ".join(details), hint=hint)
     raise DataError(
-        "the validation classes are the training classes in another order (labels would not match): "
-        f"training {list(train)}, validation {list(val)}",
-        hint="give both datasets the same classes=[...] list",
+        f"the {names[1]} classes are the {names[0]} classes in another order (labels would not match): "
+        f"{names[0]} {list(expected)}, {names[1]} {list(actual)}",
+        hint=f"set {key}.classes={listing}",
     )
 
 
