@@ -15,9 +15,9 @@ def close_matches(word: str, candidates: Iterable[str], n: int = 3, cutoff: floa
     return [by_lower[f] for f in found]
 
 
-def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str | None:
-    """A ``did you mean ...?`` hint for ``word``, or None when nothing is close."""
-    matches = close_matches(word, candidates, n=n)
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str | None:
+    """A ``did you mean ...?`` hint for ``word``, or None when nothing is close (similarity below ``cutoff``)."""
+    matches = close_matches(word, candidates, n=n, cutoff=cutoff)
     if not matches:
         return None
     return "did you mean " + " or ".join(repr(m) for m in matches) + "?"

@@ -108,3 +108,16 @@ def test_test_model_scores_in_dataset_order(trained):
     dataset = build_dataset(model.cfg.data.test, dict(test_mode=True))
     scores = test_model(model, dataset, samples_per_gpu=4)
     assert scores.shape == (9, 3) and np.allclose(scores.sum(1), 1, atol=1e-5)
+
+
+def test_a_top_level_key_one_slip_from_an_engine_key_warns(tmp_path):
+    from minim.cls.apis.config_source import load_cls_config
+
+    config = write_tiny_setup(tmp_path)
+    config.write_text(config.read_text() + "load_form = 'weights.pth'\nevalution = dict(interval=2)\n"
+                      "data_root = 'data'\nbase_lr = 0.1\n")
+    cfg, _ = load_cls_config(str(config))
+    assert cfg.warnings == [
+        "config key 'load_form' is not one minim reads (did you mean 'load_from'?); it has no effect",
+        "config key 'evalution' is not one minim reads (did you mean 'evaluation'?); it has no effect",
+    ]

@@ -169,7 +169,7 @@ def misspelt_keys(options: dict[str, Any], config: dict[str, Any], source: str =
                 node = node[part]
             else:
                 if isinstance(node, dict) and part != DELETE_KEY:
-                    hint = did_you_mean(str(part), [k for k in node if isinstance(k, str)])
+                    hint = did_you_mean(str(part), [k for k in node if isinstance(k, str)], cutoff=0.75)
                     if hint:
                         where = ".".join(map(str, parts[:depth + 1]))
                         found.append(f"{source} {full_key}: the config has no key {where!r} ({hint}); "

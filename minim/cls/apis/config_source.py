@@ -33,12 +33,38 @@ def load_cls_config(config: Any, options: Mapping[str, Any] | Sequence[str] | No
         cfg = load_config(path)
     else:
         raise ConfigError(f"config must be a file path, an index name, a dict or a Config, got {type(config).__name__}")
+    cfg.warnings.extend(w for w in misspelt_engine_keys(cfg) if w not in cfg.warnings)  # options warn on their own
     if options:
         if isinstance(options, Mapping):
             cfg.merge_from_dict(dict(options))
         else:
             cfg.merge_from_options(list(options))
     return cfg, entry
+
+
+#: the top-level config keys the cls engine reads (mmcls 0.x's, plus minim's own)
+ENGINE_KEYS = (
+    "model", "data", "optimizer", "optimizer_config", "lr_config", "momentum_config", "runner", "total_epochs",
+    "checkpoint_config", "log_config", "evaluation", "load_from", "resume_from", "workflow", "work_dir",
+    "dist_params", "log_level", "gpu_ids", "seed", "deterministic", "device", "fp16", "auto_scale_lr",
+    "custom_hooks", "channels_last", "compile", "normalize_on_device", "cpu_retain_freed_memory", "sync_bn",
+    "find_unused_parameters", "cudnn_benchmark",
+)
+
+
+def misspelt_engine_keys(cfg: Mapping[str, Any]) -> list[str]:
+    """Warnings for top-level keys the engine does not read but that are one slip from one it does
+    (``load_form``, ``evalution``): such a key has no effect. Other variables of the config are left alone."""
+    from minim.suggest import close_matches
+
+    found = []
+    for key in cfg:
+        if isinstance(key, str) and key not in ENGINE_KEYS:
+            meant = close_matches(key, ENGINE_KEYS, n=1, cutoff=0.8)
+            if meant:
+                found.append(f"config key {key!r} is not one minim reads (did you mean {meant[0]!r}?); "
+                             "it has no effect")
+    return found
 
 
 def config_stem(cfg, fallback: str = "config") -> str:
