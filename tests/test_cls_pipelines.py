@@ -72,6 +72,29 @@ def test_grayscale_png_is_three_channels_in_color_mode(tmp_path):
     assert load(path, color_type="unchanged")["img"].shape[0] == 1
 
 
+def test_16_bit_grayscale_keeps_its_high_byte_in_every_color_type(tmp_path):
+    values = (np.arange(48 * 32).reshape(32, 48) * 37 % 65536).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "depth.png")
+    expected = torch.from_numpy((values >> 8).astype(np.uint8))
+    assert torch.equal(read_image(tmp_path / "depth.png", "color"), expected.expand(3, -1, -1))
+    assert torch.equal(read_image(tmp_path / "depth.png", "grayscale")[0], expected)
+    assert torch.equal(read_image(tmp_path / "depth.png", "unchanged")[0], expected)
+
+
+def test_annotation_images_are_decoded_as_the_model_sees_them(tmp_path):
+    from minim.cls.apis.inference import load_rgb
+
+    array = np.zeros((4, 6, 3), dtype=np.uint8)
+    array[0] = 255  # top row white as stored; the EXIF tag turns it into the right-hand column
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(tmp_path / "rotated.png", exif=exif)
+    shown = load_rgb(str(tmp_path / "rotated.png"))
+    assert shown.shape == (6, 4, 3)
+    assert np.array_equal(shown, read_image(tmp_path / "rotated.png").permute(1, 2, 0).numpy())
+
+
 def test_unreadable_images_name_their_path(tmp_path):
     with pytest.raises(DataError, match=f"cannot read image {tmp_path / 'none.png'}"):
         read_image(tmp_path / "none.png")

@@ -163,10 +163,10 @@ def load_rgb(img, bgr: bool = True) -> np.ndarray:
         if array.shape[2] == 1:
             array = np.repeat(array, 3, axis=2)
         return np.ascontiguousarray(array[:, :, ::-1] if bgr else array)
-    from PIL import Image
+    from minim.cls.datasets.pipelines.loading import read_image
 
-    with Image.open(Path(img).expanduser()) as opened:
-        return np.asarray(opened.convert("RGB"))
+    # the decoding the model sees: EXIF orientation applied, 16-bit grayscale scaled to 8 bits
+    return np.ascontiguousarray(read_image(Path(img).expanduser(), "color").permute(1, 2, 0).numpy())
 
 
 def show_result_pyplot(model, img, result: dict, out_file: str | None = None, title: str = "result", fig_size=(15, 10), bgr: bool = True):

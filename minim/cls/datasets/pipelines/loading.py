@@ -56,6 +56,8 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tens
 
 
 def _convert(image: Any, color_type: str) -> Any:
+    if color_type != "unchanged":
+        image = _eight_bit(image)
     if color_type == "color":
         return image if image.mode == "RGB" else image.convert("RGB")
     if color_type == "grayscale":
@@ -129,3 +131,15 @@ class LoadImageFromFile(Transform):
             mmcls_order="bgr",
         )
         return results
+
+
+def _eight_bit(image: Any) -> Any:
+    """16-bit grayscale (``I;16*``, or ``I`` as older Pillow opens 16-bit PNGs) as 8-bit ``L``: the high byte,
+    as OpenCV keeps it; Pillow's own ``convert`` would clip every value above 255 to white."""
+    if not (image.mode.startswith("I;16") or image.mode == "I"):
+        return image
+    from PIL import Image
+
+    array = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+    return Image.fromarray((array >> 8).astype(np.uint8), mode="L")
+
