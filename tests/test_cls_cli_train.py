@@ -106,6 +106,28 @@ def test_unreadable_resume_checkpoint_keeps_the_work_dir(tmp_path, monkeypatch, 
     assert {p.name: p.read_bytes() for p in work_dir.iterdir()} == before
 
 
+def test_a_resume_checkpoint_that_does_not_fit_fails_before_the_work_dir_is_written(tmp_path, monkeypatch, run_cli):
+    import torch
+
+    from minim.cls.models import build_classifier
+    from minim.config import load_config
+
+    config = write_tiny_setup(tmp_path)
+    cfg = load_config(config)
+    cfg.merge_from_options(["model.head.num_classes=2"])
+    other_head = build_classifier(cfg.model).state_dict()
+    torch.save({"state_dict": other_head, "meta": {"epoch": 1, "iter": 4}}, tmp_path / "two_classes.pth")
+    cfg.merge_from_options(["model.head.num_classes=3"])
+    torch.save(build_classifier(cfg.model).state_dict(), tmp_path / "weights_only.pth")
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(run_cli("train", "cls", str(config), "--work-dir", "run", "--resume", "two_classes.pth"))
+    assert "cannot resume from two_classes.pth: its weights do not fit the model (other shapes: head." in line
+    assert "checkpoint [2, " in line and "use load_from" in line
+    line = one_line_error(run_cli("train", "cls", str(config), "--work-dir", "run", "--resume", "weights_only.pth"))
+    assert "no 'iter' in its meta (not a training checkpoint)" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_without_any_checkpoint(tmp_path, monkeypatch, run_cli):
     config = write_tiny_setup(tmp_path)
     monkeypatch.chdir(tmp_path)

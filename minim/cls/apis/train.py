@@ -140,7 +140,7 @@ def train_model(
     from minim.cls.engine.logger_hook import build_logger_hook
     from minim.cls.engine.lr_schedule import build_lr_hook
     from minim.cls.engine.optimizer import build_optimizer
-    from minim.cls.engine.runner import Runner
+    from minim.cls.engine.runner import Runner, check_resumable
 
     if distributed and not _dist_initialized():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
@@ -217,6 +217,8 @@ def train_model(
         custom_hooks.append((HOOKS.build(hook_cfg), priority))
     resume_from = resume_from or cfg.get("resume_from")
     resume_checkpoint = checkpoint_io.read(resume_from) if resume_from else None
+    if resume_checkpoint is not None:  # before the work dir is written
+        check_resumable(model.module if hasattr(model, "module") else model, resume_checkpoint, resume_from)
 
     if compiling is not None:
         notes.append(compile_model(model, compiling))

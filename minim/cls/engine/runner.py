@@ -368,14 +368,8 @@ class Runner:
         """
         if checkpoint is None:
             checkpoint = checkpoint_io.read(path)
-        state_dict = checkpoint.get("state_dict", checkpoint)
-        state_dict = {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
         model = self.model.module if hasattr(self.model, "module") else self.model
-        missing, unexpected = model.load_state_dict(state_dict, strict=False)
-        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-        if missing or unexpected:
-            detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
-            raise CheckpointError(f"cannot resume from {path}: its weights do not fit the model ({detail})")
+        model.load_state_dict(check_resumable(model, checkpoint, path), strict=False)
         if checkpoint.get("optimizer") is not None:
             try:
                 self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -384,8 +378,6 @@ class Runner:
         else:
             self.logger.warning(f"{path} has no optimizer state (save_optimizer=False); the optimizer restarts")
         meta = checkpoint.get("meta") or {}
-        if "iter" not in meta:
-            raise CheckpointError(f"cannot resume from {path}: no 'iter' in its meta (not a training checkpoint)")
         self.iter = int(meta["iter"])
         self.epoch = int(meta.get("epoch", 0))
         self.meta["hook_msgs"] = dict(meta.get("hook_msgs") or {})
@@ -422,3 +414,27 @@ class _IterLoader:
         self.runner.inner_iter = self._position
         self._position += 1
         return batch
+
+
+def check_resumable(model: nn.Module, checkpoint: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The checkpoint's state dict (``module.`` prefixes dropped) if it is a training checkpoint of
+    ``model``: the same keys and shapes, and an ``iter`` in its meta; a :class:`CheckpointError` otherwise."""
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    state_dict = {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state_dict if k not in own]
+    resized = [f"{k} (checkpoint {list(v.shape)}, model {list(own[k].shape)})" for k, v in state_dict.items()
+               if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
+    for what, keys in (("missing", missing), ("unexpected", unexpected), ("other shapes", resized)):
+        if keys:
+            more = f", ... ({len(keys)} in all)" if len(keys) > 3 else ""
+            raise CheckpointError(f"cannot resume from {path}: its weights do not fit the model ({what}: "
+                                  f"{', '.join(keys[:3])}{more})",
+                                  hint="resume the run that wrote it with its own config; to start from its "
+                                       "weights instead, use load_from")
+    if "iter" not in (checkpoint.get("meta") or {}):
+        raise CheckpointError(f"cannot resume from {path}: no 'iter' in its meta (not a training checkpoint)",
+                              hint="to start from its weights, use load_from")
+    return state_dict
+
