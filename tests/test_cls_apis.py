@@ -121,3 +121,17 @@ def test_a_top_level_key_one_slip_from_an_engine_key_warns(tmp_path):
         "config key 'load_form' is not one minim reads (did you mean 'load_from'?); it has no effect",
         "config key 'evalution' is not one minim reads (did you mean 'evaluation'?); it has no effect",
     ]
+
+
+@pytest.mark.parametrize("checkpoint, words", [
+    ("torchvision://resnet18", "https://download.pytorch.org/models/resnet18-f37072fd.pth is not in the cache"),
+    ("mmcls://resnet18", "checkpoint mmcls://resnet18: the mmcls:// scheme is not supported"),
+])
+def test_checkpoint_schemes_reach_the_loader_intact(tmp_path, monkeypatch, checkpoint, words):
+    from minim.cls.apis import init_model
+
+    monkeypatch.setenv("MINIM_OFFLINE", "1")
+    monkeypatch.setenv("MINIM_HOME", str(tmp_path / "home"))
+    with pytest.raises(MinimError) as info:
+        init_model("resnet18_torchvision-v1_in1k", checkpoint)
+    assert words in str(info.value)

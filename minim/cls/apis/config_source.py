@@ -87,4 +87,6 @@ def weights_path(checkpoint: str | None, entry=None) -> str | None:
         from minim.net.download import fetch_cached
 
         return str(fetch_cached(text))
+    if "://" in text:  # torchvision://resnet50 (and schemes load_checkpoint refuses by name); Path would eat a '/'
+        return text
     return str(Path(text).expanduser())
