@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,12 +113,41 @@ def test_infer_folder_and_show_dir_keeps_colours(trained, tmp_path, run_cli):
     result = run_cli("infer", "cls", str(config), str(data / "val"), "--checkpoint", checkpoint, "--show-dir", str(show))
     assert result.exit_code == 0, result.err
     assert result.out.count("1. ") == 9 and "%" in result.out
-    written = sorted(p.name for p in show.iterdir())
-    assert len(written) == 9 and "cat_0.png" in written  # names collide across folders -> <folder>_<name>
-    annotated = np.asarray(Image.open(show / "fox_0.png").convert("RGB"))
+    written = sorted(str(p.relative_to(show)) for p in show.rglob("*.png"))
+    assert written == [f"{c}/{i}.png" for c in ("cat", "dog", "fox") for i in range(3)]  # the folder's own layout
+    annotated = np.asarray(Image.open(show / "fox" / "0.png").convert("RGB"))
     assert annotated.shape[0] >= 256
     corner = annotated[-20:, -20:].reshape(-1, 3).mean(0)  # far from the text: the image itself
     assert np.allclose(corner, COLOURS[2], atol=20)  # fox is blue: RGB order kept (mmcls trap #17)
+
+
+def test_infer_skips_hidden_files_and_carries_on_past_a_bad_image(trained, tmp_path, run_cli):
+    config, checkpoint, data = trained
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, image in enumerate(sorted((data / "val" / "cat").iterdir())[:2]):
+        (photos / f"p{i}.png").write_bytes(image.read_bytes())
+    (photos / "._p0.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    (photos / ".ipynb_checkpoints").mkdir()
+    (photos / ".ipynb_checkpoints" / "p0-checkpoint.png").write_bytes((photos / "p0.png").read_bytes())
+    (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    result = run_cli("infer", "cls", str(config), str(photos), "--checkpoint", checkpoint, "--json")
+    assert result.exit_code == 0, result.err
+    assert [Path(item["file"]).name for item in json.loads(result.out)] == ["p0.png", "p1.png"]
+    assert result.err.count("minim: warning: skipped cannot decode image") == 1 and "broken.png" in result.err
+    only_bad = run_cli("infer", "cls", str(config), str(photos / "broken.png"), "--checkpoint", checkpoint)
+    assert only_bad.exit_code == 1 and "none of the 1 image(s) could be read" in only_bad.err
+
+
+def test_show_dir_keeps_every_input_apart(trained, tmp_path, run_cli):
+    config, checkpoint, data = trained
+    show = tmp_path / "shown"
+    single = data / "val" / "cat" / "0.png"
+    result = run_cli("infer", "cls", str(config), str(data / "train"), str(data / "val"), str(single), str(single),
+                     "--checkpoint", checkpoint, "--show-dir", str(show))
+    assert result.exit_code == 0, result.err
+    written = {str(p.relative_to(show)) for p in show.rglob("*.png")}
+    assert len(written) == 18 + 9 + 2 and {"train/cat/0.png", "val/cat/0.png", "0.png", "0_2.png"} <= written
 
 
 def test_infer_errors(trained, tmp_path, run_cli):

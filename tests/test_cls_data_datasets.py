@@ -44,6 +44,7 @@ def test_folder_mode_sorted_classes_recursive_sorted_files(tmp_path):
     (tmp_path / "a" / "notes.txt").write_text("not an image")
     (tmp_path / "a" / "._img0.png").write_bytes(b"macOS resource fork")
     write_image(tmp_path / ".ipynb_checkpoints" / "x.png")
+    write_image(tmp_path / "b" / ".ipynb_checkpoints" / "img0-checkpoint.png")  # hidden inside a class folder
     ds = CustomDataset(str(tmp_path))
     assert ds.CLASSES == ("10", "2", "a", "b")  # plain string sort, as mmcls
     assert ds.class_to_idx == {"10": 0, "2": 1, "a": 2, "b": 3}

@@ -14,20 +14,44 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 
 
 def collect_images(inputs: Sequence[str]) -> list[Path]:
-    """Files given directly, plus image files found recursively in folders (sorted)."""
-    images: list[Path] = []
+    """Files given directly, plus the image files below each folder (recursively, sorted; hidden files and
+    folders such as ``.ipynb_checkpoints`` or macOS ``._x.jpg`` skipped, as the datasets skip them)."""
+    return [file for file, _ in _collect(inputs)]
+
+
+def _collect(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
+    """``(file, where its annotated copy goes below --show-dir)`` per image: its path inside the folder
+    given (under the folder's name when several inputs were given), or its name for a file given."""
+    from minim.cls.datasets.custom import find_images
+
+    found: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not found:
+            names = find_images(str(path), IMAGE_EXTENSIONS)
+            if not names:
                 raise DataError(f"{path} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
-            images.extend(found)
+            base = Path(path.resolve().name) if len(inputs) > 1 else Path()
+            found.extend((path / name, base / name) for name in names)
         elif path.is_file():
-            images.append(path)
+            found.append((path, Path(path.name)))
         else:
             raise DataError(f"image {path} does not exist")
-    return images
+    return _unique_targets(found)
+
+
+def _unique_targets(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Make clashing show-dir targets distinct (``x.jpg``, ``x_2.jpg``, ...), keeping the first as it is."""
+    seen: set[Path] = set()
+    unique = []
+    for file, target in found:
+        candidate, n = target, 1
+        while candidate in seen:
+            n += 1
+            candidate = target.with_name(f"{target.stem}_{n}{target.suffix}")
+        seen.add(candidate)
+        unique.append((file, candidate))
+    return unique
 
 
 def infer(
@@ -54,7 +78,7 @@ def infer(
     cfg, entry = load_cls_config(config, list(cfg_options))
     for warning in cfg.warnings:
         warn(warning, console)
-    files = collect_images(images)
+    files = _collect(images)
     path = checkpoint_for(checkpoint, entry, "infer")
     import warnings
 
@@ -63,9 +87,14 @@ def infer(
         model = init_model(cfg, path, device=resolve_device(device), strict=True)
     for item in caught:
         warn(str(item.message), console)
-    results = []
-    for file in files:
-        result = inference_model(model, str(file))
+    results, unreadable = [], []
+    for file, target in files:
+        try:
+            result = inference_model(model, str(file))
+        except DataError as exc:  # one bad file does not cost the others their predictions
+            unreadable.append(str(file))
+            warn(f"skipped {exc}", console)
+            continue
         order = sorted(range(len(result["scores"])), key=lambda i: -result["scores"][i])[:topk]
         entry_out = {
             "file": str(file),
@@ -75,19 +104,13 @@ def infer(
             "topk": [{"label": i, "class": str(model.CLASSES[i]), "score": result["scores"][i]} for i in order],
         }
         if show_dir is not None:
-            entry_out["shown"] = str(annotate_image(file, result, _show_path(Path(show_dir), file, files)))
+            entry_out["shown"] = str(annotate_image(file, result, Path(show_dir) / target))
         results.append(entry_out)
+    if unreadable and not results:
+        raise DataError(f"none of the {len(unreadable)} image(s) could be read")
     if console:
         if as_json:
             print(json.dumps(results, indent=2))
         else:
             print_predictions(results)
     return results
-
-
-def _show_path(show_dir: Path, file: Path, files: Sequence[Path]) -> Path:
-    """``show_dir/<name>``, or ``show_dir/<folder>_<name>`` for every file when names collide."""
-    names = [f.name for f in files]
-    if len(set(names)) == len(names):
-        return show_dir / file.name
-    return show_dir / f"{file.parent.name}_{file.name}"

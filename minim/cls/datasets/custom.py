@@ -35,14 +35,14 @@ def list_class_folders(root: str) -> list[str]:
 def find_images(folder: str, extensions: Sequence[str]) -> list[str]:
     """Image files below ``folder`` (recursively, symlinks followed), relative to it, sorted as mmcls does."""
     suffixes = tuple(ext.lower() for ext in extensions)
-    found = []
-    for root, dirnames, filenames in sorted(os.walk(folder, followlinks=True)):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+    by_root = []
+    for root, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # pruned while walking: never entered
         relative_root = os.path.relpath(root, folder)
-        for name in sorted(filenames):
-            if not name.startswith(".") and name.lower().endswith(suffixes):
-                found.append(name if relative_root == "." else os.path.join(relative_root, name))
-    return found
+        names = [name if relative_root == "." else os.path.join(relative_root, name) for name in sorted(filenames)
+                 if not name.startswith(".") and name.lower().endswith(suffixes)]
+        by_root.append((root, names))
+    return [name for _, names in sorted(by_root) for name in names]
 
 
 def parse_ann_file(path: str) -> list[tuple[str, int, int]]:
