@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -58,6 +59,9 @@ def test_save_and_read_round_trip(tmp_path):
                            meta={"epoch": 1, "iter": 5, "config": "model = dict(type='ImageClassifier')\n",
                                  "hook_msgs": {"best_score": 0.5}})
     assert path.exists() and [p.name for p in path.parent.iterdir()] == ["epoch_1.pth"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by the team, as the logs are (not 0600)
     ckpt = read_checkpoint(path)
     assert set(ckpt) == {"state_dict", "meta", "optimizer", "scheduler"}
     meta = ckpt["meta"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from minim.atomic import atomic_output
 from minim.errors import CheckpointError
 
 _DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
@@ -359,17 +359,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     if scheduler is not None:
         checkpoint["scheduler"] = _weights_only_safe(_state_of(scheduler))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:  # the usual permissions, not mkstemp's 0600
+        torch.save(checkpoint, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path
 
 
