@@ -77,6 +77,11 @@ def test_inference_model_paths_and_arrays_agree(trained):
     assert from_rgb["scores"] == pytest.approx(result["scores"], abs=1e-6)
     with pytest.raises(MinimError, match="does not exist"):
         inference_model(model, str(data / "missing.png"))
+    gray = rgb.mean(axis=2).astype(np.uint8)
+    Image.fromarray(gray).save(data.parent / "gray.png")
+    from_file = inference_model(model, str(data.parent / "gray.png"))  # loads as 3 equal channels
+    for array in (gray, gray[:, :, None]):
+        assert inference_model(model, array)["scores"] == pytest.approx(from_file["scores"], abs=1e-6)
 
 
 def test_show_result_pyplot_saves_png_without_window(trained, tmp_path):

@@ -36,7 +36,8 @@ def test_test_prints_metrics_and_writes_json(trained, tmp_path, run_cli):
     assert payload["classes"] == ["cat", "dog", "fox"]
     assert len(payload["predictions"]) == 9
     for item in payload["predictions"]:
-        assert set(item) == {"file", "gt_label", "pred_label", "pred_score", "scores"}
+        assert set(item) == {"file", "gt_label", "pred_label", "pred_score", "pred_class", "scores"}
+        assert item["pred_class"] == payload["classes"][item["pred_label"]]
         assert item["file"].endswith(".png") and len(item["scores"]) == 3
         assert item["pred_score"] == max(item["scores"]) and item["pred_label"] == int(np.argmax(item["scores"]))
     assert [item["gt_label"] for item in payload["predictions"]] == [0, 0, 0, 1, 1, 1, 2, 2, 2]

@@ -109,6 +109,9 @@ class _Preprocessor:
         array_steps = [s for i, s in enumerate(steps) if i not in loads]
         self.for_file = Compose(file_steps)
         self.for_array = Compose(array_steps)
+        load = file_steps[loads[0]] if loads else file_steps[0]
+        #: arrays are decoded as the pipeline decodes files: 1-channel arrays become 3 in ``color`` mode
+        self.color_type = load.get("color_type", "color") if isinstance(load, dict) else "color"
 
     def __call__(self, img, bgr: bool = True):
         if isinstance(img, np.ndarray):
@@ -116,6 +119,8 @@ class _Preprocessor:
 
             if img.dtype != np.uint8 or img.ndim not in (2, 3):
                 raise MinimError(f"an image array must be H x W x C uint8, got {img.dtype} with shape {img.shape}")
+            if self.color_type == "color" and (img.ndim == 2 or img.shape[2] == 1):
+                img = np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2)  # grayscale, as a file would load
             data = self.for_array(results_from_array(img, bgr=bgr))
         else:
             path = Path(img).expanduser()

@@ -122,7 +122,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         results = evaluate(scores, gt_labels, metrics, options)
     for item in caught:
         warn(str(item.message), console)
-    predictions = _predictions(dataset, scores, gt_labels, metas)
+    predictions = _predictions(dataset, scores, gt_labels, metas, classes)
     result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
     if out is not None and is_main(setup):
         write_text_atomic(out, json.dumps({"metrics": _plain(results), "classes": classes, "predictions": predictions}))
@@ -145,7 +145,7 @@ def _plain(value):
     return value
 
 
-def _predictions(dataset, scores, gt_labels, metas) -> list[dict[str, Any]]:
+def _predictions(dataset, scores, gt_labels, metas, classes: Sequence[str]) -> list[dict[str, Any]]:
     from minim.cls.datasets.checks import sample_source
 
     out = []
@@ -159,6 +159,7 @@ def _predictions(dataset, scores, gt_labels, metas) -> list[dict[str, Any]]:
                 "gt_label": int(gt_labels[i]),
                 "pred_label": label,
                 "pred_score": float(row[label]),
+                "pred_class": str(classes[label]) if label < len(classes) else str(label),
                 "scores": [float(v) for v in row],
             }
         )
