@@ -174,6 +174,10 @@ def test_auto_scale_lr_is_logged(tmp_path, monkeypatch, run_cli):
     assert "optimizer.lr 0.05 -> 0.025" in result.out
     dumped = (tmp_path / "work_dirs" / "tiny_cfg" / "tiny_cfg.py").read_text()
     assert "lr=0.025" in dumped
+    own_batch = run_cli("train", "cls", str(config), "--auto-scale-lr", "--no-validate", "--work-dir", "b3",
+                        "--cfg-options", "data.train_dataloader.samples_per_gpu=3")  # the batch training uses
+    assert own_batch.exit_code == 0, own_batch.err
+    assert "optimizer.lr 0.05 -> 0.0125 (batch 3 = 3 x 1 process(es), base_batch_size 12)" in own_batch.out
 
 
 def test_config_warnings_are_printed_and_logged(tmp_path, monkeypatch, run_cli):

@@ -130,9 +130,61 @@ def test_bad_lr_configs(cfg, words):
         build_lr_hook(cfg, True)
 
 
-def test_by_epoch_policy_needs_epoch_runner():
+def test_by_epoch_defaults_to_the_runners_kind_and_true_needs_an_epoch_runner():
+    assert build_lr_hook(dict(policy="step", step=[2]), runner_by_epoch=False).by_epoch is False  # as mmcv's
+    assert build_lr_hook(dict(policy="step", step=[2]), runner_by_epoch=True).by_epoch is True  # IterBasedRunner
     with pytest.raises(ConfigError, match="by_epoch=False"):
-        build_lr_hook(dict(policy="step", step=[2]), runner_by_epoch=False)
+        build_lr_hook(dict(policy="step", step=[2], by_epoch=True), runner_by_epoch=False)
+
+
+def momentum_trace(momentum_config, optimizer="SGD", max_epochs=4, iters_per_epoch=5):
+    """The momentum (SGD) or betas[0] (Adam) every iteration uses."""
+    from minim.cls.engine.momentum_schedule import build_momentum_hook
+
+    hook = build_momentum_hook(momentum_config)
+    runner = fake_runner(max_epochs, iters_per_epoch)
+    param = torch.nn.Parameter(torch.zeros(1))
+    runner.optimizer = (torch.optim.SGD([param], lr=0.1, momentum=0.9) if optimizer == "SGD"
+                        else torch.optim.Adam([param], lr=0.1, betas=(0.9, 0.999)))
+    hook.before_run(runner)
+    trace = []
+    for epoch in range(max_epochs):
+        runner.epoch = epoch
+        hook.before_train_epoch(runner)
+        for _ in range(iters_per_epoch):
+            hook.before_train_iter(runner)
+            group = runner.optimizer.param_groups[0]
+            trace.append(group["momentum"] if optimizer == "SGD" else group["betas"][0])
+            runner.iter += 1
+    return trace
+
+
+def test_momentum_cosine_and_step_follow_mmcv():
+    cosine = momentum_trace(dict(policy="CosineAnnealing", min_momentum_ratio=0.5), max_epochs=3)
+    assert [cosine[e * 5] for e in range(3)] == pytest.approx(
+        [0.9, 0.45 + 0.225 * (1 + math.cos(math.pi / 3)), 0.5625])  # mmcv's value in epoch 3 of 3: 0.5625
+    step = momentum_trace(dict(policy="step", step=[1, 3], min_momentum=0.3))
+    assert [step[e * 5] for e in range(4)] == pytest.approx([0.9, 0.45, 0.45, 0.3])
+    adam = momentum_trace(dict(policy="step", step=2, gamma=0.9), optimizer="Adam")
+    assert [adam[e * 5] for e in range(4)] == pytest.approx([0.9, 0.9, 0.81, 0.81])
+
+
+def test_momentum_warmup_divides_the_regular_momentum():
+    trace = momentum_trace(dict(policy="step", step=100, warmup="linear", warmup_iters=4, warmup_ratio=0.9))
+    assert trace[:5] == pytest.approx([0.9 / 0.9, 0.9 / (1 - 0.75 * 0.1), 0.9 / (1 - 0.5 * 0.1),
+                                       0.9 / (1 - 0.25 * 0.1), 0.9])
+
+
+@pytest.mark.parametrize("cfg, words", [
+    (dict(policy="cyclic"), "unknown momentum_config.policy 'cyclic'; minim knows: step, CosineAnnealing"),
+    (dict(policy="CosineAnnealing"), "exactly one of min_momentum and min_momentum_ratio"),
+    (dict(policy="step", step=2, min_lr=0.1), "momentum_config key 'min_lr' is not used"),
+])
+def test_bad_momentum_configs(cfg, words):
+    from minim.cls.engine.momentum_schedule import build_momentum_hook
+
+    with pytest.raises(ConfigError, match=words):
+        build_momentum_hook(cfg)
 
 
 def test_no_lr_config_means_constant_lr():

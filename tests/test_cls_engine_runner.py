@@ -243,3 +243,30 @@ def test_sampler_order_depends_only_on_seed_and_epoch():
     assert list(again) != first
     shards = [list(EpochSampler(10, seed=4, rank=r, world_size=3)) for r in range(3)]
     assert sum(len(s) for s in shards) == 12  # padded to equal shares, as DistributedSampler
+
+
+def test_log_averages_weigh_loss_terms_by_batch_size_and_time_includes_loading(tmp_path):
+    """mmcv's log_buffer: loss terms averaged over samples (a short last batch counts less); ``time`` is
+    the whole iteration, data loading included (IterTimerHook), so it is never below ``data_time``."""
+    runner = train_tiny(tmp_path, val=False)
+    runner.reset_log_buffer()
+    runner._accumulate({"loss": torch.tensor(1.0)}, step_time=0.1, data_time=0.2, samples=8)
+    runner._accumulate({"loss": torch.tensor(4.0)}, step_time=0.1, data_time=0.0, samples=2)
+    out = runner.pop_log_averages()
+    assert out["loss"] == pytest.approx((8 * 1.0 + 2 * 4.0) / 10)
+    assert out["time"] == pytest.approx(0.2) and out["data_time"] == pytest.approx(0.1)
+
+
+def test_dict_loss_terms_log_under_their_own_names_as_mmcls():
+    from minim.cls.engine.runner import parse_losses
+
+    loss, log_vars = parse_losses({"loss": torch.tensor([1.0, 3.0]),
+                                   "accuracy": {"top-1": torch.tensor(50.0), "top-5": torch.tensor(90.0)}})
+    assert set(log_vars) == {"loss", "top-1", "top-5"} and float(loss) == 2.0
+
+
+def test_momentum_config_schedules_the_optimizers_momentum(tmp_path):
+    runner = train_tiny(tmp_path, momentum_config=dict(policy="step", step=[1], gamma=0.5), val=False)
+    assert runner.optimizer.param_groups[0]["momentum"] == pytest.approx(0.45)  # epoch 2 of 2
+    saved = torch.load(tmp_path / "epoch_2.pth", weights_only=True)["optimizer"]["param_groups"][0]
+    assert saved["momentum"] == pytest.approx(0.45) and saved["initial_momentum"] == pytest.approx(0.9)

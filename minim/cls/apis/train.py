@@ -79,12 +79,15 @@ def auto_scale_lr(cfg, world_size: int = 1) -> str | None:
     base = settings.get("base_batch_size")
     if not isinstance(base, int) or base <= 0:
         raise ConfigError("auto_scale_lr needs base_batch_size (e.g. auto_scale_lr = dict(base_batch_size=256))")
-    batch = int(cfg.data.samples_per_gpu) * world_size
+    from minim.cls.engine.data import loader_settings
+
+    per_process = int(loader_settings(cfg.data, "train")["samples_per_gpu"])  # train_dataloader's, if it sets one
+    batch = per_process * world_size
     old = cfg.optimizer.lr
     cfg.optimizer.lr = old * batch / base
     return (
         f"auto_scale_lr: optimizer.lr {old:g} -> {cfg.optimizer.lr:g} "
-        f"(batch {batch} = {cfg.data.samples_per_gpu} x {world_size} process(es), base_batch_size {base})"
+        f"(batch {batch} = {per_process} x {world_size} process(es), base_batch_size {base})"
     )
 
 
@@ -139,6 +142,7 @@ def train_model(
     from minim.cls.engine.logger import RunLogger
     from minim.cls.engine.logger_hook import build_logger_hook
     from minim.cls.engine.lr_schedule import build_lr_hook
+    from minim.cls.engine.momentum_schedule import build_momentum_hook
     from minim.cls.engine.optimizer import build_optimizer
     from minim.cls.engine.runner import Runner, check_resumable
 
@@ -183,6 +187,7 @@ def train_model(
 
         train_module = wrap_ddp(model, device, cfg.get("find_unused_parameters", False))
     lr_hook = build_lr_hook(cfg.get("lr_config"), by_epoch)
+    momentum_hook = build_momentum_hook(cfg.get("momentum_config"), by_epoch)
     checkpoint_hook = build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch)
     logger_hook = build_logger_hook(cfg.get("log_config"))
     data_cfg = cfg.get("data") or {}
@@ -249,7 +254,7 @@ def train_model(
         cumulative_iters=opt_settings["cumulative_iters"],
         train_module=train_module,
     )
-    for hook in (lr_hook, checkpoint_hook, eval_hook, logger_hook):
+    for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
         runner.register_hook(hook)
     for hook, priority in custom_hooks:
         runner.register_hook(hook, priority)

@@ -38,15 +38,17 @@ class LrUpdaterHook(Hook):
 
     priority = "VERY_HIGH"
     policy_keys: tuple[str, ...] = ()
+    #: the config section, for messages (the momentum hooks reuse this machinery)
+    section = "lr_config"
 
     def __init__(self, by_epoch=True, warmup=None, warmup_iters=0, warmup_ratio=0.1, warmup_by_epoch=False):
         if warmup is not None:
             if warmup not in WARMUPS:
-                raise ConfigError(f"lr_config.warmup must be None or one of {', '.join(WARMUPS)}, got {warmup!r}")
+                raise ConfigError(f"{self.section}.warmup must be None or one of {', '.join(WARMUPS)}, got {warmup!r}")
             if not warmup_iters or warmup_iters <= 0:
-                raise ConfigError("lr_config.warmup_iters must be > 0 when warmup is set")
+                raise ConfigError(f"{self.section}.warmup_iters must be > 0 when warmup is set")
             if not 0 < warmup_ratio <= 1.0:
-                raise ConfigError(f"lr_config.warmup_ratio must be in (0, 1], got {warmup_ratio!r}")
+                raise ConfigError(f"{self.section}.warmup_ratio must be in (0, 1], got {warmup_ratio!r}")
         self.by_epoch = by_epoch
         self.warmup = warmup
         self.warmup_ratio = warmup_ratio
@@ -126,29 +128,30 @@ class StepLrUpdaterHook(LrUpdaterHook):
     policy_keys = ("step", "gamma", "min_lr")
 
     def __init__(self, step, gamma=0.1, min_lr=None, **kwargs):
-        if isinstance(step, (list, tuple)):
-            if not step or not all(isinstance(s, int) and s > 0 for s in step):
-                raise ConfigError(f"lr_config.step must be a positive int or a list of positive ints, got {step!r}")
-            step = list(step)
-        elif not isinstance(step, int) or isinstance(step, bool) or step <= 0:
-            raise ConfigError(f"lr_config.step must be a positive int or a list of positive ints, got {step!r}")
-        self.step, self.gamma, self.min_lr = step, gamma, min_lr
+        self.step, self.gamma, self.min_lr = checked_step(step, self.section), gamma, min_lr
         super().__init__(**kwargs)
 
     def get_lr(self, runner, base_lr):
-        progress = runner.epoch if self.by_epoch else runner.iter
-        if isinstance(self.step, int):
-            exponent = progress // self.step
-        else:
-            exponent = len(self.step)
-            for i, milestone in enumerate(self.step):
-                if progress < milestone:
-                    exponent = i
-                    break
-        lr = base_lr * self.gamma**exponent
+        lr = base_lr * self.gamma ** step_exponent(runner.epoch if self.by_epoch else runner.iter, self.step)
         if self.min_lr is not None:
             lr = max(lr, self.min_lr)
         return lr
+
+
+def checked_step(step: Any, section: str) -> int | list[int]:
+    """``step`` of a step policy: a positive int, or a list of positive ints (milestones)."""
+    if isinstance(step, (list, tuple)) and step and all(isinstance(s, int) and s > 0 for s in step):
+        return list(step)
+    if isinstance(step, int) and not isinstance(step, bool) and step > 0:
+        return step
+    raise ConfigError(f"{section}.step must be a positive int or a list of positive ints, got {step!r}")
+
+
+def step_exponent(progress: int, step: int | list[int]) -> int:
+    """How many steps ``progress`` has passed: ``progress // step``, or the milestones <= progress."""
+    if isinstance(step, int):
+        return progress // step
+    return next((i for i, milestone in enumerate(step) if progress < milestone), len(step))
 
 
 def annealing_cos(start: float, end: float, factor: float, weight: float = 1.0) -> float:
@@ -225,33 +228,42 @@ def policy_name(policy: str) -> str:
 
 def build_lr_hook(lr_config: Mapping[str, Any] | None, runner_by_epoch: bool = True) -> LrUpdaterHook | None:
     """The hook for ``lr_config`` (None -> constant lr); unknown or leftover keys are errors."""
-    if lr_config is None:
+    return build_schedule_hook(lr_config, POLICIES, "lr_config", runner_by_epoch)
+
+
+def build_schedule_hook(config: Mapping[str, Any] | None, policies: Mapping[str, type[LrUpdaterHook]], section: str,
+                        runner_by_epoch: bool) -> LrUpdaterHook | None:
+    """The hook of ``section`` (``lr_config``/``momentum_config``) from ``policies``; ``by_epoch``
+    defaults to the runner's kind, as mmcv's IterBasedRunner sets it."""
+    if config is None:
         return None
-    cfg = dict(lr_config)
+    cfg = dict(config)
     cfg.pop("type", None)
     policy = cfg.get("policy")
+    known = [name if name != name.title() else name.lower() for name in policies]
     if not isinstance(policy, str):
-        raise ConfigError("lr_config needs a 'policy' (step, CosineAnnealing, poly, exp, inv, fixed)")
+        raise ConfigError(f"{section} needs a 'policy' ({', '.join(known)})")
     name = policy_name(policy)
-    if name not in POLICIES:
-        known = ["step", "CosineAnnealing", "poly", "exp", "inv", "fixed"]
-        raise ConfigError(f"unknown lr_config.policy {policy!r}; known: {', '.join(known)}", hint=did_you_mean(policy, known))
-    cls = POLICIES[name]
+    if name not in policies:
+        raise ConfigError(f"unknown {section}.policy {policy!r}; minim knows: {', '.join(known)}",
+                          hint=did_you_mean(policy, known))
+    cls = policies[name]
     allowed = COMMON_KEYS + cls.policy_keys
     for key in cfg:
         if key not in allowed:
             hint = did_you_mean(key, allowed)
             raise ConfigError(
-                f"lr_config key {key!r} is not used by policy {policy!r} (it takes {', '.join(allowed)}); "
-                "if it comes from a base config, write lr_config = dict(_delete_=True, ...) to replace the base's "
-                "lr_config instead of merging into it",
+                f"{section} key {key!r} is not used by policy {policy!r} (it takes {', '.join(allowed)}); "
+                f"if it comes from a base config, write {section} = dict(_delete_=True, ...) to replace the base's "
+                f"{section} instead of merging into it",
                 hint=hint,
             )
     cfg.pop("policy")
-    cfg.setdefault("by_epoch", True)
+    cfg.setdefault("by_epoch", runner_by_epoch)
     if cfg["by_epoch"] and not runner_by_epoch:
-        raise ConfigError("lr_config.by_epoch=True needs an EpochBasedRunner; set lr_config.by_epoch=False for IterBasedRunner")
+        raise ConfigError(f"{section}.by_epoch=True needs an EpochBasedRunner; set {section}.by_epoch=False "
+                          "for IterBasedRunner")
     try:
         return cls(**cfg)
     except TypeError as exc:
-        raise ConfigError(f"lr_config for policy {policy!r}: {exc}") from exc
+        raise ConfigError(f"{section} for policy {policy!r}: {exc}") from exc

@@ -36,9 +36,9 @@ def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, tor
             log_vars[name] = value.mean()
         elif isinstance(value, (list, tuple)):
             log_vars[name] = sum(v.mean() for v in value)
-        elif isinstance(value, Mapping):
+        elif isinstance(value, Mapping):  # e.g. accuracy={'top-1': ...} (cal_acc) logs as top-1, as mmcls does
             for sub, sub_value in value.items():
-                log_vars[f"{name}.{sub}"] = torch.as_tensor(sub_value).float().mean()
+                log_vars[str(sub)] = torch.as_tensor(sub_value).float().mean()
         else:
             raise TypeError(f"{name} is not a tensor or list of tensors")
     loss = sum(v for k, v in log_vars.items() if "loss" in k)
@@ -179,15 +179,20 @@ class Runner:
     def reset_log_buffer(self) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
+        self._samples = 0
         self._time = 0.0
         self._data_time = 0.0
 
-    def _accumulate(self, log_vars: Mapping[str, torch.Tensor], step_time: float, data_time: float) -> None:
+    def _accumulate(self, log_vars: Mapping[str, torch.Tensor], step_time: float, data_time: float,
+                    samples: int) -> None:
+        """Add one iteration: loss terms weighted by its batch size (mmcv's ``log_buffer.update(vars,
+        num_samples)``), and its time, which (as mmcv's IterTimerHook counts it) includes loading the batch."""
         for key, value in log_vars.items():
-            value = value.detach()
+            value = value.detach() * samples
             self._sums[key] = self._sums[key] + value if key in self._sums else value
         self._count += 1
-        self._time += step_time
+        self._samples += samples
+        self._time += step_time + data_time
         self._data_time += data_time
 
     def pop_log_averages(self) -> dict[str, float]:
@@ -196,9 +201,10 @@ class Runner:
             return {}
         values = []
         if self._sums:  # one collective: every rank logs at the same iterations with the same keys
-            values = all_reduce_mean(torch.stack([v.float() for v in self._sums.values()])).cpu().tolist()
+            values = all_reduce_mean(torch.stack([v.float() / self._samples for v in self._sums.values()]))
+            values = values.cpu().tolist()
         out = {"data_time": self._data_time / self._count, "time": self._time / self._count}
-        out.update({k: v / self._count for k, v in zip(self._sums, values)})
+        out.update(zip(self._sums, values))
         out["memory"] = peak_memory_mb(self.device)
         self.reset_log_buffer()
         return out
@@ -228,7 +234,7 @@ class Runner:
         self.call_hook("before_train_iter")
         loss, log_vars = parse_losses(self.forward_losses(batch))
         log_vars.update(self.stepper.step(loss, self))
-        self._accumulate(log_vars, time.perf_counter() - start, data_time)
+        self._accumulate(log_vars, time.perf_counter() - start, data_time, len(batch["img"]))
         self.samples_trained += len(batch["img"])
         self.call_hook("after_train_iter")
         self.iter += 1
@@ -314,7 +320,7 @@ class Runner:
             data_time = time.perf_counter() - tick
             start = time.perf_counter()
             _, log_vars = parse_losses(self.forward_losses(batch))
-            self._accumulate(log_vars, time.perf_counter() - start, data_time)
+            self._accumulate(log_vars, time.perf_counter() - start, data_time, len(batch["img"]))
             tick = time.perf_counter()
         self.call_hook("after_val_epoch")
         self.model.train()
