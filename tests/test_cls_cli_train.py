@@ -76,6 +76,35 @@ def test_a_val_set_lacking_a_class_names_it_and_trains_once_classes_are_listed(t
     assert "has no folder for the classes ['dog']" in done.err
 
 
+def test_backbone_init_cfg_pretrained_is_loaded_before_training(tmp_path, monkeypatch, run_cli):
+    import torch
+
+    from minim.cls.checkpoint import save_checkpoint
+    from minim.cls.models import build_classifier
+    from minim.config import load_config
+
+    config = write_tiny_setup(tmp_path)
+    torch.manual_seed(123)
+    pretrained = build_classifier(load_config(config).model)
+    save_checkpoint(tmp_path / "pretrained.pth", pretrained)
+    monkeypatch.chdir(tmp_path)
+    init = ["model.backbone.init_cfg.type=Pretrained", "model.backbone.init_cfg.checkpoint=pretrained.pth",
+            "model.backbone.init_cfg.prefix=backbone"]
+    done = run_cli("train", "cls", str(config), "--work-dir", "run", "--no-validate", "--cfg-options",
+                   "runner.max_epochs=1", "optimizer.lr=0", "optimizer.weight_decay=0", *init)
+    assert done.exit_code == 0, done.err
+    trained = torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["state_dict"]
+    convs = [k for k in trained if k.startswith("backbone.") and k.endswith("weight") and trained[k].dim() == 4]
+    expected = pretrained.state_dict()
+    assert convs and all(torch.equal(trained[k], expected[k]) for k in convs)
+    missing = one_line_error(run_cli("train", "cls", str(config), "--work-dir", "run2", "--cfg-options",
+                                     *[option.replace("pretrained.pth", "nowhere.pth") for option in init]))
+    assert "nowhere.pth does not exist" in missing and not (tmp_path / "run2").exists()
+    as_text = one_line_error(run_cli("train", "cls", str(config), "--work-dir", "run3", "--cfg-options",
+                                     "model.backbone.init_cfg=dict(type='Pretrained')"))
+    assert "backbone init_cfg must be a dict" in as_text and not (tmp_path / "run3").exists()
+
+
 def test_missing_data_folder(tmp_path, monkeypatch, run_cli):
     config = write_tiny_setup(tmp_path)
     monkeypatch.chdir(tmp_path)

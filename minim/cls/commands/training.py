@@ -170,8 +170,10 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
             hook_cfg, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
             resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
         if resume_from:
-            checkpoint_io.read(resume_from)  # unreadable -> error now
-        elif cfg.get("load_from"):
+            checkpoint_io.read(resume_from)  # unreadable -> error now; its weights replace any pretrained ones
+        else:
+            model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
+        if not resume_from and cfg.get("load_from"):
             from minim.cls.checkpoint import load_checkpoint
 
             load_checkpoint(model, weights_path(cfg.load_from), map_location="cpu")

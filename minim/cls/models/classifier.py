@@ -117,6 +117,10 @@ class ImageClassifier(nn.Module):
 
         for owner, module in (("model", self), ("backbone", self.backbone)):
             cfg = getattr(module, "init_cfg", None)
+            if cfg is not None and not isinstance(cfg, (Mapping, list, tuple)):
+                raise BuildError(f"{owner} init_cfg must be a dict such as dict(type='Pretrained', checkpoint=...), "
+                                 f"got {cfg!r}", hint="on the command line give its keys one by one: "
+                                 f"--cfg-options model.{'backbone.' if owner == 'backbone' else ''}init_cfg.type=...")
             if not isinstance(cfg, Mapping) or cfg.get("type") != "Pretrained":
                 continue
             checkpoint = cfg.get("checkpoint")
