@@ -474,3 +474,24 @@ def test_regnet_arch_dicts_and_bad_archs():
         BACKBONES.build(dict(type="RegNet", arch=dict(w0=24, wa=24.48, wm=2.54, depth=22)))
     with pytest.raises(BuildError, match="w0 > 0 divisible by 8"):
         BACKBONES.build(dict(type="RegNet", arch=dict(w0=20, wa=24.48, wm=2.54, group_w=16, depth=22)))
+
+
+def test_multi_label_linear_head_of_mmcls_mixup_configs():
+    """resnet50_8xb32-mixup_in1k's head: soft-label CE on Mixup's targets, sigmoid scores at test time."""
+    torch.manual_seed(0)
+    cfg = resnet18_cfg(num_classes=4)
+    cfg["head"] = dict(type="MultiLabelLinearClsHead", num_classes=4, in_channels=512,
+                       loss=dict(type="CrossEntropyLoss", loss_weight=1.0, use_soft=True))
+    cfg["train_cfg"] = dict(augments=dict(type="BatchMixup", alpha=0.2, num_classes=4, prob=1.0))
+    model = build_classifier(cfg)
+    assert list(model.state_dict())[-2:] == ["head.fc.weight", "head.fc.bias"]
+    images, labels = small_input(4), torch.tensor([0, 1, 2, 3])
+    loss = model.forward_train(images, labels)["loss"]
+    assert torch.isfinite(loss) and loss.requires_grad
+    logits = model.head(model.extract_feat(images))
+    expected = -(torch.nn.functional.one_hot(labels, 4) * logits.log_softmax(1)).sum(1).mean()
+    assert float(model.head.loss(logits, labels)["loss"]) == pytest.approx(float(expected), rel=1e-5)  # one-hot
+    model.eval()
+    with torch.no_grad():
+        scores = model.forward_test(images)
+        torch.testing.assert_close(scores, torch.sigmoid(model.head(model.extract_feat(images))))

@@ -165,6 +165,51 @@ class LinearClsHead(ClsHead):
         return self.fc(self.pre_logits(x))
 
 
+_MULTI_LABEL_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": True, "reduction": "mean", "loss_weight": 1.0}
+
+
+@HEADS.register()
+class MultiLabelClsHead(ClsHead):
+    """mmcls ``MultiLabelClsHead``: per-class targets (multi-hot, or the soft labels Mixup/CutMix make;
+    class indices become one-hot), sigmoid scores at test time. Negative targets (VOC's "difficult")
+    count as positive, as in mmcls."""
+
+    def __init__(self, loss: Mapping[str, Any] | None = None, init_cfg: Any = None):
+        super().__init__(loss=loss if loss is not None else dict(_MULTI_LABEL_LOSS), init_cfg=init_cfg)
+
+    def loss(self, cls_score: torch.Tensor, gt_label: torch.Tensor) -> dict:
+        if gt_label.dim() == 1 or gt_label.shape != cls_score.shape:
+            gt_label = F.one_hot(gt_label.reshape(-1).long(), cls_score.shape[1])
+        target = gt_label.to(cls_score.dtype).abs()
+        return {"loss": self.compute_loss(cls_score, target, avg_factor=cls_score.shape[0])}
+
+    def simple_test(self, x) -> torch.Tensor:
+        """Sigmoid scores ``(N, C)``."""
+        return torch.sigmoid(self.forward(x))
+
+
+@HEADS.register()
+class MultiLabelLinearClsHead(MultiLabelClsHead):
+    """mmcls ``MultiLabelLinearClsHead(num_classes, in_channels)``: one ``fc`` layer (keys ``head.fc.*``)."""
+
+    def __init__(self, num_classes: int, in_channels: int, loss: Mapping[str, Any] | None = None,
+                 init_cfg: Any = None):
+        super().__init__(loss=loss)
+        if not isinstance(num_classes, int) or num_classes <= 0:
+            raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
+        self.in_channels = in_channels
+        self.init_cfg = init_cfg if init_cfg is not None else {"type": "Normal", "layer": "Linear", "std": 0.01}
+        self.fc = nn.Linear(in_channels, num_classes)
+        init_layers(self, self.init_cfg)
+        self.set_num_classes(num_classes)
+
+    def linear_layer_paths(self) -> list[str]:
+        return ["fc"]
+
+    def forward(self, x) -> torch.Tensor:
+        return self.fc(self.pre_logits(x))
+
+
 class LinearBlock(nn.Module):
     """fc -> norm -> activation -> dropout (mmcls ``LinearBlock`` keys: ``fc``, ``norm``)."""
 
