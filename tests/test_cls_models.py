@@ -187,6 +187,13 @@ def test_mobilenet_v2_frozen_stages_follow_mmcls_stages():
     assert backbone.features[4].training
 
 
+def test_mmcls_mobilenet_v2_has_no_dropout_unlike_torchvisions_classifier():
+    backbone = BACKBONES.build(dict(type="MobileNetV2"))
+    assert not [m for m in backbone.modules() if isinstance(m, torch.nn.Dropout)]
+    torchvision_arch = BACKBONES.build(dict(type="TorchvisionBackbone", arch="mobilenet_v2"))
+    assert [m.p for m in torchvision_arch.modules() if isinstance(m, torch.nn.Dropout)] == [0.2]
+
+
 def test_norm_cfg_requires_grad_false_freezes_bn():
     backbone = BACKBONES.build(dict(type="ResNet", depth=18, norm_cfg=dict(type="BN", requires_grad=False)))
     assert not backbone.bn1.weight.requires_grad and backbone.conv1.weight.requires_grad

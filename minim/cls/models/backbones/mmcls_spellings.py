@@ -234,6 +234,7 @@ class MobileNetV2(TorchvisionModelBackbone):
         _require(name, "with_cp", with_cp, False)
         norm = _norm_type(name, norm_cfg, "BN", "SyncBN")
         model = build_torchvision_model("mobilenet_v2", name, width_mult=float(widen_factor))
+        model.classifier[0] = nn.Identity()  # torchvision's Dropout(0.2) before its classifier; mmcls's has none
         if norm.get("requires_grad", True) is False:
             _freeze_norm_params(model)
         self.widen_factor = widen_factor
