@@ -103,3 +103,22 @@ def test_misspelt_type_and_paramwise_cfg_are_suggested():
         with pytest.raises(BuildError) as error:
             build_optimizer(Net(), {"type": "SGD", "lr": 0.1, typo: None})
         assert error.value.hint == f"did you mean {meant!r}?"
+
+
+def test_vit_custom_keys_match_torchvision_spellings_and_unmatched_keys_warn():
+    """deit/vit configs exempt '.cls_token' and '.pos_embed' from weight decay; torchvision calls them
+    class_token and pos_embedding. A key that matches nothing is a warning, not silence."""
+    from minim.cls.models import build_classifier
+
+    model = build_classifier(dict(type="ImageClassifier",
+                                  backbone=dict(type="VisionTransformer", arch="b", img_size=32, patch_size=16),
+                                  neck=None, head=dict(type="VisionTransformerClsHead", num_classes=3,
+                                                       in_channels=768)))
+    cfg = dict(type="AdamW", lr=1e-3, weight_decay=0.05, paramwise_cfg=dict(
+        custom_keys={".cls_token": dict(decay_mult=0.0), ".pos_embed": dict(decay_mult=0.0)}))
+    optimizer = build_optimizer(model, cfg)
+    names = {id(p): n for n, p in model.named_parameters()}
+    no_decay = {names[id(p)] for g in optimizer.param_groups if g["weight_decay"] == 0.0 for p in g["params"]}
+    assert no_decay == {"backbone.class_token", "backbone.encoder.pos_embedding"}
+    with pytest.warns(UserWarning, match=r"custom_keys\['\.dist_token'\] matches no parameter"):
+        build_optimizer(model, {**cfg, "paramwise_cfg": dict(custom_keys={".dist_token": dict(decay_mult=0.0)})})

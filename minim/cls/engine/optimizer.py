@@ -13,6 +13,7 @@ faster steps).
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Mapping
 
 import torch
@@ -127,6 +128,7 @@ def paramwise_groups(
             groups.append(group)
         group["params"].append(param)
 
+    matched: set[str] = set()
     for module_name, module in model.named_modules():
         for name, param in module.named_parameters(recurse=False):
             if id(param) in seen:
@@ -141,14 +143,34 @@ def paramwise_groups(
                 add(param, {})
                 continue
             full_name = f"{module_name}.{name}" if module_name else name
-            add(param, _options_for(full_name, name, module, paramwise_cfg, sorted_keys, custom_keys, base_lr, base_wd))
+            add(param, _options_for(full_name, name, module, paramwise_cfg, sorted_keys, custom_keys, base_lr, base_wd,
+                                    matched))
+    for key in custom_keys:
+        if key not in matched:
+            warnings.warn(f"optimizer.paramwise_cfg.custom_keys[{key!r}] matches no parameter of the model; "
+                          "its lr_mult/decay_mult apply to nothing", stacklevel=3)
     return groups
 
 
-def _options_for(full_name, name, module, paramwise_cfg, sorted_keys, custom_keys, base_lr, base_wd) -> dict:
+#: mmcls parameter names that torchvision's architectures spell differently (custom_keys match either)
+_TORCHVISION_SPELLINGS = {"cls_token": "class_token", "pos_embed": "pos_embedding"}
+
+
+def _key_in(key: str, full_name: str) -> bool:
+    if key in full_name:
+        return True
+    spelled = key
+    for mmcls_name, torchvision_name in _TORCHVISION_SPELLINGS.items():
+        spelled = spelled.replace(mmcls_name, torchvision_name)
+    return spelled != key and spelled in full_name
+
+
+def _options_for(full_name, name, module, paramwise_cfg, sorted_keys, custom_keys, base_lr, base_wd,
+                 matched: set[str]) -> dict:
     options: dict[str, Any] = {}
     for key in sorted_keys:
-        if key in full_name:
+        if _key_in(key, full_name):
+            matched.add(key)
             options["lr"] = base_lr * custom_keys[key].get("lr_mult", 1.0)
             if base_wd is not None:
                 options["weight_decay"] = base_wd * custom_keys[key].get("decay_mult", 1.0)
