@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cls_engine_support import read_json_log, train_tiny
-from minim.errors import ConfigError
+from minim.errors import BuildError, ConfigError
 
 
 def state(runner):
@@ -270,3 +270,46 @@ def test_momentum_config_schedules_the_optimizers_momentum(tmp_path):
     assert runner.optimizer.param_groups[0]["momentum"] == pytest.approx(0.45)  # epoch 2 of 2
     saved = torch.load(tmp_path / "epoch_2.pth", weights_only=True)["optimizer"]["param_groups"][0]
     assert saved["momentum"] == pytest.approx(0.45) and saved["initial_momentum"] == pytest.approx(0.9)
+
+
+def test_precise_bn_hook_sets_running_statistics_to_the_average_over_batches():
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    from minim.cls.engine.custom_hooks import PreciseBNHook
+    from minim.cls.engine.hooks import HOOKS
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = torch.nn.BatchNorm2d(3)
+
+        def extract_feat(self, img):
+            return self.bn(img)
+
+    torch.manual_seed(0)
+    batches = [{"img": torch.randn(4, 3, 5, 5) * (i + 1) + i} for i in range(3)]
+    model = Net().train()
+    logs = []
+    runner = SimpleNamespace(model=model, batch_normalizer=None, precision=SimpleNamespace(autocast=nullcontext),
+                             _inputs=lambda batch: (batch["img"], None),
+                             logger=SimpleNamespace(info=logs.append, warning=logs.append))
+
+    class Loader(list):
+        batch_size = 4
+
+    runner.train_loader = Loader(batches)
+    hook = HOOKS.build(dict(type="PreciseBNHook", num_samples=8))  # 8 // 4 = 2 batches
+    assert isinstance(hook, PreciseBNHook) and hook.priority == "ABOVE_NORMAL"
+    hook.update(runner)
+    expected_mean = torch.stack([b["img"].mean(dim=(0, 2, 3)) for b in batches[:2]]).mean(0)
+    expected_var = torch.stack([b["img"].var(dim=(0, 2, 3), unbiased=True) for b in batches[:2]]).mean(0)
+    torch.testing.assert_close(model.bn.running_mean, expected_mean)
+    torch.testing.assert_close(model.bn.running_var, expected_var)
+    assert model.bn.momentum == 0.1 and logs == ["PreciseBNHook: BatchNorm statistics from 2 batch(es)"]
+
+
+def test_class_num_check_hook_and_unknown_custom_hooks(tmp_path):
+    train_tiny(tmp_path / "ok", custom_hooks=[dict(type="ClassNumCheckHook")], val=False)
+    with pytest.raises(BuildError, match="unknown hook type 'EMAHook'; registered: ClassNumCheckHook, PreciseBNHook"):
+        train_tiny(tmp_path / "ema", custom_hooks=[dict(type="EMAHook", momentum=4e-5)], val=False)

@@ -138,6 +138,7 @@ def train_model(
     from minim.cls.engine.device import resolve_device, resolve_precision
     from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
     from minim.cls.engine.evaluation import build_eval_hook
+    from minim.cls.engine import custom_hooks as _  # noqa: F401 - registers mmcls's custom hook types
     from minim.cls.engine.hooks import HOOKS
     from minim.cls.engine.logger import RunLogger
     from minim.cls.engine.logger_hook import build_logger_hook
@@ -254,10 +255,10 @@ def train_model(
         cumulative_iters=opt_settings["cumulative_iters"],
         train_module=train_module,
     )
+    for hook, priority in custom_hooks:  # first: on equal priority they run before the built-in hooks
+        runner.register_hook(hook, priority)  # (PreciseBNHook at ABOVE_NORMAL before the evaluation)
     for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
         runner.register_hook(hook)
-    for hook, priority in custom_hooks:
-        runner.register_hook(hook, priority)
     for note in notes:
         logger.info(note)
     if "env_info" in meta:
