@@ -255,6 +255,51 @@ def test_mmpretrain_checkpoint_classes_come_from_dataset_meta(tmp_path):
     assert torch.equal(outputs(model), outputs(source))
 
 
+def _save_with_foreign_object(path, module_name, state):
+    """torch.save a checkpoint whose message_hub holds an object of class ``module_name.History`` (a module
+    that exists only while saving, as mmengine does not exist here)."""
+    import sys
+    import types
+
+    import numpy as np
+
+    parents = module_name.split(".")
+    created = [".".join(parents[:i]) for i in range(1, len(parents) + 1)]
+    for name in created:
+        sys.modules[name] = types.ModuleType(name)
+    History = type("History", (), {"__module__": module_name})
+    sys.modules[module_name].History = History
+    history = History()
+    history.log = np.array([0.5, 0.25])
+    try:
+        torch.save({"meta": {"dataset_meta": {"classes": ["a", "b"]}}, "state_dict": state,
+                    "message_hub": {"log_scalars": {"train/loss": history}}}, path)
+    finally:
+        for name in created:
+            del sys.modules[name]
+
+
+def test_an_mmpretrain_training_checkpoint_reads_without_mmengine(tmp_path):
+    """epoch_N.pth of mmpretrain keeps mmengine HistoryBuffers (with numpy arrays) in its message_hub: they
+    are read as inert data, so the weights load; any other foreign object is still refused."""
+    source = resnet18(2)
+    _save_with_foreign_object(tmp_path / "epoch_3.pth", "mmengine.logging.history_buffer", source.state_dict())
+    model = resnet18(2)
+    assert load_checkpoint(model, tmp_path / "epoch_3.pth")["CLASSES"] == ["a", "b"]
+    assert torch.equal(outputs(model), outputs(source))
+    history = read_checkpoint(tmp_path / "epoch_3.pth")["message_hub"]["log_scalars"]["train/loss"]
+    assert type(history).__module__ == "minim.cls.checkpoint" and history.state["log"].tolist() == [0.5, 0.25]
+    from minim.cls.analysis.publish import publish_checkpoint
+
+    published = publish_checkpoint(tmp_path / "epoch_3.pth", tmp_path / "release" / "r18.pth")
+    assert "message_hub" in published.dropped
+    assert set(torch.load(published.path, weights_only=True)) == {"state_dict", "meta"}  # plain again
+    _save_with_foreign_object(tmp_path / "other.pth", "evil.payload", source.state_dict())
+    with pytest.raises(CheckpointError, match="evil.payload.History") as info:
+        read_checkpoint(tmp_path / "other.pth")
+    assert "weights-only" in info.value.hint
+
+
 def test_mmcls_mobilenet_v2_key_table():
     assert mmcls_mobilenet_v2_key_to_torchvision("conv1.conv.weight") == "features.0.0.weight"
     assert mmcls_mobilenet_v2_key_to_torchvision("conv2.bn.running_var") == "features.18.1.running_var"

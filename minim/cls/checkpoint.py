@@ -82,11 +82,61 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}",
-                              hint=_read_hint(exc)) from exc
+        stand_ins = _training_state_globals(path) if "weights only" in str(exc).lower() else None
+        if not stand_ins:
+            raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}", hint=_read_hint(exc)) from exc
+        try:
+            with torch.serialization.safe_globals(stand_ins):
+                obj = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception:  # noqa: BLE001 - report the first, more telling error
+            raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}", hint=_read_hint(exc)) from exc
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
+
+
+class _TrainingState:
+    """Stands in for an mmengine object (a ``message_hub``'s ``HistoryBuffer``) in a checkpoint: its
+    state is kept as data, and no mmengine code runs."""
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+
+def _numpy_data_global(name: str) -> bool:
+    """numpy names a training-state checkpoint may need besides mmengine's: arrays, dtypes, scalars (data)."""
+    module, _, attribute = name.rpartition(".")
+    return (name in ("numpy.ndarray", "numpy.dtype")
+            or module in ("numpy.core.multiarray", "numpy._core.multiarray") and attribute in ("_reconstruct", "scalar")
+            or module == "numpy.dtypes" and attribute.endswith("DType"))
+
+
+def _training_state_globals(path) -> list | None:
+    """What ``safe_globals`` needs to read an mmengine/mmpretrain training checkpoint (``epoch_N.pth``),
+    whose ``message_hub`` holds mmengine objects and numpy arrays; None when the file needs anything else."""
+    import importlib
+
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - not a zip checkpoint, or unreadable: keep the first error
+        return None
+    found = []
+    for name in names:
+        module, _, attribute = name.rpartition(".")
+        if name.startswith("mmengine."):
+            found.append((_TrainingState, name))
+        elif _numpy_data_global(name):
+            try:
+                found.append(getattr(importlib.import_module(module), attribute))
+            except (ImportError, AttributeError):
+                return None
+        else:
+            return None
+    if any(not isinstance(item, tuple) for item in found):  # numpy arrays: their dtypes are built too
+        import numpy as np
+
+        found += [getattr(np.dtypes, n) for n in dir(getattr(np, "dtypes", None)) if n.endswith("DType")]
+    return found or None
 
 
 def _check_format(path) -> None:
