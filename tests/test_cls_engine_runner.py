@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import os
 from pathlib import Path
 
@@ -313,3 +315,38 @@ def test_class_num_check_hook_and_unknown_custom_hooks(tmp_path):
     train_tiny(tmp_path / "ok", custom_hooks=[dict(type="ClassNumCheckHook")], val=False)
     with pytest.raises(BuildError, match="unknown hook type 'EMAHook'; registered: ClassNumCheckHook, PreciseBNHook"):
         train_tiny(tmp_path / "ema", custom_hooks=[dict(type="EMAHook", momentum=4e-5)], val=False)
+
+
+def test_iteration_based_evaluation_comes_after_the_training_record_of_its_iteration(tmp_path):
+    train_tiny(tmp_path, runner=dict(type="IterBasedRunner", max_iters=7), lr_config=None,
+               checkpoint_config=dict(interval=10), evaluation=dict(interval=3, metric_options=dict(topk=(1,))),
+               log_config=dict(interval=3))
+    order = [(r["mode"], r["iter"]) for r in read_json_log(tmp_path)[1:]]
+    assert order == [("train", 3), ("val", 3), ("train", 6), ("val", 6), ("train", 7)]
+
+
+def test_evaluation_start_0_evaluates_before_training_as_mmcv(tmp_path):
+    runner = train_tiny(tmp_path, evaluation=dict(interval=1, start=0, metric_options=dict(topk=(1,)),
+                                                  save_best="auto"))
+    val = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "val"]
+    assert [r["epoch"] for r in val] == [0, 1, 2]  # epoch 0: the model before any training
+    best = runner.meta["hook_msgs"]
+    assert best["best_score"] == max(r["accuracy_top-1"] for r in val)
+    if best["best_number"] == 0:
+        assert torch.load(best["best_ckpt"], weights_only=True)["meta"]["epoch"] == 0
+
+
+def test_json_log_values_are_rounded_and_non_finite_values_stay_numbers(tmp_path):
+    from minim.cls.engine.logger import _json_value
+
+    assert _json_value(0.010000000000000002) == 0.01 and _json_value(1.234567891e-7) == 1.23457e-07
+    assert math.isnan(_json_value(float("nan"))) and _json_value([float("inf")]) == [float("inf")]
+    train_tiny(tmp_path, val=False, lr_config=dict(policy="step", step=[1]))
+    second_epoch = [r for r in read_json_log(tmp_path)[1:] if r["epoch"] == 2]
+    assert second_epoch and all(r["lr"] == 0.01 for r in second_epoch)  # 0.1 * 0.1, not 0.010000000000000002
+
+
+def test_a_best_score_of_zero_saves_no_checkpoint(tmp_path):
+    runner = train_tiny(tmp_path, evaluation=dict(interval=1, metric_options=dict(topk=(1,), thrs=(1.0,)),
+                                                  save_best="auto"))
+    assert not list(tmp_path.glob("best_*.pth")) and "best_score" not in runner.meta["hook_msgs"]

@@ -192,6 +192,7 @@ class EvalHook(Hook):
         self.best_ckpt = None
         self.last_results: dict[str, Any] = {}
         self._warned: set[str] = set()
+        self._started = False
 
     def before_run(self, runner) -> None:
         msgs = runner.meta["hook_msgs"]
@@ -211,8 +212,23 @@ class EvalHook(Hook):
         if self.by_epoch and self._should_evaluate(runner.epoch + 1):
             self.evaluate(runner, runner.epoch + 1)
 
+    def before_train_epoch(self, runner) -> None:
+        """mmcv: with ``start`` at or below the epoch training begins from (0 for a fresh run), the model
+        is evaluated before it trains (the fine-tuning baseline; it competes for ``save_best``)."""
+        if not self.by_epoch or self._started:
+            return
+        self._started = True
+        if self.start is not None and runner.epoch >= self.start and self._should_evaluate(runner.epoch):
+            self.evaluate(runner, runner.epoch)
+            runner.model.train()
+
     def after_train_iter(self, runner) -> None:
         if not self.by_epoch and self._should_evaluate(runner.iter + 1):
+            from minim.cls.engine.logger_hook import LoggerHook
+
+            logger_hook = runner.get_hook(LoggerHook)
+            if logger_hook is not None and logger_hook.due(runner):
+                logger_hook.log_train(runner)  # the training record first, as mmcv's EvalHook has it
             self.evaluate(runner, runner.iter + 1)
             runner.model.train()
 
@@ -240,11 +256,12 @@ class EvalHook(Hook):
                 self._warned.add(message)
                 logger.warning(message)
         self.last_results = dict(results)
-        record = {"mode": "val", "epoch": runner.epoch + 1, "iter": runner.iters_per_epoch if self.by_epoch else runner.iter + 1}
+        epoch = number if self.by_epoch else runner.epoch + 1  # number: 0 before any training
+        record = {"mode": "val", "epoch": epoch, "iter": runner.iters_per_epoch if self.by_epoch else runner.iter + 1}
         record["lr"] = runner.current_lr
         record.update(results)
         if self.by_epoch:
-            header = f"Epoch(val) [{runner.epoch + 1}][{len(self.dataloader)}]"
+            header = f"Epoch(val) [{epoch}][{len(self.dataloader)}]"
         else:
             header = f"Iter(val) [{len(self.dataloader)}]"
         logger.log_record(record, header, step=runner.iter + 1)
@@ -254,7 +271,7 @@ class EvalHook(Hook):
 
     def _save_best(self, runner, results: dict[str, Any], number: int) -> None:
         score = results[self.key]
-        if isinstance(score, float) and math.isnan(score):
+        if not score or isinstance(score, float) and math.isnan(score):  # mmcv saves no best for a score of 0
             return
         if self.best_score is not None and not RULES[self.rule](score, self.best_score):
             return
@@ -266,7 +283,8 @@ class EvalHook(Hook):
         msgs.update(best_key=self.key, best_score=self.best_score, best_ckpt=self.best_ckpt, best_number=number)
         if is_main_process():
             self.directory.mkdir(parents=True, exist_ok=True)
-        runner.save_checkpoint(path, save_optimizer=True, end_of_epoch=self.by_epoch)
+        before_training = self.by_epoch and number == runner.epoch  # the evaluation before an epoch starts
+        runner.save_checkpoint(path, save_optimizer=True, end_of_epoch=None if before_training else self.by_epoch)
         if is_main_process():
             if previous and previous != str(path) and Path(previous).is_file():
                 Path(previous).unlink()

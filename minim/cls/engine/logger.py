@@ -23,10 +23,12 @@ from minim.cls.engine.dist import is_main_process
 
 
 def _json_value(value: Any) -> Any:
+    """A JSON-ready value: floats to 6 significant digits (mmcv rounds them; 0.010000000000000002 is noise),
+    NaN and infinities as JSON's ``NaN``/``Infinity``, as mmcv's json dump writes them."""
     if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        value = value.tolist()
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.6g}")
     if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
     return value

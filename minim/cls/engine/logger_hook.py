@@ -54,15 +54,22 @@ class LoggerHook(Hook):
         elapsed = time.perf_counter() - self._start_time
         return format_eta(elapsed / max(done, 1) * (runner.max_iters - runner.iter - 1))
 
-    def after_train_iter(self, runner) -> None:
+    def due(self, runner) -> bool:
+        """Whether this iteration ends a logging interval (or the epoch / the run)."""
         if runner.by_epoch:
-            due = (runner.inner_iter + 1) % self.interval == 0 or self.is_last_inner_iter(runner)
-        else:
-            due = self.every_n_iters(runner, self.interval) or self.is_last_iter(runner)
-        if not due:
-            runner.logger.advance()
-            return
+            return (runner.inner_iter + 1) % self.interval == 0 or self.is_last_inner_iter(runner)
+        return self.every_n_iters(runner, self.interval) or self.is_last_iter(runner)
+
+    def after_train_iter(self, runner) -> None:
+        record = self.log_train(runner) if self.due(runner) else None
+        runner.logger.advance(status=f"loss {record['loss']:.4f}" if record and "loss" in record else None)
+
+    def log_train(self, runner) -> dict | None:
+        """Write the train record of the iterations since the last one; None when there are none (an
+        evaluation at this iteration wrote it first, as mmcv's EvalHook has the logger do)."""
         values = runner.pop_log_averages()
+        if not values:
+            return None
         record = {"mode": "train", "epoch": runner.epoch + 1}
         if runner.by_epoch:
             record["iter"] = runner.inner_iter + 1
@@ -78,7 +85,7 @@ class LoggerHook(Hook):
         record.update(values)
         record["time"] = step_time
         runner.logger.log_record(record, header, step=runner.iter + 1, eta=self._eta(runner))
-        runner.logger.advance(status=f"loss {record.get('loss', float('nan')):.4f}")
+        return record
 
     def after_val_epoch(self, runner) -> None:
         values = runner.pop_log_averages()

@@ -347,11 +347,12 @@ class Runner:
                     raise ConfigError(f"workflow mode must be 'train' or 'val', got {mode!r}")
 
     # --- checkpoints ----------------------------------------------------------------------
-    def checkpoint_meta(self, end_of_epoch: bool) -> dict[str, Any]:
-        """Meta of a checkpoint written now: counters, best score, RNG and scaler state."""
+    def checkpoint_meta(self, end_of_epoch: bool | None) -> dict[str, Any]:
+        """Meta of a checkpoint written now: counters, best score, RNG and scaler state. ``end_of_epoch``:
+        True after an epoch's last iteration, False after an iteration, None before an epoch starts."""
         meta = dict(self.meta)
         meta["epoch"] = self.epoch + 1 if end_of_epoch else self.epoch
-        meta["iter"] = self.iter if end_of_epoch else self.iter + 1
+        meta["iter"] = self.iter + 1 if end_of_epoch is False else self.iter
         meta["time"] = time.asctime()
         meta["rng_state"] = capture_rng_state()
         meta["seed"] = self.seed
@@ -359,7 +360,7 @@ class Runner:
             meta["grad_scaler"] = self.scaler.state_dict()
         return meta
 
-    def save_checkpoint(self, path: str | Path, save_optimizer: bool = True, end_of_epoch: bool = True) -> Path:
+    def save_checkpoint(self, path: str | Path, save_optimizer: bool = True, end_of_epoch: bool | None = True) -> Path:
         """Write the model (+ optimizer) and resume state to ``path`` (atomic; rank 0 only)."""
         path = Path(path)
         if is_main_process():
