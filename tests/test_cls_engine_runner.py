@@ -350,3 +350,23 @@ def test_a_best_score_of_zero_saves_no_checkpoint(tmp_path):
     runner = train_tiny(tmp_path, evaluation=dict(interval=1, metric_options=dict(topk=(1,), thrs=(1.0,)),
                                                   save_best="auto"))
     assert not list(tmp_path.glob("best_*.pth")) and "best_score" not in runner.meta["hook_msgs"]
+
+
+def test_only_the_runs_own_earlier_best_checkpoint_is_ever_deleted(tmp_path, monkeypatch):
+    """A checkpoint written from another cwd names its best file relative to that cwd; resumed from here,
+    the same relative path would be another run's file."""
+    from minim.cls.engine.evaluation import _own_best
+
+    run, other = tmp_path / "p1" / "wd", tmp_path / "p2" / "wd"
+    for folder in (run, other):
+        folder.mkdir(parents=True)
+        (folder / "best_accuracy_top-1_epoch_1.pth").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path / "p2")
+    assert _own_best("wd/best_accuracy_top-1_epoch_1.pth", run, "accuracy_top-1") == \
+        run / "best_accuracy_top-1_epoch_1.pth"
+    assert _own_best("wd/epoch_1.pth", run, "accuracy_top-1") is None
+    assert _own_best(str(run / "best_accuracy_top-1_epoch_9.pth"), run, "accuracy_top-1") is None  # gone already
+    runner = train_tiny(tmp_path / "abs", evaluation=dict(interval=1, metric_options=dict(topk=(1,)),
+                                                         save_best="auto"))
+    assert Path(runner.meta["hook_msgs"]["best_ckpt"]).is_absolute()
+    assert Path(runner.meta["hook_msgs"]["last_ckpt"]).is_absolute()

@@ -67,7 +67,7 @@ class CheckpointHook(Hook):
 
     def _save(self, runner, number: int, end_of_epoch: bool) -> None:
         path = self.directory / self.filename_tmpl.format(number)
-        runner.meta["hook_msgs"]["last_ckpt"] = str(path)
+        runner.meta["hook_msgs"]["last_ckpt"] = str(path.absolute())  # a later --resume may run elsewhere
         runner.save_checkpoint(path, save_optimizer=self.save_optimizer, end_of_epoch=end_of_epoch)
         if not is_main_process():
             return

@@ -276,7 +276,7 @@ class EvalHook(Hook):
         if self.best_score is not None and not RULES[self.rule](score, self.best_score):
             return
         unit = "epoch" if self.by_epoch else "iter"
-        path = self.directory / f"best_{self.key.replace('/', '_')}_{unit}_{number}.pth"
+        path = (self.directory / f"best_{self.key.replace('/', '_')}_{unit}_{number}.pth").absolute()
         previous = self.best_ckpt
         self.best_score, self.best_ckpt = float(score), str(path)
         msgs = runner.meta["hook_msgs"]
@@ -286,10 +286,21 @@ class EvalHook(Hook):
         before_training = self.by_epoch and number == runner.epoch  # the evaluation before an epoch starts
         runner.save_checkpoint(path, save_optimizer=True, end_of_epoch=None if before_training else self.by_epoch)
         if is_main_process():
-            if previous and previous != str(path) and Path(previous).is_file():
-                Path(previous).unlink()
+            earlier = _own_best(previous, self.directory, self.key) if previous else None
+            if earlier is not None and earlier != path:
+                earlier.unlink()
             runner.logger.info(f"Now best checkpoint is saved as {path.name}.")
             runner.logger.info(f"Best {self.key} is {self.best_score:.4f} at {number} {unit}.")
+
+
+def _own_best(previous: str, directory: Path, key: str) -> Path | None:
+    """This run's earlier best checkpoint, if it still exists: the ``best_<key>_*`` file of that name in
+    the run's folder. (Checkpoints of older versions hold a path relative to the cwd of the first run,
+    which from another cwd would name another run's file.)"""
+    candidate = directory.absolute() / Path(previous).name
+    if candidate.name.startswith(f"best_{key.replace('/', '_')}_") and candidate.is_file():
+        return candidate
+    return None
 
 
 def build_eval_hook(cfg, dataloader, gt_labels, num_classes: int, runner_by_epoch: bool) -> EvalHook:
