@@ -424,3 +424,16 @@ def test_a_failed_write_names_the_file_and_leaves_no_part(tmp_path):
     assert done.stdout.startswith(f"cannot access {weights}{os.sep}big-{digest[:8]}.pth.part: File too large"), \
         done.stdout + done.stderr
     assert not list(weights.glob("*.part")) and not (tmp_path / "out").exists()
+
+
+def test_a_verified_cache_hit_takes_no_lock(loopback_server, tmp_path, home):
+    """A shared cache others may only read: a hit is verified and used without creating lock files."""
+    import shutil
+
+    url = serve(loopback_server)
+    download(url, f"{tmp_path}/one/", sha256=DIGEST, progress="none")
+    shutil.rmtree(home / "locks")
+    (home / "locks").write_text("a file where the lock folder would go: no lock can be created")
+    assert download(url, f"{tmp_path}/two/", sha256=DIGEST, progress="none").status == "cached"
+    with pytest.raises(DownloadError):  # a miss still needs the lock, and says so
+        download(serve(loopback_server, "/w/other-0123abcd.pth"), f"{tmp_path}/two/", progress="none")
