@@ -22,16 +22,29 @@ def atomic_output(path: str | os.PathLike, suffix: str | None = None) -> Iterato
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     end = suffix if suffix is not None else target.suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=end, dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=end, dir=target.parent)
+    except OSError as exc:
+        raise _naming(exc, target) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None or Path(exc.filename).name.startswith(f".{target.name}.tmp-"):
+            raise _naming(exc, target) from exc  # the user knows the file they asked for, not our temporary
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """``exc`` (same errno and reason) about ``target``."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(target))
 
 
 def _umask() -> int:

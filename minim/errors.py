@@ -67,3 +67,16 @@ class BuildError(MinimError):
 
 class PackageError(MinimError):
     """An install, uninstall or environment problem."""
+
+
+def caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether a ``KeyboardInterrupt`` is among the causes of ``exc`` (libraries such as torch.save
+    turn Ctrl-C into their own errors)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+

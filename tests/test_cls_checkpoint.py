@@ -393,3 +393,43 @@ def test_torchvision_scheme_names():
     assert torchvision_weights_url("ResNet50_Weights.IMAGENET1K_V2").endswith("/resnet50-11ad3fa6.pth")
     with pytest.raises(CheckpointError, match="resnet5"):
         torchvision_weights_url("resnet5")
+
+
+def test_a_failed_checkpoint_write_names_the_file_and_keeps_the_old_one(tmp_path):
+    """A write the OS refuses (RLIMIT_FSIZE here; a full disk alike) is one CheckpointError naming the
+    checkpoint; the previous file stays and no temporary is left."""
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "epoch_1.pth"
+    target.write_bytes(b"the previous checkpoint")
+    script = textwrap.dedent(f"""
+        import resource, signal, torch
+        from minim.cls.checkpoint import save_checkpoint
+        from minim.errors import CheckpointError
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        try:
+            save_checkpoint({str(target)!r}, torch.nn.Linear(1000, 1000))
+        except CheckpointError as exc:
+            print(exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith(f"cannot write checkpoint {target}: "), done.stdout + done.stderr
+    assert "disk full" in done.stdout and "Traceback" not in done.stderr
+    assert target.read_bytes() == b"the previous checkpoint" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch_1.pth"]
+
+
+def test_ctrl_c_inside_a_library_error_is_recognised():
+    from minim.errors import caused_by_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")  # what torch.save does
+    except RuntimeError as exc:
+        assert caused_by_interrupt(exc)
+    assert not caused_by_interrupt(RuntimeError("disk full"))

@@ -370,3 +370,19 @@ def test_only_the_runs_own_earlier_best_checkpoint_is_ever_deleted(tmp_path, mon
                                                          save_best="auto"))
     assert Path(runner.meta["hook_msgs"]["best_ckpt"]).is_absolute()
     assert Path(runner.meta["hook_msgs"]["last_ckpt"]).is_absolute()
+
+
+def test_a_work_dir_holds_one_run_at_a_time_and_stale_temporaries_go(tmp_path):
+    from minim.cls.engine.work_dir import claim_work_dir
+    from minim.errors import UsageError
+
+    work = tmp_path / "wd"
+    work.mkdir()
+    stale = work / ".epoch_3.pth.tmp-abc123.pth"  # what a run killed while saving leaves
+    stale.write_bytes(b"half a checkpoint")
+    with claim_work_dir(work):
+        with pytest.raises(UsageError, match=rf"work dir {work} is in use by another training run \(pid {os.getpid()}\)"):
+            train_tiny(work, val=False)
+        assert not stale.exists() and not list(work.glob("*.pth"))
+    train_tiny(work, val=False)  # released: the next run proceeds
+    assert (work / "latest.pth").exists()

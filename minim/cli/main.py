@@ -13,7 +13,7 @@ import sys
 import click
 
 from minim import __version__
-from minim.errors import MinimError
+from minim.errors import MinimError, caused_by_interrupt
 from minim.suggest import did_you_mean
 
 #: command name -> (module under minim.cli.commands, one-line help shown by ``minim --help``)
@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: still one line unless --debug
         if _debug_requested(argv):
             raise
+        if caused_by_interrupt(exc):  # a library turned Ctrl-C into its own error (torch.save does)
+            report_error("interrupted")
+            sys.exit(130)
         report_error(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         sys.exit(1)
     sys.exit(0)

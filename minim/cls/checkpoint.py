@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from minim.atomic import atomic_output
-from minim.errors import CheckpointError
+from minim.errors import CheckpointError, caused_by_interrupt
 
 _DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
 _UNSUPPORTED_SCHEMES = ("open-mmlab://", "mmcls://", "openmmlab://", "modelzoo://", "pavi://", "s3://")
@@ -409,11 +409,20 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     if scheduler is not None:
         checkpoint["scheduler"] = _weights_only_safe(_state_of(scheduler))
     path = Path(path)
-    with atomic_output(path) as tmp, open(tmp, "wb") as handle:  # the usual permissions, not mkstemp's 0600
-        torch.save(checkpoint, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as handle:  # the usual permissions, not mkstemp's 0600
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except (OSError, RuntimeError) as exc:
+        if caused_by_interrupt(exc):  # torch turns Ctrl-C inside its zip writer into a RuntimeError
+            raise KeyboardInterrupt from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+        raise CheckpointError(f"cannot write checkpoint {path}: {reason}",
+                              hint="is the disk full (or a file size limit set)? the previous checkpoints are "
+                                   "intact") from exc
     return path
+
 
 
 def _state_of(obj) -> Any:

@@ -146,6 +146,7 @@ def train_model(
     from minim.cls.engine.momentum_schedule import build_momentum_hook
     from minim.cls.engine.optimizer import build_optimizer
     from minim.cls.engine.runner import Runner, check_resumable
+    from minim.cls.engine.work_dir import claim_work_dir
 
     if distributed and not _dist_initialized():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
@@ -231,58 +232,58 @@ def train_model(
 
     # --- everything checked: now write into the work dir -----------------------------------
     work_dir = Path(cfg.work_dir)
-    timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
-    if is_main_process():
-        work_dir.mkdir(parents=True, exist_ok=True)
-        if hasattr(cfg, "dump"):
-            stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "config"
-            cfg.dump(str(work_dir / f"{stem}.py"))
-    logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
-    meta = _complete_meta(meta, cfg, seed, device)
-    runner = Runner(
-        model,
-        optimizer,
-        work_dir=work_dir,
-        logger=logger,
-        device=device,
-        max_epochs=max_epochs,
-        max_iters=max_iters,
-        precision=precision,
-        seed=seed,
-        meta=meta,
-        channels_last=channels_last,
-        grad_clip=opt_settings["grad_clip"],
-        cumulative_iters=opt_settings["cumulative_iters"],
-        train_module=train_module,
-    )
-    for hook, priority in custom_hooks:  # first: on equal priority they run before the built-in hooks
-        runner.register_hook(hook, priority)  # (PreciseBNHook at ABOVE_NORMAL before the evaluation)
-    for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
-        runner.register_hook(hook)
-    for note in notes:
-        logger.info(note)
-    if "env_info" in meta:
-        logger.info("Environment:\n" + meta["env_info"], console=False)
-    if "config" in meta:
-        logger.info("Config:\n" + meta["config"], console=False)
-    logger.info(
-        f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
-        f"{', malloc keeps freed memory' if retained else ''}"
-        f"{', Normalize per batch on the device' if batch_normalized else ''}, "
-        f"seed {seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
-    )
-    try:
-        if resume_checkpoint is not None:
-            runner.resume(resume_from, checkpoint=resume_checkpoint)
-        start = time.perf_counter()
-        runner.run(loaders, workflow)
-        runner.train_time = time.perf_counter() - start
-        if distributed:
-            _check_replicas(model, logger)
-    finally:
-        logger.close()
-        for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
-            batch_normalize.restore(dataset)
+    with claim_work_dir(work_dir, enabled=is_main_process()):  # one run per work dir
+        timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
+        if is_main_process():
+            if hasattr(cfg, "dump"):
+                stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "config"
+                cfg.dump(str(work_dir / f"{stem}.py"))
+        logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
+        meta = _complete_meta(meta, cfg, seed, device)
+        runner = Runner(
+            model,
+            optimizer,
+            work_dir=work_dir,
+            logger=logger,
+            device=device,
+            max_epochs=max_epochs,
+            max_iters=max_iters,
+            precision=precision,
+            seed=seed,
+            meta=meta,
+            channels_last=channels_last,
+            grad_clip=opt_settings["grad_clip"],
+            cumulative_iters=opt_settings["cumulative_iters"],
+            train_module=train_module,
+        )
+        for hook, priority in custom_hooks:  # first: on equal priority they run before the built-in hooks
+            runner.register_hook(hook, priority)  # (PreciseBNHook at ABOVE_NORMAL before the evaluation)
+        for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
+            runner.register_hook(hook)
+        for note in notes:
+            logger.info(note)
+        if "env_info" in meta:
+            logger.info("Environment:\n" + meta["env_info"], console=False)
+        if "config" in meta:
+            logger.info("Config:\n" + meta["config"], console=False)
+        logger.info(
+            f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
+            f"{', malloc keeps freed memory' if retained else ''}"
+            f"{', Normalize per batch on the device' if batch_normalized else ''}, "
+            f"seed {seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
+        )
+        try:
+            if resume_checkpoint is not None:
+                runner.resume(resume_from, checkpoint=resume_checkpoint)
+            start = time.perf_counter()
+            runner.run(loaders, workflow)
+            runner.train_time = time.perf_counter() - start
+            if distributed:
+                _check_replicas(model, logger)
+        finally:
+            logger.close()
+            for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
+                batch_normalize.restore(dataset)
     return runner
 
 
