@@ -227,3 +227,18 @@ def test_a_failed_combination_is_reported_and_the_others_finish(tmp_path, monkey
     assert [(r["name"], r["status"]) for r in summary["runs"]] == [("optimizer.type=SGD", "done"),
                                                                     ("optimizer.type=Sgdd", "failed")]
     assert not (tmp_path / "gs" / "optimizer.type=Sgdd" / "gridsearch_done.json").exists()
+
+
+def test_ctrl_c_stops_the_search_without_calling_runs_failed(tmp_path, monkeypatch, capsys):
+    """The terminal's Ctrl-C reaches the training process too; it dies of SIGINT, and the search stops
+    there instead of reporting a failure and starting the next combination."""
+    config = write_tiny_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    python = tmp_path / "interrupted-python"
+    python.write_text("#!/bin/sh\nkill -INT $$\n")
+    python.chmod(0o755)
+    with pytest.raises(KeyboardInterrupt):
+        gridsearch("cls", str(config), "--optimizer.lr 0.1 0.01", work_dir=str(tmp_path / "gs"), python=str(python))
+    err = capsys.readouterr().err
+    assert "FAILED" not in err and "optimizer.lr=0.01: starting" not in err
+    assert not (tmp_path / "gs" / "summary.json").exists()

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -332,6 +333,9 @@ class _Runner:
                       "json_log": json_log.name if json_log else None, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
             write_text_atomic(folder / DONE_MARKER, json.dumps(marker, indent=2) + "\n")
             self._say(f"{run.name}: done in {run.seconds:.0f}s", count=True)
+        elif run.returncode in (-signal.SIGINT, 130):  # Ctrl-C reached the run too: the search stops, nothing failed
+            run.status = "interrupted"
+            raise KeyboardInterrupt
         else:
             run.status = "failed"
             run.error = last_error
