@@ -153,6 +153,19 @@ def test_val_workflow_logs_validation_loss(tmp_path):
     assert [r["epoch"] for r in val] == [1, 2] and all("loss" in r and "accuracy_top-1" not in r for r in val)
 
 
+def test_iteration_based_val_workflow_takes_n_batches_per_turn(tmp_path):
+    """mmcv's IterBasedRunner: ('val', 2) evaluates the loss on the next 2 val batches, not the whole set."""
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+
+    cfg = engine_cfg(tmp_path, workflow=[("train", 3), ("val", 2)], lr_config=None, log_config=dict(interval=3),
+                     runner=dict(type="IterBasedRunner", max_iters=6), checkpoint_config=dict(interval=10))
+    train_model(TinyClassifier(), [NoisyDataset(), NoisyDataset(seed=2)], cfg, validate=False, device="cpu",
+                console=False)
+    val = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "val"]
+    assert [r["iter"] for r in val] == [2, 2]  # 2 batches each turn, of the 3 the val set has
+
+
 def test_grad_clip_logs_grad_norm_and_accumulation_runs(tmp_path):
     train_tiny(tmp_path, optimizer_config=dict(grad_clip=dict(max_norm=1.0, norm_type=2), cumulative_iters=2,
                                                type="GradientCumulativeOptimizerHook"))

@@ -12,9 +12,10 @@ and writes files (see :mod:`minim.cls.engine.dist`).
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -307,15 +308,16 @@ class Runner:
         self.epoch += 1
 
     @torch.no_grad()
-    def val_epoch(self, loader) -> None:
-        """mmcv's ``('val', 1)`` workflow: the validation LOSS (eval mode, no gradient), logged as mode 'val'."""
+    def val_epoch(self, loader, batches: Iterable | None = None) -> None:
+        """mmcv's ``('val', N)`` workflow: the validation LOSS (eval mode, no gradient), logged as mode 'val',
+        over all of ``loader`` or over ``batches`` drawn from it (the iteration-based runner takes N)."""
         self.mode = "val"
         self.batch_normalizer = getattr(loader, "batch_normalizer", None)
         self.model.eval()
         self.call_hook("before_val_epoch")
         self.reset_log_buffer()
         tick = time.perf_counter()
-        for i, batch in enumerate(loader):
+        for i, batch in enumerate(loader if batches is None else batches):
             self.inner_iter = i
             data_time = time.perf_counter() - tick
             start = time.perf_counter()
@@ -327,7 +329,9 @@ class Runner:
         self.mode = "train"
 
     def _run_iters(self, data_loaders, workflow) -> None:
-        loaders = [_IterLoader(loader, self) if mode == "train" else loader for loader, (mode, _) in zip(data_loaders, workflow)]
+        # mmcv's IterBasedRunner: ('train', N) runs N iterations, ('val', N) takes the next N val batches
+        loaders = [_IterLoader(loader, self) if mode == "train" else _endless(loader)
+                   for loader, (mode, _) in zip(data_loaders, workflow)]
         while self.iter < self._max_iters:
             for loader, source, (mode, count) in zip(loaders, data_loaders, workflow):
                 if mode == "train":
@@ -342,7 +346,7 @@ class Runner:
                         self.train_iter(batch, time.perf_counter() - tick)
                         self.train_seconds += time.perf_counter() - tick
                 elif mode == "val":
-                    self.val_epoch(loader)
+                    self.val_epoch(source, itertools.islice(loader, count))
                 else:
                     raise ConfigError(f"workflow mode must be 'train' or 'val', got {mode!r}")
 
@@ -396,6 +400,14 @@ class Runner:
             restore_rng_state(meta["rng_state"])
         self._resumed = True
         self.logger.info(f"resumed from {path}: epoch {self.epoch}, iter {self.iter}")
+
+
+def _endless(loader) -> Iterator:
+    """The loader's batches, over and over."""
+    if len(loader) == 0:
+        raise ConfigError("the val loader yields no batch (an empty val set?)")
+    while True:
+        yield from loader
 
 
 class _IterLoader:
