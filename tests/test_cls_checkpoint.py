@@ -100,7 +100,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match=f"cannot write checkpoint {path}: disk full"):
         save_checkpoint(path, model, meta={"epoch": 2})
     monkeypatch.undo()
     assert read_checkpoint(path)["meta"]["epoch"] == 1

@@ -251,12 +251,23 @@ def _train_result(runner, cfg, stem: str) -> TrainResult:
         images_per_second=runner.samples_trained * runner.world_size / runner.train_seconds if runner.train_seconds else 0.0,
         best_key=msgs.get("best_key"),
         best_score=msgs.get("best_score"),
-        best_checkpoint=msgs.get("best_ckpt"),
+        best_checkpoint=_from_cwd(msgs.get("best_ckpt")),
         best_number=msgs.get("best_number"),
         last_metrics=dict(eval_hook.last_results) if eval_hook else {},
-        latest_checkpoint=str(latest) if latest.exists() else msgs.get("last_ckpt"),
+        latest_checkpoint=str(latest) if latest.exists() else _from_cwd(msgs.get("last_ckpt")),
         log_file=str(runner.logger.text_path) if runner.logger.text_path else None,
         json_log=str(runner.logger.json_path) if runner.logger.json_path else None,
         config_file=str(Path(cfg.work_dir) / f"{stem}.py"),
         by_epoch=runner.by_epoch,
     )
+
+
+def _from_cwd(path: str | None) -> str | None:
+    """``path`` relative to the current folder when it lies below it (shorter commands to copy), else as is."""
+    if path is None:
+        return None
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
