@@ -19,20 +19,24 @@ def fake_runner(max_epochs=10, iters_per_epoch=5, lr=0.1):
                            max_iters=max_epochs * iters_per_epoch, iters_per_epoch=iters_per_epoch)
 
 
-def lr_trace(lr_config, max_epochs=10, iters_per_epoch=5, by_epoch_runner=True):
-    """lr used by every iteration: list indexed by global iteration."""
-    hook = build_lr_hook(lr_config, by_epoch_runner)
-    runner = fake_runner(max_epochs, iters_per_epoch)
+def run_schedule(hook, runner, read):
+    """``read(param_group)`` of every iteration as ``hook`` schedules it: list indexed by global iteration."""
     hook.before_run(runner)
     trace = []
-    for epoch in range(max_epochs):
+    for epoch in range(runner.max_epochs):
         runner.epoch = epoch
         hook.before_train_epoch(runner)
-        for _ in range(iters_per_epoch):
+        for _ in range(runner.iters_per_epoch):
             hook.before_train_iter(runner)
-            trace.append(runner.optimizer.param_groups[0]["lr"])
+            trace.append(read(runner.optimizer.param_groups[0]))
             runner.iter += 1
     return trace
+
+
+def lr_trace(lr_config, max_epochs=10, iters_per_epoch=5, by_epoch_runner=True):
+    """lr used by every iteration: list indexed by global iteration."""
+    return run_schedule(build_lr_hook(lr_config, by_epoch_runner), fake_runner(max_epochs, iters_per_epoch),
+                        lambda group: group["lr"])
 
 
 def at_epoch(trace, epoch, iters_per_epoch=5):
@@ -141,22 +145,12 @@ def momentum_trace(momentum_config, optimizer="SGD", max_epochs=4, iters_per_epo
     """The momentum (SGD) or betas[0] (Adam) every iteration uses."""
     from minim.cls.engine.momentum_schedule import build_momentum_hook
 
-    hook = build_momentum_hook(momentum_config)
     runner = fake_runner(max_epochs, iters_per_epoch)
     param = torch.nn.Parameter(torch.zeros(1))
     runner.optimizer = (torch.optim.SGD([param], lr=0.1, momentum=0.9) if optimizer == "SGD"
                         else torch.optim.Adam([param], lr=0.1, betas=(0.9, 0.999)))
-    hook.before_run(runner)
-    trace = []
-    for epoch in range(max_epochs):
-        runner.epoch = epoch
-        hook.before_train_epoch(runner)
-        for _ in range(iters_per_epoch):
-            hook.before_train_iter(runner)
-            group = runner.optimizer.param_groups[0]
-            trace.append(group["momentum"] if optimizer == "SGD" else group["betas"][0])
-            runner.iter += 1
-    return trace
+    return run_schedule(build_momentum_hook(momentum_config), runner,
+                        lambda group: group["momentum"] if optimizer == "SGD" else group["betas"][0])
 
 
 def test_momentum_cosine_and_step_follow_mmcv():

@@ -140,16 +140,10 @@ def topk_accuracy(cls_score: torch.Tensor, gt_label: torch.Tensor, topk) -> dict
     return {f"top-{k}": hits[:, : min(k, num_classes)].any(dim=1).float().mean() * 100.0 for k in ks}
 
 
-@HEADS.register()
-class LinearClsHead(ClsHead):
-    """mmcls ``LinearClsHead(num_classes, in_channels)``: one ``fc`` layer (keys ``head.fc.*``).
+class _OneFc:
+    """One ``fc`` layer on the pre-logits (keys ``head.fc.*``), mmcls's default Normal(std=0.01) init."""
 
-    ``bias=False`` (minim extension) matches torchvision classifiers without a bias (MaxViT).
-    """
-
-    def __init__(self, num_classes: int, in_channels: int, init_cfg: Any = None, bias: bool = True,
-                 loss: Mapping[str, Any] | None = None, topk: Any = (1,), cal_acc: bool = False):
-        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc)
+    def _build_fc(self, num_classes: int, in_channels: int, init_cfg: Any, bias: bool = True) -> None:
         if not isinstance(num_classes, int) or num_classes <= 0:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
         self.in_channels = in_channels
@@ -163,6 +157,19 @@ class LinearClsHead(ClsHead):
 
     def forward(self, x) -> torch.Tensor:
         return self.fc(self.pre_logits(x))
+
+
+@HEADS.register()
+class LinearClsHead(_OneFc, ClsHead):
+    """mmcls ``LinearClsHead(num_classes, in_channels)``: one ``fc`` layer (keys ``head.fc.*``).
+
+    ``bias=False`` (minim extension) matches torchvision classifiers without a bias (MaxViT).
+    """
+
+    def __init__(self, num_classes: int, in_channels: int, init_cfg: Any = None, bias: bool = True,
+                 loss: Mapping[str, Any] | None = None, topk: Any = (1,), cal_acc: bool = False):
+        super().__init__(loss=loss, topk=topk, cal_acc=cal_acc)
+        self._build_fc(num_classes, in_channels, init_cfg, bias)
 
 
 _MULTI_LABEL_LOSS = {"type": "CrossEntropyLoss", "use_sigmoid": True, "reduction": "mean", "loss_weight": 1.0}
@@ -189,25 +196,13 @@ class MultiLabelClsHead(ClsHead):
 
 
 @HEADS.register()
-class MultiLabelLinearClsHead(MultiLabelClsHead):
+class MultiLabelLinearClsHead(_OneFc, MultiLabelClsHead):
     """mmcls ``MultiLabelLinearClsHead(num_classes, in_channels)``: one ``fc`` layer (keys ``head.fc.*``)."""
 
     def __init__(self, num_classes: int, in_channels: int, loss: Mapping[str, Any] | None = None,
                  init_cfg: Any = None):
         super().__init__(loss=loss)
-        if not isinstance(num_classes, int) or num_classes <= 0:
-            raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
-        self.in_channels = in_channels
-        self.init_cfg = init_cfg if init_cfg is not None else {"type": "Normal", "layer": "Linear", "std": 0.01}
-        self.fc = nn.Linear(in_channels, num_classes)
-        init_layers(self, self.init_cfg)
-        self.set_num_classes(num_classes)
-
-    def linear_layer_paths(self) -> list[str]:
-        return ["fc"]
-
-    def forward(self, x) -> torch.Tensor:
-        return self.fc(self.pre_logits(x))
+        self._build_fc(num_classes, in_channels, init_cfg)
 
 
 class LinearBlock(nn.Module):
