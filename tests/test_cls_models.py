@@ -496,8 +496,8 @@ def test_multi_label_linear_head_of_mmcls_mixup_configs():
     loss = model.forward_train(images, labels)["loss"]
     assert torch.isfinite(loss) and loss.requires_grad
     logits = model.head(model.extract_feat(images))
-    expected = -(torch.nn.functional.one_hot(labels, 4) * logits.log_softmax(1)).sum(1).mean()
-    assert float(model.head.loss(logits, labels)["loss"]) == pytest.approx(float(expected), rel=1e-5)  # one-hot
+    expected = -(torch.nn.functional.one_hot(labels, 4) * logits.log_softmax(1)).sum(1).mean().detach()  # one-hot
+    assert float(model.head.loss(logits, labels)["loss"].detach()) == pytest.approx(float(expected), rel=1e-5)
     model.eval()
     with torch.no_grad():
         scores = model.forward_test(images)
