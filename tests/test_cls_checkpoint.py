@@ -433,3 +433,34 @@ def test_ctrl_c_inside_a_library_error_is_recognised():
     except RuntimeError as exc:
         assert caused_by_interrupt(exc)
     assert not caused_by_interrupt(RuntimeError("disk full"))
+
+
+def test_an_mmcls_mobilenet_v2_checkpoint_loads_into_torchvision_backbone_too(tmp_path):
+    import itertools
+
+    import torchvision
+
+    stages = [1, 2, 3, 4, 3, 3, 1]  # mmcls MobileNetV2 blocks per layer
+    names = [f"{p}.{kind}" for p in ("conv1", "conv2") for kind in ("conv", "bn")]
+    names += [f"layer{s}.{j}.conv.{c}.{kind}" for s, blocks in enumerate(stages, 1) for j in range(blocks)
+              for c, kind in itertools.product(range(3), ("conv", "bn"))]
+    reference = torchvision.models.mobilenet_v2(num_classes=5).eval()
+    torchvision_state = reference.state_dict()
+    to_mmcls = {}
+    for name in names:
+        for leaf in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            own = mmcls_mobilenet_v2_key_to_torchvision(f"{name}.{leaf}")
+            if own in torchvision_state:
+                to_mmcls[own] = f"{name}.{leaf}"
+    features = {k for k in torchvision_state if k.startswith("features.")}
+    assert set(to_mmcls) == features  # the table reaches every backbone tensor
+    mmcls_state = {"backbone." + to_mmcls[k]: torchvision_state[k] for k in features}
+    mmcls_state.update({"head.fc.weight": torchvision_state["classifier.1.weight"],
+                        "head.fc.bias": torchvision_state["classifier.1.bias"]})
+    torch.save({"state_dict": mmcls_state, "meta": {"CLASSES": list("abcde")}}, tmp_path / "mmcls_mbv2.pth")
+    model = build_classifier(dict(type="ImageClassifier", backbone=dict(type="TorchvisionBackbone", arch="mobilenet_v2"),
+                                  neck=None, head=dict(type="LinearClsHead", num_classes=5, in_channels=1280))).eval()
+    load_checkpoint(model, tmp_path / "mmcls_mbv2.pth")
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.head(model.extract_feat(images)), reference(images))

@@ -133,3 +133,12 @@ class TorchvisionBackbone(TorchvisionModelBackbone):
                              "set the head's num_classes instead")
         model = build_torchvision_model(arch, "TorchvisionBackbone", **kwargs)
         self._setup(model, arch, include_top=include_top)
+
+    def classifier_key_to_own(self, key: str) -> str:
+        """mmcls-layout backbone keys of the same network (MobileNetV2's ``layer*``/``conv1.conv``; ResNet's
+        are torchvision's already) onto this model's keys."""
+        if self.arch == "mobilenet_v2":
+            from minim.cls.models.backbones.mmcls_spellings import mmcls_mobilenet_v2_key_to_torchvision
+
+            return mmcls_mobilenet_v2_key_to_torchvision(key)
+        return key
