@@ -221,6 +221,7 @@ def test_config_warnings_are_printed_and_logged(tmp_path, monkeypatch, run_cli):
     result = run_cli("train", "cls", str(child), "--no-validate")
     assert result.exit_code == 0, result.err
     assert "minim: warning:" in result.err and "data.train.pipeline" in result.err
+    assert "data.train.pipeline" not in result.out  # once, on stderr; not again among the log lines
     log = next((tmp_path / "work_dirs" / "child").glob("*.log")).read_text()
-    assert "data.train.pipeline" in log
+    assert "warning: " in log and "data.train.pipeline" in log
     del config

@@ -399,3 +399,39 @@ def test_a_work_dir_holds_one_run_at_a_time_and_stale_temporaries_go(tmp_path):
         assert not stale.exists() and not list(work.glob("*.pth"))
     train_tiny(work, val=False)  # released: the next run proceeds
     assert (work / "latest.pth").exists()
+
+
+def test_the_work_dir_lock_dies_with_its_process_not_with_its_forked_workers(tmp_path):
+    """A run killed with SIGKILL frees its work dir at once, even while its (forked) DataLoader workers
+    still live; while it runs, another process is refused."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    from minim.cls.engine.work_dir import claim_work_dir
+    from minim.errors import UsageError
+
+    holder = textwrap.dedent(f"""
+        import os, time
+        from minim.cls.engine.work_dir import claim_work_dir
+        with claim_work_dir({str(tmp_path / 'wd')!r}):
+            if os.fork() == 0:  # stands for a DataLoader worker
+                time.sleep(60)
+                os._exit(0)
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with pytest.raises(UsageError, match=f"in use by another training run \\(pid {process.pid}\\)"):
+            with claim_work_dir(tmp_path / "wd"):
+                pass
+        process.kill()
+        process.wait()
+        with claim_work_dir(tmp_path / "wd"):  # the worker is still alive; the lock is not its to keep
+            pass
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -421,7 +421,7 @@ def test_a_failed_write_names_the_file_and_leaves_no_part(tmp_path):
     env = {**os.environ, "MINIM_HOME": str(tmp_path / "home")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     weights = tmp_path / "home" / "weights"
-    assert done.stdout.startswith(f"cannot access {weights}{os.sep}big-{digest[:8]}.pth.part: File too large"), \
+    assert done.stdout.startswith(f"cannot write {weights}{os.sep}big-{digest[:8]}.pth.part: File too large"), \
         done.stdout + done.stderr
     assert not list(weights.glob("*.part")) and not (tmp_path / "out").exists()
 

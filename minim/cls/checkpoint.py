@@ -417,10 +417,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     except (OSError, RuntimeError) as exc:
         if caused_by_interrupt(exc):  # torch turns Ctrl-C inside its zip writer into a RuntimeError
             raise KeyboardInterrupt from exc
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+        # torch's zip writer reports a short write as "[enforce fail at inline_container.cc] unexpected pos"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write was cut short"
         raise CheckpointError(f"cannot write checkpoint {path}: {reason}",
-                              hint="is the disk full (or a file size limit set)? the previous checkpoints are "
-                                   "intact") from exc
+                              hint="is the disk full, or a file size limit set? any earlier file of that name is "
+                                   "untouched") from exc
     return path
 
 

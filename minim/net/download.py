@@ -24,6 +24,7 @@ next run resumes. The final file never exists half-written.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from dataclasses import dataclass
@@ -211,6 +212,10 @@ def _place(cached: Path, final: Path) -> None:
         raise
 
 
+#: failures of writing, not of reaching, a file
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
 class _os_errors_reported:
     """Turn file-system errors (permissions, full disk) into one-line DownloadErrors."""
 
@@ -223,5 +228,6 @@ class _os_errors_reported:
         if error.__class__.__module__.startswith(("requests", "urllib3")):
             return False
         where = f" {error.filename}" if error.filename else ""
-        raise DownloadError(f"cannot access{where}: {error.strerror or error}",
+        verb = "write" if error.errno in _WRITE_ERRNOS else "access"
+        raise DownloadError(f"cannot {verb}{where}: {error.strerror or error}",
                             hint="check the permissions and the free space of that folder") from error

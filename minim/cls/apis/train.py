@@ -112,11 +112,13 @@ def train_model(
     progress: bool | None = None,
     notes: Sequence[str] = (),
     resume_from: str | None = None,
+    file_notes: Sequence[str] = (),
 ):
     """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
 
     ``resume_from`` (or ``cfg.resume_from``) continues a run from its checkpoint; ``notes`` are
-    lines logged at the start (config warnings, lr scaling).
+    lines logged at the start (lr scaling), ``file_notes`` lines the caller has shown as warnings
+    already (config warnings): they go to the log file only.
 
     Everything is checked (runner, optimizer, schedules, hooks, ``save_best``, the resume
     checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
@@ -260,6 +262,8 @@ def train_model(
             runner.register_hook(hook, priority)  # (PreciseBNHook at ABOVE_NORMAL before the evaluation)
         for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
             runner.register_hook(hook)
+        for note in file_notes:
+            logger.info(note, console=False)
         for note in notes:
             logger.info(note)
         if "env_info" in meta:

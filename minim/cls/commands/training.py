@@ -109,7 +109,8 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     from minim.cls.engine.device import resolve_device
     from minim.cls.engine.seed import init_random_seed, set_random_seed
 
-    notes = [f"config warning: {w}" for w in getattr(cfg, "warnings", [])]
+    notes: list[str] = []
+    shown = [f"warning: {w}" for w in getattr(cfg, "warnings", [])]  # on stderr now; in the log file later
     for warning in getattr(cfg, "warnings", []):
         warn(warning, console)
     stem = config_stem(cfg, fallback=Path(str(config)).stem)
@@ -117,7 +118,7 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     if setup is not None:
         run_device = setup.device
         for note in setup.notes:
-            notes.append(note)
+            shown.append(f"warning: {note}")
             warn(note, console)
     else:
         run_device = resolve_device(device if device is not None else cfg.get("device"), gpus)
@@ -204,7 +205,7 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
             f"{', ...' if len(earlier) > 3 else ''}); files of the same name will be replaced as this run "
             "reaches them (use --resume to continue that run, or --work-dir for a fresh folder)"
         )
-        notes.append(message)
+        shown.append(f"warning: {message}")
         warn(message, console)
 
     from minim.cls.apis.train import train_model
@@ -222,7 +223,7 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     }
     runner = train_model(
         model, datasets, cfg, distributed=setup is not None, validate=validate, device=run_device, meta=meta,
-        val_dataset=val_dataset, console=console, progress=progress, notes=notes, resume_from=resume_from,
+        val_dataset=val_dataset, console=console, progress=progress, notes=notes, file_notes=shown, resume_from=resume_from,
     )
     result = _train_result(runner, cfg, stem)
     if console:

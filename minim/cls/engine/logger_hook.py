@@ -95,7 +95,8 @@ class LoggerHook(Hook):
         record = {"mode": "val", "epoch": runner.epoch + (0 if runner.by_epoch else 1), "iter": runner.inner_iter + 1}
         record["lr"] = runner.current_lr
         record.update(values)
-        header = f"Epoch(val) [{record['epoch']}][{runner.inner_iter + 1}]"
+        header = (f"Epoch(val) [{record['epoch']}][{runner.inner_iter + 1}]" if runner.by_epoch
+                  else f"Iter(val) [{runner.inner_iter + 1}]")
         runner.logger.log_record(record, header, step=runner.iter)
 
     def after_run(self, runner) -> None:
