@@ -39,6 +39,17 @@ def test_checkpoints_latest_and_best(tmp_path):
     assert "optimizer" in checkpoint and "rng_state" in meta
 
 
+
+def test_epoch_val_records_count_val_batches_as_mmcv(tmp_path):
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+
+    train_model(TinyClassifier(), [NoisyDataset()], engine_cfg(tmp_path), validate=True, device="cpu",
+                val_dataset=NoisyDataset(n=40, seed=1), console=False)
+    val = [r for r in read_json_log(tmp_path)[1:] if r["mode"] == "val"]
+    assert [r["iter"] for r in val] == [5, 5]  # mmcv's eval_iter_num: 40 / 8 val batches (training has 3)
+
+
 def test_max_keep_ckpts_and_save_optimizer(tmp_path):
     train_tiny(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=3),
                checkpoint_config=dict(interval=1, max_keep_ckpts=1, save_optimizer=False))

@@ -257,7 +257,8 @@ class EvalHook(Hook):
                 logger.warning(message)
         self.last_results = dict(results)
         epoch = number if self.by_epoch else runner.epoch + 1  # number: 0 before any training
-        record = {"mode": "val", "epoch": epoch, "iter": runner.iters_per_epoch if self.by_epoch else runner.iter + 1}
+        # mmcv's eval_iter_num: the val batches (epoch-based); the global iteration (iteration-based: plottable)
+        record = {"mode": "val", "epoch": epoch, "iter": len(self.dataloader) if self.by_epoch else runner.iter + 1}
         record["lr"] = runner.current_lr
         record.update(results)
         if self.by_epoch:
