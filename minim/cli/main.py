@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:
-        if isinstance(exc.__context__, KeyboardInterrupt):  # click's spelling of Ctrl-C
+        if caused_by_interrupt(exc):  # click's spelling of Ctrl-C
             report_error("interrupted")
             sys.exit(130)
         report_error("aborted")

@@ -82,13 +82,8 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        stand_ins = _training_state_globals(path) if "weights only" in str(exc).lower() else None
-        if not stand_ins:
-            raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}", hint=_read_hint(exc)) from exc
-        try:
-            with torch.serialization.safe_globals(stand_ins):
-                obj = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception:  # noqa: BLE001 - report the first, more telling error
+        obj = _load_training_state(path, map_location) if "weights only" in str(exc).lower() else None
+        if obj is None:
             raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}", hint=_read_hint(exc)) from exc
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict of tensors")
@@ -109,6 +104,19 @@ def _numpy_data_global(name: str) -> bool:
     return (name in ("numpy.ndarray", "numpy.dtype")
             or module in ("numpy.core.multiarray", "numpy._core.multiarray") and attribute in ("_reconstruct", "scalar")
             or module == "numpy.dtypes" and attribute.endswith("DType"))
+
+
+def _load_training_state(path, map_location: Any) -> Any:
+    """The checkpoint read with mmengine's training-state objects as inert data, or None when it needs
+    anything else (or still fails)."""
+    stand_ins = _training_state_globals(path)
+    if not stand_ins:
+        return None
+    try:
+        with torch.serialization.safe_globals(stand_ins):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:  # noqa: BLE001 - the caller reports the first, more telling error
+        return None
 
 
 def _training_state_globals(path) -> list | None:

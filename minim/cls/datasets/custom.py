@@ -155,11 +155,12 @@ class CustomDataset(BaseDataset):
         duplicates = sorted({name for name in listed if listed.count(name) > 1})
         if duplicates:
             raise DataError(f"classes lists {duplicates} more than once")
-        if set(folders) - set(listed):
+        present = set(folders)
+        if present - set(listed):
             raise DataError(
                 f"classes do not match the class folders of {self.data_prefix}: {_describe_difference(listed, folders)}"
             )
-        missing = [name for name in listed if name not in set(folders)]
+        missing = [name for name in listed if name not in present]
         if missing:  # a listed class may lack images here (a small val set); its label stays reserved
             warnings.warn(f"{self.data_prefix} has no folder for the classes {missing}: no images of them here",
                           stacklevel=4)

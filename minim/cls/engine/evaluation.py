@@ -277,7 +277,7 @@ class EvalHook(Hook):
         if self.best_score is not None and not RULES[self.rule](score, self.best_score):
             return
         unit = "epoch" if self.by_epoch else "iter"
-        path = (self.directory / f"best_{self.key.replace('/', '_')}_{unit}_{number}.pth").absolute()
+        path = (self.directory / f"{_best_prefix(self.key)}{unit}_{number}.pth").absolute()
         previous = self.best_ckpt
         self.best_score, self.best_ckpt = float(score), str(path)
         msgs = runner.meta["hook_msgs"]
@@ -294,12 +294,17 @@ class EvalHook(Hook):
             runner.logger.info(f"Best {self.key} is {self.best_score:.4f} at {number} {unit}.")
 
 
+def _best_prefix(key: str) -> str:
+    """``best_<key>_``: how the best checkpoints of ``key`` are named."""
+    return f"best_{key.replace('/', '_')}_"
+
+
 def _own_best(previous: str, directory: Path, key: str) -> Path | None:
     """This run's earlier best checkpoint, if it still exists: the ``best_<key>_*`` file of that name in
     the run's folder. (Checkpoints of older versions hold a path relative to the cwd of the first run,
     which from another cwd would name another run's file.)"""
     candidate = directory.absolute() / Path(previous).name
-    if candidate.name.startswith(f"best_{key.replace('/', '_')}_") and candidate.is_file():
+    if candidate.name.startswith(_best_prefix(key)) and candidate.is_file():
         return candidate
     return None
 
