@@ -288,6 +288,7 @@ def load_checkpoint(model: nn.Module, filename_or_url: str | os.PathLike, map_lo
     state_dict, meta = split_checkpoint(checkpoint, source)
     state_dict = revise_state_dict_keys(state_dict, revise_keys)
     target = _unwrap(model)
+    state_dict = without_raw_weights(state_dict, target)
     converted = convert_state_dict(target, state_dict, source)
     head = _tolerant_prefixes(target, "head.")
     _load_into(target, converted, source, logger, tolerant=head if skip_mismatched_head else (), head=head)
@@ -312,6 +313,13 @@ def load_prefixed_checkpoint(model: nn.Module, filename_or_url: str | os.PathLik
     tolerant = tuple(p[len(start):] for p in _tolerant_prefixes(target, "") if p.startswith(start))
     _load_into(submodule, part, source, logger, tolerant=tolerant, key_prefix=start)
     return meta
+
+
+def without_raw_weights(state_dict: dict, model: nn.Module | None = None) -> dict:
+    """``state_dict`` without the ``ema_*`` tensors of an EMAHook run (its raw training weights; the
+    parameters hold the averaged ones), except those ``model`` has buffers for."""
+    own = model.state_dict() if model is not None else {}
+    return {k: v for k, v in state_dict.items() if not k.startswith("ema_") or k in own}
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

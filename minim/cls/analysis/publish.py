@@ -61,12 +61,17 @@ def hub_hash(file_name: str) -> str | None:
 def release_content(checkpoint: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """``(content to save, meta, dropped keys)``: plain state dicts stay plain; wrapped checkpoints keep
     ``{'state_dict', 'meta'}`` (meta without local checkpoint paths); training state is dropped."""
-    from minim.cls.checkpoint import split_checkpoint
+    from minim.cls.checkpoint import split_checkpoint, without_raw_weights
 
     state_dict, meta = split_checkpoint(checkpoint, source)
     if len(state_dict) == len(checkpoint) and "state_dict" not in checkpoint:
         return dict(checkpoint), {}, []
     dropped = sorted(str(k) for k in checkpoint if k not in ("state_dict", "meta"))
+    averaged = without_raw_weights(state_dict)
+    if len(averaged) < len(state_dict):
+        dropped.append(f"state_dict.ema_* ({len(state_dict) - len(averaged)} tensors: an EMAHook run's raw weights; "
+                       "the averaged ones are kept)")
+        state_dict = averaged
     dropped += [f"meta.{k}" for k in TRAINING_META if k in meta]
     meta = {k: v for k, v in meta.items() if k not in TRAINING_META}
     msgs = meta.get("hook_msgs")

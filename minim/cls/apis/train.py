@@ -140,7 +140,7 @@ def train_model(
     from minim.cls.engine.device import resolve_device, resolve_precision
     from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
     from minim.cls.engine.evaluation import build_eval_hook
-    from minim.cls.engine import custom_hooks as mmcls_hooks  # noqa: F401 - registers mmcls's custom hook types
+    from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
     from minim.cls.engine.hooks import HOOKS
     from minim.cls.engine.logger import RunLogger
     from minim.cls.engine.logger_hook import build_logger_hook

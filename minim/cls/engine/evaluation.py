@@ -233,6 +233,11 @@ class EvalHook(Hook):
             runner.model.train()
 
     def evaluate(self, runner, number: int) -> dict[str, Any]:
+        """Evaluate the model (an EMAHook's averaged weights, if there is one), log, keep the best checkpoint."""
+        with runner.evaluation_weights():
+            return self._evaluate(runner, number)
+
+    def _evaluate(self, runner, number: int) -> dict[str, Any]:
         from minim.cls.metrics import evaluate
 
         logger = runner.logger

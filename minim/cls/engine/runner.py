@@ -12,6 +12,7 @@ and writes files (see :mod:`minim.cls.engine.dist`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from torch import nn
 
 from minim.cls.engine import checkpoint_io
 from minim.cls.engine.device import Precision, peak_memory_mb
+from minim.cls.engine.ema import PREFIX as EMA_PREFIX, EMAHook
 from minim.cls.engine.dist import all_reduce_mean, get_world_size, is_main_process
 from minim.cls.engine.hooks import Hook, priority_value
 from minim.cls.engine.logger import RunLogger
@@ -136,6 +138,11 @@ class Runner:
         self.train_loader = None
         self.batch_size = 0
         self._resumed = False
+        #: tensors of the resumed checkpoint the model has no place for yet (an EMAHook's ``ema_*``); None: not resumed
+        self.resumed_extra_state: dict[str, torch.Tensor] | None = None
+        #: swaps the weights that evaluation and checkpoints see in and out (an EMAHook), or None
+        self.weight_swapper = None
+        self._weights_swapped = False
         self.samples_trained = 0  # by this process (all ranks: x world_size)
         self.train_seconds = 0.0  # inside training iterations (data + step + per-iteration hooks)
         self.train_time = 0.0  # the whole run, evaluation and checkpoints included
@@ -175,6 +182,21 @@ class Runner:
 
     def get_hook(self, kind: type) -> Hook | None:
         return next((h for h in self.hooks if isinstance(h, kind)), None)
+
+    @contextlib.contextmanager
+    def evaluation_weights(self) -> Iterator[None]:
+        """Within: the model holds the weights to evaluate and to save (an EMAHook's averages). Re-entrant."""
+        swapper = self.weight_swapper
+        if swapper is None or self._weights_swapped:
+            yield
+            return
+        swapper.swap()
+        self._weights_swapped = True
+        try:
+            yield
+        finally:
+            swapper.swap()
+            self._weights_swapped = False
 
     # --- log buffer ---------------------------------------------------------------------
     def reset_log_buffer(self) -> None:
@@ -317,13 +339,14 @@ class Runner:
         self.call_hook("before_val_epoch")
         self.reset_log_buffer()
         tick = time.perf_counter()
-        for i, batch in enumerate(loader if batches is None else batches):
-            self.inner_iter = i
-            data_time = time.perf_counter() - tick
-            start = time.perf_counter()
-            _, log_vars = parse_losses(self.forward_losses(batch))
-            self._accumulate(log_vars, time.perf_counter() - start, data_time, len(batch["img"]))
-            tick = time.perf_counter()
+        with self.evaluation_weights():
+            for i, batch in enumerate(loader if batches is None else batches):
+                self.inner_iter = i
+                data_time = time.perf_counter() - tick
+                start = time.perf_counter()
+                _, log_vars = parse_losses(self.forward_losses(batch))
+                self._accumulate(log_vars, time.perf_counter() - start, data_time, len(batch["img"]))
+                tick = time.perf_counter()
         self.call_hook("after_val_epoch")
         self.model.train()
         self.mode = "train"
@@ -369,7 +392,9 @@ class Runner:
         path = Path(path)
         if is_main_process():
             model = self.model.module if hasattr(self.model, "module") else self.model
-            checkpoint_io.save(path, model, self.optimizer if save_optimizer else None, self.checkpoint_meta(end_of_epoch))
+            with self.evaluation_weights():
+                checkpoint_io.save(path, model, self.optimizer if save_optimizer else None,
+                                   self.checkpoint_meta(end_of_epoch))
         return path
 
     def resume(self, path: str | Path, checkpoint: dict[str, Any] | None = None) -> None:
@@ -380,7 +405,13 @@ class Runner:
         if checkpoint is None:
             checkpoint = checkpoint_io.read(path)
         model = self.model.module if hasattr(self.model, "module") else self.model
-        model.load_state_dict(check_resumable(model, checkpoint, path), strict=False)
+        state_dict = check_resumable(model, checkpoint, path)
+        own = model.state_dict()
+        self.resumed_extra_state = {k: v for k, v in state_dict.items() if k not in own}
+        if self.resumed_extra_state and self.get_hook(EMAHook) is None:
+            self.logger.warning(f"{path} was written with an EMAHook: without one, training goes on from its "
+                                "averaged weights (add the EMAHook to custom_hooks to resume the raw ones)")
+        model.load_state_dict(state_dict, strict=False)
         if checkpoint.get("optimizer") is not None:
             try:
                 self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -442,7 +473,7 @@ def check_resumable(model: nn.Module, checkpoint: dict[str, Any], path: str | Pa
     state_dict = {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state_dict if k not in own]
+    unexpected = [k for k in state_dict if k not in own and not k.startswith(EMA_PREFIX)]  # an EMAHook's averages
     resized = [f"{k} (checkpoint {list(v.shape)}, model {list(own[k].shape)})" for k, v in state_dict.items()
                if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
     for what, keys in (("missing", missing), ("unexpected", unexpected), ("other shapes", resized)):
