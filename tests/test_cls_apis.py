@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,14 @@ def test_checkpoint_schemes_reach_the_loader_intact(tmp_path, monkeypatch, check
     with pytest.raises(MinimError) as info:
         init_model("resnet18_torchvision-v1_in1k", checkpoint)
     assert words in str(info.value)
+
+
+def test_training_from_a_dict_config_writes_config_py_and_names_it(tmp_path, monkeypatch):
+    from minim.cls.commands import train
+    from minim.config import load_config
+
+    cfg = load_config(str(write_tiny_setup(tmp_path))).to_dict()
+    monkeypatch.chdir(tmp_path)
+    result = train(cfg, cfg_options=["runner.max_epochs=1"], console=False, validate=False)
+    assert Path(result.work_dir) == Path("work_dirs") / "config"
+    assert Path(result.config_file).is_file() and Path(result.config_file).name == "config.py"

@@ -13,7 +13,7 @@ import pytest
 from cls_engine_support import write_tiny_setup
 from minim.errors import ConfigError, UsageError
 from minim.gridsearch import RunResult, combination_name, expand, gridsearch, parse_search_args
-from minim.gridsearch.summary import best_of, rank_runs, write_summary
+from minim.gridsearch.summary import best_of, metric_keys, rank_runs, write_summary
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -71,12 +71,33 @@ def test_ranking_puts_the_best_first_then_unscored_then_failed():
     assert [r.name for r in rank_runs(runs, "less")] == ["a", "e", "c", "d", "b"]
 
 
-def test_best_of_validation_records():
-    records = [{"mode": "val", "epoch": 1, "accuracy_top-1": 50.0}, {"mode": "val", "epoch": 2, "accuracy_top-1": 75.0},
-               {"mode": "val", "epoch": 3, "accuracy_top-1": float("nan")}, {"mode": "val", "epoch": 4, "loss": 0.3}]
-    assert best_of(records, "accuracy_top-1", "greater") == (75.0, 2)
-    assert best_of(records, "accuracy_top-1", "less") == (50.0, 1)
-    assert best_of(records, "missing", "greater") == (None, None)
+def _log(tmp_path, runner_type, records):
+    from minim.gridsearch.summary import read_log
+
+    header = {"config": f"runner = dict(type='{runner_type}', max_iters=8)", "seed": 0}
+    path = tmp_path / f"{runner_type}.log.json"
+    path.write_text("\n".join(json.dumps(r) for r in [header, *records]) + "\n")
+    return read_log(path)
+
+
+def test_best_of_validation_records(tmp_path):
+    records = [{"mode": "val", "epoch": 1, "iter": 3, "accuracy_top-1": 50.0},
+               {"mode": "val", "epoch": 2, "iter": 3, "accuracy_top-1": 75.0},
+               {"mode": "val", "epoch": 3, "iter": 3, "accuracy_top-1": float("nan")},
+               {"mode": "val", "epoch": 4, "iter": 3, "loss": 0.3}]
+    log = _log(tmp_path, "EpochBasedRunner", records)
+    assert best_of(log, "accuracy_top-1", "greater") == (75.0, 2)
+    assert best_of(log, "accuracy_top-1", "less") == (50.0, 1)
+    assert best_of(log, "missing", "greater") == (None, None)
+    assert best_of(None, "accuracy_top-1", "greater") == (None, None)
+    assert metric_keys(log) == ["accuracy_top-1"]
+
+
+def test_best_of_an_iteration_based_run_is_at_an_iteration(tmp_path):
+    records = [{"mode": "train", "epoch": 1, "iter": 4, "loss": 1.0},
+               {"mode": "val", "epoch": 1, "iter": 4, "accuracy_top-1": 80.0},
+               {"mode": "val", "epoch": 2, "iter": 8, "accuracy_top-1": 60.0}]
+    assert best_of(_log(tmp_path, "IterBasedRunner", records), "accuracy_top-1", "greater") == (80.0, 4)
 
 
 def test_summary_files(tmp_path):

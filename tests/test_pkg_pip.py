@@ -42,3 +42,26 @@ def test_every_network_call_is_bounded():
     args = runner.bounded()
     assert args[args.index("--retries") + 1] == "1" and args[args.index("--timeout") + 1] == "15"
     assert runner.supports_report() and not PipRunner("/p", "22.1").supports_report()
+
+
+def test_a_silent_pip_is_stopped_at_the_timeout(tmp_path):
+    import time
+
+    import pytest
+
+    from minim.errors import PackageError
+
+    python = tmp_path / "python"  # "pip" that prints one line, then hangs without output
+    python.write_text("#!/bin/sh\necho started\nexec sleep 30\n")
+    python.chmod(0o755)
+    lines = []
+    start = time.monotonic()
+    with pytest.raises(PackageError, match="did not finish within 1 s"):
+        PipRunner(str(python)).run(["install", "x"], on_line=lines.append, timeout=1)
+    assert time.monotonic() - start < 10 and lines == ["started"]
+
+    quick = tmp_path / "quick"
+    quick.write_text("#!/bin/sh\necho done\nexit 3\n")
+    quick.chmod(0o755)
+    result = PipRunner(str(quick)).run(["install", "x"], timeout=5)  # pip's own failure is not a timeout
+    assert result.returncode == 3 and result.lines == ["done"]

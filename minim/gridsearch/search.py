@@ -145,9 +145,9 @@ def gridsearch(
     logged: set[str] = set()
     for run in runs:
         if run.json_log and run.status != "failed":
-            records = summary.val_records(Path(run.json_log))
-            logged.update(summary.metric_keys_of(records))
-            run.best, run.best_at = summary.best_of(records, metric, rule)
+            log = summary.read_log(Path(run.json_log))
+            logged.update(summary.metric_keys(log))
+            run.best, run.best_at = summary.best_of(log, metric, rule)
     if logged and all(run.best is None for run in runs):  # a misspelt --metric: say so, keep the old summary
         raise UsageError(f"no run logged the metric {metric!r}; the runs logged {', '.join(sorted(logged))}",
                          hint=did_you_mean(metric, logged))
@@ -221,7 +221,7 @@ def _metric_and_rule(cfg, metric: str | None, rule: str | None) -> tuple[str | N
 def _metric_from_logs(runs: list[RunResult]) -> str | None:
     for run in runs:
         if run.json_log and Path(run.json_log).is_file():
-            key = summary.first_metric_key(summary.val_records(Path(run.json_log)))
+            key = summary.first_metric_key(summary.read_log(Path(run.json_log)))
             if key:
                 return key
     return None

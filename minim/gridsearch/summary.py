@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from minim.atomic import write_text_atomic
+from minim.cls.analysis.logs import JsonLog, load_json_log
+from minim.errors import MinimError
 
-NOT_METRICS = ("mode", "epoch", "iter", "lr", "time", "data_time", "memory", "loss")
+#: numeric keys of val records that are not metrics (``('val', N)`` workflow records log losses and times)
+NOT_METRICS = ("lr", "time", "data_time", "memory", "loss")
 
 
 def newest_json_log(work_dir: Path) -> Path | None:
@@ -21,41 +24,35 @@ def newest_json_log(work_dir: Path) -> Path | None:
     return logs[-1] if logs else None
 
 
-def val_records(json_log: Path) -> list[dict]:
-    records = []
-    for line in Path(json_log).read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if isinstance(record, dict) and record.get("mode") == "val":
-            records.append(record)
-    return records
+def read_log(json_log: Path) -> JsonLog | None:
+    """A run's JSON log, or None when it holds no record (a run that failed before logging)."""
+    try:
+        return load_json_log(json_log)
+    except MinimError:
+        return None
 
 
-def metric_keys_of(records: Sequence[dict]) -> list[str]:
+def metric_keys(log: JsonLog | None) -> list[str]:
     """Every metric key the validation records hold, in order of appearance."""
-    keys = {}
-    for record in records:
-        keys.update((k, None) for k, v in record.items() if k not in NOT_METRICS and isinstance(v, (int, float)))
-    return list(keys)
+    return [k for k in log.keys("val") if k not in NOT_METRICS] if log is not None else []
 
 
-def first_metric_key(records: Sequence[dict]) -> str | None:
+def first_metric_key(log: JsonLog | None) -> str | None:
     """``save_best='auto'``: the first metric a validation record holds (e.g. ``accuracy_top-1``)."""
-    keys = metric_keys_of(records)
+    keys = metric_keys(log)
     return keys[0] if keys else None
 
 
-def best_of(records: Sequence[dict], key: str, rule: str) -> tuple[float | None, int | None]:
-    """(best value of ``key``, its epoch — or iteration for iteration-based runs) over ``records``."""
+def best_of(log: JsonLog | None, key: str, rule: str) -> tuple[float | None, int | None]:
+    """(best value of ``key``, its epoch — or iteration for iteration-based runs) over the val records."""
     best = where = None
-    for record in records:
+    position = "iter" if log is not None and log.iteration_based else "epoch"
+    for record in log.val if log is not None else []:
         value = record.get(key)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
             continue
         if best is None or (value > best if rule == "greater" else value < best):
-            best, where = float(value), record.get("epoch") if record.get("epoch") is not None else record.get("iter")
+            best, where = float(value), record.get(position)
     return best, where
 
 

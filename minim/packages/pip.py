@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -105,20 +106,33 @@ class PipRunner:
             raise PackageError(f"cannot run {self.python} -m pip: {exc.strerror or exc}") from exc
         lines = []
         assert process.stdout is not None
+        # the output loop blocks while pip is silent: a timer kills a pip that runs past the timeout
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        deadline = threading.Timer(timeout, stop) if timeout is not None else None
+        if deadline is not None:
+            deadline.daemon = True
+            deadline.start()
         try:
             for line in process.stdout:
                 line = line.rstrip("\n")
                 lines.append(line)
                 if on_line is not None:
                     on_line(line)
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            process.kill()
-            raise PackageError(f"pip did not finish within {timeout:.0f} s: {' '.join(command)}") from exc
+            returncode = process.wait()
         except BaseException:
             process.kill()
             process.wait()
             raise
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+        if timed_out.is_set():
+            raise PackageError(f"pip did not finish within {timeout:.0f} s (stopped): {' '.join(command)}")
         return PipResult(command, returncode, lines)
 
     def capture(self, args: list[str], timeout: float | None = None) -> PipResult:

@@ -67,10 +67,11 @@ def misspelt_engine_keys(cfg: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def config_stem(cfg, fallback: str = "config") -> str:
-    """The config file's name without suffix (names the default work dir and the dumped copy)."""
+def config_stem(cfg) -> str:
+    """The config file's name without suffix, ``config`` for one built in Python (names the default work
+    dir and the copy a run writes there)."""
     filename = getattr(cfg, "filename", None)
-    return Path(filename).stem if filename else fallback
+    return Path(filename).stem if filename else "config"
 
 
 def weights_path(checkpoint: str | None, entry=None) -> str | None:

@@ -132,6 +132,7 @@ def train_model(
     """
     import torch
 
+    from minim.cls.apis.config_source import config_stem
     from minim.cls.engine import batch_normalize, checkpoint_io
     from minim.cls.engine.allocator import retain_freed_memory
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
@@ -238,8 +239,7 @@ def train_model(
         timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
         if is_main_process():
             if hasattr(cfg, "dump"):
-                stem = Path(cfg.filename).stem if getattr(cfg, "filename", None) else "config"
-                cfg.dump(str(work_dir / f"{stem}.py"))
+                cfg.dump(str(work_dir / f"{config_stem(cfg)}.py"))
         logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
         meta = _complete_meta(meta, cfg, seed, device)
         runner = Runner(

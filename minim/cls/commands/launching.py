@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 
@@ -11,4 +10,4 @@ def launch_preflight(config, cfg_options: Sequence[str] = (), command: str = "tr
     from minim.cls.apis.config_source import config_stem, load_cls_config
 
     cfg, _entry = load_cls_config(config, list(cfg_options))
-    return f"{config_stem(cfg, fallback=Path(str(config)).stem)}_{command}"
+    return f"{config_stem(cfg)}_{command}"

@@ -113,7 +113,7 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     shown = [f"warning: {w}" for w in getattr(cfg, "warnings", [])]  # on stderr now; in the log file later
     for warning in getattr(cfg, "warnings", []):
         warn(warning, console)
-    stem = config_stem(cfg, fallback=Path(str(config)).stem)
+    stem = config_stem(cfg)
     cfg.work_dir = str(resolve_work_dir(work_dir, cfg, stem))
     if setup is not None:
         run_device = setup.device
