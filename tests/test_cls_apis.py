@@ -105,6 +105,35 @@ def test_show_result_pyplot_without_matplotlib(trained, monkeypatch):
         show_result_pyplot(None, np.zeros((4, 4, 3), np.uint8), {"pred_label": 0})
 
 
+@pytest.mark.parametrize("writer", ["annotate_image", "show_result_pyplot"])
+def test_a_failed_image_write_keeps_the_earlier_file(tmp_path, monkeypatch, writer):
+    import errno
+
+    from matplotlib.figure import Figure
+    from PIL import Image as PILImage
+
+    from minim.cls.apis import inference
+
+    out = tmp_path / "out.png"
+    out.write_bytes(b"the earlier picture")
+    result = {"pred_label": 1, "pred_score": 0.75, "pred_class": "dog"}
+
+    def full_disk(self, target, *args, **kwargs):
+        Path(target).write_bytes(b"half a PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure if writer == "show_result_pyplot" else PILImage.Image,
+                        "savefig" if writer == "show_result_pyplot" else "save", full_disk)
+    image = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(OSError, match="No space left"):
+        if writer == "annotate_image":
+            inference.annotate_image(image, result, out)
+        else:
+            inference.show_result_pyplot(None, image, result, out_file=str(out))
+    assert out.read_bytes() == b"the earlier picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
 def test_test_model_scores_in_dataset_order(trained):
     from minim.cls.apis import init_model, test_model
     from minim.cls.datasets import build_dataset

@@ -55,6 +55,18 @@ def test_second_call_reuses_and_a_damaged_tree_is_rebuilt(digits_home, tmp_path)
     assert digits_tree_complete(root) and len(list(root.rglob("*.png"))) == 1797
 
 
+def test_a_tree_another_process_completed_meanwhile_is_kept(digits_home, tmp_path):
+    from minim.cls.datasets.digits import _move_into_place
+
+    root = tmp_path / "digits"
+    shutil.copytree(digits_home / "datasets" / "digits", root)  # the other process's finished tree
+    staging = tmp_path / ".digits.tmp-mine"
+    shutil.copytree(root, staging)
+    inode = (root / "MANIFEST.json").stat().st_ino
+    _move_into_place(staging, root)
+    assert (root / "MANIFEST.json").stat().st_ino == inode  # not swapped under a reader's feet
+
+
 def test_minim_scheme_resolves_under_minim_home(digits_home, monkeypatch):
     monkeypatch.setenv("MINIM_HOME", str(digits_home))
     assert resolve_data_path("minim://digits/val", "data_prefix") == str(digits_home / "datasets" / "digits" / "val")

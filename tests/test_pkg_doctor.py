@@ -205,3 +205,19 @@ def test_the_subprocess_operator_check_is_cached_per_install(tmp_path, monkeypat
     cache.write_text(json.dumps({"ok": False, "error": "stale"}))
     assert run_opscheck(env)["error"] == "stale"
     assert run_opscheck(env, use_cache=False)["ok"]
+
+
+def test_a_failed_operator_check_is_reported_but_not_cached(tmp_path, monkeypatch):
+    import dataclasses
+
+    from minim.env.probe import probe_environment
+    from minim.packages.doctor import run_opscheck
+
+    monkeypatch.setenv("MINIM_HOME", str(tmp_path))
+    crashing = tmp_path / "python"
+    crashing.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
+    crashing.chmod(0o755)
+    env = dataclasses.replace(probe_environment(None), python=str(crashing))
+    result = run_opscheck(env)
+    assert not result["ok"] and "Segmentation fault" in result["error"]
+    assert not (tmp_path / "doctor").exists() or not list((tmp_path / "doctor").iterdir())

@@ -30,6 +30,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from minim.atomic import temporary_name
 from minim.errors import ChecksumError, DownloadError, MinimError, OfflineError
 from minim.net.cache import cache_path, file_lock
 from minim.net.mirror import MirrorMap
@@ -196,8 +197,7 @@ def _place(cached: Path, final: Path) -> None:
     if final.exists() and os.path.samefile(cached, final):
         return
     final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
+    temporary = temporary_name(final)
     try:
         try:
             os.link(cached, temporary)

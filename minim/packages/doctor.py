@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from minim.atomic import write_text_atomic
 from minim.env.model import Dist, Environment, SharedFiles
 from minim.env.probe import probe_environment, run_in_target
 from minim.packages.compat import COMPANIONS, CompatData, load_compat, public, series_of
@@ -257,13 +257,10 @@ def run_opscheck(env: Environment, use_cache: bool = True) -> dict:
             pass
     try:
         result = run_in_target(env.python, ["opscheck"], timeout=OPSCHECK_TIMEOUT)
-    except Exception as exc:  # a crash (segfault, timeout) is itself the finding
-        result = {"ok": False, "error": str(exc), "torch_cuda": None, "cuda_available": None}
+    except Exception as exc:  # a crash (segfault, timeout) is itself the finding, but may not recur: not cached
+        return {"ok": False, "error": str(exc), "torch_cuda": None, "cuda_available": None}
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, cache)
+        write_text_atomic(cache, json.dumps(result))
     except OSError:
         pass
     return result

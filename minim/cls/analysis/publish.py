@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from minim.atomic import default_file_mode
 from minim.errors import UsageError
 
 #: torch.hub's pattern for the hash in a file name (``torch.hub.HASH_REGEX``)
@@ -145,9 +146,7 @@ def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_d
             raise UsageError(f"published name {name}: torch.hub would read the hash {hub_hash(name)!r} from it",
                              hint="avoid '-<hex digits>.' in OUT's name, e.g. write 'v1_5' instead of '-1.5'")
         target = folder / name
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

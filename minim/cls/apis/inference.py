@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from minim.atomic import atomic_output
 from minim.errors import ConfigError, MinimError
 
 
@@ -180,10 +181,9 @@ def show_result_pyplot(model, img, result: dict, out_file: str | None = None, ti
     With ``out_file`` the figure is saved as a PNG and no window opens; otherwise it is shown.
     Needs matplotlib (``pip install 'minim[plot]'``).
     """
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise MinimError("show_result_pyplot needs matplotlib", hint="pip install 'minim[plot]'") from None
+    from minim.cls.analysis.plotting import import_matplotlib
+
+    import_matplotlib()
     rgb = load_rgb(img, bgr=bgr)
     lines = [f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}" for key in ("pred_label", "pred_score", "pred_class") if key in result]
     if out_file is not None:
@@ -192,8 +192,8 @@ def show_result_pyplot(model, img, result: dict, out_file: str | None = None, ti
         figure = Figure(figsize=fig_size)
         _draw(figure.add_subplot(), rgb, lines, title)
         out = Path(out_file)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, format="png", bbox_inches="tight")
+        with atomic_output(out, suffix=".png") as tmp:
+            figure.savefig(tmp, format="png", bbox_inches="tight")
         return str(out)
     import matplotlib.pyplot as plt
 
@@ -236,10 +236,8 @@ def annotate_image(img, result: dict, out_file: str | Path, min_side: int = 256,
     draw.rectangle((0, 0, box[2] + 4, box[3] + 4), fill=(0, 0, 0))
     draw.text((4, 4), text, fill=(255, 255, 255), font=font)
     out = Path(out_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    image.save(tmp, format=_format_for(out))
-    tmp.replace(out)
+    with atomic_output(out) as tmp:
+        image.save(tmp, format=_format_for(out))
     return out
 
 

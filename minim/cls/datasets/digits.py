@@ -118,6 +118,8 @@ def _write_tree(staging: Path, images: np.ndarray, labels: np.ndarray) -> None:
 
 def _move_into_place(staging: Path, root: Path) -> None:
     """Rename ``staging`` to ``root``, replacing an incomplete tree; a concurrent winner is kept."""
+    if digits_tree_complete(root):  # another process finished first: keep its tree (it may be reading it)
+        return
     stale = None
     if root.exists():
         stale = Path(tempfile.mkdtemp(prefix=f".{root.name}.stale-", dir=root.parent))

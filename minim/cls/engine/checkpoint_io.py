@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from minim.atomic import temporary_name
 from minim.errors import CheckpointError
 
 CHECKPOINT_NAME = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
@@ -36,9 +37,7 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def link_latest(target: Path, link: Path) -> None:
     """Point ``link`` (``latest.pth``) at ``target``: relative symlink, plain copy where links fail."""
-    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
-    if tmp.exists() or tmp.is_symlink():
-        tmp.unlink()
+    tmp = temporary_name(link)
     try:
         os.symlink(target.name if target.parent == link.parent else str(target), tmp)
     except (OSError, NotImplementedError):
