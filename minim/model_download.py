@@ -61,7 +61,7 @@ def download_models(entries: list[ModelEntry], dest: Path, *, weights: bool = Tr
                     report: Callable[[ModelEntry, FileOutcome], None] = lambda e, o: None) -> list[FileOutcome]:
     """Download each entry's config (and weights unless ``weights`` is False) into ``dest``."""
     if weights:
-        from minim.net.download import resolve_mirrors
+        from minim.net.mirror import resolve_mirrors
 
         mirror = resolve_mirrors(mirror)  # a bad spec fails before anything is written
     outcomes = []

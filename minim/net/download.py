@@ -33,10 +33,10 @@ from pathlib import Path
 from minim.atomic import temporary_name
 from minim.errors import ChecksumError, DownloadError, MinimError, OfflineError
 from minim.net.cache import cache_path, file_lock
-from minim.net.mirror import MirrorMap
+from minim.net.mirror import resolve_mirrors
 from minim.net.names import filename_from_url
 from minim.net.verify import Expectation, file_sha256
-from minim.settings import mirror_spec, offline
+from minim.settings import offline
 
 STATUSES = ("downloaded", "cached", "present")
 
@@ -83,15 +83,6 @@ def fetch_cached(url: str, sha256: str | None = None, size: int | None = None, p
 
 
 # -- steps ------------------------------------------------------------------------------------------
-def resolve_mirrors(mirror) -> MirrorMap:
-    """The mirror argument as a MirrorMap (None: ``MINIM_MIRROR``); bad specs fail at once."""
-    if isinstance(mirror, MirrorMap):
-        return mirror
-    if mirror is not None:
-        return MirrorMap.parse(mirror, source="--mirror")
-    return MirrorMap.parse(mirror_spec(), source="MINIM_MIRROR")
-
-
 def _final_path(dest, name: str) -> Path:
     as_text = os.fspath(dest)
     path = Path(as_text).expanduser()

@@ -85,3 +85,14 @@ class MirrorMap:
                 host_end = url.index("://") + 3 + len(parts.netloc)
                 return self.fallback + url[host_end:]
         return url
+
+
+def resolve_mirrors(mirror) -> MirrorMap:
+    """The ``--mirror`` argument (a spec or a MirrorMap) as a MirrorMap; None: ``MINIM_MIRROR``. Bad specs fail at once."""
+    from minim.settings import mirror_spec
+
+    if isinstance(mirror, MirrorMap):
+        return mirror
+    if mirror is not None:
+        return MirrorMap.parse(mirror, source="--mirror")
+    return MirrorMap.parse(mirror_spec(), source="MINIM_MIRROR")

@@ -18,16 +18,6 @@ from minim.errors import OfflineError, PackageError
 PROBE_TIMEOUT = (3.0, 5.0)
 
 
-def mirror_map(spec: str | None):
-    """A :class:`minim.net.mirror.MirrorMap` for ``spec`` (``--mirror``) or ``MINIM_MIRROR``."""
-    from minim.net.mirror import MirrorMap
-    from minim.settings import mirror_spec
-
-    if spec:
-        return MirrorMap.parse(spec, source="--mirror")
-    return MirrorMap.parse(mirror_spec(), source="MINIM_MIRROR")
-
-
 def is_remote(location: str) -> bool:
     return urlsplit(location).scheme in ("http", "https")
 

@@ -21,7 +21,7 @@ from minim.env.model import Environment
 from minim.env.probe import probe_environment, resolve_python
 from minim.errors import PackageError
 from minim.packages.compat import CompatData, load_compat, series_of
-from minim.packages.indexes import is_remote, mirror_map, pip_default_index, probe_indexes, report_unreachable
+from minim.packages.indexes import is_remote, pip_default_index, probe_indexes, report_unreachable
 from minim.packages.pip import PipResult, PipRunner
 from minim.packages.specs import Requested, parse_editable, parse_request, read_requirements_file
 from minim.packages.torchplan import TorchDecision, decide, validate_compute
@@ -212,7 +212,9 @@ class Planner:
         requests = collect_requests(options)
         compat = self.compat or load_compat()
         validate_compute(options.compute, compat)
-        mirrors = mirror_map(options.mirror)
+        from minim.net.mirror import resolve_mirrors
+
+        mirrors = resolve_mirrors(options.mirror)
         named = _named(requests)
 
         sources = _Sources(main=options.index_url or pip_default_index(),

@@ -35,14 +35,6 @@ def class_names_for(meta: dict | None, num_classes: int) -> tuple[list[str], boo
     return [f"class_{i}" for i in range(num_classes)], False
 
 
-def _num_classes(model) -> int:
-    head = getattr(model, "head", None)
-    value = getattr(head, "num_classes", None) or getattr(model, "num_classes", None)
-    if not isinstance(value, int):
-        raise ConfigError("the model has no head.num_classes")
-    return value
-
-
 def init_model(config, checkpoint: str | None = None, device: Any = "cpu", options=None, *, strict: bool = False):
     """Build a classifier from ``config`` (file, index name/alias, dict or Config), load ``checkpoint``.
 
@@ -56,7 +48,7 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
 
     from minim.cls.apis.config_source import load_cls_config, weights_path
     from minim.cls.engine.device import resolve_device
-    from minim.cls.models import build_classifier
+    from minim.cls.models import build_classifier, num_classes_of
 
     cfg, _entry = load_cls_config(config, options)
     if "model" not in cfg:
@@ -69,7 +61,7 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
         from minim.cls.checkpoint import load_checkpoint
 
         meta = load_checkpoint(model, weights_path(checkpoint), map_location="cpu", skip_mismatched_head=not strict)
-    num_classes = _num_classes(model)
+    num_classes = num_classes_of(model)
     classes, found = class_names_for(meta, num_classes)
     if not found:
         what = "ImageNet names" if num_classes == 1000 else "class_<i> names"

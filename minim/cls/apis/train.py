@@ -112,11 +112,13 @@ def train_model(
     progress: bool | None = None,
     notes: Sequence[str] = (),
     resume_from: str | None = None,
+    resume_checkpoint: dict[str, Any] | None = None,
     file_notes: Sequence[str] = (),
 ):
     """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
 
-    ``resume_from`` (or ``cfg.resume_from``) continues a run from its checkpoint; ``notes`` are
+    ``resume_from`` (or ``cfg.resume_from``) continues a run from its checkpoint (``resume_checkpoint``:
+    its contents, when the caller has read it already); ``notes`` are
     lines logged at the start (lr scaling), ``file_notes`` lines the caller has shown as warnings
     already (config warnings): they go to the log file only.
 
@@ -216,7 +218,9 @@ def train_model(
         _prepare_cache(val_dataset)
         val_loader = batch_normalize.attach(build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device),
                                             val_dataset, on_device)
-        num_classes = _num_classes(model)
+        from minim.cls.models import num_classes_of
+
+        num_classes = num_classes_of(model)
         eval_hook = build_eval_hook(cfg.get("evaluation"), val_loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
     custom_hooks = []
     for hook_cfg in cfg.get("custom_hooks") or []:
@@ -226,7 +230,8 @@ def train_model(
         priority = hook_cfg.pop("priority", None)
         custom_hooks.append((HOOKS.build(hook_cfg), priority))
     resume_from = resume_from or cfg.get("resume_from")
-    resume_checkpoint = checkpoint_io.read(resume_from) if resume_from else None
+    if resume_from and resume_checkpoint is None:
+        resume_checkpoint = checkpoint_io.read(resume_from)
     if resume_checkpoint is not None:  # before the work dir is written
         check_resumable(model.module if hasattr(model, "module") else model, resume_checkpoint, resume_from)
 
@@ -327,15 +332,6 @@ def _complete_meta(meta, cfg, seed: int, device) -> dict[str, Any]:
     filename = getattr(cfg, "filename", None)
     meta.setdefault("exp_name", Path(filename).name if filename else "config.py")
     return meta
-
-
-def _num_classes(model) -> int:
-    head = getattr(model, "head", None)
-    for owner in (head, model):
-        value = getattr(owner, "num_classes", None)
-        if isinstance(value, int):
-            return value
-    raise ConfigError("cannot tell the model's number of classes (no head.num_classes)")
 
 
 def _unique_timestamp(work_dir: Path) -> str:

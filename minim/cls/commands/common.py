@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minim.errors import CheckpointError, ConfigError, DataError, UsageError
+from minim.errors import CheckpointError, DataError, UsageError
 
 
 def warn(message: str, console: bool) -> None:
@@ -12,16 +12,6 @@ def warn(message: str, console: bool) -> None:
         import sys
 
         print(f"minim: warning: {message}", file=sys.stderr, flush=True)
-
-
-def model_num_classes(model) -> int:
-    head = getattr(model, "head", None)
-    value = getattr(head, "num_classes", None)
-    if not isinstance(value, int):
-        value = getattr(model, "num_classes", None)
-    if not isinstance(value, int):
-        raise ConfigError("the model has no head.num_classes")
-    return value
 
 
 def check_classes(dataset, num_classes: int, split: str) -> None:

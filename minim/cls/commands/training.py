@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.cls.commands.common import check_classes, is_main, model_num_classes, warn
+from minim.cls.commands.common import check_classes, is_main, warn
 from minim.cls.commands.render import print_train_summary
 from minim.errors import CheckpointError, ConfigError
 
@@ -162,17 +162,18 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     from minim.cls.engine import checkpoint_io
     from minim.cls.engine.dist import main_process_first
     from minim.cls.engine.evaluation import resolve_save_best, split_eval_cfg
-    from minim.cls.models import build_classifier
+    from minim.cls.models import build_classifier, num_classes_of
 
     with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
         model = build_classifier(cfg.model)
-        num_classes = model_num_classes(model)
+        num_classes = num_classes_of(model)
         if validate:
             hook_cfg, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
             resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
+        resume_checkpoint = None
         if resume_from:
-            checkpoint_io.read(resume_from)  # unreadable -> error now; its weights replace any pretrained ones
-        else:
+            resume_checkpoint = checkpoint_io.read(resume_from)  # unreadable: an error now, before any data work
+        else:  # (a resumed run's weights replace any pretrained ones)
             model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
         if not resume_from and cfg.get("load_from"):
             from minim.cls.checkpoint import load_checkpoint
@@ -209,32 +210,17 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
         warn(message, console)
 
     from minim.cls.apis.train import train_model
-    from minim.cls.engine.env_info import collect_env, format_env
 
-    config_text = cfg.dump() if hasattr(cfg, "dump") else repr(dict(cfg))
-    meta = {
-        "env_info": format_env(collect_env(run_device)),
-        "config": config_text,
-        "seed": run_seed,
-        "exp_name": f"{stem}.py",
-        "CLASSES": classes,
-        "dataset_meta": {"classes": classes},
-        "minim_version": _minim_version(),
-    }
+    meta = {"CLASSES": classes, "dataset_meta": {"classes": classes}}  # train_model adds env, config, seed
     runner = train_model(
         model, datasets, cfg, distributed=setup is not None, validate=validate, device=run_device, meta=meta,
-        val_dataset=val_dataset, console=console, progress=progress, notes=notes, file_notes=shown, resume_from=resume_from,
+        val_dataset=val_dataset, console=console, progress=progress, notes=notes, file_notes=shown,
+        resume_from=resume_from, resume_checkpoint=resume_checkpoint,
     )
     result = _train_result(runner, cfg, stem)
     if console:
         print_train_summary(result, val_dataset)
     return result
-
-
-def _minim_version() -> str:
-    from minim import __version__
-
-    return __version__
 
 
 def _train_result(runner, cfg, stem: str) -> TrainResult:

@@ -6,10 +6,10 @@ each torchvision arch).
 """
 
 from minim.cls.models import augments, backbones, heads, losses, necks  # noqa: F401  (register types)
-from minim.cls.models.builder import build_classifier
+from minim.cls.models.builder import build_classifier, num_classes_of
 from minim.cls.models.classifier import ImageClassifier
 from minim.cls.models.registry import AUGMENTS, BACKBONES, CLASSIFIERS, HEADS, LOSSES, NECKS
 
 __all__ = [
-    "build_classifier", "ImageClassifier", "BACKBONES", "NECKS", "HEADS", "LOSSES", "CLASSIFIERS", "AUGMENTS",
+    "build_classifier", "num_classes_of", "ImageClassifier", "BACKBONES", "NECKS", "HEADS", "LOSSES", "CLASSIFIERS", "AUGMENTS",
 ]

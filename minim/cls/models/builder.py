@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from minim.cls.models.registry import CLASSIFIERS
-from minim.errors import BuildError
+from minim.errors import BuildError, ConfigError
 
 
 def _plain(value: Any) -> Any:
@@ -25,3 +25,12 @@ def build_classifier(cfg: Mapping[str, Any]):
     if not isinstance(cfg, Mapping):
         raise BuildError(f"the model config must be a dict, got {type(cfg).__name__}")
     return CLASSIFIERS.build(_plain(cfg))
+
+
+def num_classes_of(model) -> int:
+    """The classifier's class count: ``model.head.num_classes`` (or ``model.num_classes``)."""
+    for owner in (getattr(model, "head", None), model):
+        value = getattr(owner, "num_classes", None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    raise ConfigError("cannot tell the model's number of classes (it has no head.num_classes)")
