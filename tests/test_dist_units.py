@@ -82,7 +82,7 @@ def one_rank_group(monkeypatch):
 
 def test_ddp_training_path_in_a_one_rank_group(one_rank_group, tmp_path):
     from minim.cls.apis import train_model
-    from minim.cls.engine.dist import _initialized
+    from minim.cls.engine.dist import is_distributed
 
     setup = one_rank_group
     assert setup.device == torch.device("cpu") and setup.backend == "gloo" and (setup.rank, setup.world_size) == (0, 1)
@@ -107,4 +107,4 @@ def test_ddp_training_path_in_a_one_rank_group(one_rank_group, tmp_path):
     loader = build_eval_loader(NoisyDataset(n=5), {"samples_per_gpu": 2, "workers_per_gpu": 0}, setup.device)
     rows = multi_gpu_test(model, loader)  # NoisyDataset draws new noise on every read: compare shapes
     assert [row.shape for row in rows] == [row.shape for row in single_gpu_test(model, loader)] == [(4,)] * 5
-    assert _initialized()
+    assert is_distributed()

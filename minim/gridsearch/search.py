@@ -29,6 +29,7 @@ from minim.suggest import did_you_mean
 from minim.gridsearch import summary
 from minim.gridsearch.devices import gpu_pool
 from minim.gridsearch.space import Combination, check_keys, expand, parse_search_args
+from minim.launch.commands import usable_cpu_count
 
 DONE_MARKER = "gridsearch_done.json"
 OUTPUT_LOG = "gridsearch.log"
@@ -268,7 +269,7 @@ class _Runner:
             at_once = self.gpus.concurrent_runs
             self._say(f"{len(self.gpus.free)} GPU(s), {self.gpus.per_run} per run: {at_once} run(s) at a time")
         if self.max_jobs > 1 and "OMP_NUM_THREADS" not in env:  # share the cores between parallel runs
-            env["OMP_NUM_THREADS"] = str(max(1, _cpu_count() // at_once))
+            env["OMP_NUM_THREADS"] = str(max(1, usable_cpu_count() // at_once))
         if self.max_jobs == 1:
             for run in pending:
                 self._run(run, env)
@@ -349,9 +350,3 @@ class _Runner:
                 self.finished += 1
                 message = f"[{self.finished}/{self.total}] {message}"
             print(f"gridsearch: {message}", file=sys.stderr, flush=True)
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

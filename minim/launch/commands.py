@@ -173,7 +173,7 @@ def _torchrun_plan(options: LaunchOptions, minim_args: list[str], cuda_devices: 
     env = {}
     if cpu and "OMP_NUM_THREADS" not in os.environ:
         # share the cores between the processes instead of torchrun's blanket OMP_NUM_THREADS=1 (and its warning)
-        env["OMP_NUM_THREADS"] = str(max(1, _cpu_count() // per_node))
+        env["OMP_NUM_THREADS"] = str(max(1, usable_cpu_count() // per_node))
     return LaunchPlan("pytorch", argv, env, processes=gpus, cpu=cpu, notes=notes)
 
 
@@ -200,7 +200,8 @@ def _slurm_port() -> int:
     return random.randint(20000, 29999)
 
 
-def _cpu_count() -> int:
+def usable_cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1

@@ -166,7 +166,8 @@ def entry_for_checkpoint(config: Any, checkpoint: str | os.PathLike, name: str, 
     test-time size (``size``, else the test pipeline's, else 224).
     """
     from minim.cls.analysis.complexity import count_complexity
-    from minim.cls.analysis.publish import checkpoint_format, file_sha256
+    from minim.cls.analysis.publish import checkpoint_format
+    from minim.net.verify import file_sha256
     from minim.cls.checkpoint import read_checkpoint
     from minim.cls.models import build_classifier
     from minim.index.configs import load_config_arg
@@ -176,7 +177,7 @@ def entry_for_checkpoint(config: Any, checkpoint: str | os.PathLike, name: str, 
     cfg = load_config_arg(CODEBASE, config, list(cfg_options))
     if "model" not in cfg:
         raise ConfigError(f"{getattr(cfg, 'filename', None) or config}: config has no 'model'")
-    sha256 = file_sha256(path)
+    sha256 = file_sha256(path).hexdigest()
     check_hash_in_name(path.name, sha256, "checkpoint")
     check_hash_in_name(url.rsplit("/", 1)[-1], sha256, "weights url file")
     raw = read_checkpoint(path)

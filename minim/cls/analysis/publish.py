@@ -8,7 +8,6 @@ the first ``-<hex>.`` run of the file name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from minim.atomic import default_file_mode
+from minim.net.verify import file_sha256
 from minim.errors import UsageError
 
 #: torch.hub's pattern for the hash in a file name (``torch.hub.HASH_REGEX``)
@@ -42,15 +42,6 @@ class PublishedCheckpoint:
     @property
     def stem(self) -> str:
         return self.path.name[: -len(".pth")] if self.path.name.endswith(".pth") else self.path.stem
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def hub_hash(file_name: str) -> str | None:
@@ -140,7 +131,7 @@ def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_d
             torch.save(content, handle)      # so the same weights always give the same bytes
             handle.flush()
             os.fsync(handle.fileno())
-        sha256 = file_sha256(tmp)
+        sha256 = file_sha256(tmp).hexdigest()
         name = published_name(stem, sha256, with_date)
         if hub_hash(name) != sha256[:8]:
             raise UsageError(f"published name {name}: torch.hub would read the hash {hub_hash(name)!r} from it",

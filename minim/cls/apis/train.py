@@ -141,7 +141,7 @@ def train_model(
     from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
     from minim.cls.engine.device import resolve_device, resolve_precision
-    from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
+    from minim.cls.engine.dist import broadcast_object, get_world_size, is_distributed, is_main_process
     from minim.cls.engine.evaluation import build_eval_hook
     from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
     from minim.cls.engine.hooks import HOOKS
@@ -153,7 +153,7 @@ def train_model(
     from minim.cls.engine.runner import Runner, check_resumable
     from minim.cls.engine.work_dir import claim_work_dir
 
-    if distributed and not _dist_initialized():
+    if distributed and not is_distributed():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
                           hint="run under minim train ... --launcher pytorch|slurm, or call init_distributed first")
     if cfg.get("work_dir") is None:
@@ -294,12 +294,6 @@ def train_model(
             for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
                 batch_normalize.restore(dataset)
     return runner
-
-
-def _dist_initialized() -> bool:
-    import torch.distributed as dist
-
-    return dist.is_available() and dist.is_initialized()
 
 
 def _check_replicas(model, logger) -> list[str]:

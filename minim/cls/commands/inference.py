@@ -10,7 +10,6 @@ from minim.cls.commands.common import checkpoint_for, warn
 from minim.cls.commands.render import print_predictions
 from minim.errors import DataError, UsageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def collect_images(inputs: Sequence[str]) -> list[Path]:
@@ -22,15 +21,15 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
 def _collect(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
     """``(file, where its annotated copy goes below --show-dir)`` per image: its path inside the folder
     given (under the folder's name when several inputs were given), or its name for a file given."""
-    from minim.cls.datasets.custom import find_images
+    from minim.cls.datasets.custom import IMG_EXTENSIONS, find_images
 
     found: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            names = find_images(str(path), IMAGE_EXTENSIONS)
+            names = find_images(str(path), IMG_EXTENSIONS)
             if not names:
-                raise DataError(f"{path} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
+                raise DataError(f"{path} holds no image ({', '.join(IMG_EXTENSIONS)})")
             base = Path(path.resolve().name) if len(inputs) > 1 else Path()
             found.extend((path / name, base / name) for name in names)
         elif path.is_file():

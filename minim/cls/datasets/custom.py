@@ -23,7 +23,7 @@ from minim.cls.datasets.base import BaseDataset
 from minim.cls.datasets.paths import require_dir, require_file
 from minim.cls.datasets.registry import DATASETS
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".webp")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def list_class_folders(root: str) -> list[str]:

@@ -15,7 +15,8 @@ import contextlib
 from typing import Any
 
 
-def _initialized() -> bool:
+def is_distributed() -> bool:
+    """Whether a torch.distributed process group is up."""
     import torch.distributed as dist
 
     return dist.is_available() and dist.is_initialized()
@@ -23,7 +24,7 @@ def _initialized() -> bool:
 
 def get_rank() -> int:
     """This process's rank (0 when not distributed)."""
-    if not _initialized():
+    if not is_distributed():
         return 0
     import torch.distributed as dist
 
@@ -32,7 +33,7 @@ def get_rank() -> int:
 
 def get_world_size() -> int:
     """Number of processes (1 when not distributed)."""
-    if not _initialized():
+    if not is_distributed():
         return 1
     import torch.distributed as dist
 
@@ -46,7 +47,7 @@ def is_main_process() -> bool:
 
 def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
-    if _initialized():
+    if is_distributed():
         import torch.distributed as dist
 
         dist.barrier()
@@ -54,7 +55,7 @@ def barrier() -> None:
 
 def all_gather_object(obj: Any) -> list[Any]:
     """Every rank's ``obj`` in rank order (``[obj]`` when not distributed)."""
-    if not _initialized():
+    if not is_distributed():
         return [obj]
     import torch.distributed as dist
 
@@ -65,7 +66,7 @@ def all_gather_object(obj: Any) -> list[Any]:
 
 def broadcast_object(obj: Any, src: int = 0) -> Any:
     """Rank ``src``'s ``obj`` on every rank (``obj`` itself when not distributed)."""
-    if not _initialized():
+    if not is_distributed():
         return obj
     import torch.distributed as dist
 
@@ -121,7 +122,7 @@ def init_distributed(launcher: str, backend: str | None = None, device: Any = No
         chosen = "gloo"
         if backend not in (None, "gloo"):
             notes.append(f"dist_params.backend={backend!r} needs CUDA; using gloo for CPU processes")
-    if not _initialized():
+    if not is_distributed():
         kwargs = {"device_id": run_device} if run_device.type == "cuda" else {}
         dist.init_process_group(chosen, init_method="env://", rank=env.rank, world_size=env.world_size, **kwargs)
     return DistSetup(run_device, chosen, env.rank, env.world_size, env.local_rank, notes)
@@ -129,7 +130,7 @@ def init_distributed(launcher: str, backend: str | None = None, device: Any = No
 
 def destroy_distributed() -> None:
     """Leave the process group (after a final barrier); no-op when not distributed."""
-    if _initialized():
+    if is_distributed():
         import torch.distributed as dist
 
         try:
@@ -140,7 +141,7 @@ def destroy_distributed() -> None:
 
 def all_reduce_mean(tensor):
     """The mean of ``tensor`` over all ranks (``tensor`` itself when not distributed)."""
-    if not _initialized() or get_world_size() == 1:
+    if not is_distributed() or get_world_size() == 1:
         return tensor
     import torch.distributed as dist
 
@@ -152,7 +153,7 @@ def all_reduce_mean(tensor):
 def broadcast_buffers(model, src: int = 0) -> None:
     """Copy rank ``src``'s buffers (BatchNorm running statistics) to every rank, as mmcv does before
     evaluating: DDP syncs them at the start of each forward, so after the last step they differ."""
-    if not _initialized() or get_world_size() == 1:
+    if not is_distributed() or get_world_size() == 1:
         return
     import torch.distributed as dist
 
@@ -189,7 +190,7 @@ def replica_digests(model) -> list[str]:
 def main_process_first():
     """Rank 0 runs the block first (downloads, dataset preparation), the other ranks after it; no-op
     when not distributed. If rank 0 fails inside, the launcher stops the waiting ranks."""
-    if not _initialized():
+    if not is_distributed():
         yield
         return
     if not is_main_process():

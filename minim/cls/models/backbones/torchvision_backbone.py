@@ -10,6 +10,7 @@ from torch import nn
 
 from minim.cls.models.backbones.base import WrappedModelBackbone, replace_module
 from minim.cls.models.registry import BACKBONES
+from minim.cls.models.zoo import all_torchvision_archs
 from minim.errors import BuildError
 from minim.suggest import did_you_mean
 
@@ -34,12 +35,6 @@ _DROPPED_PLAIN_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("Au
 _AUX_ARCHS = ("googlenet", "inception_v3")
 
 
-def torchvision_archs() -> list[str]:
-    import torchvision.models
-
-    return sorted(torchvision.models.list_models(module=torchvision.models))
-
-
 def final_layer_path(arch: str, model: nn.Module | None = None) -> str:
     """The dotted path of ``arch``'s final classification layer (``'fc'``, ``'classifier.1'``, ...)."""
     for pattern, path in _FINAL_LAYERS:
@@ -57,7 +52,7 @@ def build_torchvision_model(arch: str, type_name: str, **kwargs: Any) -> nn.Modu
     """``torchvision.models.get_model(arch, weights=None, **kwargs)`` with typed errors."""
     import torchvision.models
 
-    archs = torchvision_archs()
+    archs = all_torchvision_archs()
     if arch not in archs:
         raise BuildError(f"{type_name}: torchvision has no classification architecture {arch!r}",
                          hint=did_you_mean(arch, archs))
