@@ -33,7 +33,8 @@ def flattened_config_text(entry: ModelEntry) -> str:
 
 
 def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> FileOutcome:
-    """Write ``dest/<name>.py``; an existing file is kept unless it is identical or ``overwrite``."""
+    """Write ``dest/<name>.py``. An identical existing file counts as present; a different one is an error
+    unless ``overwrite`` replaces it."""
     text = flattened_config_text(entry)
     target = dest / f"{entry.name}.py"
     if target.exists() and not overwrite:

@@ -74,6 +74,11 @@ def test_backbones_without_torchvision_counterpart_say_so(name):
         BACKBONES.build(dict(type=name, depth=50))
 
 
+def test_an_architecture_option_torchvision_lacks_is_refused_not_ignored():
+    with pytest.raises(BuildError, match="linear_pw_conv=False is not supported"):
+        BACKBONES.build(dict(type="ConvNeXt", arch="tiny", linear_pw_conv=False))
+
+
 def test_bad_depth_lists_the_depths():
     with pytest.raises(BuildError, match="18, 34, 50, 101, 152"):
         BACKBONES.build(dict(type="ResNet", depth=20))

@@ -344,7 +344,7 @@ def _load_into(model: nn.Module, state_dict: dict, source: str, logger, *, toler
     skipped = [k for k in mismatched if tolerant and k.startswith(tolerant)]
     fatal = [k for k in mismatched if k not in skipped]
     if missing or unexpected or fatal:
-        hint = _mismatch_hint(missing, unexpected, key_prefix)
+        hint = _mismatch_hint(missing, unexpected)
         if fatal and head and not missing and not unexpected and all(k.startswith(head) for k in fatal):
             hint = (f"the checkpoint's head has {state_dict[fatal[0]].shape[0]} classes and the model's "
                     f"{own[fatal[0]].shape[0]}: give the checkpoint your fine-tuning wrote, or the config it was "
@@ -380,7 +380,7 @@ def _mismatch_message(source, model, missing, unexpected, fatal, state_dict, own
     return "; ".join(parts)
 
 
-def _mismatch_hint(missing, unexpected, prefix) -> str:
+def _mismatch_hint(missing, unexpected) -> str:
     if missing and not unexpected and all(k.startswith("head.") for k in missing):
         return ("the checkpoint has no head weights; to load only the backbone use model.backbone.init_cfg="
                 "dict(type='Pretrained', checkpoint=..., prefix='backbone')")

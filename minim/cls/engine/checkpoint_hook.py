@@ -43,7 +43,6 @@ class CheckpointHook(Hook):
         self.save_last = save_last
         self.create_symlink = create_symlink
         self.filename_tmpl = filename_tmpl or ("epoch_{}.pth" if by_epoch else "iter_{}.pth")
-        self.written: list[Path] = []
 
     def before_run(self, runner) -> None:
         if self.out_dir is None:
@@ -71,7 +70,6 @@ class CheckpointHook(Hook):
         runner.save_checkpoint(path, save_optimizer=self.save_optimizer, end_of_epoch=end_of_epoch)
         if not is_main_process():
             return
-        self.written.append(path)
         if self.create_symlink:
             checkpoint_io.link_latest(path, self.directory / "latest.pth")
         runner.logger.info(f"saved checkpoint {path}", console=False)

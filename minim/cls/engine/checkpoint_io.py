@@ -29,10 +29,7 @@ def read(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    checkpoint = read_checkpoint(str(path))
-    if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"checkpoint {path} is not a dict")
-    return checkpoint
+    return read_checkpoint(str(path))
 
 
 def link_latest(target: Path, link: Path) -> None:
@@ -46,7 +43,8 @@ def link_latest(target: Path, link: Path) -> None:
 
 
 def newest_checkpoint(work_dir: str | Path) -> Path | None:
-    """The checkpoint to resume from in ``work_dir``: ``latest.pth`` if valid, else the newest epoch_/iter_ file."""
+    """The checkpoint to resume from in ``work_dir``: ``latest.pth`` (resolved) if it exists, else the newest
+    epoch_/iter_ file."""
     work_dir = Path(work_dir)
     latest = work_dir / "latest.pth"
     if latest.exists():

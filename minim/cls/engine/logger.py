@@ -109,7 +109,7 @@ class RunLogger:
             self._print(message)
 
     def warning(self, message: str) -> None:
-        """A warning: text log and the console's stderr."""
+        """A warning: text log and stderr (while a progress bar is shown: printed above it, on its console)."""
         if not self.enabled:
             return
         self._write_text("WARNING", message)

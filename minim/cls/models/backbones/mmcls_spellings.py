@@ -513,6 +513,7 @@ class ConvNeXt(TorchvisionModelBackbone):
         _require(name, "stem_patch_size", stem_patch_size, 4)
         _require(name, "norm_cfg", norm_cfg, None, {"type": "LN2d", "eps": 1e-6})
         _require(name, "act_cfg", act_cfg, None, {"type": "GELU"})
+        _require(name, "linear_pw_conv", linear_pw_conv, True)  # torchvision's blocks use nn.Linear
         _require(name, "layer_scale_init_value", layer_scale_init_value, 1e-6)
         _require(name, "out_indices", out_indices, -1, (-1,), 3, (3,))
         _require(name, "frozen_stages", frozen_stages, 0, -1)
