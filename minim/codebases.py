@@ -41,6 +41,15 @@ class Codebase:
             )
         return _load_object(self.tools[name])
 
+    def engine_function(self, name: str) -> Callable:
+        """The engine's function ``name`` (``train``, ``test``, ``infer``, ``launch_preflight``)."""
+        if not self.engine:
+            raise NotFoundError(f"codebase {self.name!r} has no engine: it cannot {name}")
+        function = getattr(importlib.import_module(self.engine), name, None)
+        if function is None:
+            raise NotFoundError(f"codebase {self.name!r} does not implement {name}")
+        return function
+
 
 def _load_object(ref: str):
     module_name, _, attribute = ref.partition(":")

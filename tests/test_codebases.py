@@ -43,3 +43,5 @@ def test_plugin_codebase_is_discovered(tmp_path):
     assert printed.returncode == 0
     unknown = minim("search", "dem")
     assert unknown.returncode == 2 and "known codebases: cls, demo" in unknown.stderr
+    no_engine = minim("train", "demo", str(config))
+    assert no_engine.returncode != 0 and "codebase 'demo' has no engine: it cannot train" in no_engine.stderr

@@ -94,10 +94,9 @@ def launch_if_requested(ctx: click.Context, codebase, command: str, config: str,
     options.check()
     if options.launcher == "none":
         return "single"
-    from minim.cli.commands.train import engine_function
     from minim.launch import build_plan, run_plan
 
-    job_name = engine_function(codebase, "launch_preflight")(config, _cfg_options(ctx), command)
+    job_name = codebase.engine_function("launch_preflight")(config, _cfg_options(ctx), command)
     plan = build_plan(options, [command], ctx.meta[RAW_ARGS_KEY], job_name=job_name,
                       cuda_devices=_cuda_devices(), cpu=device == "cpu")
     for note in plan.notes:

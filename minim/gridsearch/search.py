@@ -64,6 +64,12 @@ class GridSearchResult:
     metric: str
     rule: str
     runs: list[RunResult]
+    #: the searched keys, in --search-args order
+    keys: list[str] = field(default_factory=list)
+    #: names the search in the printed table (``gridsearch <config file>: N runs``)
+    title: str = ""
+    #: True when nothing ran: ``runs`` hold the planned commands
+    dry_run: bool = False
     summary_json: Path | None = None
     summary_csv: Path | None = None
 
@@ -133,13 +139,9 @@ def gridsearch(
         runs.append(RunResult(combo.name, dict(combo.values), "planned", str(folder), str(folder / OUTPUT_LOG),
                               command=command))
     keys = [item.key for item in space]
+    title = f"gridsearch {config_path.name}: {len(runs)} runs"
     if dry_run:
-        from minim.launch.commands import format_command
-
-        if console:
-            for run in runs:
-                print(format_command(run.command), flush=True)
-        return GridSearchResult(root, metric or DEFAULT_METRIC, rule or "greater", runs)
+        return GridSearchResult(root, metric or DEFAULT_METRIC, rule or "greater", runs, keys, title, dry_run=True)
     _Runner(runs, fingerprints, max_jobs, console, train_args).run_all()
     metric = metric or _metric_from_logs(runs) or DEFAULT_METRIC
     rule = rule or _infer_rule(metric)
@@ -157,11 +159,7 @@ def gridsearch(
                else " ".join(search_args), "cfg_options": list(cfg_options), "train_args": list(train_args),
                "metric": metric, "rule": rule, "keys": keys}
     json_path, csv_path = summary.write_summary(root, payload, ranked, keys, metric)
-    result = GridSearchResult(root, metric, rule, ranked, json_path, csv_path)
-    if console:
-        summary.print_table(ranked, keys, metric, rule, title=f"gridsearch {config_path.name}: {len(runs)} runs")
-        print(f"summary: {json_path} and {csv_path.name}", flush=True)
-    return result
+    return GridSearchResult(root, metric, rule, ranked, keys, title, summary_json=json_path, summary_csv=csv_path)
 
 
 def _check_train_args(train_args: Sequence[str], max_jobs: int) -> None:

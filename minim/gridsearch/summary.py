@@ -78,14 +78,15 @@ def write_summary(root: Path, payload: dict[str, Any], runs: list, keys: Sequenc
     writer = csv.writer(buffer)
     writer.writerow(["rank", "name", *keys, metric, "best_at", "status", "seconds", "work_dir", "log"])
     for i, run in enumerate(runs, 1):
-        writer.writerow([i, run.name, *[_cell(run.values.get(k)) for k in keys],
+        writer.writerow([i, run.name, *[cell_text(run.values.get(k)) for k in keys],
                          "" if run.best is None else run.best, "" if run.best_at is None else run.best_at,
                          run.status, f"{run.seconds:.1f}", run.work_dir, run.log])
     write_text_atomic(csv_path, buffer.getvalue())
     return json_path, csv_path
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A searched value as the summary shows it (strings bare, others as JSON)."""
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -97,29 +98,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-def print_table(runs: list, keys: Sequence[str], metric: str, rule: str, title: str) -> None:
-    """The ranked runs as a rich table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    for key in keys:
-        table.add_column(key, justify="right", overflow="fold")
-    table.add_column(f"best {metric}", justify="right", overflow="fold")
-    table.add_column("at", justify="right")
-    table.add_column("status")
-    styles = {"failed": "red", "done": "green", "skipped": "green"}
-    for i, run in enumerate(runs, 1):
-        table.add_row(
-            str(i), *[_cell(run.values.get(k)) for k in keys],
-            "-" if run.best is None else f"{run.best:.2f}",
-            "-" if run.best_at is None else str(run.best_at),
-            f"[{styles.get(run.status, 'default')}]{run.status}[/]",
-        )
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(table)
-    better = "higher" if rule == "greater" else "lower"
-    console.print(f"ranked by the best {metric} of each run ({better} is better)", markup=False)

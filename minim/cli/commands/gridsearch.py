@@ -79,4 +79,40 @@ def command(codebase, config, search_args, work_dir, max_jobs, cfg_options, metr
         allow_stale=allow_stale,
         dry_run=dry_run,
     )
+    if result.dry_run:
+        from minim.launch.commands import format_command
+
+        for run in result.runs:
+            click.echo(format_command(run.command))
+        return
+    _print_ranking(result)
+    click.echo(f"summary: {result.summary_json} and {result.summary_csv.name}")
     result.raise_for_failures()
+
+
+def _print_ranking(result) -> None:
+    """The ranked runs as a rich table on stdout, with the rule they are ranked by."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from minim.gridsearch.summary import cell_text
+
+    table = Table(title=result.title)
+    table.add_column("#", justify="right")
+    for key in result.keys:
+        table.add_column(key, justify="right", overflow="fold")
+    table.add_column(f"best {result.metric}", justify="right", overflow="fold")
+    table.add_column("at", justify="right")
+    table.add_column("status")
+    styles = {"failed": "red", "done": "green", "skipped": "green"}
+    for i, run in enumerate(result.runs, 1):
+        table.add_row(
+            str(i), *[cell_text(run.values.get(k)) for k in result.keys],
+            "-" if run.best is None else f"{run.best:.2f}",
+            "-" if run.best_at is None else str(run.best_at),
+            f"[{styles.get(run.status, 'default')}]{run.status}[/]",
+        )
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(table)
+    better = "higher" if result.rule == "greater" else "lower"
+    console.print(f"ranked by the best {result.metric} of each run ({better} is better)", markup=False)

@@ -25,9 +25,7 @@ def command(codebase, config, images, checkpoint, topk, device, as_json, show_di
       minim infer cls work_dirs/mobilenet-v2_digits/mobilenet-v2_digits.py digit.png \\
           --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --topk 3
     """
-    from minim.cli.commands.train import engine_function
-
-    engine_function(codebase, "infer")(
+    codebase.engine_function("infer")(
         config,
         list(images),
         checkpoint,

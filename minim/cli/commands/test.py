@@ -30,12 +30,10 @@ def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, dev
           --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --metrics accuracy f1_score --out results.json
       minim test cls CONFIG --checkpoint CKPT --launcher pytorch --gpus 2   # same metrics, 2 processes
     """
-    from minim.cli.commands.train import engine_function
-
     mode = launch_if_requested(ctx, codebase, "test", config, dict(launch), device)
     if mode == "launched":
         return
-    engine_function(codebase, "test")(
+    codebase.engine_function("test")(
         config,
         checkpoint,
         metrics=list(metrics) or None,

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
 from minim.cli.launch_options import LaunchCommand, launch_if_requested, launcher_options
 from minim.cli.options import HELP, cfg_options_option, codebase_argument, training_options
-from minim.errors import NotFoundError
-
-
-def engine_function(codebase, name: str):
-    """``codebase``'s engine function ``name`` (e.g. ``minim.cls.commands.train``)."""
-    if not codebase.engine:
-        raise NotFoundError(f"codebase {codebase.name!r} has no engine: it cannot {name}")
-    module = importlib.import_module(codebase.engine)
-    function = getattr(module, name, None)
-    if function is None:
-        raise NotFoundError(f"codebase {codebase.name!r} does not implement {name}")
-    return function
 
 
 @click.command("train", cls=LaunchCommand, context_settings=HELP)
@@ -50,7 +36,7 @@ def command(ctx, codebase, config, work_dir, resume, cfg_options, device, seed, 
     mode = launch_if_requested(ctx, codebase, "train", config, dict(launch), device)
     if mode == "launched":
         return
-    engine_function(codebase, "train")(
+    codebase.engine_function("train")(
         config,
         work_dir=work_dir,
         resume=resume,
