@@ -69,6 +69,14 @@ class PackageError(MinimError):
     """An install, uninstall or environment problem."""
 
 
+class LaunchError(MinimError):
+    """A launched (torchrun / srun) run failed; ``exit_code`` is the failing worker's status where known."""
+
+
+class OnnxError(MinimError):
+    """An ONNX export or its verification failed."""
+
+
 def caused_by_interrupt(exc: BaseException | None) -> bool:
     """Whether a ``KeyboardInterrupt`` is among the causes of ``exc`` (libraries such as torch.save
     turn Ctrl-C into their own errors)."""

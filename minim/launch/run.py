@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from minim.errors import MinimError
+from minim.errors import LaunchError
 from minim.launch.commands import LaunchPlan
 
 _ELASTIC_LOG = re.compile(r"^[IWEDC]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ torch/distributed/")
@@ -24,10 +24,6 @@ _FAILED_LOG = re.compile(r"failed \(exitcode: (-?\d+)\) local_rank: (\d+)")
 _CHILD_FAILED = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError"
 _RANK_LINE = re.compile(r"^\s*rank\s*:\s*(\d+)")
 _EXIT_LINE = re.compile(r"^\s*exitcode\s*:\s*(-?\d+)")
-
-
-class LaunchError(MinimError):
-    """A launched run failed; ``exit_code`` is the failing worker's status where known."""
 
 
 @dataclass

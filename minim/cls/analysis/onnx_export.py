@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from minim.atomic import atomic_output
-from minim.errors import BuildError, MinimError, UsageError
+from minim.errors import BuildError, OnnxError, UsageError
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "probs"
@@ -36,10 +36,6 @@ class Verification:
     max_abs_diff: float
     shapes: list[tuple[int, ...]]
     onnxruntime_version: str
-
-
-class OnnxError(MinimError):
-    """The export or its verification failed."""
 
 
 def scores_module(classifier):
