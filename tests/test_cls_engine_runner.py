@@ -446,3 +446,27 @@ def test_the_work_dir_lock_dies_with_its_process_not_with_its_forked_workers(tmp
             pass
     finally:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_train_model_starts_from_load_from(tmp_path):
+    train_tiny(tmp_path / "first", runner=dict(type="EpochBasedRunner", max_epochs=1), val=False)
+    start = torch.load(tmp_path / "first" / "epoch_1.pth", weights_only=True)["state_dict"]
+    frozen = dict(type="SGD", lr=0.0, momentum=0.0, weight_decay=0.0)  # training changes no weight
+    runner = train_tiny(tmp_path / "second", model_seed=7, optimizer=frozen, lr_config=None, val=False,
+                        runner=dict(type="EpochBasedRunner", max_epochs=1), load_from=str(tmp_path / "first" / "epoch_1.pth"))
+    for name, parameter in runner.model.named_parameters():
+        assert torch.equal(parameter.detach(), start[name]), name
+
+
+def test_train_model_checks_load_from_and_class_counts_before_writing(tmp_path):
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+    from minim.errors import CheckpointError, DataError
+
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train_tiny(tmp_path / "missing", load_from=str(tmp_path / "nowhere.pth"), val=False)
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(DataError, match="data.train has 3 classes but model.head.num_classes=4"):
+        train_model(TinyClassifier(num_classes=4), [NoisyDataset(num_classes=3)], engine_cfg(tmp_path / "classes"),
+                    validate=False, device="cpu", console=False)
+    assert not (tmp_path / "classes").exists()

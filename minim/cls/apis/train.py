@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -132,26 +133,11 @@ def train_model(
     shard of the val set (gathered, so metrics equal a single process's), and at the end the
     replicas are checked to hold identical weights.
     """
-    import torch
-
-    from minim.cls.apis.config_source import config_stem
     from minim.cls.engine import batch_normalize, checkpoint_io
-    from minim.cls.engine.allocator import retain_freed_memory
-    from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
     from minim.cls.engine.compiling import compile_model, compile_options
-    from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
-    from minim.cls.engine.device import resolve_device, resolve_precision
-    from minim.cls.engine.dist import broadcast_object, get_world_size, is_distributed, is_main_process
-    from minim.cls.engine.evaluation import build_eval_hook
-    from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
-    from minim.cls.engine.hooks import HOOKS
-    from minim.cls.engine.logger import RunLogger
-    from minim.cls.engine.logger_hook import build_logger_hook
-    from minim.cls.engine.lr_schedule import build_lr_hook
-    from minim.cls.engine.momentum_schedule import build_momentum_hook
-    from minim.cls.engine.optimizer import build_optimizer
-    from minim.cls.engine.runner import Runner, check_resumable
-    from minim.cls.engine.work_dir import claim_work_dir
+    from minim.cls.engine.device import resolve_device
+    from minim.cls.engine.dist import is_distributed
+    from minim.cls.engine.runner import check_resumable
 
     if distributed and not is_distributed():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
@@ -160,6 +146,58 @@ def train_model(
         raise ConfigError("cfg.work_dir is not set")
     datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
     device = resolve_device(device if device is not None else cfg.get("device"))
+    plan = _check_plan(cfg, datasets, device)
+    resume_from = resume_from or cfg.get("resume_from")
+    _check_class_counts(model, datasets, plan.workflow)
+    if cfg.get("load_from") and not resume_from:  # mmcls: resume_from wins over load_from
+        _load_from(model, cfg.load_from)
+
+    notes = list(notes)
+    model, optimizer, train_module = _place_model(model, cfg, device, distributed, plan.channels_last, notes)
+    loaders = _build_loaders(cfg, datasets, plan.workflow, plan.seed, device)
+    eval_hook = None
+    if validate:
+        val_dataset, eval_hook = _build_evaluation(cfg, model, val_dataset, plan.by_epoch, device)
+    hooks = _build_hooks(cfg, plan.by_epoch, eval_hook)
+    if resume_from and resume_checkpoint is None:
+        resume_checkpoint = checkpoint_io.read(resume_from)
+    if resume_checkpoint is not None:  # before the work dir is written
+        check_resumable(model.module if hasattr(model, "module") else model, resume_checkpoint, resume_from)
+    compiling = compile_options(cfg.get("compile"))
+    if compiling is not None:
+        notes.append(compile_model(model, compiling))
+
+    try:
+        return _run_in_work_dir(
+            cfg, model, optimizer, train_module, plan, device, loaders, hooks,
+            meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, file_notes=file_notes,
+            resume=(resume_from, resume_checkpoint), distributed=distributed,
+        )
+    finally:
+        for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
+            batch_normalize.restore(dataset)
+
+
+@dataclass
+class _Plan:
+    """The run's settings, checked before anything is built."""
+
+    by_epoch: bool
+    max_epochs: int | None
+    max_iters: int | None
+    workflow: list[tuple[str, int]]
+    optimizer_settings: dict[str, Any]
+    precision: Any
+    channels_last: bool
+    seed: int
+
+
+def _check_plan(cfg, datasets: list, device) -> _Plan:
+    """Runner, workflow, optimizer settings and precision of ``cfg`` (errors name the key at fault)."""
+    import torch
+
+    from minim.cls.engine.device import resolve_precision
+
     by_epoch, max_epochs, max_iters = runner_limits(cfg)
     workflow = [tuple(flow) for flow in (cfg.get("workflow") or [("train", 1)])]
     for flow in workflow:
@@ -167,17 +205,41 @@ def train_model(
             raise ConfigError(f"workflow entries must be ('train', N) or ('val', N), got {flow!r}")
     if len(datasets) != len(workflow):
         raise ConfigError(f"workflow {workflow} needs {len(workflow)} dataset(s), got {len(datasets)}")
-    opt_settings = optimizer_hook_settings(cfg)
-    precision = resolve_precision(device, opt_settings["fp16"], amp=False)
-    channels_last = bool(cfg.get("channels_last", False))
+    settings = optimizer_hook_settings(cfg)
     if cfg.get("optimizer") is None:
         raise ConfigError("config has no optimizer; add e.g. optimizer = dict(type='SGD', lr=0.1, momentum=0.9)")
-    seed = int(cfg.get("seed") or 0)
     if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    retained = device.type == "cpu" and cfg.get("cpu_retain_freed_memory", True) and retain_freed_memory()
+    return _Plan(by_epoch, max_epochs, max_iters, workflow, settings,
+                 precision=resolve_precision(device, settings["fp16"], amp=False),
+                 channels_last=bool(cfg.get("channels_last", False)), seed=int(cfg.get("seed") or 0))
 
-    notes = list(notes)
+
+def _check_class_counts(model, datasets: list, workflow) -> None:
+    """Each training dataset's classes must be as many as the head's (before anything is written)."""
+    from minim.cls.datasets.checks import check_num_classes
+    from minim.cls.models import num_classes_of
+
+    num_classes = num_classes_of(model)
+    for dataset, (mode, _) in zip(datasets, workflow):
+        if mode == "train":
+            check_num_classes(dataset, num_classes, "train")
+
+
+def _load_from(model, load_from: str) -> None:
+    """``load_from``: the weights to start from (file, URL, ``torchvision://``), strict but for the head."""
+    from minim.cls.apis.config_source import weights_path
+    from minim.cls.checkpoint import load_checkpoint
+
+    load_checkpoint(model, weights_path(load_from), map_location="cpu")
+
+
+def _place_model(model, cfg, device, distributed: bool, channels_last: bool, notes: list[str]):
+    """``(model, optimizer, DDP wrapper or None)``: SyncBatchNorm on request, on ``device``, optimizer built."""
+    import torch
+
+    from minim.cls.engine.optimizer import build_optimizer
+
     if distributed and cfg.get("sync_bn", False):
         from minim.cls.engine.parallel import convert_sync_bn
 
@@ -186,20 +248,47 @@ def train_model(
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    compiling = compile_options(cfg.get("compile"))
     optimizer = build_optimizer(model, cfg.optimizer)
     train_module = None
     if distributed:
         from minim.cls.engine.parallel import wrap_ddp
 
         train_module = wrap_ddp(model, device, cfg.get("find_unused_parameters", False))
-    lr_hook = build_lr_hook(cfg.get("lr_config"), by_epoch)
-    momentum_hook = build_momentum_hook(cfg.get("momentum_config"), by_epoch)
-    checkpoint_hook = build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch)
-    logger_hook = build_logger_hook(cfg.get("log_config"))
+    return model, optimizer, train_module
+
+
+def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
+    """``(hook, priority)`` pairs: the config's ``custom_hooks`` first (on equal priority they run before the
+    built-in ones: PreciseBNHook at ABOVE_NORMAL before the evaluation), then lr, momentum, checkpoint,
+    evaluation (None: no evaluation), logger."""
+    from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
+    from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
+    from minim.cls.engine.hooks import HOOKS
+    from minim.cls.engine.logger_hook import build_logger_hook
+    from minim.cls.engine.lr_schedule import build_lr_hook
+    from minim.cls.engine.momentum_schedule import build_momentum_hook
+
+    hooks = []
+    for hook_cfg in cfg.get("custom_hooks") or []:
+        if not isinstance(hook_cfg, dict):
+            raise ConfigError(f"custom_hooks entries must be dicts such as dict(type=..., priority='NORMAL'), got {hook_cfg!r}")
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop("priority", None)
+        hooks.append((HOOKS.build(hook_cfg), priority))
+    built_in = (build_lr_hook(cfg.get("lr_config"), by_epoch), build_momentum_hook(cfg.get("momentum_config"), by_epoch),
+                build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch), eval_hook,
+                build_logger_hook(cfg.get("log_config")))
+    return hooks + [(hook, None) for hook in built_in if hook is not None]
+
+
+def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
+    """One loader per workflow entry (reproducible training order; Normalize per batch on the device)."""
+    from minim.cls.engine import batch_normalize
+    from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
+
     data_cfg = cfg.get("data") or {}
-    loaders = []
     on_device = bool(cfg.get("normalize_on_device", True))
+    loaders = []
     for dataset, (mode, _) in zip(datasets, workflow):
         _prepare_cache(dataset)
         if mode == "train":
@@ -207,66 +296,56 @@ def train_model(
         else:
             loader = build_eval_loader(dataset, loader_settings(data_cfg, "val"), device)
         loaders.append(batch_normalize.attach(loader, dataset, on_device))
-    batch_normalized = any(loader.batch_normalizer is not None and mode == "train"
-                           for loader, (mode, _) in zip(loaders, workflow))
-    eval_hook = None
-    if validate:
-        if val_dataset is None:
-            from minim.cls.datasets import build_dataset
+    return loaders
 
-            val_dataset = build_dataset(data_cfg["val"], dict(test_mode=True))
-        _prepare_cache(val_dataset)
-        val_loader = batch_normalize.attach(build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device),
-                                            val_dataset, on_device)
-        from minim.cls.models import num_classes_of
 
-        num_classes = num_classes_of(model)
-        eval_hook = build_eval_hook(cfg.get("evaluation"), val_loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
-    custom_hooks = []
-    for hook_cfg in cfg.get("custom_hooks") or []:
-        if not isinstance(hook_cfg, dict):
-            raise ConfigError(f"custom_hooks entries must be dicts such as dict(type=..., priority='NORMAL'), got {hook_cfg!r}")
-        hook_cfg = dict(hook_cfg)
-        priority = hook_cfg.pop("priority", None)
-        custom_hooks.append((HOOKS.build(hook_cfg), priority))
-    resume_from = resume_from or cfg.get("resume_from")
-    if resume_from and resume_checkpoint is None:
-        resume_checkpoint = checkpoint_io.read(resume_from)
-    if resume_checkpoint is not None:  # before the work dir is written
-        check_resumable(model.module if hasattr(model, "module") else model, resume_checkpoint, resume_from)
+def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
+    """``(val dataset, EvalHook)``: ``data.val`` unless the caller gave the dataset; its classes are checked."""
+    from minim.cls.datasets.checks import check_num_classes
+    from minim.cls.engine import batch_normalize
+    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.engine.evaluation import build_eval_hook
+    from minim.cls.models import num_classes_of
 
-    if compiling is not None:
-        notes.append(compile_model(model, compiling))
+    data_cfg = cfg.get("data") or {}
+    if val_dataset is None:
+        from minim.cls.datasets import build_dataset
 
-    # --- everything checked: now write into the work dir -----------------------------------
+        val_dataset = build_dataset(data_cfg["val"], dict(test_mode=True))
+    num_classes = num_classes_of(model)
+    check_num_classes(val_dataset, num_classes, "val")
+    _prepare_cache(val_dataset)
+    loader = build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device)
+    loader = batch_normalize.attach(loader, val_dataset, bool(cfg.get("normalize_on_device", True)))
+    return val_dataset, build_eval_hook(cfg.get("evaluation"), loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
+
+
+def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, loaders: list, hooks: list, *,
+                     meta, timestamp, console, progress, notes, file_notes, resume, distributed):
+    """Claim the work dir, write the config copy and logs, build the runner and train (resuming if asked)."""
+    from minim.cls.apis.config_source import config_stem
+    from minim.cls.engine.allocator import retain_freed_memory
+    from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
+    from minim.cls.engine.logger import RunLogger
+    from minim.cls.engine.runner import Runner
+    from minim.cls.engine.work_dir import claim_work_dir
+
+    retained = device.type == "cpu" and cfg.get("cpu_retain_freed_memory", True) and retain_freed_memory()
     work_dir = Path(cfg.work_dir)
     with claim_work_dir(work_dir, enabled=is_main_process()):  # one run per work dir
         timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
-        if is_main_process():
-            if hasattr(cfg, "dump"):
-                cfg.dump(str(work_dir / f"{config_stem(cfg)}.py"))
+        if is_main_process() and hasattr(cfg, "dump"):
+            cfg.dump(str(work_dir / f"{config_stem(cfg)}.py"))
         logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
-        meta = _complete_meta(meta, cfg, seed, device)
+        meta = _complete_meta(meta, cfg, plan.seed, device)
         runner = Runner(
-            model,
-            optimizer,
-            work_dir=work_dir,
-            logger=logger,
-            device=device,
-            max_epochs=max_epochs,
-            max_iters=max_iters,
-            precision=precision,
-            seed=seed,
-            meta=meta,
-            channels_last=channels_last,
-            grad_clip=opt_settings["grad_clip"],
-            cumulative_iters=opt_settings["cumulative_iters"],
-            train_module=train_module,
+            model, optimizer, work_dir=work_dir, logger=logger, device=device, max_epochs=plan.max_epochs,
+            max_iters=plan.max_iters, precision=plan.precision, seed=plan.seed, meta=meta,
+            channels_last=plan.channels_last, grad_clip=plan.optimizer_settings["grad_clip"],
+            cumulative_iters=plan.optimizer_settings["cumulative_iters"], train_module=train_module,
         )
-        for hook, priority in custom_hooks:  # first: on equal priority they run before the built-in hooks
-            runner.register_hook(hook, priority)  # (PreciseBNHook at ABOVE_NORMAL before the evaluation)
-        for hook in (lr_hook, momentum_hook, checkpoint_hook, eval_hook, logger_hook):
-            runner.register_hook(hook)
+        for hook, priority in hooks:
+            runner.register_hook(hook, priority)
         for note in file_notes:
             logger.info(note, console=False)
         for note in notes:
@@ -275,24 +354,25 @@ def train_model(
             logger.info("Environment:\n" + meta["env_info"], console=False)
         if "config" in meta:
             logger.info("Config:\n" + meta["config"], console=False)
+        batch_normalized = any(loader.batch_normalizer is not None and mode == "train"
+                               for loader, (mode, _) in zip(loaders, plan.workflow))
         logger.info(
-            f"device {device}, precision {precision.describe()}{', channels_last' if channels_last else ''}"
+            f"device {device}, precision {plan.precision.describe()}{', channels_last' if plan.channels_last else ''}"
             f"{', malloc keeps freed memory' if retained else ''}"
             f"{', Normalize per batch on the device' if batch_normalized else ''}, "
-            f"seed {seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
+            f"seed {plan.seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
         )
+        resume_from, resume_checkpoint = resume
         try:
             if resume_checkpoint is not None:
                 runner.resume(resume_from, checkpoint=resume_checkpoint)
             start = time.perf_counter()
-            runner.run(loaders, workflow)
+            runner.run(loaders, plan.workflow)
             runner.train_time = time.perf_counter() - start
             if distributed:
                 _check_replicas(model, logger)
         finally:
             logger.close()
-            for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
-                batch_normalize.restore(dataset)
     return runner
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from minim.atomic import write_text_atomic
-from minim.cls.commands.common import check_classes, checkpoint_for, is_main, warn
+from minim.cls.commands.common import checkpoint_for, is_main, warn
 from minim.cls.commands.render import print_metrics_table
 from minim.errors import ConfigError, UsageError
 
@@ -107,9 +107,10 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         model = init_model(cfg, path, device=run_device, strict=True)
     if dataset.CLASSES is not None and model.classes_from_checkpoint:
         compare_classes(model.CLASSES, dataset.CLASSES, ("checkpoint", "test set"), "data.test")
+    from minim.cls.datasets.checks import check_num_classes
     from minim.cls.models import num_classes_of
 
-    check_classes(dataset, num_classes_of(model), "test")
+    check_num_classes(dataset, num_classes_of(model), "test")
     classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
     for item in caught:  # the test set's own class names make the checkpoint's missing ones moot
         if dataset.CLASSES is None or "class names are not saved" not in str(item.message):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.cls.commands.common import check_classes, is_main, warn
+from minim.cls.commands.common import is_main, warn
 from minim.cls.commands.render import print_train_summary
 from minim.errors import CheckpointError, ConfigError
 
@@ -176,19 +176,18 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
         else:  # (a resumed run's weights replace any pretrained ones)
             model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
         if not resume_from and cfg.get("load_from"):
-            from minim.cls.checkpoint import load_checkpoint
-
-            load_checkpoint(model, weights_path(cfg.load_from), map_location="cpu")
+            weights_path(cfg.load_from)  # a URL is fetched once, by rank 0; train_model loads it
 
         from minim.cls.datasets import build_dataset, check_same_classes
+        from minim.cls.datasets.checks import check_num_classes
 
         train_dataset = build_dataset(cfg.data.train)
-        check_classes(train_dataset, num_classes, "train")
+        check_num_classes(train_dataset, num_classes, "train")
         val_dataset = None
         if validate:
             val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
             check_same_classes(train_dataset, val_dataset)  # first: it names the class val lacks
-            check_classes(val_dataset, num_classes, "val")
+            check_num_classes(val_dataset, num_classes, "val")
         datasets = [train_dataset]
         workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
         if len(workflow) == 2:

@@ -44,6 +44,17 @@ def check_labels(dataset: Any, num_classes: int) -> None:
     )
 
 
+def check_num_classes(dataset: Any, num_classes: int, split: str) -> None:
+    """``len(dataset.CLASSES)`` must equal the head's ``num_classes``, and every label must be below it."""
+    classes = getattr(dataset, "CLASSES", None)
+    if classes is not None and len(classes) != num_classes:
+        raise DataError(
+            f"data.{split} has {len(classes)} classes but model.head.num_classes={num_classes}",
+            hint=f"set model.head.num_classes={len(classes)} (e.g. --cfg-options model.head.num_classes={len(classes)})",
+        )
+    check_labels(dataset, num_classes)
+
+
 def check_same_classes(train_dataset: Any, val_dataset: Any) -> None:
     """Raise :class:`DataError` when the two datasets' classes (names or order) differ."""
     train = getattr(train_dataset, "CLASSES", None)
