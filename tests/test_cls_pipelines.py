@@ -127,14 +127,17 @@ def test_normalize_without_to_rgb_reproduces_mmcls_bgr_output(tmp_path):
     assert torch.allclose(out["img"], expected)
 
 
-def test_normalize_on_rgb_arrays_keeps_rgb_without_to_rgb():
-    array = np.random.default_rng(1).integers(0, 256, (4, 5, 3), dtype=np.uint8)
-    results = results_from_array(array, bgr=False)
-    out = build(dict(type="Normalize", mean=[0, 0, 0], std=[1, 1, 1], to_rgb=False))(results)
-    assert torch.equal(out["img"], torch.from_numpy(array).permute(2, 0, 1).float())
-    bgr_input = results_from_array(array[:, :, ::-1].copy(), bgr=True)  # cv2-style input, as inference_model takes
-    out = build(dict(type="Normalize", mean=[0, 0, 0], std=[1, 1, 1], to_rgb=True))(bgr_input)
-    assert torch.equal(out["img"], torch.from_numpy(array).permute(2, 0, 1).float())
+@pytest.mark.parametrize("to_rgb", [True, False])
+def test_arrays_in_either_order_normalize_like_the_file(tmp_path, to_rgb):
+    path, rgb = gradient_image(tmp_path)
+    normalize = build(dict(type="Normalize", mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], to_rgb=to_rgb))
+    from_file = normalize(load(path))["img"]
+    from_rgb = normalize(results_from_array(rgb, bgr=False))["img"]  # PIL / matplotlib arrays
+    from_bgr = normalize(results_from_array(rgb[:, :, ::-1].copy(), bgr=True))  # cv2-style, as mmcls takes
+    assert torch.equal(from_rgb, from_file) and torch.equal(from_bgr["img"], from_file)
+    expected = torch.from_numpy((rgb if to_rgb else rgb[:, :, ::-1]).copy()).permute(2, 0, 1).float()
+    assert torch.allclose(from_file, (expected - torch.tensor([1.0, 2.0, 3.0]).view(3, 1, 1))
+                          / torch.tensor([4.0, 5.0, 6.0]).view(3, 1, 1))
 
 
 def test_normalize_does_not_modify_float_inputs_in_place():

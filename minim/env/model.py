@@ -29,6 +29,9 @@ class Dist:
     version_py: str | None = None
     #: for torch-family distributions: whether the import package itself is there (not metadata only)
     has_package: bool | None = None
+    #: with a files probe: how many files its RECORD lists are not on disk, and one of them
+    missing_files: int = 0
+    missing_sample: str | None = None
 
     @property
     def key(self) -> str:
@@ -54,6 +57,16 @@ class SharedFiles:
     origin: str | None
 
 
+@dataclass(frozen=True)
+class BrokenMetadata:
+    """A ``*.dist-info`` folder whose metadata cannot be read (pip itself crashes on it)."""
+
+    path: str | None
+    problem: str
+    #: the project name its folder name suggests
+    name: str | None = None
+
+
 @dataclass
 class Environment:
     """A snapshot of a Python environment (the target of install/uninstall/doctor)."""
@@ -72,6 +85,7 @@ class Environment:
     gpu: GpuInfo
     has_display: bool = False
     shared_files: list[SharedFiles] | None = None
+    broken_metadata: list[BrokenMetadata] = field(default_factory=list)
 
     def get(self, name: str) -> Dist | None:
         """The installed distribution called ``name`` (any spelling), or None."""

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from minim.env.gpu import GpuInfo, detect_gpu
-from minim.env.model import Dist, Environment, SharedFiles
+from minim.env.model import BrokenMetadata, Dist, Environment, SharedFiles
 from minim.errors import PackageError, UsageError
 
 TARGET_SCRIPT = Path(__file__).with_name("target_script.py")
@@ -21,7 +21,7 @@ def resolve_python(python: str | os.PathLike | None = None) -> str:
     """The interpreter to work on: ``python`` (a file, or a virtual environment's folder) or this one."""
     if python is None or str(python) == "":
         return sys.executable
-    path = Path(python).expanduser()
+    path = Path(os.path.abspath(Path(python).expanduser()))  # absolute (fix commands are pasted elsewhere), links kept
     if path.is_dir():
         for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe", path / "python.exe"):
             if candidate.is_file():
@@ -43,15 +43,25 @@ def run_in_target(python: str, args: list[str], timeout: float = PROBE_TIMEOUT):
         raise PackageError(f"{python} did not answer within {timeout:.0f} s ({args[0]})") from exc
     except OSError as exc:
         raise PackageError(f"cannot run {python}: {exc.strerror or exc}") from exc
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    try:
-        answer = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        answer = None
+    answer = parse_answer(result.stdout)
     if answer is None or (isinstance(answer, dict) and "error" in answer and len(answer) == 1):
         detail = answer["error"] if answer else (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise PackageError(f"{python} could not be inspected: {detail}")
     return answer
+
+
+ANSWER_MARKER = "@@minim-answer@@ "
+
+
+def parse_answer(stdout: str):
+    """The JSON the target script wrote after its marker (whatever imported code printed around it), or None."""
+    _, marker, rest = stdout.rpartition("\n" + ANSWER_MARKER)
+    if not marker:
+        return None
+    try:
+        return json.loads(rest.split("\n", 1)[0])
+    except ValueError:
+        return None
 
 
 def environment_from_probe(data: dict, gpu: GpuInfo) -> Environment:
@@ -76,6 +86,7 @@ def environment_from_probe(data: dict, gpu: GpuInfo) -> Environment:
         gpu=gpu,
         has_display=bool(data.get("display")),
         shared_files=[SharedFiles(**s) for s in shared] if shared is not None else None,
+        broken_metadata=[BrokenMetadata(**b) for b in data.get("broken_metadata", [])],
     )
 
 

@@ -10,6 +10,8 @@ Commands (``python target_script.py <command> [json-argument]``):
   different contents, and which distribution's copy is on disk now.
 * ``verify '[["name", "expected version"], ...]'`` -- installed version and an import of each
   top-level package, each failure as ``"ExcType: message"``.
+* ``overlaps '["name", ...]'`` -- the files each named distribution shares with other installed ones
+  (what ``pip uninstall`` of it would delete from under them).
 * ``opscheck`` -- imports torch and torchvision and runs ``torchvision.ops.nms`` on tiny tensors.
 """
 
@@ -31,10 +33,13 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 try:
     import importlib.metadata as metadata
 except ImportError:  # pragma: no cover - Python < 3.8 has no importlib.metadata
-    print(json.dumps({"error": "Python %s has no importlib.metadata (3.8+ needed)" % platform.python_version()}))
+    print("\n@@minim-answer@@ " + json.dumps({"error": "Python %s has no importlib.metadata (3.8+ needed)"
+                                             % platform.python_version()}))
     sys.exit(3)
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+#: what precedes the JSON answer on stdout (minim.env.probe looks for it)
+ANSWER_MARKER = "@@minim-answer@@ "
 
 
 def canonical(name):
@@ -137,6 +142,15 @@ def describe_dist(dist, meta, with_files):
     return record, rows
 
 
+def _name_from_path(dist):
+    """``ghost`` of ``.../ghost-1.0.dist-info`` (the metadata itself cannot say)."""
+    path = dist_info_path(dist)
+    if not path:
+        return None
+    base = os.path.basename(path.rstrip("/\\"))
+    return base.split("-")[0] if base.endswith((".dist-info", ".egg-info")) else None
+
+
 def _read(path):
     try:
         with open(str(path), encoding="utf-8") as handle:
@@ -214,19 +228,44 @@ def module_origin(package):
     return locations[0] if locations else None
 
 
+def metadata_problem(dist):
+    """``(meta, None)``, or ``(None, what is wrong)`` for a metadata folder pip itself would crash on."""
+    try:
+        if dist.read_text("METADATA") is None and dist.read_text("PKG-INFO") is None:
+            return None, "no METADATA file"
+        meta = dist.metadata
+    except Exception as exc:
+        return None, "unreadable metadata (%s: %s)" % (type(exc).__name__, exc)
+    if not meta["Name"]:
+        return None, "no Name in its metadata"
+    if not meta["Version"]:
+        return None, "no Version in its metadata"
+    return meta, None
+
+
+def missing_files(dist, rows):
+    """``(count, sample)`` of RECORD entries that are not on disk (compiled .pyc files aside)."""
+    missing = [path for path, _ in rows or ()
+               if not path.endswith(".pyc") and "__pycache__/" not in path
+               and not os.path.lexists(str(dist.locate_file(path)))]
+    return len(missing), (missing[0] if missing else None)
+
+
 def probe(with_files):
     seen = set()
-    dists, entries = [], []
+    dists, entries, broken = [], [], []
     for dist in metadata.distributions():
-        try:
-            meta = dist.metadata
-            name = meta["Name"]
-        except Exception:
+        meta, problem = metadata_problem(dist)
+        if problem is not None:
+            broken.append({"path": dist_info_path(dist), "problem": problem, "name": _name_from_path(dist)})
             continue
-        if not name or canonical(name) in seen:
+        name = meta["Name"]
+        if canonical(name) in seen:
             continue  # the first one on sys.path is the one imports and pip see
         seen.add(canonical(name))
         record, rows = describe_dist(dist, meta, with_files)
+        if with_files:
+            record["missing_files"], record["missing_sample"] = missing_files(dist, rows)
         dists.append(record)
         if with_files:
             entries.append((name, dist, rows))
@@ -246,10 +285,42 @@ def probe(with_files):
         "markers": marker_environment(),
         "pip_version": pip_version,
         "distributions": dists,
+        "broken_metadata": broken,
         "display": bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")),
     }
     if with_files:
         result["shared_files"] = shared_files(entries)
+    return result
+
+
+def _owned_paths(dist):
+    """RECORD paths of ``dist`` that are real shared-file candidates (no metadata, caches or outside paths)."""
+    for path, _ in record_rows(dist):
+        first = path.split("/")[0]
+        if first.endswith((".dist-info", ".egg-info")) or first == ".." or "__pycache__/" in path:
+            continue
+        yield path
+
+
+def overlaps(names):
+    """``{name: {other distribution: [paths]}}``: files each of ``names`` shares with a distribution not in ``names``."""
+    wanted = set(canonical(n) for n in names)
+    owners, seen = {}, set()
+    for dist in metadata.distributions():
+        meta, problem = metadata_problem(dist)
+        if problem is not None or canonical(meta["Name"]) in seen:
+            continue
+        seen.add(canonical(meta["Name"]))
+        for path in _owned_paths(dist):
+            owners.setdefault(path, []).append(meta["Name"])
+    result = {}
+    for path, owned in sorted(owners.items()):
+        for name in owned:
+            if canonical(name) not in wanted:
+                continue
+            for other in owned:
+                if canonical(other) not in wanted:
+                    result.setdefault(name, {}).setdefault(other, []).append(path)
     return result
 
 
@@ -302,12 +373,15 @@ def main(argv):
         output = probe("--files" in argv[1:])
     elif command == "verify":
         output = verify(json.loads(argv[1]))
+    elif command == "overlaps":
+        output = overlaps(json.loads(argv[1]))
     elif command == "opscheck":
         output = opscheck()
     else:
         output = {"error": "unknown command %r" % command}
-    sys.stdout.write(json.dumps(output))
-    sys.stdout.write("\n")
+    # on a line of its own after a marker: imported packages may have printed (without a newline) before
+    sys.stdout.write("\n" + ANSWER_MARKER + json.dumps(output) + "\n")
+    sys.stdout.flush()
     return 0
 
 

@@ -142,6 +142,22 @@ class CompatData:
         return [v for v in self.versions(package)
                 if self.pairs(package, v, torch_version) and self.supports_python(package, v, python_version)]
 
+    def pairing_specifier(self, package: str, torch_version: str, python_version: str | None = None,
+                          within: SpecifierSet | None = None) -> str | None:
+        """``>=0.29.1,<0.30`` (plus ``!=`` for known releases in between that do not pair, and ``within``):
+        the releases of ``package`` that pair with ``torch_version``, including patch releases newer than
+        this data; None when none is known."""
+        fitting = [v for v in self.companions_for(package, torch_version, python_version)
+                   if within is None or within.contains(Version(v), prereleases=True)]
+        if not fitting:
+            return None
+        low = min(Version(v) for v in fitting)
+        upper = Version(f"{low.major}.{low.minor + 1}")
+        skipped = [v for v in self.versions(package) if low <= Version(v) < upper and v not in fitting]
+        parts = [f">={low}", f"<{upper}", *(f"!={v}" for v in skipped)]
+        parts += sorted(str(s) for s in within or () if str(s) not in parts)
+        return ",".join(parts)
+
     def torch_for(self, package: str, version: str) -> list[str]:
         """torch releases that ``package==version`` pairs with, newest first."""
         return [t for t in self.versions("torch") if self.pairs(package, version, t)]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ def check_torch_pairs(env: Environment, compat: CompatData, ctx: FixContext) -> 
         message = (f"{name} {companion.version} is built for torch {entry.get('torch_series')}, "
                    f"but torch {torch.version} is installed")
         if paired:
-            fix, command = ctx.install_fix([f"{name}=={paired[0]}"])
+            fix, command = ctx.install_fix([name + compat.pairing_specifier(name, torch.version, env.python_version)])
             message += f"; torch {torch.version} pairs with {name} {paired[0]}"
         else:
             fix, command = ctx.install_fix([f"torch=={entry.get('torch_series')}.*", name]) \
@@ -298,15 +299,18 @@ def check_torchvision_ops(env: Environment, compat: CompatData, ctx: FixContext)
     torch, vision = env.get("torch"), env.get("torchvision")
     if torch is None or vision is None or not torch.has_package or not vision.has_package:
         return []
+    if compat.pairs("torchvision", vision.version, torch.version) is False:
+        return []  # not a released pair: the torch-pair finding's fix replaces torchvision (one cause, one fix)
     decided, error = static_ops_error(env)
     if error is None and (ctx.deep or not decided):
         result = run_opscheck(env, use_cache=not ctx.deep)
         error = None if result.get("ok") else result.get("error")
     if error is None:
         return []
-    paired = compat.companions_for("torchvision", torch.version, env.python_version)
-    target = paired[0] if paired else str(public(vision.version))
-    fix, command = ctx.install_fix([f"torchvision=={target}"], force_reinstall=True)
+    target = compat.pairing_specifier("torchvision", torch.version, env.python_version) \
+        or f"=={public(vision.version)}"
+    # --no-deps: a forced reinstall re-resolves torchvision's own torch>=X pin and would upgrade torch
+    fix, command = ctx.install_fix([f"torchvision{target}"], force_reinstall=True, no_deps=True)
     return [Finding("torchvision-ops", "error",
                     f"torchvision {vision.version}'s compiled operators fail with torch {torch.version}: {error}",
                     command, fix)]
@@ -348,6 +352,30 @@ def check_requirements(env: Environment, compat: CompatData, ctx: FixContext) ->
     return findings
 
 
+def check_broken_metadata(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    """Metadata folders pip crashes on (no METADATA, no Version): only removing the folder helps."""
+    return [Finding("broken-metadata", "error",
+                    f"{broken.path}: {broken.problem}; pip crashes on it (pip check, pip uninstall), and "
+                    f"the package it belonged to{f' ({broken.name})' if broken.name else ''} is not installed properly",
+                    shlex.join(["rm", "-r", broken.path]) if broken.path else None, None)
+            for broken in env.broken_metadata]
+
+
+def check_missing_files(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    """Distributions whose RECORD lists files that are gone (another package's uninstall removed shared files)."""
+    findings = []
+    for dist in env.dists.values():
+        if not dist.missing_files:
+            continue
+        fix, command = ctx.install_fix([f"{dist.name}=={dist.version}"], force_reinstall=True, no_deps=True)
+        count = f"{dist.missing_files} file{'s' if dist.missing_files != 1 else ''}"
+        findings.append(Finding("missing-files", "error",
+                                f"{dist.name} {dist.version}: {count} of its RECORD missing (e.g. "
+                                f"{dist.missing_sample}); uninstalling a package that shared them removes them",
+                                command, fix))
+    return findings
+
+
 def check_pip(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
     if env.pip_version:
         return []
@@ -356,7 +384,7 @@ def check_pip(env: Environment, compat: CompatData, ctx: FixContext) -> list[Fin
 
 
 CHECKS: list[Callable[[Environment, CompatData, FixContext], list[Finding]]] = [
-    check_pip, check_shared_files, check_requirements, check_torch_pairs, check_torch_build, check_torchvision_ops,
+    check_pip, check_broken_metadata, check_shared_files, check_missing_files, check_requirements, check_torch_pairs, check_torch_build, check_torchvision_ops,
     check_mmcv_ops,
 ]
 
@@ -377,13 +405,12 @@ def diagnose(python: str | None = None, ctx: FixContext | None = None, env: Envi
 
 def apply_fixes(findings: list[Finding], ctx: FixContext,
                 on_line: Callable[[str], None] | None = None) -> list[str]:
-    """Carry out each finding's fix in order (uninstalls, then minim's own install); returns what was done.
+    """Carry out each finding's fix in order; returns what was done.
 
-    A fix's install is planned (index probed, pip's dry-run resolution) before its uninstalls, so a
-    reinstall that cannot happen raises with nothing removed."""
-    from minim.packages.install import execute_install
+    A fix's install is planned (index probed, pip's dry-run resolution) first. A fix that uninstalls
+    (a shadowed import) downloads the wheels to reinstall before removing anything, and installs those
+    local files: a network failure leaves the environment as it was."""
     from minim.packages.plan import plan_install
-    from minim.packages.uninstall import execute_uninstall, plan_uninstall
 
     done = []
     for finding in findings:
@@ -392,24 +419,79 @@ def apply_fixes(findings: list[Finding], ctx: FixContext,
             continue
         plan = plan_install(fix.install, ctx.python) if fix.install is not None else None
         if fix.uninstall:
-            env = probe_environment(ctx.python, gpu=False)
-            present = [n for n in fix.uninstall if env.get(n) is not None]
-            if present:
-                left = execute_uninstall(plan_uninstall(present, env=env), on_line=on_line)
-                if left:
-                    from minim.errors import PackageError
-
-                    raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
-        if plan is not None:
-            if plan.changes() or not plan.resolved:
-                outcome = execute_install(plan, on_line=on_line)
-                if not outcome.ok:
-                    from minim.errors import PackageError
-
-                    bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok]
-                    raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
+            _replace(finding, plan, ctx, on_line)
+        elif plan is not None and (plan.changes() or not plan.resolved):
+            _install(finding, plan, on_line)
         done.append(finding.fix_command or finding.code)
     return done
+
+
+def _install(finding: Finding, plan, on_line) -> None:
+    from minim.errors import PackageError
+    from minim.packages.install import execute_install
+
+    outcome = execute_install(plan, on_line=on_line)
+    if not outcome.ok:
+        bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok] + outcome.broken
+        raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
+
+
+def _download(plan, folder: str, on_line) -> list[str]:
+    """``pip download --no-deps`` of the plan's requirements into ``folder``: the wheel files."""
+    import os
+
+    from minim.errors import PackageError
+    from minim.packages.pip import PipRunner
+
+    args = [a for a in plan.pip_args if a not in ("--force-reinstall", "--upgrade", "--no-deps")]
+    result = PipRunner(plan.python, plan.pip_version).run(["download", "--no-deps", "--dest", folder, *args],
+                                                          on_line=on_line)
+    if not result.ok:
+        detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
+        raise PackageError(f"could not download {', '.join(plan.requests)} ({detail}): nothing was uninstalled, "
+                           "the environment is unchanged", hint="check the index, then run minim doctor --fix again")
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
+
+
+def _replace(finding: Finding, plan, ctx: FixContext, on_line) -> None:
+    """Download the replacement, uninstall the shadowing distributions, install the downloaded files."""
+    import shutil
+    import tempfile
+
+    from minim.errors import PackageError
+    from minim.packages.install import verify_packages
+    from minim.packages.pip import PipRunner
+    from minim.packages.uninstall import execute_uninstall, plan_uninstall
+
+    folder = tempfile.mkdtemp(prefix="minim-fix-")
+    try:
+        files = _download(plan, folder, on_line) if plan is not None else []
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    env = probe_environment(ctx.python, gpu=False)
+    present = [n for n in finding.fix.uninstall if env.get(n) is not None]
+    if present:
+        left = execute_uninstall(plan_uninstall(present, env=env, allow_pip=True), on_line=on_line)
+        if left:
+            raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
+    if not files:
+        return
+    result = PipRunner(ctx.python, env.pip_version).run(
+        ["install", "--disable-pip-version-check", "--no-deps", "--force-reinstall", "--no-index", *files],
+        on_line=on_line)
+    if not result.ok:
+        restore = shlex.join([ctx.python, "-m", "pip", "install", "--no-deps", "--no-index", *files])
+        detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
+        raise PackageError(f"uninstalled {', '.join(present)}, then pip failed to install the downloaded "
+                           f"{', '.join(os.path.basename(f) for f in files)} ({detail}): "
+                           f"{', '.join(present)} are not installed now",
+                           hint=f"the wheels are kept in {folder}; restore with: {restore}")
+    shutil.rmtree(folder, ignore_errors=True)
+    wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
+    bad = [f"{v.name}: {v.problem()}" for v in verify_packages(ctx.python, wanted) if not v.ok]
+    if bad:
+        raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
 
 
 def exit_status(findings: list[Finding]) -> int:

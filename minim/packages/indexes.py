@@ -27,6 +27,11 @@ class ProbeResult:
     url: str
     reachable: bool
     detail: str
+    status: int | None = None
+
+    @property
+    def not_found(self) -> bool:
+        return self.status in (404, 410)
 
 
 def _probe_one(url: str) -> ProbeResult:
@@ -48,7 +53,7 @@ def _probe_one(url: str) -> ProbeResult:
         return ProbeResult(url, False, reason[:200])
     except requests.exceptions.RequestException as exc:
         return ProbeResult(url, False, f"{exc.__class__.__name__}: {exc}"[:200])
-    return ProbeResult(url, True, f"HTTP {response.status_code}")
+    return ProbeResult(url, True, f"HTTP {response.status_code}", response.status_code)
 
 
 def probe_indexes(locations: list[str]) -> list[ProbeResult]:
@@ -84,6 +89,29 @@ def report_unreachable(results: list[ProbeResult]) -> None:
         hint="check the network or proxy, or point at a mirror with --mirror / MINIM_MIRROR "
              "(e.g. --mirror https://download.pytorch.org/whl=https://mirror.example/whl)",
     )
+
+
+def report_not_found(results: list[ProbeResult], find_links: list[str], project: str | None) -> None:
+    """Raise :class:`PackageError` for an index or find-links page that answers 404 (a wrong URL), where
+    pip would only say "from versions: none".
+
+    A PEP 503 root normally answers 200, but some servers answer 404 at the root and still serve
+    ``<root>/<project>/`` (pip only ever asks for project pages), so for an index a 404 at the root
+    counts only when the page of a requested project answers 404 too. A find-links page is fetched
+    itself: a 404 there is always wrong."""
+    wrong = []
+    for result in results:
+        if not result.not_found:
+            continue
+        if result.url in find_links:
+            wrong.append(f"{result.url} (HTTP {result.status})")
+        elif project is not None:
+            page = f"{result.url.rstrip('/')}/{project}/"
+            if _probe_one(page).not_found:
+                wrong.append(f"{result.url} (HTTP {result.status}, and {page} too)")
+    if wrong:
+        raise PackageError(f"package index answers HTTP 404: {'; '.join(wrong)}",
+                           hint="check the URL (a PEP 503 index usually ends in /simple)")
 
 
 def pip_default_index(environ: dict | None = None) -> str | None:

@@ -8,6 +8,7 @@ from typing import Callable
 from minim.env.probe import probe_environment, run_in_target
 from minim.errors import PackageError
 from minim.packages.compat import load_compat, parse_version
+from minim.packages.impact import describe_changes, problems, snapshot
 from minim.packages.pip import PipRunner
 from minim.packages.plan import InstallPlan, explain_failure
 
@@ -53,10 +54,12 @@ class InstallOutcome:
     plan: InstallPlan
     returncode: int
     verifications: list[Verification]
+    #: requirements of installed packages the install left unmet (as ``pip check`` says)
+    broken: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and all(v.ok for v in self.verifications)
+        return self.returncode == 0 and all(v.ok for v in self.verifications) and not self.broken
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +67,7 @@ class InstallOutcome:
             "plan": self.plan.to_dict(),
             "pip_returncode": self.returncode,
             "verified": [dict(asdict(v), ok=v.ok, problem=v.problem()) for v in self.verifications],
+            "broken": self.broken,
         }
 
 
@@ -95,15 +99,22 @@ def verify_packages(python: str, packages: list[tuple[str, str | None]]) -> list
 def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = None) -> InstallOutcome:
     """Run ``pip install`` with the plan's arguments (output streamed to ``on_line``) and verify the result.
 
-    A pip failure raises :class:`PackageError` with pip's own error lines.
+    A pip failure raises :class:`PackageError` with pip's own error lines and what pip changed before it
+    failed (with the commands that restore it). Requirements of installed packages that the install left
+    unmet end up in :attr:`InstallOutcome.broken`.
     """
     runner = PipRunner(plan.python, plan.pip_version)
     result = runner.run(["install", *plan.pip_args], on_line=on_line, timeout=INSTALL_TIMEOUT)
+    env = probe_environment(plan.python, gpu=False)
     if not result.ok:
-        env = probe_environment(plan.python, gpu=False)
-        raise explain_failure(result, plan, load_compat(), env, allow_build="--only-binary" not in plan.pip_args,
-                              stage="installing")
+        error = explain_failure(result, plan, load_compat(), env, allow_build="--only-binary" not in plan.pip_args,
+                                stage="installing")
+        changes = describe_changes(plan.before, snapshot(env), plan.python) if plan.before else None
+        if changes:
+            error.message += f"; {changes}"
+        raise error
     wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
     if not plan.resolved:
         wanted = [(item.name, None) for item in plan.items if "/" not in item.name and "\\" not in item.name]
-    return InstallOutcome(plan, result.returncode, verify_packages(plan.python, wanted))
+    broken = sorted(problems(env) - plan.problems_before)
+    return InstallOutcome(plan, result.returncode, verify_packages(plan.python, wanted), broken)

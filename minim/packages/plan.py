@@ -21,7 +21,9 @@ from minim.env.model import Environment
 from minim.env.probe import probe_environment, resolve_python
 from minim.errors import PackageError
 from minim.packages.compat import CompatData, load_compat, series_of
-from minim.packages.indexes import is_remote, pip_default_index, probe_indexes, report_unreachable
+from minim.packages.impact import broken_dependents, import_conflicts, problems, snapshot
+from minim.packages.indexes import (is_remote, pip_default_index, probe_indexes, report_not_found,
+                                   report_unreachable)
 from minim.packages.pip import PipResult, PipRunner
 from minim.packages.specs import Requested, parse_editable, parse_request, read_requirements_file
 from minim.packages.torchplan import TorchDecision, decide, validate_compute
@@ -78,6 +80,13 @@ class InstallPlan:
     #: True when pip's dry-run report gave the versions
     resolved: bool
     requests: list[str]
+    #: what the plan breaks: installed packages whose requirements it no longer meets
+    warnings: list[str] = field(default_factory=list)
+    #: newly installed projects that overwrite files of installed ones (needs an explicit go-ahead)
+    conflicts: list[str] = field(default_factory=list)
+    #: ``{name: version}`` before the install, and ``pip check``'s findings then
+    before: dict = field(default_factory=dict)
+    problems_before: set = field(default_factory=set)
 
     def changes(self) -> list[PlanItem]:
         return [item for item in self.items if item.action != "keep"]
@@ -92,6 +101,8 @@ class InstallPlan:
             "pip_command": [self.python, "-m", "pip", "install", *self.pip_args],
             "indexes": self.indexes,
             "notes": self.notes,
+            "warnings": self.warnings,
+            "conflicts": self.conflicts,
         }
 
 
@@ -179,13 +190,14 @@ class _Sources:
         return [self.mirrored_main, *self.extra, *[f for f in self.find_links if is_remote(f)]]
 
 
-def _check_reachable(sources: _Sources, probed: dict) -> None:
-    """Every index pip will use must answer (those probed early are not asked twice)."""
+def _check_reachable(sources: _Sources, probed: dict, project: str | None) -> None:
+    """Every index pip will use must answer, and not with 404 (those probed early are not asked twice)."""
     no_index = os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes")
     wanted = list(dict.fromkeys(([] if no_index else [sources.mirrored_main]) + sources.extra + sources.find_links))
     missing = [url for url in wanted if url not in probed]
     results = [probed[url] for url in wanted if url in probed] + (probe_indexes(missing) if missing else [])
     report_unreachable(results)
+    report_not_found(results, sources.find_links, project)
 
 
 def _targets(requests: list[Requested], cli_count: int, decision: TorchDecision) -> list[str]:
@@ -194,7 +206,7 @@ def _targets(requests: list[Requested], cli_count: int, decision: TorchDecision)
     targets = [decision.pins.get(r.key, r.text) if r.key else r.text for r in cli]
     cli_keys = {r.key for r in cli}
     targets += [pin for name, pin in decision.pins.items() if name not in cli_keys]  # companions, -r entries
-    return targets
+    return targets + [hold for name, hold in decision.holds.items() if name not in cli_keys]
 
 
 class Planner:
@@ -223,18 +235,19 @@ class Planner:
         env, probed = self._gather(sources, mirrors)
         if env.pip_version is None:
             raise PackageError(f"pip is not installed in {env.python}", hint=f"{env.python} -m ensurepip --upgrade")
-        decision = decide(named, env, compat, options.compute, options.index_url is not None, upgrade=options.upgrade)
+        decision = decide(named, env, compat, options.compute, options.index_url is not None, upgrade=options.upgrade,
+                          no_deps=options.no_deps)
         if decision.needs_variant_index and decision.variant is not None:
             sources.add_extra(mirrors.apply(decision.variant.url))
         sources.find_links += [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
-        _check_reachable(sources, probed)
+        _check_reachable(sources, probed, next(iter(named), None))
 
         runner = PipRunner(env.python, env.pip_version)
         targets = _targets(requests, len(options.specs), decision)
         args = runner.bounded() + sources.pip_args() + self._install_flags(compat) + targets + list(options.pip_args)
         plan = InstallPlan(python=env.python, pip_version=env.pip_version, items=[], pip_args=args,
                            indexes=sources.indexes(), notes=list(decision.notes), resolved=False,
-                           requests=[r.text for r in requests])
+                           requests=[r.text for r in requests], before=snapshot(env), problems_before=problems(env))
         if resolve and runner.supports_report():
             result, report = runner.dry_run_report(args, timeout=DRY_RUN_TIMEOUT)
             if report is None:
@@ -247,7 +260,16 @@ class Planner:
             if resolve:
                 plan.notes.append(f"pip {env.pip_version} cannot report a dry run (22.2+ can): versions are pip's choice")
             plan.items = self._items_from_requests(requests, decision, env, compat, targets)
+        self._assess(plan, env, compat)
         return plan
+
+    @staticmethod
+    def _assess(plan: InstallPlan, env: Environment, compat: CompatData) -> None:
+        """The plan's warnings (dependents it breaks) and conflicts (files it overwrites)."""
+        if plan.resolved:
+            plan.warnings = broken_dependents({i.name: i.version for i in plan.changes()}, env)
+        plan.conflicts = import_conflicts([i.name for i in plan.changes() if i.installed is None and "/" not in i.name],
+                                          env, compat)
 
     def _gather(self, sources: "_Sources", mirrors) -> tuple[Environment, dict]:
         """The environment probe, pip's configured index and the indexes named on the command line,
@@ -364,11 +386,13 @@ def explain_failure(result: PipResult, plan: InstallPlan, compat: CompatData, en
                 build = env.torch_build("torch")
                 platform += f", torch {torch} ({build.describe() if build else '?'})"
             have = ", ".join(versions[-8:]) if versions else "none"
+            # pip cannot tell "the index lacks that release" from "no wheel for this platform": say both
             return PackageError(
-                f"no binary wheel of {requirement} fits this environment ({platform}); "
-                f"versions with a wheel here: {have}",
-                hint="minim installs compiled backends from wheels only; pass --allow-build to build from "
-                     "source (slow), or pick a version listed")
+                f"no binary wheel of {requirement} on {', '.join(plan.indexes)} fits this environment "
+                f"({platform}); versions with a fitting wheel there: {have}",
+                hint="that index may not carry the release (yet): try another index or --mirror, pick a version "
+                     "listed, or pass --allow-build to build from source (slow; minim installs compiled backends "
+                     "from wheels only)")
     detail = " | ".join(line.removeprefix("ERROR: ") for line in errors[:4]) or f"exit status {result.returncode}"
     return PackageError(f"pip failed while {stage} (exit {result.returncode}): {detail}",
                         hint=_misspelt_name_hint(offered, compat, env))

@@ -24,7 +24,7 @@ from packaging.version import Version
 from minim.env.model import Environment
 from minim.env.torch_build import TORCH_FAMILY
 from minim.errors import PackageError, UsageError
-from minim.packages.compat import COMPANIONS, CompatData, Variant, public, series_of
+from minim.packages.compat import COMPANIONS, CompatData, Variant, parse_version, public, series_of
 from minim.packages.specs import Requested, exact_version
 
 
@@ -42,6 +42,9 @@ class TorchDecision:
     needs_variant_index: bool = False
     torch_version: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: canonical name -> ``name==<installed version>``: extra requirements that only keep an installed
+    #: package where it is (pip re-resolves ``torch>=X`` under --force-reinstall and would upgrade it)
+    holds: dict[str, str] = field(default_factory=dict)
 
 
 def _fmt(versions: list[str], limit: int = 4) -> str:
@@ -113,6 +116,7 @@ class _Context:
     compat: CompatData
     python: str
     upgrade: bool = False
+    no_deps: bool = False
 
     @property
     def torch_request(self) -> Requested | None:
@@ -125,7 +129,7 @@ class _Context:
 
 
 def decide(requests: dict[str, Requested], env: Environment, compat: CompatData, compute: str,
-           explicit_index: bool, upgrade: bool = False) -> TorchDecision:
+           explicit_index: bool, upgrade: bool = False, no_deps: bool = False) -> TorchDecision:
     """Decide the torch-family pins for an install (see the module docstring)."""
     decision = TorchDecision()
     explicit = compat.variant(compute) if compute != "auto" else None
@@ -134,15 +138,15 @@ def decide(requests: dict[str, Requested], env: Environment, compat: CompatData,
         if explicit is not None:
             decision.notes.append("--compute only affects torch, torchvision and torchaudio; none is being installed")
         return decision
-    ctx = _Context(family, env, compat, env.python_version, upgrade)
+    ctx = _Context(family, env, compat, env.python_version, upgrade, no_deps)
 
     torch_version = _initial_torch_version(ctx)
-    chosen = explicit
+    chosen = _tagged_variant(family, compat, explicit) or explicit
     if chosen is None and not explicit_index:
         chosen, reason = _auto_variant_for(ctx, torch_version)
         if chosen is not None:
             decision.notes.append(f"compute variant {chosen.name}: {reason}")
-    _check_variant(ctx, chosen, explicit is not None)
+    _check_variant(ctx, chosen, explicit is not None or chosen is not None and chosen is not explicit)
     decision.variant = chosen
 
     if torch_version is None:
@@ -156,6 +160,26 @@ def decide(requests: dict[str, Requested], env: Environment, compat: CompatData,
     _pin_torch(ctx, decision, torch_version, chosen, tagged)
     _pin_companions(ctx, decision, torch_version, chosen, tagged)
     return decision
+
+
+def _tagged_variant(family: dict[str, Requested], compat: CompatData, explicit: Variant | None) -> Variant | None:
+    """The build an explicit local tag names (``torch==2.5.1+cu121`` -> cu121): it wins over ``auto``;
+    a ``--compute`` that contradicts it is a UsageError naming both."""
+    found: tuple[Variant, str] | None = None
+    for request in family.values():
+        exact = exact_version(request.requirement.specifier)
+        local = parse_version(exact).local if exact and parse_version(exact) else None
+        if local not in compat.variants:
+            continue
+        variant = compat.variants[local]
+        if found is not None and found[0].name != variant.name:
+            raise UsageError(f"{found[1]} and {request.text} are different builds ({found[0].name}, {variant.name})",
+                             hint="torch, torchvision and torchaudio must be the same build")
+        found = (variant, request.text)
+    if found is not None and explicit is not None and explicit.name != found[0].name:
+        raise UsageError(f"--compute {explicit.name} contradicts {found[1]} (a {found[0].name} build)",
+                         hint=f"drop --compute, or drop the +{found[0].name} tag")
+    return found[0] if found else None
 
 
 def _initial_torch_version(ctx: _Context) -> str | None:
@@ -246,6 +270,9 @@ def _pin_torch(ctx: _Context, decision: TorchDecision, torch_version: str | None
     elif ctx.env.get("torch") is None and torch_version is not None:
         decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
         decision.reasons["torch"] = f"{'/'.join(ctx.family)} needs torch {series_of(torch_version)}"
+    elif torch_version is not None and not ctx.no_deps:
+        decision.holds["torch"] = f"torch=={ctx.env.get('torch').version}"
+        decision.reasons["torch"] = f"installed; kept, {'/'.join(ctx.family)} pairs with it"
 
 
 def _pin_companions(ctx: _Context, decision: TorchDecision, torch_version: str | None, chosen: Variant | None,
@@ -267,9 +294,21 @@ def _pin_companions(ctx: _Context, decision: TorchDecision, torch_version: str |
             continue
         version = _companion(name, request, torch_version, ctx.compat, ctx.python, installed=ctx.env.version(name),
                              upgrade=ctx.upgrade)
-        decision.pins[name] = _local_pin(name, version, chosen, tagged)
+        decision.pins[name] = _companion_pin(ctx, name, version, request, torch_version, chosen, tagged)
         decision.reasons[name] = (f"requested; pairs with torch {torch_version}" if request is not None
                                   else f"keeps {name} paired with torch {torch_version}")
+
+
+def _companion_pin(ctx: _Context, name: str, version: str, request: Requested | None, torch_version: str,
+                   chosen: Variant | None, tagged: bool) -> str:
+    """``torchvision>=0.29.1,<0.30``: every release that pairs, so pip takes one the index has. Exact
+    (``==version``) for an exact request, and with a local tag (PyTorch's index and PyPI both serve the
+    version; only the tag tells the builds apart)."""
+    spec = request.requirement.specifier if request is not None else None
+    if tagged or (spec is not None and exact_version(spec) is not None):
+        return _local_pin(name, version, chosen, tagged)
+    pairing = ctx.compat.pairing_specifier(name, torch_version, ctx.python, spec)
+    return f"{name}{pairing}" if pairing else _local_pin(name, version, chosen, tagged)
 
 
 def _offers(compat: CompatData, torch_version: str, variant: str | None) -> bool:
@@ -350,8 +389,12 @@ def _companion(name: str, request: Requested | None, torch_version: str, compat:
         newest = compat.versions(name)[:1]
         built = (f"; the newest, {name} {newest[0]}, is built for torch "
                  f"{compat.release(name, newest[0]).get('torch_series')}") if newest else ""
-        hint = (f"{name} releases for torch {torch_version}: {_fmt(paired)}" if paired and request is not None
-                else f"uninstall {name} first (minim uninstall {name}) or choose another torch{built}")
+        if paired and request is not None:
+            hint = f"{name} releases for torch {torch_version}: {_fmt(paired)}"
+        elif installed:
+            hint = f"uninstall {name} first (minim uninstall {name}) or choose another torch{built}"
+        else:
+            hint = f"install a torch that {name} has a release for{built}"
         raise PackageError(f"{why} pairs with torch {torch_version} (Python {python})", hint=hint)
     if installed and installed in fitting and (request is None or not upgrade):
         return installed  # pip keeps a satisfying installed version too, unless --upgrade

@@ -1,14 +1,16 @@
-"""``minim uninstall``: a plan that names what else needs each package, then ``pip uninstall``."""
+"""``minim uninstall``: a plan that names what else needs each package (or shares its files), then ``pip uninstall``."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from packaging.utils import canonicalize_name
 
 from minim.env.model import Environment
-from minim.env.probe import probe_environment
+from minim.env.probe import probe_environment, run_in_target
 from minim.errors import PackageError, UsageError
 from minim.packages.pip import PipRunner
 from minim.packages.requirements import reverse_dependencies
@@ -22,6 +24,8 @@ class UninstallItem:
     location: str | None
     #: installed distributions that require this one (and are not being removed)
     required_by: list[str] = field(default_factory=list)
+    #: installed distributions (not being removed) -> files they share with this one (pip deletes them)
+    shares_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -29,31 +33,64 @@ class UninstallPlan:
     python: str
     pip_version: str | None
     items: list[UninstallItem]
+    #: ``{name: version}`` of the distributions that lose shared files
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:
-        return [f"{item.name} is required by {', '.join(item.required_by)}: they will break"
-                for item in self.items if item.required_by]
+        found = [f"{item.name} is required by {', '.join(item.required_by)}: they will break"
+                 for item in self.items if item.required_by]
+        for item in self.items:
+            for other, paths in item.shares_files.items():
+                more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+                found.append(f"{paths[0]}{more} also belong{'s' if len(paths) == 1 else ''} to {other}; "
+                             f"removing {item.name} breaks it (reinstall it afterwards: {self.repair_command()})")
+        return found
+
+    def repair_command(self) -> str | None:
+        """The command that puts back the shared files the uninstall deletes, or None."""
+        if not self.damaged:
+            return None
+        return shlex.join(["minim", "install", "--force-reinstall", "--no-deps",
+                           *[f"{n}=={v}" for n, v in self.damaged.items()], "-y", "--python", self.python])
 
     def to_dict(self) -> dict:
-        return {"python": self.python, "items": [asdict(i) for i in self.items], "warnings": self.warnings}
+        return {"python": self.python, "items": [asdict(i) for i in self.items], "warnings": self.warnings,
+                "repair": self.repair_command()}
 
 
-def plan_uninstall(names: list[str], python: str | None = None, env: Environment | None = None) -> UninstallPlan:
-    """Check every name is installed (did-you-mean otherwise) and find who still requires it."""
+def _broken_metadata_error(name: str, env: Environment) -> PackageError | None:
+    for broken in env.broken_metadata:
+        if broken.name and canonicalize_name(broken.name) == canonicalize_name(name):
+            return PackageError(f"{name}'s metadata is broken: {broken.path}: {broken.problem}",
+                                hint=f"pip cannot uninstall it; remove that folder: {shlex.join(['rm', '-r', broken.path])}")
+    return None
+
+
+def plan_uninstall(names: list[str], python: str | None = None, env: Environment | None = None,
+                   allow_pip: bool = False) -> UninstallPlan:
+    """Check every name is installed (did-you-mean otherwise) and find who still requires it or shares its files."""
     if not names:
         raise UsageError("nothing to uninstall", hint="give one or more package names")
-    env = env or probe_environment(python, gpu=False)
     keys = {canonicalize_name(n) for n in names}
+    if "pip" in keys and not allow_pip:
+        raise UsageError("refusing to uninstall pip: minim needs it in the target to install or repair anything",
+                         hint="pass --allow-pip to remove it anyway")
+    env = env or probe_environment(python, gpu=False)
     items = []
     for name in dict.fromkeys(names):
         dist = env.get(name)
         if dist is None:
-            raise PackageError(f"{name} is not installed in {env.python}",
-                               hint=did_you_mean(name, [d.name for d in env.dists.values()]))
+            raise _broken_metadata_error(name, env) or PackageError(
+                f"{name} is not installed in {env.python}", hint=did_you_mean(name, [d.name for d in env.dists.values()]))
         items.append(UninstallItem(dist.name, dist.version, dist.location,
                                    reverse_dependencies(env, dist.name, exclude=keys)))
-    return UninstallPlan(env.python, env.pip_version, items)
+    shared = run_in_target(env.python, ["overlaps", json.dumps([i.name for i in items])])
+    damaged = {}
+    for item in items:
+        item.shares_files = shared.get(item.name, {})
+        damaged.update({other: env.version(other) for other in item.shares_files})
+    return UninstallPlan(env.python, env.pip_version, items, damaged)
 
 
 def execute_uninstall(plan: UninstallPlan, on_line: Callable[[str], None] | None = None) -> list[str]:
@@ -63,8 +100,13 @@ def execute_uninstall(plan: UninstallPlan, on_line: Callable[[str], None] | None
     runner = PipRunner(plan.python, plan.pip_version)
     result = runner.run(["uninstall", "-y", "--disable-pip-version-check", *[i.name for i in plan.items]],
                         on_line=on_line)
+    after = probe_environment(plan.python, gpu=False)
     if not result.ok:
+        broken = after.broken_metadata
+        if broken:
+            raise PackageError(f"pip uninstall crashed (exit {result.returncode}) on broken metadata: "
+                               + "; ".join(f"{b.path}: {b.problem}" for b in broken),
+                               hint="remove that folder: " + shlex.join(["rm", "-r", *(b.path for b in broken)]))
         raise PackageError(f"pip uninstall failed (exit {result.returncode}): "
                            + " | ".join(l.removeprefix("ERROR: ") for l in result.error_lines()[:3]))
-    after = probe_environment(plan.python, gpu=False)
     return [item.name for item in plan.items if after.get(item.name) is not None]

@@ -67,9 +67,11 @@ Examples:
 @click.option("--force-reinstall", is_flag=True, help="Reinstall even when already up to date.")
 @click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
+@click.option("--allow-conflicts", is_flag=True,
+              help="Go ahead with -y although a new package overwrites files of an installed one (mmcv/mmcv-full).")
 @click.pass_context
 def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
-            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre):
+            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, allow_conflicts):
     """Install packages with pip, keeping torch, torchvision and torchaudio a working set.
 
     Shows the plan (each package, version, index and reason) and asks before acting.
@@ -94,6 +96,8 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
     out.print(plan_table(plan))
     for note in plan.notes:
         out.print(f"[dim]note: {note}[/]")
+    for warning in plan.warnings + plan.conflicts:
+        out.print(f"[yellow]warning: {warning}[/]")
     if not plan.changes() and plan.resolved:
         out.print("Nothing to do: every requested package is already installed.")
         if as_json:
@@ -102,8 +106,14 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
     if dry_run:
         out.print("[dim]dry run: nothing installed[/]")
         return
+    if plan.conflicts and yes and not allow_conflicts:
+        from minim.errors import PackageError
+
+        raise PackageError(f"refusing to install: {plan.conflicts[0]}",
+                           hint="uninstall it first, or pass --allow-conflicts to overwrite it anyway")
     if not yes:
-        click.confirm("Proceed?", default=False, abort=True)
+        prompt = "Proceed, overwriting those files?" if plan.conflicts else "Proceed?"
+        click.confirm(prompt, default=False, abort=True)
 
     def stream(line: str) -> None:
         click.echo(f"  {line}", err=as_json)
@@ -116,5 +126,8 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
         from minim.errors import PackageError
 
         bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok]
-        raise PackageError("installed, but verification failed: " + "; ".join(bad),
-                           hint="run minim doctor for a full check")
+        if bad:
+            raise PackageError("installed, but verification failed: " + "; ".join(bad),
+                               hint="run minim doctor for a full check")
+        raise PackageError("installed, but it broke installed packages: " + "; ".join(outcome.broken),
+                           hint="run minim doctor, which names the fix for each")

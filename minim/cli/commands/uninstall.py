@@ -9,13 +9,14 @@ import click
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before uninstalling.")
 @click.option("--python", "python", metavar="PATH", help="Target interpreter or venv folder (default: this one).")
-def command(names, yes, python):
-    """Uninstall distributions; warns when other installed packages require them."""
+@click.option("--allow-pip", is_flag=True, help="Allow uninstalling pip itself (minim cannot install without it).")
+def command(names, yes, python, allow_pip):
+    """Uninstall distributions; warns when other installed packages require them or share their files."""
     from minim.errors import PackageError
     from minim.packages.render import console, uninstall_table
     from minim.packages.uninstall import execute_uninstall, plan_uninstall
 
-    plan = plan_uninstall(list(names), python)
+    plan = plan_uninstall(list(names), python, allow_pip=allow_pip)
     out = console()
     out.print(uninstall_table(plan))
     for warning in plan.warnings:
@@ -26,3 +27,5 @@ def command(names, yes, python):
     if left:
         raise PackageError(f"still installed after pip uninstall: {', '.join(left)}")
     out.print(f"Uninstalled {', '.join(i.name for i in plan.items)}.")
+    if plan.repair_command():
+        out.print(f"[yellow]{', '.join(plan.damaged)} lost shared files; repair: {plan.repair_command()}[/]")

@@ -74,7 +74,9 @@ def _identity_norm_cfg(channels: int) -> dict:
 
 
 def results_from_array(img: np.ndarray, bgr: bool = True, filename: str | None = None) -> dict:
-    """Pipeline results for an in-memory ``H x W x C`` uint8 array (mmcls's inference input is BGR)."""
+    """Pipeline results for an in-memory ``H x W x C`` uint8 array: BGR (mmcls's inference input, OpenCV's
+    order) or, with ``bgr=False``, RGB. Either way the results equal those of the same picture read from
+    a file: an RGB tensor that mmcls would hold as BGR, so ``Normalize`` treats both alike."""
     if img.ndim == 2:
         img = img[:, :, None]
     if bgr and img.shape[2] == 3:
@@ -89,7 +91,7 @@ def results_from_array(img: np.ndarray, bgr: bool = True, filename: str | None =
         "ori_shape": shape,
         "img_norm_cfg": _identity_norm_cfg(shape[2]),
         "channel_order": "rgb",
-        "mmcls_order": "bgr" if bgr else "rgb",
+        "mmcls_order": "bgr",
     }
 
 
