@@ -127,6 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         root = index.root
         target = root.joinpath(*parts) if parts else root
         if target.is_file():
+            if index.fail_after.get(target.name, 1) <= 0:
+                return 503, b"unavailable", "text/plain"
+            if target.name in index.fail_after:
+                index.fail_after[target.name] -= 1
             kind = "text/html" if target.suffix in (".html", ".htm") else "application/octet-stream"
             return 200, target.read_bytes(), kind
         if not target.is_dir():
@@ -172,6 +176,8 @@ class SimpleIndex:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.requests: list[str] = []
+        #: file name -> how many more times it is served before the index answers 503 for it
+        self.fail_after: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.index = self  # type: ignore[attr-defined]
         self._server.daemon_threads = True

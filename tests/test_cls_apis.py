@@ -85,6 +85,21 @@ def test_inference_model_paths_and_arrays_agree(trained):
         assert inference_model(model, array)["scores"] == pytest.approx(from_file["scores"], abs=1e-6)
 
 
+@pytest.mark.parametrize("array, hint", [
+    (np.zeros((8, 8, 4), np.uint8), "drop the alpha channel"),
+    (np.zeros((3, 8, 8), np.uint8), "channels-first: img.transpose(1, 2, 0)"),
+    (np.zeros((8, 8, 3), np.float32), "(img * 255).astype('uint8')"),
+    (np.zeros((8, 8, 2), np.uint8), None),
+])
+def test_unusable_arrays_are_named_with_the_fix(trained, array, hint):
+    from minim.cls.apis import inference_model, init_model
+
+    config, checkpoint, _ = trained
+    with pytest.raises(MinimError, match=r"must be H x W x 3 \(or H x W\) uint8") as info:
+        inference_model(init_model(str(config), checkpoint), array)
+    assert str(tuple(array.shape)) in str(info.value) and (hint is None or hint in info.value.hint)
+
+
 def test_show_result_pyplot_saves_png_without_window(trained, tmp_path):
     from minim.cls.apis import inference_model, init_model, show_result_pyplot
 
@@ -143,6 +158,20 @@ def test_test_model_scores_in_dataset_order(trained):
     dataset = build_dataset(model.cfg.data.test, dict(test_mode=True))
     scores = test_model(model, dataset, samples_per_gpu=4)
     assert scores.shape == (9, 3) and np.allclose(scores.sum(1), 1, atol=1e-5)
+    # the mmcls notebook's next step: dataset.evaluate(outputs, metric, metric_options)
+    results = dataset.evaluate(list(scores), metric=["accuracy", "recall"], metric_options=dict(topk=(1,)))
+    expected = (scores.argmax(1) == dataset.get_gt_labels()).mean() * 100
+    assert results["accuracy_top-1"] == pytest.approx(expected) and "recall" in results
+    first_four = dataset.evaluate(scores[:4], metric="accuracy", metric_options=dict(topk=1), indices=range(4))
+    assert first_four["accuracy"] == pytest.approx((scores[:4].argmax(1) == dataset.get_gt_labels()[:4]).mean() * 100)
+
+
+def test_config_fromfile_is_load_config(trained):
+    from minim.config import Config
+
+    config, _, _ = trained
+    cfg = Config.fromfile(str(config))
+    assert isinstance(cfg, Config) and cfg.filename == str(config) and cfg.model.head.num_classes == 3
 
 
 def test_a_top_level_key_one_slip_from_an_engine_key_warns(tmp_path):
@@ -181,3 +210,18 @@ def test_training_from_a_dict_config_writes_config_py_and_names_it(tmp_path, mon
     result = train(cfg, cfg_options=["runner.max_epochs=1"], console=False, validate=False)
     assert Path(result.work_dir) == Path("work_dirs") / "config"
     assert Path(result.config_file).is_file() and Path(result.config_file).name == "config.py"
+
+
+def test_show_result_pyplot_takes_mmcls_arguments(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minim.cls.apis import show_result_pyplot
+
+    shown = []
+    monkeypatch.setattr(plt, "pause", lambda seconds: shown.append((plt.gcf().get_size_inches().tolist(), seconds)))
+    image = np.zeros((8, 8, 3), np.uint8)
+    assert show_result_pyplot(None, image, {"pred_label": 1}, (6, 4), "mine", wait_time=0.5) is None
+    assert shown == [([6.0, 4.0], 0.5)] and not plt.get_fignums()  # shown for wait_time, then closed

@@ -46,6 +46,16 @@ def test_test_prints_metrics_and_writes_json(trained, tmp_path, run_cli):
     assert not list(out.parent.glob(".*tmp*"))
 
 
+def test_test_metrics_keep_the_configs_metric_options(trained, run_cli):
+    config, checkpoint, _ = trained
+    plain = run_cli("test", "cls", str(config), "--checkpoint", checkpoint, "--metrics", "accuracy")
+    assert "topk=(1, 5) asks for more than the 3 classes" in plain.err and "--metric-options topk=1," in plain.err
+    options = ["--cfg-options", "evaluation.metric_options.topk=(1,2)"]
+    kept = run_cli("test", "cls", str(config), "--checkpoint", checkpoint, "--metrics", "accuracy", *options)
+    assert kept.exit_code == 0 and "asks for more" not in kept.err
+    assert "accuracy_top-2" in kept.out and "accuracy_top-5" not in kept.out
+
+
 def test_test_errors(trained, tmp_path, run_cli):
     config, checkpoint, _ = trained
     missing = run_cli("test", "cls", str(config), "--checkpoint", str(tmp_path / "nope.pth"))

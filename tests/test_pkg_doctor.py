@@ -95,7 +95,7 @@ def test_torch_pair_found_and_fixed(run_cli, venv, index):
     assert finding["severity"] == "error"
     assert "torchvision 0.28.0 is built for torch 2.13, but torch 2.14.1 is installed" in finding["message"]
     assert "pairs with torchvision 0.29.2" in finding["message"]
-    assert finding["fix"].startswith("minim install torchvision==0.29.2 -y")
+    assert finding["fix"].startswith("minim install 'torchvision>=0.29.1,<0.30' -y")
     fixed, report = doctor(run_cli, venv, index, "--fix", "-y")
     assert fixed.exit_code == 0, fixed.err
     assert installed(venv)["torchvision"] == "0.29.2"
@@ -131,7 +131,7 @@ def test_torchvision_operators_with_undefined_torch_symbols(run_cli, venv, index
     finding = ops_finding(report)
     assert "torchvision 0.29.2's compiled operators fail with torch 2.14.1" in finding["message"]
     assert "_C.so: undefined symbol: _ZN3c1014removed_in_newEv" in finding["message"]
-    assert finding["fix"].startswith("minim install torchvision==0.29.2 --force-reinstall -y")
+    assert finding["fix"].startswith("minim install 'torchvision>=0.29.1,<0.30' --force-reinstall --no-deps -y")
 
 
 def test_torchvision_without_its_operator_library(run_cli, venv, index, tmp_path):

@@ -121,3 +121,11 @@ def test_list_unknown_python_is_a_usage_error(run_cli, tmp_path):
     result = run_cli("list", "--python", str(tmp_path / "nope"))
     assert result.exit_code == 2
     assert "no such interpreter" in result.err
+
+
+def test_answer_is_found_after_whatever_imported_code_printed():
+    from minim.env.probe import parse_answer
+
+    assert parse_answer('hello-no-newline\n@@minim-answer@@ {"a": 1}\n') == {"a": 1}
+    assert parse_answer('noise\n@@minim-answer@@ [1]\nmore noise') == [1]
+    assert parse_answer("no marker at all") is None

@@ -49,7 +49,8 @@ def test_dry_run_pairs_torchvision_with_installed_torch_and_installs_nothing(run
     assert items["torchvision"]["source"] == index.url() and items["torchvision"]["binary_only"]
     command = plan["pip_command"]
     assert command[:4] == [str(venv), "-m", "pip", "install"]
-    assert "torchvision==0.29.2" in command and "--only-binary" in command
+    assert "torchvision>=0.29.1,<0.30" in command and "--only-binary" in command
+    assert "torch==2.14.1" in command  # the installed torch is held where it is
     assert command[command.index("--retries") + 1] == "1"
     assert "torchvision" not in installed(venv)
 
@@ -164,7 +165,7 @@ def test_backend_without_a_wheel_names_the_versions_that_have_one(run_cli, venv,
     only(venv, index, "torch==2.14.1")
     result = install(run_cli, venv, index, "torchvision==0.29.1", "--dry-run")
     assert result.exit_code == 1
-    assert "no binary wheel of torchvision==0.29.1 fits this environment" in result.err
+    assert f"no binary wheel of torchvision==0.29.1 on {index.url()} fits this environment" in result.err
     assert "0.29.2" in result.err and "--allow-build" in result.err
 
 

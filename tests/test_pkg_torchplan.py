@@ -47,7 +47,8 @@ def test_torchvision_alone_pairs_with_installed_torch_and_keeps_its_build(compat
 def test_pypi_default_build_needs_no_variant_index(compat):
     env = environment(("torch", "2.5.1"), version_py={"torch": "cuda = '12.4'\n"})
     decision = decide(requests("torchvision"), env, compat, "auto", explicit_index=False)
-    assert decision.pins == {"torchvision": "torchvision==0.20.1"} and not decision.needs_variant_index
+    assert decision.pins == {"torchvision": "torchvision>=0.20.1,<0.21"} and not decision.needs_variant_index
+    assert decision.holds == {"torch": "torch==2.5.1"}  # pip must not move the installed torch
 
 
 def test_changing_torch_moves_installed_companions(compat):
@@ -96,7 +97,7 @@ def test_explicit_index_leaves_the_build_alone(compat):
 
 def test_unpinned_companion_without_torch_pins_the_newest_pair(compat):
     decision = decide(requests("torchvision<0.21"), environment(), compat, "auto", explicit_index=True)
-    assert decision.pins == {"torch": "torch==2.5.1", "torchvision": "torchvision==0.20.1"}
+    assert decision.pins == {"torch": "torch==2.5.1", "torchvision": "torchvision>=0.20.1,<0.21"}
 
 
 def test_contradictions(compat):
@@ -148,5 +149,33 @@ def test_unpinned_torch_keeps_the_installed_one_unless_upgrading(compat):
     upgraded = decide(requests("torch"), environment(("torch", "2.9.1"), ("torchvision", "0.24.1"),
                                                      ("torchaudio", "2.9.1")), compat, "auto",
                       explicit_index=True, upgrade=True)
-    assert upgraded.pins == {"torch": "torch==2.11.0", "torchvision": "torchvision==0.26.0",
-                             "torchaudio": "torchaudio==2.11.0"}
+    assert upgraded.pins == {"torch": "torch==2.11.0", "torchvision": "torchvision>=0.26.0,<0.27",
+                             "torchaudio": "torchaudio>=2.11.0,<2.12"}
+
+
+def test_explicit_local_tag_wins_over_auto_and_contradicting_compute_is_a_usage_error(compat):
+    decision = decide(requests("torch==2.5.1+cu121", "torchvision"), environment(), compat, "auto",
+                      explicit_index=False)
+    assert decision.variant.name == "cu121" and decision.needs_variant_index
+    assert decision.pins == {"torch": "torch==2.5.1+cu121", "torchvision": "torchvision==0.20.1+cu121"}
+    with pytest.raises(UsageError, match=r"--compute cpu contradicts torch==2.5.1\+cu121 \(a cu121 build\)"):
+        decide(requests("torch==2.5.1+cu121"), environment(), compat, "cpu", explicit_index=False)
+
+
+def test_companion_alone_holds_the_installed_torch_unless_no_deps(compat):
+    env = environment(("torch", "2.14.1"), version_py={"torch": "cuda = '13.0'\n"})
+    decision = decide(requests("torchvision==0.29.2"), env, compat, "auto", explicit_index=True)
+    assert decision.holds == {"torch": "torch==2.14.1"}
+    assert decide(requests("torchvision"), env, compat, "auto", explicit_index=True, no_deps=True).holds == {}
+
+
+def test_companion_without_a_release_for_the_installed_torch_does_not_say_uninstall(compat):
+    with pytest.raises(PackageError) as info:
+        decide(requests("torchaudio"), environment(("torch", "2.14.1")), compat, "auto", explicit_index=True)
+    assert "no torchaudio release pairs with torch 2.14.1" in str(info.value)
+    assert "uninstall torchaudio" not in str(info.value)
+
+
+def test_pairing_specifier_spans_the_releases_that_pair(compat):
+    assert compat.pairing_specifier("torchvision", "2.14.1") == ">=0.29.1,<0.30"  # 0.29.0 pins torch==2.14.0
+    assert compat.pairing_specifier("torchvision", "2.14.0") == ">=0.29.0,<0.30"

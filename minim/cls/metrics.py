@@ -85,7 +85,8 @@ def _topk(topk: Any, num_classes: int | None, warn: bool) -> tuple[list[int], bo
     if warn:
         warnings.warn(
             f"topk={tuple(ks)} asks for more than the {num_classes} classes; reporting "
-            f"{', '.join(f'top-{k}' for k in valid)} only (set metric_options=dict(topk=...) to silence this)", stacklevel=3
+            f"{', '.join(f'top-{k}' for k in valid)} only (set evaluation.metric_options=dict(topk={tuple(valid)!r}) "
+            f"in the config, or pass --metric-options topk={','.join(map(str, valid))}, to silence this)", stacklevel=3
         )
     return valid, True
 

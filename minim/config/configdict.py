@@ -101,6 +101,13 @@ class Config(ConfigDict):
         """A Config holding a copy of ``cfg_dict``."""
         return cls(cfg_dict, filename=filename)
 
+    @classmethod
+    def fromfile(cls, filename: str | os.PathLike) -> "Config":
+        """mmcv's ``Config.fromfile``: :func:`minim.config.load_config`."""
+        from minim.config import load_config
+
+        return load_config(filename)
+
     @property
     def filename(self) -> str | None:
         """The file the config was loaded from (None for one built from a dict)."""

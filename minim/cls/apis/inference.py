@@ -110,8 +110,7 @@ class _Preprocessor:
         if isinstance(img, np.ndarray):
             from minim.cls.datasets.pipelines.loading import results_from_array
 
-            if img.dtype != np.uint8 or img.ndim not in (2, 3):
-                raise MinimError(f"an image array must be H x W x C uint8, got {img.dtype} with shape {img.shape}")
+            _check_array(img)
             if self.color_type == "color" and (img.ndim == 2 or img.shape[2] == 1):
                 img = np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2)  # grayscale, as a file would load
             data = self.for_array(results_from_array(img, bgr=bgr))
@@ -123,6 +122,22 @@ class _Preprocessor:
         if data is None:
             raise MinimError("the test pipeline dropped the image")
         return data["img"]
+
+
+def _check_array(img: np.ndarray) -> None:
+    """An image array must be ``H x W`` or ``H x W x 3`` (or ``x 1``) uint8, as a decoded file is."""
+    shape = tuple(img.shape)
+    hint = None
+    if img.dtype != np.uint8:
+        hint = "scale it to 0-255 and convert: (img * 255).astype('uint8')" if img.dtype.kind == "f" else None
+    elif img.ndim == 3 and shape[2] == 4:
+        hint = "drop the alpha channel: img[:, :, :3]"
+    elif img.ndim == 3 and shape[0] in (1, 3) and shape[2] not in (1, 3):
+        hint = "it looks channels-first: img.transpose(1, 2, 0)"
+    elif img.ndim in (2, 3) and (img.ndim == 2 or shape[2] in (1, 3)):
+        return
+    raise MinimError(f"an image array must be H x W x 3 (or H x W) uint8, got {img.dtype} with shape {shape}",
+                     hint=hint)
 
 
 def preprocessor(model) -> _Preprocessor:
@@ -167,17 +182,20 @@ def load_rgb(img, bgr: bool = True) -> np.ndarray:
     return np.ascontiguousarray(read_image(Path(img).expanduser(), "color").permute(1, 2, 0).numpy())
 
 
-def show_result_pyplot(model, img, result: dict, out_file: str | None = None, title: str = "result", fig_size=(15, 10), bgr: bool = True):
-    """Draw ``result``'s pred_label/pred_score/pred_class over the image with matplotlib.
+def show_result_pyplot(model, img, result: dict, fig_size=(15, 10), title: str = "result", wait_time: float = 0, *,
+                       out_file: str | None = None, bgr: bool = True):
+    """Draw ``result``'s pred_label/pred_score/pred_class over the image with matplotlib (mmcls's signature).
 
-    With ``out_file`` the figure is saved as a PNG and no window opens; otherwise it is shown.
-    Needs matplotlib (``pip install 'minim[plot]'``).
+    The window stays until closed (``wait_time=0``) or for ``wait_time`` seconds. With ``out_file`` the
+    figure is saved as a PNG instead and no window opens; the path is returned. Needs matplotlib
+    (``pip install 'minim[plot]'``).
     """
     from minim.cls.analysis.plotting import import_matplotlib
 
     import_matplotlib()
     rgb = load_rgb(img, bgr=bgr)
-    lines = [f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}" for key in ("pred_label", "pred_score", "pred_class") if key in result]
+    lines = [f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}"
+             for key in ("pred_label", "pred_score", "pred_class") if key in result]
     if out_file is not None:
         from matplotlib.figure import Figure
 
@@ -191,7 +209,12 @@ def show_result_pyplot(model, img, result: dict, out_file: str | None = None, ti
 
     figure = plt.figure(figsize=fig_size)
     _draw(figure.add_subplot(), rgb, lines, title)
-    plt.show()
+    if wait_time > 0:
+        plt.show(block=False)
+        plt.pause(wait_time)
+        plt.close(figure)
+    else:
+        plt.show()
     return None
 
 

@@ -87,10 +87,10 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
     eval_cfg = dict(cfg.get("evaluation") or {})
     if metrics is None or (not isinstance(metrics, str) and len(metrics) == 0):
         metrics = eval_cfg.get("metric", "accuracy")
-        if options is None:
-            options = eval_cfg.get("metric_options")
     elif not isinstance(metrics, str):
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
+    if options is None:  # the config's topk / thrs / average_mode hold for --metrics too
+        options = eval_cfg.get("metric_options")
     if out is not None and not str(out).endswith(".json"):
         raise UsageError(f"--out must be a .json file, got {out}")
     from minim.cls.datasets import build_dataset, compare_classes

@@ -81,6 +81,18 @@ class BaseDataset(Dataset):
         """All labels as an int64 array."""
         return np.array([info["gt_label"] for info in self.data_infos], dtype=np.int64)
 
+    def evaluate(self, results, metric: Any = "accuracy", metric_options: dict | None = None,
+                 indices: Any = None, logger: Any = None) -> dict:
+        """mmcls's ``dataset.evaluate``: metrics of ``results`` (per-sample score rows, e.g. from
+        ``single_gpu_test``) against this dataset's labels (those at ``indices`` when given); see
+        :func:`minim.cls.metrics.evaluate`. ``logger`` is accepted and unused."""
+        from minim.cls.metrics import evaluate
+
+        labels = self.get_gt_labels()
+        if indices is not None:
+            labels = labels[np.asarray(indices)]
+        return evaluate(results, labels, metric, metric_options)
+
     def get_cat_ids(self, idx: int) -> list[int]:
         """The label of sample ``idx`` as a one-element list (mmcls API)."""
         return [int(self.data_infos[idx]["gt_label"])]
