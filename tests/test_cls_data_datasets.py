@@ -61,8 +61,12 @@ def test_classes_list_must_match_folders_as_a_set_and_sets_label_order(tmp_path)
     ds = CustomDataset(str(tmp_path), classes=["dog", "cat"])
     assert ds.CLASSES == ("dog", "cat")
     assert ds.get_gt_labels().tolist() == [1, 0, 0]  # cat image first on disk, label follows classes order
-    with pytest.raises(DataError, match=r"no folder for \['bird'\].*folders not in classes: \['dog'\]"):
+    with pytest.raises(DataError, match=r"no folder for \['bird'\].*folders not in classes: \['dog'\]") as info:
         CustomDataset(str(tmp_path), classes=["cat", "bird"])
+    assert info.value.hint is None  # overlapping names: a typo, not classes meant for other data
+    with pytest.raises(DataError) as info:
+        CustomDataset(str(tmp_path), classes=[str(digit) for digit in range(10)])  # a digits base config's
+    assert "set classes=None to take them from the folder names" in info.value.hint
     with pytest.warns(UserWarning, match=r"has no folder for the classes \['bird'\]: no images of them here"):
         small_val = CustomDataset(str(tmp_path), classes=["bird", "cat", "dog"])
     assert small_val.CLASSES == ("bird", "cat", "dog") and small_val.get_gt_labels().tolist() == [1, 2, 2]
@@ -102,6 +106,14 @@ def test_missing_data_prefix_names_path_and_config_key(tmp_path):
         CustomDataset(str(missing))
     with pytest.raises(DataError, match=f"^data.train: data_prefix {missing} does not exist"):
         build_dataset(dict(type="CustomDataset", data_prefix=str(missing)), key="data.train")
+    (tmp_path / "train").mkdir()
+    (tmp_path / "trainer.txt").write_text("")  # a file is no candidate for a folder
+    with pytest.raises(DataError) as info:
+        CustomDataset(str(tmp_path / "trian"))
+    assert info.value.hint == f"did you mean {tmp_path / 'train'}?"
+    with pytest.raises(DataError) as info:
+        CustomDataset(str(tmp_path / "train"), ann_file=str(tmp_path / "trainer.tx"))
+    assert info.value.hint == f"did you mean {tmp_path / 'trainer.txt'}?"
 
 
 def test_extensions_argument(tmp_path):

@@ -157,8 +157,13 @@ class CustomDataset(BaseDataset):
             raise DataError(f"classes lists {duplicates} more than once")
         present = set(folders)
         if present - set(listed):
+            hint = None
+            if not present & set(listed):  # e.g. a base config's classes, inherited by a child for other data
+                hint = ("the classes come from the dataset's classes=... (a base config's, if the child does not "
+                        "set them): set classes=None to take them from the folder names")
             raise DataError(
-                f"classes do not match the class folders of {self.data_prefix}: {_describe_difference(listed, folders)}"
+                f"classes do not match the class folders of {self.data_prefix}: {_describe_difference(listed, folders)}",
+                hint=hint,
             )
         missing = [name for name in listed if name not in present]
         if missing:  # a listed class may lack images here (a small val set); its label stays reserved
