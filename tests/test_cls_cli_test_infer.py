@@ -180,3 +180,28 @@ def test_metric_options_parse_python_literals():
     assert parse_metric_options(None) is None
     with pytest.raises(UsageError):
         parse_metric_options(["topk"])
+
+
+def test_out_items_and_the_mmcls_pickle_layout(trained, tmp_path, run_cli):
+    import pickle
+
+    config, checkpoint, _ = trained
+    json_out, pkl_out = tmp_path / "r.json", tmp_path / "r.pkl"
+    common = ["test", "cls", str(config), "--checkpoint", checkpoint, "--metric-options", "topk=(1,)"]
+    assert run_cli(*common, "--out", str(json_out), "--out-items", "pred_label", "pred_class").exit_code == 0
+    payload = json.loads(json_out.read_text())
+    assert set(payload["predictions"][0]) == {"file", "gt_label", "pred_label", "pred_class"}
+    assert run_cli(*common, "--out", str(pkl_out)).exit_code == 0
+    with open(pkl_out, "rb") as handle:
+        mmcls = pickle.load(handle)  # what mmcls's tools/test.py --out results.pkl writes
+    assert set(mmcls) == {"accuracy_top-1", "class_scores", "pred_score", "pred_label", "pred_class"}
+    assert mmcls["class_scores"].shape == (9, 3) and mmcls["pred_label"].tolist() == [
+        p["pred_label"] for p in payload["predictions"]]
+    assert mmcls["pred_class"] == [p["pred_class"] for p in payload["predictions"]]
+    assert mmcls["accuracy_top-1"] == pytest.approx(payload["metrics"]["accuracy_top-1"])
+    assert run_cli(*common, "--out", str(json_out), "--out-items", "none").exit_code == 0
+    assert set(json.loads(json_out.read_text())) == {"metrics", "classes"}
+    bad = run_cli(*common, "--out", str(tmp_path / "r.yaml"))
+    assert bad.exit_code == 2 and "must end in .json (minim's layout) or .pkl (mmcls's)" in bad.err
+    typo = run_cli(*common, "--out", str(json_out), "--out-items", "pred_lable")
+    assert typo.exit_code == 2 and "did you mean 'pred_label'" in typo.err

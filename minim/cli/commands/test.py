@@ -8,7 +8,7 @@ from minim.cli.launch_options import LaunchCommand, launch_if_requested, launche
 from minim.cli.options import HELP, cfg_options_option, codebase_argument
 
 
-@click.command("test", cls=LaunchCommand, multi_value_options=("--metrics",), context_settings=HELP)
+@click.command("test", cls=LaunchCommand, multi_value_options=("--metrics", "--out-items"), context_settings=HELP)
 @codebase_argument
 @click.argument("config")
 @click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
@@ -16,12 +16,15 @@ from minim.cli.options import HELP, cfg_options_option, codebase_argument
               help="accuracy, precision, recall, f1_score, support (default: the config's evaluation.metric).")
 @click.option("--metric-options", multiple=True, metavar="KEY=VALUE...",
               help="e.g. topk='(1,5)' thrs=0.5 average_mode=none")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write metrics, classes and per-image predictions to this JSON file.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write metrics and per-image predictions: FILE.json (minim's layout) or FILE.pkl (mmcls's).")
+@click.option("--out-items", multiple=True, metavar="ITEM...",
+              help="Predictions to write: class_scores pred_score pred_label pred_class, all (default) or none.")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @cfg_options_option
 @launcher_options
 @click.pass_context
-def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, device, cfg_options, **launch):
+def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, out_items, device, cfg_options, **launch):
     """Evaluate CONFIG's model with CHECKPOINT on the config's data.test.
 
     \b
@@ -39,6 +42,7 @@ def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, dev
         metrics=list(metrics) or None,
         metric_options=list(metric_options) or None,
         out=out,
+        out_items=list(out_items) or ["all"],
         device=device if launch["gpus"] != 0 else "cpu",
         cfg_options=list(cfg_options),
         launcher=launch["launcher_worker"] or "none",

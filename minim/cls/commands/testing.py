@@ -1,14 +1,13 @@
-"""``minim test cls``: a checkpoint's metrics on ``data.test``, and its predictions as JSON."""
+"""``minim test cls``: a checkpoint's metrics on ``data.test``, and its predictions in a file."""
 
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.atomic import write_text_atomic
+from minim.cls.analysis.test_output import check_out, write_test_output
 from minim.cls.commands.common import checkpoint_for, is_main, warn
 from minim.cls.commands.render import print_metrics_table
 from minim.errors import ConfigError, UsageError
@@ -48,6 +47,7 @@ def test(
     metrics: Sequence[str] | str | None = None,
     metric_options: Sequence[str] | dict | None = None,
     out: str | None = None,
+    out_items: Sequence[str] = ("all",),
     device: str | None = None,
     cfg_options: Sequence[str] = (),
     console: bool = True,
@@ -57,7 +57,9 @@ def test(
 
     ``launcher='pytorch'|'slurm'``: this process is one worker of a distributed test; each rank
     scores its share of the images and the scores are gathered back in dataset order, so the
-    metrics and ``out`` equal a single process's. Rank 0 prints and writes ``out``.
+    metrics and ``out`` equal a single process's. Rank 0 prints and writes ``out`` (``.json``: minim's
+    layout, ``.pkl``: mmcls's; ``out_items`` as mmcls's ``--out-items``, see
+    :mod:`minim.cls.analysis.test_output`).
     """
     from minim.cls.apis.config_source import load_cls_config
     from minim.cls.engine.worker_session import WorkerSession
@@ -65,13 +67,13 @@ def test(
     cfg, entry = load_cls_config(config, list(cfg_options))
     with WorkerSession(launcher, cfg, device) as setup:
         return _test(cfg, entry, setup, checkpoint, metrics=metrics, metric_options=metric_options, out=out,
-                     device=device, console=console and is_main(setup))
+                     out_items=out_items, device=device, console=console and is_main(setup))
 
 
 test.__test__ = False  # not a pytest test
 
 
-def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device, console) -> TestResult:
+def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, out_items, device, console) -> TestResult:
     import warnings
 
     from minim.cls.apis.inference import init_model
@@ -91,8 +93,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
     if options is None:  # the config's topk / thrs / average_mode hold for --metrics too
         options = eval_cfg.get("metric_options")
-    if out is not None and not str(out).endswith(".json"):
-        raise UsageError(f"--out must be a .json file, got {out}")
+    items = check_out(out, out_items)
     from minim.cls.datasets import build_dataset, compare_classes
     from minim.cls.engine.dist import main_process_first
 
@@ -128,7 +129,7 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
     predictions = _predictions(dataset, scores, gt_labels, metas, classes)
     result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
     if out is not None and is_main(setup):
-        write_text_atomic(out, json.dumps({"metrics": _plain(results), "classes": classes, "predictions": predictions}))
+        write_test_output(out, results, classes, scores, gt_labels, [p["file"] for p in predictions], items)
         result.out_file = str(out)
     if console:
         processes = f", {setup.world_size} processes" if setup is not None else ""
@@ -136,16 +137,6 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, device
         if out is not None:
             print(f"wrote {out}")
     return result
-
-
-def _plain(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _predictions(dataset, scores, gt_labels, metas, classes: Sequence[str]) -> list[dict[str, Any]]:
