@@ -298,6 +298,31 @@ def test_stale_variable_across_three_levels(tmp_path):
     assert "mid.py" in cfg.warnings[0]
 
 
+def test_a_flattened_base_warns_through_its_copies(tmp_path):
+    # what `minim download` writes: every variable resolved, no reference left to follow
+    write(tmp_path, "flat.py", """
+        base_lr = 0.1
+        test_pipeline = [dict(type='Resize', size=32), dict(type='Collect', keys=['img'])]
+        optimizer = dict(type='SGD', lr=0.1)
+        data = dict(test=dict(type='CustomDataset', pipeline=[dict(type='Resize', size=32),
+                                                             dict(type='Collect', keys=['img'])]))
+    """)
+    cfg = load(tmp_path, """
+        _base_ = 'flat.py'
+        test_pipeline = [dict(type='Resize', size=40), dict(type='Collect', keys=['img'])]
+        base_lr = 0.01
+    """)
+    assert len(cfg.warnings) == 1  # the scalar base_lr = optimizer.lr proves nothing: no warning for it
+    assert "'test_pipeline' is redefined" in cfg.warnings[0] and "data.test.pipeline still holds" in cfg.warnings[0]
+    assert "reassign data = dict(test=dict(pipeline=test_pipeline))" in cfg.warnings[0]
+    fixed = load(tmp_path, """
+        _base_ = 'flat.py'
+        test_pipeline = [dict(type='Resize', size=40)]
+        data = dict(test=dict(pipeline=test_pipeline))
+    """, name="fixed.py")
+    assert fixed.warnings == []
+
+
 def test_unpacked_and_chained_assignments_track_nothing_wrongly(tmp_path):
     write(tmp_path, "base.py", "y = 1\nx = dict(k=0)\na, b = dict(x=y), [y]\nc = d = dict(x=y)\n")
     cfg = load(tmp_path, "_base_ = 'base.py'\ny = 2\n")

@@ -18,6 +18,32 @@ Record = tuple  # (path: tuple, variable: str, keys: tuple)
 MAX_LISTED = 6
 
 
+def copies_of(values: dict, variables: Iterable[str]) -> list[Record]:
+    """Records for the places that hold an exact copy of a variable's list or dict value.
+
+    A flattened config (``minim download``, ``print_config``) keeps no reference from
+    ``data.test.pipeline`` to ``test_pipeline``, only equal values; an identical list of steps or
+    dict is taken as built from the variable. Scalars are left out (an equal number proves nothing).
+    """
+    found: list[Record] = []
+    for var in variables:
+        value = values.get(var)
+        if not (isinstance(value, (list, tuple)) and value or isinstance(value, dict) and len(value) > 1):
+            continue
+        for path, item in _dict_items(values):
+            if path[0] != var and identical(item, value):
+                found.append((path, var, ()))
+    return found
+
+
+def _dict_items(tree: dict, path: tuple = ()):
+    """``(path, value)`` of every entry of nested dicts (lists are not entered)."""
+    for key, value in tree.items():
+        yield path + (key,), value
+        if isinstance(value, dict):
+            yield from _dict_items(value, path + (key,))
+
+
 def surviving(records: Iterable[Record], old: dict, new: dict) -> list[Record]:
     """The records whose path still holds the same value after ``old`` became ``new``."""
     return [r for r in records if identical(get_path(new, r[0]), get_path(old, r[0]))]

@@ -270,7 +270,7 @@ def _pin_torch(ctx: _Context, decision: TorchDecision, torch_version: str | None
     elif ctx.env.get("torch") is None and torch_version is not None:
         decision.pins["torch"] = _local_pin("torch", torch_version, chosen, tagged)
         decision.reasons["torch"] = f"{'/'.join(ctx.family)} needs torch {series_of(torch_version)}"
-    elif False:
+    elif torch_version is not None and not ctx.no_deps:
         decision.holds["torch"] = f"torch=={ctx.env.get('torch').version}"
         decision.reasons["torch"] = f"installed; kept, {'/'.join(ctx.family)} pairs with it"
 
