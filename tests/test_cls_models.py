@@ -79,6 +79,20 @@ def test_an_architecture_option_torchvision_lacks_is_refused_not_ignored():
         BACKBONES.build(dict(type="ConvNeXt", arch="tiny", linear_pw_conv=False))
 
 
+def test_mmcls_wide_resnet_is_torchvisions_wide_resnet():
+    import torchvision
+
+    with torch.device("meta"):
+        wide = BACKBONES.build(dict(type="ResNet", depth=50, base_channels=128, expansion=2))
+        reference = torchvision.models.wide_resnet50_2()
+    ours = {k: tuple(v.shape) for k, v in wide.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items() if not k.startswith("fc.")}
+    assert ours == theirs  # same names and shapes: mmcls and torchvision wide-ResNet checkpoints load
+    assert BACKBONES.build(dict(type="ResNet", depth=18, expansion=1)).depth == 18  # the default, spelt out
+    with pytest.raises(BuildError, match="base_channels=128 with expansion=4 is not supported"):
+        BACKBONES.build(dict(type="ResNet", depth=50, base_channels=128))
+
+
 def test_bad_depth_lists_the_depths():
     with pytest.raises(BuildError, match="18, 34, 50, 101, 152"):
         BACKBONES.build(dict(type="ResNet", depth=20))

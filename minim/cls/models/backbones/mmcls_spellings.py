@@ -98,9 +98,26 @@ class _ResNetLike(TorchvisionModelBackbone):
         return [[self.conv1, self.bn1], [self.layer1], [self.layer2], [self.layer3], [self.layer4]]
 
 
+def _resnet_arch(name: str, depth: int, base_channels: int, expansion: int | None) -> str:
+    """torchvision's ResNet for mmcls's ``depth``/``base_channels``/``expansion``: ``resnet{depth}``, or
+    ``wide_resnet{50,101}_2`` for mmcls's wide ResNets (``base_channels=128, expansion=2``)."""
+    if depth not in _RESNET_LAYERS:
+        raise BuildError(f"{name}: invalid depth {depth!r}; torchvision has depths {', '.join(map(str, _RESNET_LAYERS))}")
+    default_expansion = 1 if depth in (18, 34) else 4
+    if base_channels == 64 and expansion in (None, default_expansion):
+        return _RESNET_LAYERS[depth]
+    if base_channels == 128 and expansion == 2 and depth in (50, 101):
+        return f"wide_resnet{depth}_2"
+    shown = expansion if expansion is not None else default_expansion
+    raise BuildError(f"{name}: base_channels={base_channels!r} with expansion={shown!r} is not supported "
+                     f"(torchvision has base_channels=64 with expansion={default_expansion}, and the wide ResNets "
+                     "50 and 101: base_channels=128, expansion=2)")
+
+
 @BACKBONES.register()
 class ResNet(_ResNetLike):
-    """mmcls ``ResNet(depth=18|34|50|101|152, style='pytorch')`` = torchvision's ``resnet{depth}``."""
+    """mmcls ``ResNet(depth=18|34|50|101|152, style='pytorch')`` = torchvision's ``resnet{depth}``;
+    with ``base_channels=128, expansion=2`` (mmcls's wide ResNets) ``wide_resnet{50,101}_2``."""
 
     type_name = "ResNet"
 
@@ -110,18 +127,16 @@ class ResNet(_ResNetLike):
                  frozen_stages: int = -1, conv_cfg=None, norm_cfg=None, norm_eval: bool = False,
                  with_cp: bool = False, zero_init_residual: bool = True, init_cfg=None, drop_path_rate: float = 0.0):
         super().__init__(norm_eval=norm_eval, frozen_stages=frozen_stages, init_cfg=init_cfg)
-        if depth not in _RESNET_LAYERS:
-            raise BuildError(f"{self.type_name}: invalid depth {depth!r}; torchvision has depths "
-                             f"{', '.join(map(str, _RESNET_LAYERS))}")
+        arch = _resnet_arch(self.type_name, depth, base_channels, expansion)
         norm = self._check_resnet_args(
-            in_channels=in_channels, stem_channels=stem_channels, base_channels=base_channels, expansion=expansion,
+            in_channels=in_channels, stem_channels=stem_channels, base_channels=64, expansion=None,
             num_stages=num_stages, strides=strides, dilations=dilations, out_indices=out_indices, style=style,
             deep_stem=deep_stem, avg_down=avg_down, conv_cfg=conv_cfg, norm_cfg=norm_cfg, with_cp=with_cp,
             drop_path_rate=drop_path_rate)
         self.depth = depth
-        model = build_torchvision_model(_RESNET_LAYERS[depth], self.type_name, zero_init_residual=zero_init_residual)
+        model = build_torchvision_model(arch, self.type_name, zero_init_residual=zero_init_residual)
         self._adapt(model)
-        self._finish(model, _RESNET_LAYERS[depth], norm)
+        self._finish(model, arch, norm)
 
     def _adapt(self, model: nn.Module) -> None:
         """Hook for variants that change torchvision's stem."""
