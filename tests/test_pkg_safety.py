@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 
 import pytest
 
-from pkg_support import (arrange, build_wheel, installed, isolated_pip, pip_env, pip_install,  # noqa: F401
+from pkg_support import (arrange, build_wheel, installed, isolated_pip, pip_install,  # noqa: F401 (fixtures)
                          serve_fake_index, venv)
 
 pytestmark = pytest.mark.slow
@@ -143,7 +142,7 @@ def test_broken_metadata_is_found_and_named(run_cli, venv, index, tmp_path):
     ghost, empty = f"{site}/ghost-1.0.dist-info", f"{site}/empty-1.0.dist-info"
     try:
         for folder in (ghost, empty):
-            __import__("os").makedirs(folder)
+            os.makedirs(folder)
         with open(f"{ghost}/METADATA", "w") as handle:
             handle.write("Metadata-Version: 2.1\nName: ghost\n")
         result = run_cli("doctor", "--json", "--python", str(venv))
@@ -170,7 +169,7 @@ def test_failed_install_reports_what_pip_changed_and_how_to_restore(run_cli, ven
     try:
         result = install(run_cli, venv, index, "zblock", "-y")
     finally:
-        __import__("os").remove(blocker)
+        os.remove(blocker)
     assert result.exit_code == 1 and "pip failed while installing" in result.err
     err = " ".join(result.err.split())
     assert "the environment changed anyway: helper 2.0 -> 1.0" in err

@@ -3,6 +3,8 @@
 * :mod:`minim.packages.compat` -- model_index/packages.json (torch/torchvision/torchaudio pairs,
   compute variants and their wheel indexes, binary-only backends, import-conflict preferences);
 * :mod:`minim.packages.plan` -- ``plan_install(InstallOptions(...), python)`` -> :class:`InstallPlan`;
+* :mod:`minim.packages.impact` -- what an install does to installed packages (shadowed imports,
+  broken dependents, what a failed pip changed anyway);
 * :mod:`minim.packages.install` -- ``execute_install(plan)`` -> :class:`InstallOutcome` (verified);
 * :mod:`minim.packages.uninstall` -- ``plan_uninstall`` / ``execute_uninstall``;
 * :mod:`minim.packages.doctor` -- ``diagnose(python)`` -> findings, ``apply_fixes``.

@@ -3,8 +3,8 @@
 Checks (each finding has a severity, a one-line explanation and the exact command that fixes it):
 
 * ``shadowed-import`` -- two distributions ship different copies of the same files under one import
-  package (mmcv next to mmcv-full, opencv-python next to opencv-python-headless). The fix removes
-  both and reinstalls one. Which one is kept, first rule that decides:
+  package (mmcv next to mmcv-full, opencv-python next to opencv-python-headless). The fix downloads
+  the one to keep, removes both and installs the downloaded files. Which one is kept, first rule that decides:
   1. the one other installed distributions require by name (mmcls requires mmcv-full);
   2. the preference table in packages.json (``import_conflicts``: on a machine without a display
      the headless OpenCV builds, which need no libGL);
@@ -22,6 +22,10 @@ Checks (each finding has a severity, a one-line explanation and the exact comman
 * ``mmcv-ops`` -- mmcv-full's (or a full mmcv build's) compiled operators, ``mmcv/_ext*.so``, need
   torch symbols the installed torch lacks (the "undefined symbol" after a torch upgrade); the fix
   reinstalls the same mmcv release, whose wheel index is chosen for the installed torch.
+* ``missing-files`` -- a distribution whose RECORD lists files that are gone (uninstalling a package
+  that shared them deletes them); the fix force-reinstalls it.
+* ``broken-metadata`` -- a ``*.dist-info`` folder without METADATA or without a Version, which makes
+  pip itself crash; the fix (printed, not applied) removes that folder.
 * ``unsatisfied`` -- requirements of installed distributions that are missing or the wrong
   version, as ``pip check`` reports them (minim's own included).
 * ``no-pip`` -- the target has no pip.

@@ -43,6 +43,9 @@ class PipResult:
     def error_lines(self) -> list[str]:
         """pip's own ERROR lines and its "The conflict is caused by:" explanation (or its last lines)."""
         errors = [line for line in self.lines if line.startswith("ERROR:")]
+        if "ERROR: Exception:" in errors:  # pip crashed: the traceback's last line says what happened
+            last = next((line.strip() for line in reversed(self.lines) if line.strip()), "")
+            errors = [f"ERROR: pip crashed: {last}" if line == "ERROR: Exception:" else line for line in errors]
         cause = self.conflict_cause()
         if cause:
             errors = errors[:1] + ["conflict: " + "; ".join(cause)] + errors[1:]

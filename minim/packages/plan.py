@@ -190,14 +190,19 @@ class _Sources:
         return [self.mirrored_main, *self.extra, *[f for f in self.find_links if is_remote(f)]]
 
 
-def _check_reachable(sources: _Sources, probed: dict, project: str | None) -> None:
-    """Every index pip will use must answer, and not with 404 (those probed early are not asked twice)."""
+def _check_reachable(sources: _Sources, probed: dict, project: str | None, backend_pages: list[str]) -> list[str]:
+    """Every index pip will use must answer, and not with 404 (those probed early are not asked twice);
+    returns notes for mmcv-style wheel pages that do not exist (no wheels were built for that torch)."""
     no_index = os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes")
     wanted = list(dict.fromkeys(([] if no_index else [sources.mirrored_main]) + sources.extra + sources.find_links))
     missing = [url for url in wanted if url not in probed]
     results = [probed[url] for url in wanted if url in probed] + (probe_indexes(missing) if missing else [])
     report_unreachable(results)
-    report_not_found(results, sources.find_links, project)
+    missing_pages = [r.url for r in results if r.url in backend_pages and r.not_found]
+    report_not_found([r for r in results if r.url not in backend_pages],
+                     [f for f in sources.find_links if f not in backend_pages], project)
+    return [f"{page} does not exist (HTTP 404): no wheels were published for this torch and build there"
+            for page in missing_pages]
 
 
 def _targets(requests: list[Requested], cli_count: int, decision: TorchDecision) -> list[str]:
@@ -239,8 +244,9 @@ class Planner:
                           no_deps=options.no_deps)
         if decision.needs_variant_index and decision.variant is not None:
             sources.add_extra(mirrors.apply(decision.variant.url))
-        sources.find_links += [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
-        _check_reachable(sources, probed, next(iter(named), None))
+        backend_pages = [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
+        sources.find_links += backend_pages
+        decision.notes += _check_reachable(sources, probed, next(iter(named), None), backend_pages)
 
         runner = PipRunner(env.python, env.pip_version)
         targets = _targets(requests, len(options.specs), decision)

@@ -88,7 +88,7 @@ def plan_uninstall(names: list[str], python: str | None = None, env: Environment
     shared = run_in_target(env.python, ["overlaps", json.dumps([i.name for i in items])])
     damaged = {}
     for item in items:
-        pass
+        item.shares_files = shared.get(item.name, {})
         damaged.update({other: env.version(other) for other in item.shares_files})
     return UninstallPlan(env.python, env.pip_version, items, damaged)
 

@@ -25,9 +25,10 @@ def command(fix, yes, deep, as_json, python, index_url, extra_index_urls, find_l
     and unsatisfied requirements (as pip check). Exits 1 when something is broken.
 
     \b
-    With --fix, shadowed imports are repaired by uninstalling every distribution that ships the
-    package and reinstalling the one to keep: the one other packages require, else the preferred
-    one (opencv-*-headless on machines without a display), else the one whose files are on disk.
+    With --fix, shadowed imports are repaired by downloading the one to keep, uninstalling every
+    distribution that ships the package and installing the downloaded files. The one kept is the
+    one other packages require, else the preferred one (opencv-*-headless on machines without a
+    display), else the one whose files are on disk.
 
     \b
     The operator checks read the compiled libraries of torchvision and mmcv-full and torch's own

@@ -110,7 +110,7 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
         from minim.errors import PackageError
 
         raise PackageError(f"refusing to install: {plan.conflicts[0]}",
-                           hint="uninstall it first, or pass --allow-conflicts to overwrite it anyway")
+                           hint="or pass --allow-conflicts to overwrite its files anyway")
     if not yes:
         prompt = "Proceed, overwriting those files?" if plan.conflicts else "Proceed?"
         click.confirm(prompt, default=False, abort=True)
