@@ -77,6 +77,11 @@ class OnnxError(MinimError):
     """An ONNX export or its verification failed."""
 
 
+def warning_line(message: str) -> str:
+    """How minim shows a warning on stderr: ``minim: warning: <message>``."""
+    return f"minim: warning: {message}"
+
+
 def caused_by_interrupt(exc: BaseException | None) -> bool:
     """Whether a ``KeyboardInterrupt`` is among the causes of ``exc`` (libraries such as torch.save
     turn Ctrl-C into their own errors)."""

@@ -13,7 +13,7 @@ import sys
 import click
 
 from minim import __version__
-from minim.errors import MinimError, caused_by_interrupt
+from minim.errors import MinimError, caused_by_interrupt, warning_line
 from minim.suggest import did_you_mean
 
 #: command name -> (module under minim.cli.commands, one-line help shown by ``minim --help``)
@@ -109,7 +109,7 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Python warnings as ``minim: warning: <message>`` lines (file and line only with --debug)."""
-    click.echo(f"minim: warning: {message}", err=True)
+    click.echo(warning_line(message), err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

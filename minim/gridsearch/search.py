@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from minim.errors import ConfigError, MinimError, UsageError
+from minim.errors import ConfigError, MinimError, UsageError, warning_line
 from minim.suggest import did_you_mean
 from minim.gridsearch import summary
 from minim.gridsearch.devices import gpu_pool
@@ -201,7 +201,7 @@ def _fingerprints(cfg, combos: list[Combination], train_args, allow_stale: bool,
         if not allow_stale:
             raise ConfigError(warning, hint="search the keys it feeds instead, or pass --allow-stale to search it anyway")
         if console:
-            print(f"minim: warning: {warning}", file=sys.stderr, flush=True)
+            print(warning_line(warning), file=sys.stderr, flush=True)
     return fingerprints
 
 

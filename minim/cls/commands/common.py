@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minim.errors import CheckpointError, UsageError
+from minim.errors import CheckpointError, UsageError, warning_line
 
 
 def warn(message: str, console: bool) -> None:
     if console:
         import sys
 
-        print(f"minim: warning: {message}", file=sys.stderr, flush=True)
+        print(warning_line(message), file=sys.stderr, flush=True)
 
 
 def is_main(setup) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from minim.cls.engine.dist import is_main_process
+from minim.errors import warning_line
 
 
 def _json_value(value: Any) -> Any:
@@ -115,9 +116,9 @@ class RunLogger:
         self._write_text("WARNING", message)
         if self.console_enabled:
             if self._progress is not None:
-                self._progress.console.print(f"minim: warning: {message}", style="yellow", markup=False)
+                self._progress.console.print(warning_line(message), style="yellow", markup=False)
             else:
-                print(f"minim: warning: {message}", file=sys.stderr, flush=True)
+                print(warning_line(message), file=sys.stderr, flush=True)
 
     def json(self, record: Mapping[str, Any]) -> None:
         """One JSON object on its own line in the ``.log.json`` file."""

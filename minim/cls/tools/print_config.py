@@ -7,6 +7,7 @@ import json
 import click
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
+from minim.errors import warning_line
 
 
 @click.command("print_config", cls=MultiValueCommand, context_settings=HELP)
@@ -19,7 +20,7 @@ def command(config, cfg_options, as_json):
 
     cfg = load_config_arg("cls", config, cfg_options)
     for warning in cfg.warnings:
-        click.echo(f"minim: warning: {warning}", err=True)
+        click.echo(warning_line(warning), err=True)
     if as_json:
         click.echo(json.dumps(cfg.to_dict(), indent=2))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
+from minim.errors import warning_line
 
 
 @click.command("pytorch2onnx", cls=MultiValueCommand, multi_value_options=("--shape",), context_settings=HELP)
@@ -32,7 +33,7 @@ def command(config, checkpoint, output_file, shape, opset_version, dynamic_expor
     size = input_shape(shape)
     model, weights = onnx_export.load_classifier(config, checkpoint, cfg_options)
     if weights is None:
-        click.echo("minim: warning: no --checkpoint and no index weights: exporting random weights", err=True)
+        click.echo(warning_line("no --checkpoint and no index weights: exporting random weights"), err=True)
     path, kind, opset = onnx_export.export_onnx(model, output_file, size, opset_version=opset_version,
                                                 dynamic=dynamic_export, exporter=exporter)
     click.echo(f"wrote {path} (input {onnx_export.INPUT_NAME!r} 1x{'x'.join(map(str, size))}, output "
