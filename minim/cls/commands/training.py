@@ -105,7 +105,7 @@ def train(
 
 def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, deterministic, amp, channels_last,
            auto_scale_lr, validate, console, progress, sync_bn) -> TrainResult:
-    from minim.cls.apis.config_source import config_stem, weights_path
+    from minim.cls.apis.config_source import config_stem
     from minim.cls.engine.device import resolve_device
     from minim.cls.engine.seed import init_random_seed, set_random_seed
 
@@ -122,24 +122,8 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
             warn(note, console)
     else:
         run_device = resolve_device(device if device is not None else cfg.get("device"), gpus)
-    if sync_bn:
-        cfg.sync_bn = True
-        if setup is None:
-            warn("--sync-bn only matters in distributed runs (--launcher pytorch|slurm); ignored in one process",
-                  console)
-    if amp and cfg.get("fp16") is None:
-        cfg.fp16 = dict(loss_scale="dynamic")
-    if channels_last:
-        cfg.channels_last = True
-    if deterministic:
-        cfg.deterministic = True
-    if auto_scale_lr:
-        if not cfg.get("auto_scale_lr"):
-            raise ConfigError(
-                "--auto-scale-lr: the config has no auto_scale_lr",
-                hint="add auto_scale_lr = dict(base_batch_size=256) (the batch size its lr was tuned for)",
-            )
-        cfg.auto_scale_lr.enable = True
+    _apply_flags(cfg, sync_bn=sync_bn, amp=amp, channels_last=channels_last, deterministic=deterministic,
+                 auto_scale_lr=auto_scale_lr, distributed=setup is not None, console=console)
     for key in ("model", "data", "optimizer"):
         if key not in cfg:
             raise ConfigError(f"config has no {key!r}")
@@ -158,43 +142,8 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     cfg.seed = run_seed
     set_random_seed(run_seed, deterministic=bool(cfg.get("deterministic", False)))
 
-    # model first (cheap): lets save_best and the resume checkpoint be checked before data work
-    from minim.cls.engine import checkpoint_io
-    from minim.cls.engine.dist import main_process_first
-    from minim.cls.engine.evaluation import resolve_save_best, split_eval_cfg
-    from minim.cls.models import build_classifier, num_classes_of
-
-    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
-        model = build_classifier(cfg.model)
-        num_classes = num_classes_of(model)
-        if validate:
-            hook_cfg, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
-            resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"), metric_cfg.get("metric_options"), num_classes)
-        resume_checkpoint = None
-        if resume_from:
-            resume_checkpoint = checkpoint_io.read(resume_from)  # unreadable: an error now, before any data work
-        else:  # (a resumed run's weights replace any pretrained ones)
-            model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
-        if not resume_from and cfg.get("load_from"):
-            weights_path(cfg.load_from)  # a URL is fetched once, by rank 0; train_model loads it
-
-        from minim.cls.datasets import build_dataset, check_same_classes
-        from minim.cls.datasets.checks import check_num_classes
-
-        train_dataset = build_dataset(cfg.data.train)
-        check_num_classes(train_dataset, num_classes, "train")
-        val_dataset = None
-        if validate:
-            val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
-            check_same_classes(train_dataset, val_dataset)  # first: it names the class val lacks
-            check_num_classes(val_dataset, num_classes, "val")
-        datasets = [train_dataset]
-        workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
-        if len(workflow) == 2:
-            # mmcls: the ('val', N) workflow computes the validation LOSS on val data with the TRAIN pipeline
-            loss_cfg = dict(cfg.data.val)
-            loss_cfg["pipeline"] = cfg.data.train.pipeline
-            datasets.append(build_dataset(loss_cfg))
+    model, datasets, val_dataset, resume_checkpoint = _build_model_and_data(cfg, resume_from, validate)
+    train_dataset = datasets[0]
     classes = list(train_dataset.CLASSES) if train_dataset.CLASSES is not None else None
     model.CLASSES = classes
 
@@ -220,6 +169,71 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
     if console:
         print_train_summary(result, val_dataset)
     return result
+
+
+def _apply_flags(cfg, *, sync_bn, amp, channels_last, deterministic, auto_scale_lr, distributed, console) -> None:
+    """The command-line switches, written into ``cfg`` (so the config copy in the work dir records them)."""
+    if sync_bn:
+        cfg.sync_bn = True
+        if not distributed:
+            warn("--sync-bn only matters in distributed runs (--launcher pytorch|slurm); ignored in one process",
+                 console)
+    if amp and cfg.get("fp16") is None:
+        cfg.fp16 = dict(loss_scale="dynamic")
+    if channels_last:
+        cfg.channels_last = True
+    if deterministic:
+        cfg.deterministic = True
+    if auto_scale_lr:
+        if not cfg.get("auto_scale_lr"):
+            raise ConfigError(
+                "--auto-scale-lr: the config has no auto_scale_lr",
+                hint="add auto_scale_lr = dict(base_batch_size=256) (the batch size its lr was tuned for)",
+            )
+        cfg.auto_scale_lr.enable = True
+
+
+def _build_model_and_data(cfg, resume_from: str | None, validate: bool):
+    """``(model, datasets, val dataset, resume checkpoint)``: the model first (cheap), so that ``save_best``
+    and the resume checkpoint are checked before any data work; downloads and dataset preparation are
+    done once, by rank 0 first."""
+    from minim.cls.apis.config_source import weights_path
+    from minim.cls.datasets import build_dataset, check_same_classes
+    from minim.cls.datasets.checks import check_num_classes
+    from minim.cls.engine import checkpoint_io
+    from minim.cls.engine.dist import main_process_first
+    from minim.cls.engine.evaluation import resolve_save_best, split_eval_cfg
+    from minim.cls.models import build_classifier, num_classes_of
+
+    with main_process_first():
+        model = build_classifier(cfg.model)
+        num_classes = num_classes_of(model)
+        if validate:
+            hook_cfg, metric_cfg = split_eval_cfg(cfg.get("evaluation") or {})
+            resolve_save_best(hook_cfg.get("save_best"), hook_cfg.get("rule"), metric_cfg.get("metric", "accuracy"),
+                              metric_cfg.get("metric_options"), num_classes)
+        resume_checkpoint = None
+        if resume_from:
+            resume_checkpoint = checkpoint_io.read(resume_from)  # unreadable: an error now, before any data work
+        else:  # (a resumed run's weights replace any pretrained ones)
+            model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
+        if not resume_from and cfg.get("load_from"):
+            weights_path(cfg.load_from)  # a URL is fetched once, by rank 0; train_model loads it
+        train_dataset = build_dataset(cfg.data.train)
+        check_num_classes(train_dataset, num_classes, "train")
+        val_dataset = None
+        if validate:
+            val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+            check_same_classes(train_dataset, val_dataset)  # first: it names the class val lacks
+            check_num_classes(val_dataset, num_classes, "val")
+        datasets = [train_dataset]
+        workflow = [tuple(f) for f in (cfg.get("workflow") or [("train", 1)])]
+        if len(workflow) == 2:
+            # mmcls: the ('val', N) workflow computes the validation LOSS on val data with the TRAIN pipeline
+            loss_cfg = dict(cfg.data.val)
+            loss_cfg["pipeline"] = cfg.data.train.pipeline
+            datasets.append(build_dataset(loss_cfg))
+    return model, datasets, val_dataset, resume_checkpoint
 
 
 def _train_result(runner, cfg, stem: str) -> TrainResult:
