@@ -16,6 +16,7 @@ digits config) are kept as they are. Usage: ``python scripts/gen_cls_index.py``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -205,7 +206,11 @@ def torchvision_entries() -> list[dict]:
     return entries
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="It rewrites the tracked model_index/cls/index.json and configs from the installed torchvision.")
+    parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     index_file = INDEX_DIR / "index.json"
     kept = []

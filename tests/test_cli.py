@@ -130,8 +130,23 @@ def test_a_tool_group_without_its_sub_command_shows_its_help(run_cli):
     assert "plot_curve" in result.err and "cal_train_time" in result.err
 
 
-def test_a_tool_option_without_its_value_shows_the_tools_usage(run_cli):
+def test_a_tool_option_without_its_value_points_at_the_tools_help(run_cli):
     result = run_cli("run", "cls", "get_flops", "mobilenet-v2", "--shape")
     assert result.exit_code == 2
-    assert result.err.splitlines() == ["Usage: minim run cls get_flops [OPTIONS] CONFIG",
-                                       "minim: error: Option '--shape' requires an argument."]
+    assert result.err.splitlines() == [
+        "minim: error: Option '--shape' requires an argument. (see 'minim run cls get_flops --help')"]
+    typo = run_cli("search", "cls", "--limt", "3")
+    assert typo.err.splitlines() == [
+        "minim: error: No such option '--limt'. Did you mean '--limit'? (see 'minim search --help')"]
+
+
+def test_the_help_lists_every_environment_variable_the_readme_documents(run_cli):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(MINIM_[A-Z_]+)", section))
+    assert len(documented) >= 6
+    shown = run_cli("--help").out
+    assert {name for name in documented if name not in shown} == set()

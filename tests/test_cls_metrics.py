@@ -167,3 +167,9 @@ def test_infer_rule_unknown_key():
     with pytest.raises(ConfigError, match="'mystery'") as info:
         infer_rule("mystery")
     assert "rule=" in info.value.hint
+
+
+def test_metric_options_that_are_not_a_dict_are_a_config_error():
+    with pytest.raises(ConfigError, match="metric_options must be a dict") as info:
+        evaluate(np.eye(3), [0, 1, 2], "accuracy", "{topk: 1}")
+    assert "evaluation.metric_options.topk" in info.value.hint

@@ -23,6 +23,8 @@ def test_parse_the_documented_examples():
     ("[a, 'b c', \"d,e\"]", ["a", "b c", "d,e"]), ("'None'", "None"), ('"1"', "1"), ("'a,b'", "a,b"),
     ("hello world", "hello world"), ("it's", "it's"), ("topk=(1,5)", "topk=(1,5)"),
     ("((1,2),)", ((1, 2),)), ("[[]]", [[]]),
+    ("{'topk': (1, 5)}", {"topk": (1, 5)}), ('{"thrs": 0.5, "average_mode": "none"}', {"thrs": 0.5, "average_mode": "none"}),
+    ("{}", {}),
 ])
 def test_value_parsing(raw, expected):
     value = parse_cfg_options([f"key={raw}"])["key"]
@@ -43,6 +45,7 @@ def test_only_the_first_equals_splits_and_keys_are_stripped():
     ("a=1,2]", "unbalanced brackets in 'a=1,2]'"),
     ("a=[1,(2]", "unbalanced brackets"),
     ("a=['x]", "unterminated quote"),
+    ("m={topk: (1, 5)}", "a dict value must be a Python literal with quoted keys"),
 ])
 def test_bad_pairs_are_named(pair, message):
     with pytest.raises(ConfigError, match="--cfg-options: ") as info:

@@ -101,6 +101,8 @@ def test_missing_extra_path_is_an_error(tmp_path, monkeypatch):
         ({"weights": {"url": "https://host/", "sha256": "0123abcd"}}, "bad weights url"),
         ({"weights": {"url": "https://host/a.pth", "sha256": "xyz"}}, "bad sha256"),
         ({"weights": {"url": "https://host/a.pth", "sha256": "0123abcd", "size": -1}}, "bad weights size"),
+        ({"weights": {"url": "https://host/a.pth", "sha256": "0123abcd", "format": "mmpretrain"}},
+         "bad weights format 'mmpretrain': expected one of minim, mmcls, torchvision"),
         ({"metadata": {"top1": 1}}, "missing field 'dataset'"),
         ({"metadata": {"dataset": "x", "top1": "high"}}, "'top1' must be a number"),
         ({"config": "../../etc/passwd"}, "must be relative"),

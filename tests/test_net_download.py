@@ -291,11 +291,16 @@ def test_existing_file_of_the_wrong_size_is_caught_without_a_digest(loopback_ser
 
 def test_second_download_comes_from_the_cache(loopback_server, tmp_path):
     url = serve(loopback_server)
-    download(url, f"{tmp_path}/one/", sha256=DIGEST, progress="none")
+    first = download(url, f"{tmp_path}/one/", sha256=DIGEST, progress="none").path
     result = download(url, tmp_path / "two" / "copy.pth", sha256=DIGEST, progress="none")
     assert result == DownloadResult(tmp_path / "two" / "copy.pth", "cached", DIGEST)
     assert result.path.read_bytes() == BODY
     assert loopback_server.hits() == 1
+    with open(result.path, "r+b") as handle:  # torch.save over a downloaded file's name writes in place
+        handle.write(b"fine-tuned weights")
+    assert first.read_bytes() == BODY  # the other copies and the cache keep theirs
+    again = download(url, tmp_path / "three", sha256=DIGEST, progress="none")
+    assert again.status == "cached" and again.path.read_bytes() == BODY and loopback_server.hits() == 1
 
 
 def test_a_damaged_cache_file_is_downloaded_again(loopback_server, dest, home):

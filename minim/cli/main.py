@@ -60,11 +60,14 @@ class LazyGroup(click.Group):
 
 EPILOG = """\b
 Environment:
-  MINIM_HOME        cache folder for weights and datasets (default ~/.cache/minim)
+  MINIM_HOME        cache folder for weights and datasets
+                    (default $XDG_CACHE_HOME/minim or ~/.cache/minim)
   MINIM_OFFLINE=1   never touch the network: use the cache or fail clearly
-  MINIM_MIRROR      URL prefix mappings 'https://origin/=https://mirror/,...'
-                    applied to weight downloads and wheel indexes
+  MINIM_MIRROR      URL prefix mappings 'https://origin/=https://mirror/,...', or one
+                    bare URL replacing every URL's scheme and host; applied to weight
+                    downloads and wheel indexes (same as --mirror)
   MINIM_INDEX_PATH  extra model-index JSON files or folders (os.pathsep-separated)
+  MINIM_TIMEOUT     HTTP read timeout in seconds, or CONNECT,READ (default 5,30)
   MINIM_DEBUG=1     show tracebacks (same as --debug)
 """
 
@@ -135,9 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         if _debug_requested(argv):
             raise
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            click.echo(exc.ctx.get_usage(), err=True)
-        report_error(exc.format_message())
+        message = exc.format_message()
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:  # one line, pointing at the right help
+            message += f" (see '{exc.ctx.command_path} --help')"
+        report_error(message)
         sys.exit(exc.exit_code)
     except MinimError as exc:
         if _debug_requested(argv):

@@ -54,6 +54,9 @@ def _metric_names(metric: str | Sequence[str]) -> list[str]:
 
 
 def _options(metric_options: Mapping[str, Any] | None) -> tuple[Any, Any, str]:
+    if metric_options is not None and not isinstance(metric_options, Mapping):
+        raise ConfigError(f"metric_options must be a dict such as dict(topk=(1, 5)), got {metric_options!r}",
+                          hint="on the command line set each key: --cfg-options evaluation.metric_options.topk=(1,5)")
     options = {"topk": DEFAULT_TOPK} if metric_options is None else dict(metric_options)
     for key in options:
         if key not in OPTIONS:

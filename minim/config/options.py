@@ -1,6 +1,7 @@
 """``--cfg-options KEY=VALUE ...``: mmcv ``DictAction`` value parsing, and dotted keys to nested dicts.
 
-Values: ``[a,b]`` is a list, ``(a,b)`` a tuple (nesting allowed), a bare ``a,b`` a list; a scalar
+Values: ``[a,b]`` is a list, ``(a,b)`` a tuple (nesting allowed), a bare ``a,b`` a list, ``{...}`` a
+Python dict literal (``{'topk': (1, 5)}``; mmcv keeps it a string); a scalar
 is tried as ``int``, then ``float``, then ``true``/``false`` (any case), then ``None``, else it
 stays a string. Unlike mmcv, spaces are not deleted, and a quoted value (``'x y'`` or ``"1"``) is
 kept verbatim as a string.
@@ -41,6 +42,8 @@ def parse_option_value(text: str, pair: str | None = None) -> Any:
     text = text.strip()
     if _is_quoted(text):
         return text[1:-1]
+    if text.startswith("{") and text.endswith("}"):
+        return _dict_literal(text, pair)
     if text[:1] in _CLOSING and _closing_index(text, pair) == len(text) - 1:
         items = _split_items(text[1:-1], pair)
         values = [parse_option_value(item, pair) for item in items]
@@ -49,6 +52,21 @@ def parse_option_value(text: str, pair: str | None = None) -> Any:
     if len(items) > 1 or text.endswith(","):
         return [parse_option_value(item, pair) for item in items]
     return _scalar(text)
+
+
+def _dict_literal(text: str, pair: str) -> dict:
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, dict):
+        key = pair.partition("=")[0].strip()
+        raise ConfigError(f"--cfg-options: {pair!r}: a dict value must be a Python literal with quoted keys, "
+                          "e.g. {'topk': (1, 5)}",
+                          hint=f"or set each key with a dotted name: {key}.<name>=<value>")
+    return value
 
 
 def _scalar(text: str) -> Any:

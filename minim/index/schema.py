@@ -17,6 +17,8 @@ from minim.errors import ModelIndexError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 HEX_PATTERN = re.compile(r"^[0-9a-f]{8,64}$")
+#: checkpoint layouts an entry's weights may declare (what ``publish_model`` detects)
+WEIGHTS_FORMATS = ("minim", "mmcls", "torchvision")
 METADATA_NUMBERS = ("top1", "top5", "params_m", "flops_g")
 
 
@@ -118,8 +120,9 @@ def parse_weights(data: Any, index_file: Path, entry: str) -> Weights | None:
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
         raise _fail(index_file, entry, f"bad weights size {size!r}: expected a positive integer or null")
     fmt = data.get("format", "minim")
-    if not isinstance(fmt, str):
-        raise _fail(index_file, entry, f"bad weights format {fmt!r}")
+    if fmt not in WEIGHTS_FORMATS:
+        raise _fail(index_file, entry, f"bad weights format {fmt!r}: expected one of {', '.join(WEIGHTS_FORMATS)} "
+                                       "(the checkpoint's layout)")
     return Weights(url=url, sha256=sha256, size=size, format=fmt)
 
 

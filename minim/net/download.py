@@ -11,11 +11,12 @@ A download of URL to DEST goes like this:
 3. If the final file exists it is hashed: a match is reported as ``'present'``; a mismatch is an
    error asking for ``--overwrite`` (``overwrite=True`` downloads it again).
 4. With ``cache=True`` (default) the file is looked up in ``$MINIM_HOME/weights`` (see
-   :mod:`minim.net.cache`); a verified hit is hard-linked (or copied) to DEST: ``'cached'``.
+   :mod:`minim.net.cache`); a verified hit is copied to DEST: ``'cached'`` (a copy, not a link: writing
+   over the file at DEST, e.g. ``torch.save`` to its name, must not change the cache or other copies).
 5. ``MINIM_OFFLINE=1`` stops here: a miss raises :class:`OfflineError` naming the URL and the cache path.
 6. Otherwise the mirrors (``mirror`` or ``MINIM_MIRROR``) map the URL, the body is streamed into
    ``<cache file>.part`` (resumed if present; see :mod:`minim.net.transfer`), its size and sha256 are
-   checked, and only then is it renamed into place (``os.replace``) and linked to DEST: ``'downloaded'``.
+   checked, and only then is it renamed into place (``os.replace``) and copied to DEST: ``'downloaded'``.
    With ``cache=False`` the same happens directly next to DEST.
 
 A failed check deletes the ``.part`` file; a connection lost after some bytes keeps it so that the
@@ -184,19 +185,14 @@ def _mismatch_hint(expect: Expectation) -> str:
 
 
 def _place(cached: Path, final: Path) -> None:
-    """Put the cached file at ``final`` atomically: a hard link when possible, else a copy."""
-    if final.exists() and os.path.samefile(cached, final):
-        return
+    """Copy the cached file to ``final`` atomically (an independent file: see the module docstring)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(final)
     try:
         try:
-            os.link(cached, temporary)
-        except OSError:
-            try:
-                shutil.copyfile(cached, temporary)
-            except OSError as exc:  # copyfile may name the source; the problem is the destination
-                raise OSError(exc.errno, exc.strerror, str(final)) from exc
+            shutil.copyfile(cached, temporary)
+        except OSError as exc:  # copyfile may name the source; the problem is the destination
+            raise OSError(exc.errno, exc.strerror, str(final)) from exc
         os.replace(temporary, final)
     except BaseException:
         temporary.unlink(missing_ok=True)
