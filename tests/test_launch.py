@@ -301,3 +301,75 @@ def test_launch_usage_errors_are_one_line(tiny_config, run_cli, args, code, word
     errors = [line for line in result.err.splitlines() if line.startswith("minim: error:")]
     assert len(errors) == 1 and words in errors[0], result.err
     assert "Traceback" not in result.err
+
+
+# --- signals: no worker outlives the launcher --------------------------------------------------------
+FAKE_LAUNCHER = """
+import signal, subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+open(sys.argv[1], "w").write(str(worker.pid))
+if sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(300)
+"""
+
+DRIVER = """
+import sys
+from minim.launch import LaunchPlan, run
+from minim.errors import LaunchError
+run.STOP_GRACE_SECONDS = 1
+try:
+    run.run_plan(LaunchPlan("pytorch", [sys.executable, sys.argv[1], sys.argv[2], sys.argv[3]]))
+except LaunchError as error:
+    print(f"LaunchError {error.exit_code}: {error.message}", flush=True)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+"""
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\\nState:\\tZ" not in status  # a zombie has stopped
+
+
+def _wait_for(predicate, seconds: float = 20) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how, mode, expected", [
+    ("SIGTERM", "polite", "LaunchError 143: stopped by SIGTERM; the workers were stopped"),
+    ("SIGINT", "stubborn", "KeyboardInterrupt"),  # the launcher ignores SIGTERM: its group is killed
+    ("kill launcher", "polite", "LaunchError 137: torchrun was killed by signal SIGKILL; the workers' messages are above"),
+])
+def test_no_worker_outlives_the_launcher(tmp_path, how, mode, expected):
+    import os
+    import signal
+    import subprocess
+
+    (tmp_path / "fake_torchrun.py").write_text(FAKE_LAUNCHER)
+    (tmp_path / "driver.py").write_text(DRIVER)
+    pid_file = tmp_path / "worker.pid"
+    driver = subprocess.Popen([PY, str(tmp_path / "driver.py"), str(tmp_path / "fake_torchrun.py"), str(pid_file),
+                               mode], stdout=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: pid_file.exists() and pid_file.read_text())
+    worker = int(pid_file.read_text())
+    if how == "kill launcher":
+        launcher = int(subprocess.check_output(["ps", "-o", "ppid=", "-p", str(worker)]).strip())
+        os.kill(launcher, signal.SIGKILL)
+    else:
+        driver.send_signal(getattr(signal, how))
+    out, _ = driver.communicate(timeout=30)
+    assert out.strip().splitlines()[-1] == expected
+    assert _wait_for(lambda: not _alive(worker), 5)

@@ -8,11 +8,13 @@ output passes through untouched) and keeps the root cause: which rank failed, wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -98,40 +100,108 @@ def _debug() -> bool:
     return debug()
 
 
+#: how long torchrun / srun get to stop their workers after being asked, before the whole group is killed
+STOP_GRACE_SECONDS = 15
+
+
+class _Signalled(Exception):
+    """SIGTERM (or SIGHUP) reached the launching process."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def run_plan(plan: LaunchPlan, stderr: TextIO | None = None) -> None:
-    """Run ``plan`` (workers inherit stdout); raise :class:`LaunchError` when it fails."""
+    """Run ``plan`` (workers inherit stdout); raise :class:`LaunchError` when it fails.
+
+    torchrun / srun run in a process group of their own, so that no worker outlives this process:
+    Ctrl-C (SIGINT) or SIGTERM here asks the launcher to stop its workers (SIGTERM), and after
+    :data:`STOP_GRACE_SECONDS` the whole group is killed; a launcher that dies leaves no worker behind.
+    """
     stderr = stderr or sys.stderr
     env = {**os.environ, **plan.env}
     filtered = plan.kind == "pytorch" and not _debug()
     try:
         process = subprocess.Popen(plan.argv, env=env, stderr=subprocess.PIPE if filtered else None,
-                                   text=True, errors="replace", bufsize=1)
+                                   text=True, errors="replace", bufsize=1, start_new_session=True)
     except FileNotFoundError:
         hint = "run it on a Slurm login node (srun must be on PATH)" if plan.kind == "slurm" else None
         raise LaunchError(f"cannot start {plan.argv[0]}: not found", hint=hint) from None
     watcher = TorchrunStderr() if filtered else None
+    relay = None
+    if watcher is not None:  # read in a thread: the main thread waits for the launcher itself
+        relay = threading.Thread(target=_relay, args=(process.stderr, watcher, stderr), daemon=True)
+        relay.start()
     try:
-        if watcher is not None:
-            for line in process.stderr:
-                for shown in watcher.feed(line):
-                    stderr.write(shown)
-                stderr.flush()
-            for shown in watcher.finish():
-                stderr.write(shown)
-        returncode = process.wait()
+        with _signals_raise():
+            returncode = process.wait()
     except KeyboardInterrupt:
         _stop(process)
         raise
+    except _Signalled as signalled:
+        _stop(process)
+        error = LaunchError(f"stopped by {_signal_name(signalled.signum)}; the workers were stopped")
+        error.exit_code = 128 + signalled.signum
+        raise error from None
+    finally:
+        _kill_group(process)  # no worker outlives its launcher (one killed by a signal leaves them running)
+        if relay is not None:
+            relay.join()
     if returncode != 0:
         raise _failure_error(plan, returncode, watcher.failure if watcher else Failure())
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _relay(stream, watcher: TorchrunStderr, stderr: TextIO) -> None:
+    for line in stream:
+        for shown in watcher.feed(line):
+            stderr.write(shown)
+        stderr.flush()
+    for shown in watcher.finish():
+        stderr.write(shown)
+    stderr.flush()
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM and SIGHUP raise :class:`_Signalled` instead of ending this process on the spot."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Signalled(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        process.wait(timeout=10)  # the launcher got the same Ctrl-C and stops its workers
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ask the launcher to stop its workers (SIGTERM, as torchrun and srun expect); kill the group if it
+    does not finish in time."""
+    if process.poll() is None:
+        try:
+            process.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        pass
+    _kill_group(process)
+    process.wait()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of the launcher's process group (its workers)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _failure_error(plan: LaunchPlan, returncode: int, failure: Failure) -> LaunchError:
@@ -145,7 +215,9 @@ def _failure_error(plan: LaunchPlan, returncode: int, failure: Failure) -> Launc
     else:
         what = f"exited with status {status}"
         code = status if 0 < status < 126 else 1
-    if failure.status is None and plan.kind == "pytorch":
+    if failure.status is None and returncode < 0:
+        message = f"{launcher} was killed by signal {_signal_name(-returncode)}"
+    elif failure.status is None and plan.kind == "pytorch":
         message = f"{launcher} exited with status {returncode}"
     elif plan.kind == "slurm":
         message = f"{launcher} exited with status {returncode} ({who} failed)"
