@@ -170,6 +170,7 @@ def test_resume_without_any_checkpoint(tmp_path, monkeypatch, run_cli):
         (["--cfg-options", "model.backbone.type=ShuffleNetV3"], "ShuffleNetV2"),
         (["--cfg-options", "lr_config.policy=CosineAnnealing", "lr_config.min_lr=0"], "_delete_=True"),
         (["--auto-scale-lr"], "auto_scale_lr"),
+        (["--auto-scale-lr", "--cfg-options", "auto_scale_lr=16"], "auto_scale_lr must be a dict"),
         (["--cfg-options", "optimizer.type=SDG"], "SGD"),
     ],
 )

@@ -470,3 +470,30 @@ def test_train_model_checks_load_from_and_class_counts_before_writing(tmp_path):
         train_model(TinyClassifier(num_classes=4), [NoisyDataset(num_classes=3)], engine_cfg(tmp_path / "classes"),
                     validate=False, device="cpu", console=False)
     assert not (tmp_path / "classes").exists()
+
+
+def test_a_one_image_last_batch_is_warned_about_and_a_batchnorm_failure_explained(tmp_path):
+    from torch import nn
+
+    from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+    from minim.cls.apis import train_model
+    from minim.errors import ConfigError
+
+    class PooledBN(TinyClassifier):  # BatchNorm after global pooling: one value per channel
+        def __init__(self):
+            super().__init__()
+            self.bn1d = nn.BatchNorm1d(8)
+
+        def forward(self, img):
+            x = torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(img)), 1).flatten(1)
+            return self.head.fc(self.bn1d(x))
+
+    cfg = engine_cfg(tmp_path, data=dict(samples_per_gpu=8, workers_per_gpu=0), evaluation=None)
+    with pytest.raises(ConfigError, match="BatchNorm layer with one value per channel") as info:
+        train_model(PooledBN(), [NoisyDataset(n=25)], cfg, validate=False, device="cpu", console=False)
+    assert "drop_last=True" in info.value.hint
+    log = next(tmp_path.glob("*.log")).read_text()
+    assert "each epoch's last training batch holds 1 image (25 per process, samples_per_gpu=8)" in log
+    cfg.data["train_dataloader"] = dict(drop_last=True)  # the fix the hint gives
+    train_model(PooledBN(), [NoisyDataset(n=25)], engine_cfg(tmp_path / "fixed", data=cfg.data), validate=False,
+                device="cpu", console=False)

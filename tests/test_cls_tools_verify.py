@@ -14,6 +14,7 @@ def _broken_tree(root):
     (data / "cat" / "0.png").write_bytes(good[: len(good) // 2])  # truncated, and the first image: building
     # a dataset with cache_images=True would decode it
     (data / "dog" / "2.png").write_text("not an image")
+    (data / "dog" / "1.png").write_bytes(b"")  # a copy that never happened
     return data
 
 
@@ -23,11 +24,12 @@ def test_lists_unreadable_images_and_fails(run_cli, tmp_path):
     result = run_cli("run", "cls", "verify_dataset", str(config), "--workers", "2")
     assert result.exit_code == 1
     lines = result.out.splitlines()
-    assert lines[0] == "data.train: 6 images, 2 unreadable"
+    assert lines[0] == "data.train: 6 images, 3 unreadable"
     assert f"  {data / 'cat' / '0.png'}: cannot decode image: image file is truncated" in lines[1]
-    assert lines[2] == f"  {data / 'dog' / '2.png'}: cannot decode image: not an image file Pillow can read"
-    assert "data.val: 6 images, 2 unreadable" in lines and "data.test: 6 images, 2 unreadable" in lines
-    assert result.err.strip() == ("minim: error: 2 of 6 image files cannot be read "
+    assert lines[2] == f"  {data / 'dog' / '1.png'}: cannot decode image: the file is empty (0 bytes)"
+    assert lines[3] == f"  {data / 'dog' / '2.png'}: cannot decode image: not an image file Pillow can read"
+    assert "data.val: 6 images, 3 unreadable" in lines and "data.test: 6 images, 3 unreadable" in lines
+    assert result.err.strip() == ("minim: error: 3 of 6 image files cannot be read "
                                   "(remove or replace them before training)")
 
 
@@ -59,6 +61,6 @@ def test_wrappers_and_in_memory_datasets(tmp_path):
         f"    test=dict(type='CIFAR10', data_prefix={str(prefix)!r}, pipeline=[]))\n"
     )
     train, val, test = verify_datasets(load_config(config), workers=1)
-    assert (train.split, len(train.files), len(train.bad)) == ("train", 6, 2)  # repeated once, not 3 times
-    assert (len(val.files), len(val.bad)) == (12, 2)  # a file listed twice is reported once
+    assert (train.split, len(train.files), len(train.bad)) == ("train", 6, 3)  # repeated once, not 3 times
+    assert (len(val.files), len(val.bad)) == (12, 3)  # a file listed twice is reported once
     assert (test.files, test.bad, test.in_memory) == ([], [], ["CIFAR10"])

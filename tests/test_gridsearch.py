@@ -159,6 +159,8 @@ def test_type_changes_are_fine_and_the_commands_are_exact(stale_config, capsys):
 
 
 @pytest.mark.parametrize("kwargs, words", [
+    (dict(train_args=["--gpus", "2"]), "--gpus 2 needs one process per GPU: add --launcher pytorch"),
+    (dict(metric="acuracy_top-1"), "is not logged by the runs' evaluation"),
     (dict(cfg_options=["optimizer.lr=0.5"]), "keep it in one of them"),
     (dict(train_args=["--work-dir", "x"]), "--work-dir cannot be passed"),
     (dict(train_args=["--resume"]), "skipped on a re-run"),
@@ -215,8 +217,8 @@ def test_grid_runs_ranks_summarises_and_skips_finished_runs(tmp_path, monkeypatc
     before = (tmp_path / "gs" / "summary.json").read_text()
     misspelt = run_cli(*args, "--metric", "acc_top-1")
     assert misspelt.exit_code == 2
-    assert ("no run logged the metric 'acc_top-1'; the runs logged accuracy_top-1 (did you mean 'accuracy_top-1'?)"
-            in misspelt.err)
+    assert ("--metric 'acc_top-1' is not logged by the runs' evaluation, which logs accuracy_top-1 "
+            "(did you mean 'accuracy_top-1'?)" in misspelt.err)  # before anything runs
     assert (tmp_path / "gs" / "summary.json").read_text() == before
     # a run finished with another config or other arguments trains again
     marker = tmp_path / "gs" / names[1] / "gridsearch_done.json"

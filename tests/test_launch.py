@@ -114,8 +114,8 @@ def test_slurm_plan_defaults_and_port():
     assert plan.command_line() == (
         "MASTER_PORT=23456 srun --job-name=c_train --gres=gpu:8 --ntasks=16 --ntasks-per-node=8 --cpus-per-task=2 "
         "--kill-on-bad-exit=1 /py -m minim train cls c.py --launcher-worker slurm")
-    with pytest.raises(UsageError, match="multiple of --gpus-per-node"):
-        build_plan(LaunchOptions(launcher="slurm", gpus=6, gpus_per_node=4), ["train"], [], job_name="j", cuda_devices=0)
+    twelve = build_plan(LaunchOptions(launcher="slurm", gpus=12), ["train"], [], job_name="j", cuda_devices=0)
+    assert "--ntasks=12 --ntasks-per-node=8" in twelve.command_line()  # 8 + 4 tasks, as srun and mim do
 
 
 @pytest.mark.parametrize("options, words", [
@@ -279,6 +279,7 @@ def test_dry_run_prints_the_exact_torchrun_command(tiny_config, run_cli, monkeyp
 
 def test_dry_run_slurm_without_srun_args_does_not_crash(tiny_config, run_cli):
     # mim 0.3.9 + click 8.5 crashes here ('Sentinel' object has no attribute 'split')
+    (tiny_config.parent / "w.pth").write_bytes(b"")
     result = run_cli("test", "cls", "exp.py", "--checkpoint", "w.pth", "--launcher", "slurm", "--gpus", "2",
                      "--partition", "p1", "--master-port", "24000", "--dry-run")
     assert result.exit_code == 0, result.err
@@ -301,6 +302,22 @@ def test_launch_usage_errors_are_one_line(tiny_config, run_cli, args, code, word
     errors = [line for line in result.err.splitlines() if line.startswith("minim: error:")]
     assert len(errors) == 1 and words in errors[0], result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["test", "cls", "exp.py", "--checkpoint", "missing.pth"], "checkpoint missing.pth does not exist"),
+    (["test", "cls", "exp.py", "--checkpoint", "w.pth", "--metrics", "acuracy"], "unknown metric 'acuracy'"),
+    (["test", "cls", "exp.py", "--checkpoint", "w.pth", "--out", "r.yaml"], "--out must end in .json"),
+    (["train", "cls", "exp.py", "--resume"], "no checkpoint to resume from"),
+    (["train", "cls", "exp.py", "--resume", "gone.pth"], "checkpoint gone.pth does not exist"),
+    (["train", "cls", "exp.py", "--device", "cuda"], "CUDA"),
+])
+def test_what_every_worker_would_refuse_fails_once_before_launching(tiny_config, run_cli, args, words):
+    (tiny_config.parent / "w.pth").write_bytes(b"")
+    result = run_cli(*args, "--launcher", "pytorch", "--gpus", "2", "--dry-run")
+    assert result.exit_code != 0 and result.out == "", result.out
+    errors = [line for line in result.err.splitlines() if line.startswith("minim: error:")]
+    assert len(errors) == 1 and words in errors[0], result.err
 
 
 # --- signals: no worker outlives the launcher --------------------------------------------------------

@@ -96,7 +96,8 @@ def launch_if_requested(ctx: click.Context, codebase, command: str, config: str,
         return "single"
     from minim.launch import build_plan, run_plan
 
-    job_name = codebase.engine_function("launch_preflight")(config, _cfg_options(ctx), command)
+    params = {**ctx.params, "device": device}
+    job_name = codebase.engine_function("launch_preflight")(config, _cfg_options(ctx), command, params)
     plan = build_plan(options, [command], ctx.meta[RAW_ARGS_KEY], job_name=job_name,
                       cuda_devices=_cuda_devices(), cpu=device == "cpu")
     for note in plan.notes:

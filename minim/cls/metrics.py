@@ -41,7 +41,8 @@ _LESS_PARTS = ("loss", "error", "_err")
 # -- arguments -----------------------------------------------------------------------------------
 
 
-def _metric_names(metric: str | Sequence[str]) -> list[str]:
+def check_metric_names(metric: str | Sequence[str]) -> list[str]:
+    """The metric names of ``metric`` (one or several); unknown ones are a :class:`ConfigError`."""
     names = [metric] if isinstance(metric, str) else list(metric)
     if not names:
         raise ConfigError("no metric given; choose from " + ", ".join(METRICS))
@@ -124,7 +125,7 @@ def metric_keys(
     num_classes: int | None = None,
 ) -> list[str]:
     """The result keys :func:`evaluate` will produce, in order (without computing anything)."""
-    names = _metric_names(metric)
+    names = check_metric_names(metric)
     topk, thrs, _ = _options(metric_options)
     thr_values, thr_tuple = _thresholds(thrs)
     suffixes = _suffixes(thr_values, thr_tuple)
@@ -226,7 +227,7 @@ def evaluate(
     metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of softmax ``scores`` (N x C array/tensor or list of rows) against ``gt_labels``."""
-    names = _metric_names(metric)
+    names = check_metric_names(metric)
     topk, thrs, average_mode = _options(metric_options)
     scores, labels = _as_arrays(scores, gt_labels)
     num_classes = scores.shape[1]

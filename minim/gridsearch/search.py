@@ -171,6 +171,22 @@ def _check_train_args(train_args: Sequence[str], max_jobs: int) -> None:
         if name in RESERVED_TRAIN_ARGS:
             why = "finished combinations are skipped on a re-run" if name == "--resume" else "gridsearch sets it"
             raise UsageError(f"{name} cannot be passed to the runs of a grid search ({why})")
+    gpus = _option_value(train_args, "--gpus")
+    if gpus is not None and gpus.isdigit() and int(gpus) > 1 and _option_value(train_args, "--launcher") in (None, "none"):
+        raise UsageError(f"--gpus {gpus} needs one process per GPU: add --launcher pytorch (or slurm)",
+                         hint=f"e.g. --launcher pytorch --gpus {gpus}; or -j {gpus} to run {gpus} combinations at "
+                              "once, one GPU each")
+
+
+def _option_value(args: Sequence[str], name: str) -> str | None:
+    """The value of ``name`` in ``args`` (``--name V`` or ``--name=V``; the last one wins), or None."""
+    value = None
+    for index, token in enumerate(args):
+        if token == name and index + 1 < len(args):
+            value = args[index + 1]
+        elif token.startswith(name + "="):
+            value = token.split("=", 1)[1]
+    return value
 
 
 def _check_no_overlap(space, cfg_options: Sequence[str]) -> None:
@@ -214,7 +230,27 @@ def _metric_and_rule(cfg, metric: str | None, rule: str | None) -> tuple[str | N
         rule = evaluation["rule"]
     if rule is not None and rule not in ("greater", "less"):
         raise UsageError(f"--rule must be greater or less, got {rule!r}")
+    if metric is not None:
+        _check_metric(metric, evaluation if isinstance(evaluation, dict) else {}, cfg)
     return metric, rule
+
+
+def _check_metric(metric: str, evaluation: dict, cfg) -> None:
+    """A metric the runs' evaluation will not log is an error now, not after every run has trained."""
+    try:
+        from minim.cls.metrics import metric_keys
+    except ImportError:  # a codebase without the cls engine's metrics
+        return
+    head = (cfg.get("model") or {}).get("head") or {}
+    num_classes = head.get("num_classes") if isinstance(head, dict) else None
+    try:
+        logged = metric_keys(evaluation.get("metric", "accuracy"), evaluation.get("metric_options"),
+                             num_classes if isinstance(num_classes, int) else None)
+    except MinimError:
+        return  # the runs report a broken evaluation config themselves
+    if metric not in logged:
+        raise UsageError(f"--metric {metric!r} is not logged by the runs' evaluation, which logs "
+                         f"{', '.join(logged)}", hint=did_you_mean(metric, logged))
 
 
 def _metric_from_logs(runs: list[RunResult]) -> str | None:
@@ -312,11 +348,11 @@ class _Runner:
             log.flush()
             process = subprocess.Popen(run.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                        errors="replace", env=env, bufsize=1)
-            last_error = None
+            first_error = None
             for line in process.stdout:
                 log.write(line)
-                if line.startswith("minim: error:"):
-                    last_error = line.strip()
+                if line.startswith("minim: error:") and first_error is None:  # the cause, not a launcher's summary
+                    first_error = line.strip()
                 if self.stream:
                     sys.stdout.write(line)
                     sys.stdout.flush()
@@ -337,8 +373,8 @@ class _Runner:
             raise KeyboardInterrupt
         else:
             run.status = "failed"
-            run.error = last_error
-            self._say(f"{run.name}: FAILED (exit {run.returncode}) {last_error or ''} -> log {run.log}", count=True)
+            run.error = first_error
+            self._say(f"{run.name}: FAILED (exit {run.returncode}) {first_error or ''} -> log {run.log}", count=True)
 
     def _say(self, message: str, count: bool = False) -> None:
         if not self.console:

@@ -181,9 +181,7 @@ def _slurm_plan(options: LaunchOptions, minim_args: list[str], job_name: str, py
     gpus = options.gpus if options.gpus is not None else 1
     if gpus < 1:
         raise UsageError("--launcher slurm needs --gpus >= 1 (the number of tasks)")
-    per_node = options.gpus_per_node or min(gpus, MAX_GPUS_PER_NODE)
-    if gpus % per_node:
-        raise UsageError(f"--gpus {gpus} is not a multiple of --gpus-per-node {per_node}")
+    per_node = options.gpus_per_node or min(gpus, MAX_GPUS_PER_NODE)  # srun fills nodes, the last one maybe partly
     port = options.master_port or _slurm_port()
     argv = srun_command(
         ntasks=gpus, tasks_per_node=per_node, cpus_per_task=options.cpus_per_task or DEFAULT_CPUS_PER_TASK,

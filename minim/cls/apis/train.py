@@ -72,9 +72,18 @@ def _backend_note() -> str:
     return f" ({dist.get_backend()})" if dist.is_available() and dist.is_initialized() else ""
 
 
+def check_auto_scale_lr(cfg):
+    """``cfg.auto_scale_lr`` (None when unset); anything but a dict is a :class:`ConfigError`."""
+    settings = cfg.get("auto_scale_lr")
+    if settings is not None and not hasattr(settings, "get"):
+        raise ConfigError(f"auto_scale_lr must be a dict such as dict(base_batch_size=256), got {settings!r}",
+                          hint="on the command line: --cfg-options auto_scale_lr.base_batch_size=256")
+    return settings
+
+
 def auto_scale_lr(cfg, world_size: int = 1) -> str | None:
     """Scale ``optimizer.lr`` linearly to the real batch size when ``auto_scale_lr.enable``; the log line."""
-    settings = cfg.get("auto_scale_lr")
+    settings = check_auto_scale_lr(cfg)
     if not settings or not settings.get("enable", False):
         return None
     base = settings.get("base_batch_size")
@@ -155,6 +164,7 @@ def train_model(
     notes = list(notes)
     model, optimizer, train_module = _place_model(model, cfg, device, distributed, plan.channels_last, notes)
     loaders = _build_loaders(cfg, datasets, plan.workflow, plan.seed, device)
+    cautions = _one_image_batches(loaders, plan.workflow)
     eval_hook = None
     if validate:
         val_dataset, eval_hook = _build_evaluation(cfg, model, val_dataset, plan.by_epoch, device)
@@ -170,7 +180,8 @@ def train_model(
     try:
         return _run_in_work_dir(
             cfg, model, optimizer, train_module, plan, device, loaders, hooks,
-            meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, file_notes=file_notes,
+            meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, cautions=cautions,
+            file_notes=file_notes,
             resume=(resume_from, resume_checkpoint), distributed=distributed,
         )
     finally:
@@ -299,6 +310,20 @@ def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
     return loaders
 
 
+def _one_image_batches(loaders: list, workflow) -> list[str]:
+    """A warning for training loaders whose last batch holds one image: a BatchNorm layer that sees one value
+    per channel (after global pooling, or on small images) cannot train on it, and mmcls fails there too."""
+    from minim.cls.engine.runner import ONE_IMAGE_BATCH_HINT
+
+    found = []
+    for loader, (mode, _) in zip(loaders, workflow):
+        per_process, size = len(loader.sampler), loader.batch_size
+        if mode == "train" and not loader.drop_last and size > 1 and per_process % size == 1:
+            found.append(f"each epoch's last training batch holds 1 image ({per_process} per process, "
+                         f"samples_per_gpu={size}); BatchNorm may fail on it: {ONE_IMAGE_BATCH_HINT}")
+    return found
+
+
 def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
     """``(val dataset, EvalHook)``: ``data.val`` unless the caller gave the dataset; its classes are checked."""
     from minim.cls.datasets.checks import check_num_classes
@@ -321,7 +346,7 @@ def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
 
 
 def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, loaders: list, hooks: list, *,
-                     meta, timestamp, console, progress, notes, file_notes, resume, distributed):
+                     meta, timestamp, console, progress, notes, cautions, file_notes, resume, distributed):
     """Claim the work dir, write the config copy and logs, build the runner and train (resuming if asked)."""
     from minim.cls.apis.config_source import config_stem
     from minim.cls.engine.allocator import retain_freed_memory
@@ -350,6 +375,8 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, l
             logger.info(note, console=False)
         for note in notes:
             logger.info(note)
+        for caution in cautions:
+            logger.warning(caution)
         if "env_info" in meta:
             logger.info("Environment:\n" + meta["env_info"], console=False)
         if "config" in meta:

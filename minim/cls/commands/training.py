@@ -42,7 +42,7 @@ def resolve_work_dir(cli_work_dir: str | None, cfg, stem: str) -> Path:
     return Path("work_dirs") / stem
 
 
-def _resume_path(resume: str | bool | None, cfg, work_dir: Path) -> str | None:
+def resume_path(resume: str | bool | None, cfg, work_dir: Path) -> str | None:
     from minim.cls.engine.checkpoint_io import newest_checkpoint
 
     if resume in (None, False, ""):
@@ -128,7 +128,7 @@ def _train(cfg, config, setup, *, work_dir, resume, device, gpus, seed, determin
         if key not in cfg:
             raise ConfigError(f"config has no {key!r}")
     work_path = Path(cfg.work_dir)
-    resume_from = _resume_path(resume, cfg, work_path)  # not written into the dumped config
+    resume_from = resume_path(resume, cfg, work_path)  # not written into the dumped config
 
     from minim.cls.apis.train import auto_scale_lr as scale_lr
     from minim.cls.apis.train import optimizer_hook_settings, runner_limits
@@ -185,7 +185,9 @@ def _apply_flags(cfg, *, sync_bn, amp, channels_last, deterministic, auto_scale_
     if deterministic:
         cfg.deterministic = True
     if auto_scale_lr:
-        if not cfg.get("auto_scale_lr"):
+        from minim.cls.apis.train import check_auto_scale_lr
+
+        if not check_auto_scale_lr(cfg):
             raise ConfigError(
                 "--auto-scale-lr: the config has no auto_scale_lr",
                 hint="add auto_scale_lr = dict(base_batch_size=256) (the batch size its lr was tuned for)",

@@ -31,6 +31,11 @@ from minim.cls.engine.seed import capture_rng_state, restore_rng_state
 from minim.errors import CheckpointError, ConfigError
 
 
+#: how to avoid a last training batch of one image
+ONE_IMAGE_BATCH_HINT = ("drop each epoch's incomplete last batch: data = dict(train_dataloader=dict(drop_last=True)); "
+                        "or change samples_per_gpu")
+
+
 def parse_losses(losses: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """mmcls's rule: every value is averaged (lists summed); ``loss`` = sum of keys containing 'loss'."""
     log_vars: dict[str, torch.Tensor] = {}
@@ -255,7 +260,15 @@ class Runner:
     def train_iter(self, batch: Mapping[str, Any], data_time: float) -> None:
         start = time.perf_counter()
         self.call_hook("before_train_iter")
-        loss, log_vars = parse_losses(self.forward_losses(batch))
+        try:
+            losses = self.forward_losses(batch)
+        except ValueError as exc:
+            if "Expected more than 1 value per channel" not in str(exc):
+                raise
+            raise ConfigError(f"a training batch of {len(batch['img'])} image(s) reached a BatchNorm layer with one "
+                              "value per channel, which it cannot train on",
+                              hint=ONE_IMAGE_BATCH_HINT) from exc
+        loss, log_vars = parse_losses(losses)
         log_vars.update(self.stepper.step(loss, self))
         self._accumulate(log_vars, time.perf_counter() - start, data_time, len(batch["img"]))
         self.samples_trained += len(batch["img"])

@@ -39,7 +39,9 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tens
             ImageOps.exif_transpose(image, in_place=True)
             array = np.asarray(_convert(image, color_type))
     except UnidentifiedImageError as exc:
-        raise DataError(f"cannot decode image {path}: not an image file Pillow can read") from exc
+        empty = os.path.getsize(path) == 0 if os.path.exists(path) else False
+        why = "the file is empty (0 bytes)" if empty else "not an image file Pillow can read"
+        raise DataError(f"cannot decode image {path}: {why}") from exc
     except FileNotFoundError as exc:
         raise DataError(f"cannot read image {path}: no such file") from exc
     except (OSError, ValueError, SyntaxError) as exc:
