@@ -114,6 +114,9 @@ def test_unpadded_shards_cover_each_sample_once():
     shards = [list(ShardedSampler(data, shuffle=True, seed=1, rank=r, world_size=4, pad=False)) for r in range(4)]
     assert sorted(sum(shards, [])) == data
     assert [len(s) for s in shards] == [3, 3, 2, 2]
+    blocks = [ShardedSampler(data, shuffle=False, rank=r, world_size=2, pad=False, block=3) for r in range(2)]
+    assert [list(s) for s in blocks] == [[0, 1, 2, 6, 7, 8], [3, 4, 5, 9]]  # whole batches of one process
+    assert [len(s) for s in blocks] == [6, 4]
 
 
 def test_sampler_epochs_and_seed():

@@ -108,3 +108,20 @@ def test_ddp_training_path_in_a_one_rank_group(one_rank_group, tmp_path):
     rows = multi_gpu_test(model, loader)  # NoisyDataset draws new noise on every read: compare shapes
     assert [row.shape for row in rows] == [row.shape for row in single_gpu_test(model, loader)] == [(4,)] * 5
     assert is_distributed()
+
+
+def test_each_rank_evaluates_whole_batches_of_one_process(monkeypatch):
+    import torch
+
+    from minim.cls.engine import data
+
+    dataset = list(range(11))
+    settings = dict(samples_per_gpu=3, workers_per_gpu=0)
+    single = list(data.build_eval_loader(dataset, settings, torch.device("cpu")).batch_sampler)
+    monkeypatch.setattr(data, "get_world_size", lambda: 2)
+    shards = []
+    for rank in range(2):
+        monkeypatch.setattr(data, "get_rank", lambda rank=rank: rank)
+        shards.append(list(data.build_eval_loader(dataset, settings, torch.device("cpu")).batch_sampler))
+    # the same batches as one process, dealt out in turn: the scores are the same bit for bit
+    assert shards == [single[0::2], single[1::2]]

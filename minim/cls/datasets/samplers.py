@@ -3,8 +3,9 @@
 It draws the same indices as ``torch.utils.data.DistributedSampler`` (a permutation seeded with
 ``seed + epoch``, padded by repeating the first indices, then every ``world_size``-th index from
 ``rank``) and has the same attributes (``set_epoch``, ``num_replicas``, ``rank``, ``num_samples``,
-``total_size``...). ``pad=False`` gives each rank ``indices[rank::world_size]`` without duplicates
-(uneven shard sizes), so that distributed evaluation can equal single-process evaluation.
+``total_size``...). ``pad=False`` gives each rank every ``world_size``-th block of ``block`` consecutive
+indices, without duplicates (uneven shard sizes): with ``block`` = the batch size each rank's batches are
+exactly batches of a single process, so distributed evaluation equals single-process evaluation bit for bit.
 """
 
 from __future__ import annotations
@@ -30,22 +31,27 @@ class ShardedSampler(Sampler[int]):
         rank: int = 0,
         world_size: int = 1,
         pad: bool = True,
+        block: int = 1,
     ):
         if world_size < 1 or not 0 <= rank < world_size:
             raise BuildError(f"invalid rank {rank} for world_size {world_size}")
+        if block < 1 or (pad and block != 1):
+            raise BuildError(f"block must be >= 1 (and 1 with padding), got {block}")
         self.dataset_size = len(dataset)
         self.shuffle = shuffle
         self.seed = int(seed) if seed is not None else _random_seed(world_size)
         self.rank = rank
         self.num_replicas = world_size
         self.pad = pad
+        self.block = block
         self.drop_last = False
         self.epoch = 0
         if pad:
             self.num_samples = math.ceil(self.dataset_size / world_size)
             self.total_size = self.num_samples * world_size
         else:
-            self.num_samples = len(range(rank, self.dataset_size, world_size))
+            starts = range(rank * block, self.dataset_size, world_size * block)
+            self.num_samples = sum(min(block, self.dataset_size - start) for start in starts)
             self.total_size = self.dataset_size
 
     def set_epoch(self, epoch: int) -> None:
@@ -60,6 +66,10 @@ class ShardedSampler(Sampler[int]):
             order = torch.randperm(self.dataset_size, generator=generator).tolist()
         else:
             order = list(range(self.dataset_size))
+        if not self.pad:
+            step = self.num_replicas * self.block
+            return [index for start in range(self.rank * self.block, len(order), step)
+                    for index in order[start:start + self.block]]
         extra = self.total_size - len(order)
         if extra > 0 and order:
             order += (order * math.ceil(extra / len(order)))[:extra]

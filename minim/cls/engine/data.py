@@ -150,9 +150,10 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     """A validation/test loader: dataset order, no seeding.
 
     Distributed (by default whenever a process group of several ranks is up) each rank reads
-    samples ``rank, rank + world_size, ...`` without padding (a ``ShardedSampler(pad=False)``), and
+    every ``world_size``-th batch of a single process's, without padding (a
+    ``ShardedSampler(pad=False, block=batch size)``), and
     :func:`minim.cls.engine.evaluation.collect_scores` gathers them back into dataset order, so the
-    metrics equal a single process's whatever the dataset size.
+    scores and metrics equal a single process's, bit for bit, whatever the dataset size.
     """
     workers = effective_workers(settings.get("workers_per_gpu", 0))
     world_size = get_world_size()
@@ -161,7 +162,8 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     if distributed and world_size > 1:
         from minim.cls.datasets.samplers import ShardedSampler
 
-        sampler = ShardedSampler(dataset, shuffle=False, seed=0, rank=get_rank(), world_size=world_size, pad=False)
+        sampler = ShardedSampler(dataset, shuffle=False, seed=0, rank=get_rank(), world_size=world_size, pad=False,
+                                 block=int(settings["samples_per_gpu"]))
     else:
         sampler = torch.utils.data.SequentialSampler(dataset)
     return _loader(dataset, settings, sampler, workers, device, drop_last=False)
