@@ -27,7 +27,7 @@ from typing import Sequence
 from minim.errors import ConfigError, MinimError, UsageError, warning_line
 from minim.suggest import did_you_mean
 from minim.gridsearch import summary
-from minim.gridsearch.devices import gpu_pool
+from minim.gridsearch.devices import gpu_pool, option_value
 from minim.gridsearch.space import Combination, check_keys, expand, parse_search_args
 from minim.launch.commands import usable_cpu_count
 
@@ -171,22 +171,11 @@ def _check_train_args(train_args: Sequence[str], max_jobs: int) -> None:
         if name in RESERVED_TRAIN_ARGS:
             why = "finished combinations are skipped on a re-run" if name == "--resume" else "gridsearch sets it"
             raise UsageError(f"{name} cannot be passed to the runs of a grid search ({why})")
-    gpus = _option_value(train_args, "--gpus")
-    if gpus is not None and gpus.isdigit() and int(gpus) > 1 and _option_value(train_args, "--launcher") in (None, "none"):
+    gpus = option_value(train_args, "--gpus")
+    if gpus is not None and gpus.isdigit() and int(gpus) > 1 and option_value(train_args, "--launcher") in (None, "none"):
         raise UsageError(f"--gpus {gpus} needs one process per GPU: add --launcher pytorch (or slurm)",
                          hint=f"e.g. --launcher pytorch --gpus {gpus}; or -j {gpus} to run {gpus} combinations at "
                               "once, one GPU each")
-
-
-def _option_value(args: Sequence[str], name: str) -> str | None:
-    """The value of ``name`` in ``args`` (``--name V`` or ``--name=V``; the last one wins), or None."""
-    value = None
-    for index, token in enumerate(args):
-        if token == name and index + 1 < len(args):
-            value = args[index + 1]
-        elif token.startswith(name + "="):
-            value = token.split("=", 1)[1]
-    return value
 
 
 def _check_no_overlap(space, cfg_options: Sequence[str]) -> None:
