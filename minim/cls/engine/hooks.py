@@ -59,12 +59,6 @@ class Hook:
 
     def after_val_epoch(self, runner) -> None: ...
 
-    def state_dict(self) -> dict:
-        """State to keep in checkpoints (for resume)."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...
-
     # helpers shared by the built-in hooks
     @staticmethod
     def every_n_epochs(runner, n: int) -> bool:
