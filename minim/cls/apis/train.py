@@ -128,11 +128,12 @@ def train_model(
     """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
 
     ``resume_from`` (or ``cfg.resume_from``) continues a run from its checkpoint (``resume_checkpoint``:
-    its contents, when the caller has read it already); ``notes`` are
-    lines logged at the start (lr scaling), ``file_notes`` lines the caller has shown as warnings
-    already (config warnings): they go to the log file only.
+    its contents, when the caller has read it already); otherwise ``cfg.load_from`` gives the weights to
+    start from, as mmcls's ``train_model`` does. ``notes`` are lines logged at the start (lr scaling),
+    ``file_notes`` lines the caller has shown as warnings already (config warnings): they go to the log
+    file only.
 
-    Everything is checked (runner, optimizer, schedules, hooks, ``save_best``, the resume
+    Everything is checked (runner, optimizer, schedules, class counts, hooks, ``save_best``, the resume
     checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
 
     ``distributed=True`` needs a process group (see :func:`minim.cls.engine.dist.init_distributed`;
@@ -181,8 +182,7 @@ def train_model(
         return _run_in_work_dir(
             cfg, model, optimizer, train_module, plan, device, loaders, hooks,
             meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, cautions=cautions,
-            file_notes=file_notes,
-            resume=(resume_from, resume_checkpoint), distributed=distributed,
+            file_notes=file_notes, resume=(resume_from, resume_checkpoint), distributed=distributed,
         )
     finally:
         for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
