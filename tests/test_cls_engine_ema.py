@@ -143,9 +143,26 @@ def test_resuming_across_ema_and_plain_runs_warns(tmp_path):
     assert "has no averaged weights (ema_* tensors); the average starts again from its weights" in text
 
 
-def test_listing_the_hook_twice_is_an_error(tmp_path):
-    with pytest.raises(ConfigError, match="is EMAHook listed twice"):
-        train_tiny(tmp_path, custom_hooks=ema_hooks() + ema_hooks(), val=False)
+def test_hook_mistakes_are_errors_before_the_work_dir_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="custom_hooks lists EMAHook 2 times; keep one"):
+        train_tiny(tmp_path / "twice", custom_hooks=ema_hooks() + ema_hooks(), val=False)
+    with pytest.raises(ConfigError, match="unknown hook priority 'BOGUS'"):
+        train_tiny(tmp_path / "priority", custom_hooks=[dict(type="EMAHook", priority="BOGUS")], val=False)
+    assert not (tmp_path / "twice").exists() and not (tmp_path / "priority").exists()
+
+
+def test_a_model_trained_with_ema_trains_again_with_a_fresh_average(tmp_path):
+    from cls_engine_support import engine_cfg
+    from minim.cls.apis import train_model
+
+    torch.manual_seed(0)
+    model = TinyClassifier()
+    for run in ("first", "second"):  # a notebook calling train_model twice on one model
+        cfg = engine_cfg(tmp_path / run, custom_hooks=ema_hooks(momentum=0.3), runner=dict(type="EpochBasedRunner",
+                                                                                            max_epochs=1))
+        start = {k: v.clone() for k, v in model.named_parameters()}
+        train_model(model, [NoisyDataset()], cfg, validate=False, device="cpu", console=False)
+    assert not torch.equal(model.conv.weight, start["conv.weight"])
 
 
 def test_ema_checkpoints_load_strictly_for_test_and_publish_without_the_raw_weights(tmp_path):

@@ -317,6 +317,7 @@ def test_precise_bn_hook_sets_running_statistics_to_the_average_over_batches():
     model = Net().train()
     logs = []
     runner = SimpleNamespace(model=model, batch_normalizer=None, precision=SimpleNamespace(autocast=nullcontext),
+                             evaluation_weights=nullcontext,
                              _inputs=lambda batch: (batch["img"], None),
                              logger=SimpleNamespace(info=logs.append, warning=logs.append))
 
@@ -497,3 +498,38 @@ def test_a_one_image_last_batch_is_warned_about_and_a_batchnorm_failure_explaine
     cfg.data["train_dataloader"] = dict(drop_last=True)  # the fix the hint gives
     train_model(PooledBN(), [NoisyDataset(n=25)], engine_cfg(tmp_path / "fixed", data=cfg.data), validate=False,
                 device="cpu", console=False)
+
+
+def test_precise_bn_measures_the_weights_evaluation_uses():
+    import contextlib
+    from types import SimpleNamespace
+
+    from minim.cls.engine.custom_hooks import PreciseBNHook
+
+    state = {"evaluation_weights": False, "calls": []}
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = torch.nn.BatchNorm2d(3)
+
+        def extract_feat(self, img):
+            state["calls"].append(state["evaluation_weights"])
+            return self.bn(img)
+
+    @contextlib.contextmanager
+    def evaluation_weights():  # an EMAHook swaps its averages in here
+        state["evaluation_weights"] = True
+        yield
+        state["evaluation_weights"] = False
+
+    class Loader(list):
+        batch_size = 2
+
+    runner = SimpleNamespace(model=Net().train(), batch_normalizer=None, evaluation_weights=evaluation_weights,
+                             precision=SimpleNamespace(autocast=contextlib.nullcontext),
+                             _inputs=lambda batch: (batch["img"], None), train_loader=Loader(
+                                 [{"img": torch.randn(2, 3, 4, 4)} for _ in range(3)]),
+                             logger=SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None))
+    PreciseBNHook(num_samples=6).update(runner)
+    assert state["calls"] == [True, True, True] and not state["evaluation_weights"]

@@ -274,7 +274,7 @@ def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
     evaluation (None: no evaluation), logger."""
     from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
-    from minim.cls.engine.hooks import HOOKS
+    from minim.cls.engine.hooks import HOOKS, priority_value
     from minim.cls.engine.logger_hook import build_logger_hook
     from minim.cls.engine.lr_schedule import build_lr_hook
     from minim.cls.engine.momentum_schedule import build_momentum_hook
@@ -285,7 +285,12 @@ def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
             raise ConfigError(f"custom_hooks entries must be dicts such as dict(type=..., priority='NORMAL'), got {hook_cfg!r}")
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop("priority", None)
+        if priority is not None:
+            priority_value(priority)  # a bad priority is an error now, not once the work dir is written
         hooks.append((HOOKS.build(hook_cfg), priority))
+    emas = [hook for hook, _ in hooks if isinstance(hook, ema_hook.EMAHook)]
+    if len(emas) > 1:
+        raise ConfigError(f"custom_hooks lists EMAHook {len(emas)} times; keep one")
     built_in = (build_lr_hook(cfg.get("lr_config"), by_epoch), build_momentum_hook(cfg.get("momentum_config"), by_epoch),
                 build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch), eval_hook,
                 build_logger_hook(cfg.get("log_config")))

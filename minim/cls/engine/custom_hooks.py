@@ -57,15 +57,16 @@ class PreciseBNHook(Hook):
             layer.momentum = 1.0  # each batch's statistics replace the running ones; they are averaged here
         normalizer, runner.batch_normalizer = runner.batch_normalizer, getattr(loader, "batch_normalizer", None)
         try:
-            for index, batch in enumerate(loader):
-                if index == iters:
-                    break
-                img, _ = runner._inputs(batch)
-                with runner.precision.autocast():
-                    model.extract_feat(img)
-                for i, layer in enumerate(layers):
-                    means[i] += layer.running_mean / iters
-                    variances[i] += layer.running_var / iters
+            with runner.evaluation_weights():  # the statistics of the weights evaluation uses (an EMAHook's)
+                for index, batch in enumerate(loader):
+                    if index == iters:
+                        break
+                    img, _ = runner._inputs(batch)
+                    with runner.precision.autocast():
+                        model.extract_feat(img)
+                    for i, layer in enumerate(layers):
+                        means[i] += layer.running_mean / iters
+                        variances[i] += layer.running_var / iters
         finally:
             runner.batch_normalizer = normalizer
             for layer, momentum in zip(layers, momenta):

@@ -49,7 +49,7 @@ class EMAHook(Hook):
             raise ConfigError(f"EMAHook: warm_up must be an int >= 1, got {warm_up!r}")
         if resume_from is not None:
             raise ConfigError("EMAHook: resume_from is not needed in minim: resuming a run (resume_from at the "
-                              "top level of the config, or --resume-from) restores the averaged weights too",
+                              "top level of the config, or --resume) restores the averaged weights too",
                               hint="remove resume_from from the EMAHook entry")
         self.momentum = 1 - (1 - float(momentum)) ** interval
         self.interval = interval
@@ -60,13 +60,13 @@ class EMAHook(Hook):
     def before_run(self, runner) -> None:
         model = runner.model.module if hasattr(runner.model, "module") else runner.model
         names = [(name, buffer_name(name)) for name, _ in model.named_parameters()]
-        taken = [buffer for _, buffer in names if buffer in dict(model.named_buffers())]
-        if taken:
-            raise ConfigError(f"EMAHook: the model already has buffers named {', '.join(taken[:3])}; "
-                              "is EMAHook listed twice in custom_hooks?")
+        existing = dict(model.named_buffers())
         self.weights = [parameter.detach() for parameter in model.parameters()]
         for (name, buffer), weight in zip(names, self.weights):
-            model.register_buffer(buffer, weight.clone())
+            if buffer in existing:  # the model trained with an EMAHook before: the average starts again
+                existing[buffer].copy_(weight)
+            else:
+                model.register_buffer(buffer, weight.clone())
         self.averages = [model.get_buffer(buffer) for _, buffer in names]
         self._restore(runner, [buffer for _, buffer in names])
         runner.weight_swapper = self
