@@ -205,3 +205,7 @@ def test_out_items_and_the_mmcls_pickle_layout(trained, tmp_path, run_cli):
     assert bad.exit_code == 2 and "must end in .json (minim's layout) or .pkl (mmcls's)" in bad.err
     typo = run_cli(*common, "--out", str(json_out), "--out-items", "pred_lable")
     assert typo.exit_code == 2 and "did you mean 'pred_label'" in typo.err
+    alone = run_cli(*common, "--out-items", "pred_label")
+    assert alone.exit_code == 2 and "--out-items chooses what --out writes" in alone.err
+    mixed = run_cli(*common, "--out", str(json_out), "--out-items", "none", "pred_label")
+    assert mixed.exit_code == 2 and "cannot go with pred_label" in mixed.err

@@ -151,6 +151,8 @@ def test_iteration_based_runner(tmp_path):
     assert [r["iter"] for r in records if r["mode"] == "train"] == [2, 4, 6, 7]
     assert [r["iter"] for r in records if r["mode"] == "val"] == [3, 6]
     assert runner.optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+    epochs = [torch.load(tmp_path / f"iter_{n}.pth", weights_only=True)["meta"]["epoch"] for n in (3, 6, 7)]
+    assert epochs == [1, 2, 3]  # mmcv's: the data epoch under way (3 iterations each), 1-based
 
 
 def test_val_workflow_logs_validation_loss(tmp_path):

@@ -93,6 +93,11 @@ def test_bad_arguments(run_cli, tmp_path):
     result = run_cli("run", "cls", "confusion_matrix", "--results", str(not_results))
     assert result.exit_code == 1 and "no 'predictions' list" in result.err and "minim test" in result.err
 
+    pickled = tmp_path / "r.pkl"  # what `minim test --out r.pkl` writes, for mmcls's scripts
+    pickled.write_bytes(b"\x80\x05N.")
+    result = run_cli("run", "cls", "confusion_matrix", "--results", str(pickled))
+    assert result.exit_code == 1 and "reads minim's JSON layout, not a pickle" in result.err and "FILE.json" in result.err
+
     bad_label = tmp_path / "bad.json"
     bad_label.write_text(json.dumps({"classes": ["a"], "predictions": [{"gt_label": 0, "pred_label": 3}]}))
     result = run_cli("run", "cls", "confusion_matrix", "--results", str(bad_label))

@@ -25,6 +25,9 @@ def test_parse_the_documented_examples():
     ("((1,2),)", ((1, 2),)), ("[[]]", [[]]),
     ("{'topk': (1, 5)}", {"topk": (1, 5)}), ('{"thrs": 0.5, "average_mode": "none"}', {"thrs": 0.5, "average_mode": "none"}),
     ("{}", {}),
+    ('[{"type": "EMAHook", "momentum": 0.001}, {"type": "PreciseBNHook"}]',
+     [{"type": "EMAHook", "momentum": 0.001}, {"type": "PreciseBNHook"}]),
+    ('({"x": 1, "y": "a,b"},)', ({"x": 1, "y": "a,b"},)),
 ])
 def test_value_parsing(raw, expected):
     value = parse_cfg_options([f"key={raw}"])["key"]
@@ -46,6 +49,9 @@ def test_only_the_first_equals_splits_and_keys_are_stripped():
     ("a=[1,(2]", "unbalanced brackets"),
     ("a=['x]", "unterminated quote"),
     ("m={topk: (1, 5)}", "a dict value must be a Python literal with quoted keys"),
+    ('m={"x": 1', "unbalanced brackets"),
+    ("a=(1,2]", "unbalanced brackets"),
+    ('m={"x": 1} extra', "after a dict literal"),
 ])
 def test_bad_pairs_are_named(pair, message):
     with pytest.raises(ConfigError, match="--cfg-options: ") as info:

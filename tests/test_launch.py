@@ -327,6 +327,11 @@ worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"]
 open(sys.argv[1], "w").write(str(worker.pid))
 if sys.argv[2] == "stubborn":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+else:  # torchrun reports the stop with a traceback
+    def report(*_):
+        sys.stderr.write("Traceback (most recent call last):\\n  File x\\nSignalException: got signal: 15\\n")
+        sys.exit(1)
+    signal.signal(signal.SIGTERM, report)
 time.sleep(300)
 """
 
@@ -379,7 +384,7 @@ def test_no_worker_outlives_the_launcher(tmp_path, how, mode, expected):
     (tmp_path / "driver.py").write_text(DRIVER)
     pid_file = tmp_path / "worker.pid"
     driver = subprocess.Popen([PY, str(tmp_path / "driver.py"), str(tmp_path / "fake_torchrun.py"), str(pid_file),
-                               mode], stdout=subprocess.PIPE, text=True)
+                               mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert _wait_for(lambda: pid_file.exists() and pid_file.read_text())
     worker = int(pid_file.read_text())
     if how == "kill launcher":
@@ -387,6 +392,7 @@ def test_no_worker_outlives_the_launcher(tmp_path, how, mode, expected):
         os.kill(launcher, signal.SIGKILL)
     else:
         driver.send_signal(getattr(signal, how))
-    out, _ = driver.communicate(timeout=30)
+    out, err = driver.communicate(timeout=30)
     assert out.strip().splitlines()[-1] == expected
+    assert "SignalException" not in err  # the launcher's report of a stop minim asked for is not shown
     assert _wait_for(lambda: not _alive(worker), 5)

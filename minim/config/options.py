@@ -15,7 +15,7 @@ from minim.config.keys import DELETE_KEY
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
-_CLOSING = {"[": "]", "(": ")"}
+_CLOSING = {"[": "]", "(": ")", "{": "}"}
 _QUOTES = "'\""
 
 
@@ -42,7 +42,9 @@ def parse_option_value(text: str, pair: str | None = None) -> Any:
     text = text.strip()
     if _is_quoted(text):
         return text[1:-1]
-    if text.startswith("{") and text.endswith("}"):
+    if text.startswith("{"):
+        if _closing_index(text, pair) != len(text) - 1:
+            raise ConfigError(f"--cfg-options: {pair!r}: text after a dict literal's closing brace")
         return _dict_literal(text, pair)
     if text[:1] in _CLOSING and _closing_index(text, pair) == len(text) - 1:
         items = _split_items(text[1:-1], pair)
@@ -87,16 +89,17 @@ def _is_quoted(text: str) -> bool:
 
 
 def _closing_index(text: str, pair: str) -> int:
-    """Index of the bracket closing ``text[0]``."""
-    depth = 0
+    """Index of the bracket closing ``text[0]`` (a closer of another kind is an error)."""
+    stack = []
     for index, char, quoted in _scan(text, pair):
         if quoted:
             continue
         if char in _CLOSING:
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-            if depth == 0:
+            stack.append(_CLOSING[char])
+        elif char in ")]}":
+            if not stack or stack.pop() != char:
+                break
+            if not stack:
                 return index
     raise ConfigError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
 
@@ -109,7 +112,7 @@ def _split_items(text: str, pair: str) -> list[str]:
             continue
         if char in _CLOSING:
             stack.append(_CLOSING[char])
-        elif char in ")]":
+        elif char in ")]}":
             if not stack or stack.pop() != char:
                 raise ConfigError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
         elif char == "," and not stack:
@@ -138,7 +141,7 @@ def _scan(text: str, pair: str):
             yield index, char, True
             continue
         if not char.isspace():
-            item_start = char in ",[("
+            item_start = char in ",[({:"
         yield index, char, False
     if quote:
         raise ConfigError(f"--cfg-options: unterminated quote in {pair!r}")

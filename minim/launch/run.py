@@ -43,8 +43,12 @@ class TorchrunStderr:
         self._buffer: list[str] = []
         self._rules = 0
         self._in_root_cause = False
+        #: set when minim stops torchrun itself: its report of the stop (a SignalException traceback) is noise
+        self.quiet = False
 
     def feed(self, line: str) -> list[str]:
+        if self.quiet:
+            return []
         if self._state == "traceback":
             return self._traceback_line(line)
         if self._state == "report":
@@ -137,10 +141,10 @@ def run_plan(plan: LaunchPlan, stderr: TextIO | None = None) -> None:
         with _signals_raise():
             returncode = process.wait()
     except KeyboardInterrupt:
-        _stop(process)
+        _stop(process, watcher)
         raise
     except _Signalled as signalled:
-        _stop(process)
+        _stop(process, watcher)
         error = LaunchError(f"stopped by {_signal_name(signalled.signum)}; the workers were stopped")
         error.exit_code = 128 + signalled.signum
         raise error from None
@@ -180,9 +184,11 @@ def _signals_raise():
             signal.signal(sig, old)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, watcher: TorchrunStderr | None) -> None:
     """Ask the launcher to stop its workers (SIGTERM, as torchrun and srun expect); kill the group if it
     does not finish in time."""
+    if watcher is not None:
+        watcher.quiet = True
     if process.poll() is None:
         try:
             process.send_signal(signal.SIGTERM)

@@ -42,7 +42,7 @@ def command(ctx, codebase, config, checkpoint, metrics, metric_options, out, out
         metrics=list(metrics) or None,
         metric_options=list(metric_options) or None,
         out=out,
-        out_items=list(out_items) or ["all"],
+        out_items=list(out_items) or None,
         device=device if launch["gpus"] != 0 else "cpu",
         cfg_options=list(cfg_options),
         launcher=launch["launcher_worker"] or "none",

@@ -49,6 +49,9 @@ def confusion_from_results(path: str | Path) -> Confusion:
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"results file {path} does not exist")
+    if path.suffix.lower() in (".pkl", ".pickle"):  # never unpickled: a pickle can run code
+        raise DataError(f"{path}: --results reads minim's JSON layout, not a pickle",
+                        hint="write it with `minim test cls CONFIG --checkpoint CKPT --out FILE.json`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

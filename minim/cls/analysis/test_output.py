@@ -27,11 +27,16 @@ _JSON_KEYS = {"pred_label": "pred_label", "pred_score": "pred_score", "pred_clas
               "class_scores": "scores"}
 
 
-def check_out(out: str | None, out_items: Sequence[str] = ("all",)) -> list[str]:
-    """The prediction items to write (errors before any work: an unknown format or item)."""
+def check_out(out: str | None, out_items: Sequence[str] | None = None) -> list[str]:
+    """The prediction items to write (``None``: all); errors come before any work: an unknown format or item,
+    items without ``out``, ``none`` with others."""
+    if out is None and out_items:
+        raise UsageError("--out-items chooses what --out writes: give --out FILE.json or FILE.pkl too")
     if out is not None and Path(out).suffix.lower() not in FORMATS:
         raise UsageError(f"--out must end in .json (minim's layout) or .pkl (mmcls's), got {out}")
-    items = list(out_items) or ["all"]
+    items = list(out_items or ()) or ["all"]
+    if "none" in items and len(items) > 1:
+        raise UsageError(f"--out-items none writes no predictions; it cannot go with {', '.join(i for i in items if i != 'none')}")
     for item in items:
         if item not in (*ITEMS, "all", "none"):
             raise UsageError(f"unknown --out-items {item!r}; choose from {', '.join((*ITEMS, 'all', 'none'))}",

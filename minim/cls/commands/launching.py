@@ -42,7 +42,7 @@ def _test_preflight(cfg, entry, params: Mapping[str, Any]) -> None:
     from minim.cls.metrics import check_metric_names
 
     checkpoint_for(params.get("checkpoint"), entry, "test")
-    check_out(params.get("out"), list(params.get("out_items") or ()) or ["all"])
+    check_out(params.get("out"), list(params.get("out_items") or ()) or None)
     metrics = list(params.get("metrics") or ())
     if metrics:
         check_metric_names(metrics)

@@ -47,7 +47,7 @@ def test(
     metrics: Sequence[str] | str | None = None,
     metric_options: Sequence[str] | dict | None = None,
     out: str | None = None,
-    out_items: Sequence[str] = ("all",),
+    out_items: Sequence[str] | None = None,
     device: str | None = None,
     cfg_options: Sequence[str] = (),
     console: bool = True,

@@ -389,9 +389,10 @@ class Runner:
     # --- checkpoints ----------------------------------------------------------------------
     def checkpoint_meta(self, end_of_epoch: bool | None) -> dict[str, Any]:
         """Meta of a checkpoint written now: counters, best score, RNG and scaler state. ``end_of_epoch``:
-        True after an epoch's last iteration, False after an iteration, None before an epoch starts."""
+        True after an epoch's last iteration, False after an iteration, None before an epoch starts.
+        ``epoch`` is mmcv's: the epoch under way (1-based), or done, when written inside or at the end of one."""
         meta = dict(self.meta)
-        meta["epoch"] = self.epoch + 1 if end_of_epoch else self.epoch
+        meta["epoch"] = self.epoch if end_of_epoch is None else self.epoch + 1
         meta["iter"] = self.iter + 1 if end_of_epoch is False else self.iter
         meta["time"] = time.asctime()
         meta["rng_state"] = capture_rng_state()
