@@ -304,7 +304,9 @@ def test_a_flattened_base_warns_through_its_copies(tmp_path):
         base_lr = 0.1
         test_pipeline = [dict(type='Resize', size=32), dict(type='Collect', keys=['img'])]
         optimizer = dict(type='SGD', lr=0.1)
-        data = dict(test=dict(type='CustomDataset', pipeline=[dict(type='Resize', size=32),
+        data = dict(val=dict(type='CustomDataset', pipeline=[dict(type='Resize', size=32),
+                                                            dict(type='Collect', keys=['img'])]),
+                    test=dict(type='CustomDataset', pipeline=[dict(type='Resize', size=32),
                                                              dict(type='Collect', keys=['img'])]))
     """)
     cfg = load(tmp_path, """
@@ -313,14 +315,33 @@ def test_a_flattened_base_warns_through_its_copies(tmp_path):
         base_lr = 0.01
     """)
     assert len(cfg.warnings) == 1  # the scalar base_lr = optimizer.lr proves nothing: no warning for it
-    assert "'test_pipeline' is redefined" in cfg.warnings[0] and "data.test.pipeline still holds" in cfg.warnings[0]
-    assert "reassign data = dict(test=dict(pipeline=test_pipeline))" in cfg.warnings[0]
+    assert "'test_pipeline' is redefined" in cfg.warnings[0]
+    assert "data.val.pipeline, data.test.pipeline still hold" in cfg.warnings[0]
+    assert ("reassign data = dict(val=dict(pipeline=test_pipeline), test=dict(pipeline=test_pipeline))"
+            in cfg.warnings[0])  # the hint fixes every place, not the first
     fixed = load(tmp_path, """
         _base_ = 'flat.py'
         test_pipeline = [dict(type='Resize', size=40)]
-        data = dict(test=dict(pipeline=test_pipeline))
+        data = dict(val=dict(pipeline=test_pipeline), test=dict(pipeline=test_pipeline))
     """, name="fixed.py")
     assert fixed.warnings == []
+    flat = load_config(str(tmp_path / "flat.py"))
+    flat.merge_from_options(["test_pipeline.0.size=40"])  # --cfg-options on the downloaded config itself
+    assert len(flat.warnings) == 1 and "--cfg-options changes 'test_pipeline'" in flat.warnings[0]
+    assert "also override data.val.pipeline.0.size, data.test.pipeline.0.size" in flat.warnings[0]
+
+
+def test_a_flattened_base_warns_about_a_redefined_norm_config(tmp_path):
+    write(tmp_path, "flat.py", """
+        img_norm_cfg = dict(mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], to_rgb=True)
+        test_pipeline = [dict(type='Normalize', mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0], to_rgb=True)]
+        data = dict(test=dict(pipeline=[dict(type='Normalize', mean=[1.0, 2.0, 3.0], std=[4.0, 5.0, 6.0],
+                                             to_rgb=True)]))
+    """)
+    cfg = load(tmp_path, "_base_ = 'flat.py'\nimg_norm_cfg = dict(mean=[0.0, 0.0, 0.0], std=[4.0, 5.0, 6.0], to_rgb=True)\n")
+    assert len(cfg.warnings) == 1 and "'img_norm_cfg' is redefined" in cfg.warnings[0]
+    assert "test_pipeline.0.mean" in cfg.warnings[0] and "data.test.pipeline.0.mean" in cfg.warnings[0]
+    assert ".std" not in cfg.warnings[0]  # only the mean changed
 
 
 def test_unpacked_and_chained_assignments_track_nothing_wrongly(tmp_path):

@@ -139,7 +139,8 @@ class Config(ConfigDict):
         merged = merge(nested, old, context)
         self._warnings.extend(w for w in misspelt_keys(options, old, source) if w not in self._warnings)
         redefined = [key for key in nested if key in old]
-        for var, places in provenance.stale_paths(self._records, old, merged, redefined).items():
+        records = provenance.with_copies(self._records, old, redefined)
+        for var, places in provenance.stale_paths(records, old, merged, redefined).items():
             self._warnings.append(provenance.stale_option_warning(var, places, map(str, options)))
         object.__setattr__(self, "_records", provenance.surviving(self._records, old, merged))
         dict.clear(self)

@@ -19,29 +19,42 @@ MAX_LISTED = 6
 
 
 def copies_of(values: dict, variables: Iterable[str]) -> list[Record]:
-    """Records for the places that hold an exact copy of a variable's list or dict value.
+    """Records for the places that hold a copy of a variable's list or dict value.
 
     A flattened config (``minim download``, ``print_config``) keeps no reference from
-    ``data.test.pipeline`` to ``test_pipeline``, only equal values; an identical list of steps or
-    dict is taken as built from the variable. Scalars are left out (an equal number proves nothing).
+    ``data.test.pipeline`` to ``test_pipeline``, only equal values: an identical list or dict is taken
+    as built from the variable, and so is a dict holding all of a dict variable's items (a
+    ``dict(type='Normalize', **img_norm_cfg)`` step). Scalars are left out (an equal number proves nothing).
     """
     found: list[Record] = []
     for var in variables:
         value = values.get(var)
         if not (isinstance(value, (list, tuple)) and value or isinstance(value, dict) and len(value) > 1):
             continue
-        for path, item in _dict_items(values):
-            if path[0] != var and identical(item, value):
+        for path, item in _items(values):
+            if path[0] == var:
+                continue
+            if identical(item, value):
                 found.append((path, var, ()))
+            elif isinstance(value, dict) and isinstance(item, dict) and all(
+                    key in item and identical(item[key], part) for key, part in value.items()):
+                found.extend((path + (key,), var, (key,)) for key in value)
     return found
 
 
-def _dict_items(tree: dict, path: tuple = ()):
-    """``(path, value)`` of every entry of nested dicts (lists are not entered)."""
-    for key, value in tree.items():
+def with_copies(records: list[Record], values: dict, redefined: Iterable[str]) -> list[Record]:
+    """``records`` plus, for redefined variables nothing was recorded as built from, their copies."""
+    referenced = {record[1] for record in records}
+    return records + copies_of(values, [var for var in redefined if var not in referenced])
+
+
+def _items(tree, path: tuple = ()):
+    """``(path, value)`` of every entry of nested dicts and lists."""
+    entries = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    for key, value in entries:
         yield path + (key,), value
-        if isinstance(value, dict):
-            yield from _dict_items(value, path + (key,))
+        if isinstance(value, (dict, list, tuple)):
+            yield from _items(value, path + (key,))
 
 
 def surviving(records: Iterable[Record], old: dict, new: dict) -> list[Record]:
@@ -79,11 +92,12 @@ def stale_warning(var: str, places: list[tuple[tuple, tuple]], where: str, origi
     """The message for a variable redefined in config file ``where``, with the reassignment that fixes it."""
     since = f" from {origin}" if origin else ""
     return (f"{var!r} is redefined in {where}, but {_listing(places)} the value built from its old "
-            f"definition{since}; {_fix(var, *places[0])} so that the new value is used")
+            f"definition{since}; {_fix(var, places)} so that the new value is used")
 
 
 def stale_option_warning(var: str, places: list[tuple[tuple, tuple]], option_keys: Iterable[str]) -> str:
     """The message for a variable changed by ``--cfg-options``, suggesting the matching overrides."""
+    option_keys = list(option_keys)  # read once per place
     suggestions = []
     for path, keys in places:
         prefix = [var] + [str(key) for key in keys]
@@ -103,11 +117,22 @@ def _listing(places: list[tuple[tuple, tuple]]) -> str:
     return shown + (" still holds" if len(paths) == 1 else " still hold")
 
 
-def _fix(var: str, path: tuple, keys: tuple) -> str:
-    names = [part for part in path if isinstance(part, str) and part.isidentifier()]
-    if len(names) != len(path):
-        return f"reassign {path[0]} in the child config"
-    expression = var + "".join(f"[{key!r}]" for key in keys)
-    for name in reversed(path[1:]):
-        expression = f"dict({name}={expression})"
-    return f"reassign {path[0]} = {expression}"
+def _fix(var: str, places: list[tuple[tuple, tuple]]) -> str:
+    """The reassignments that make every stale place use the new value, e.g.
+    ``reassign data = dict(val=dict(pipeline=test_pipeline), test=dict(pipeline=test_pipeline))``."""
+    trees: dict[str, dict] = {}
+    for path, keys in places:
+        if not all(isinstance(part, str) and part.isidentifier() for part in path):
+            return f"reassign {path[0]} in the child config"
+        expression = var + "".join(f"[{key!r}]" for key in keys)
+        node = trees.setdefault(path[0], {})
+        for name in path[1:-1]:
+            node = node.setdefault(name, {})
+        if len(path) == 1:
+            return f"reassign {path[0]} = {expression}"
+        node[path[-1]] = expression
+    return "; ".join(f"reassign {top} = {_render(tree)}" for top, tree in trees.items())
+
+
+def _render(tree: dict) -> str:
+    return "dict(" + ", ".join(f"{k}={_render(v) if isinstance(v, dict) else v}" for k, v in tree.items()) + ")"
