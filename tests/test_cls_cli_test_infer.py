@@ -60,6 +60,9 @@ def test_test_errors(trained, tmp_path, run_cli):
     config, checkpoint, _ = trained
     missing = run_cli("test", "cls", str(config), "--checkpoint", str(tmp_path / "nope.pth"))
     assert missing.exit_code == 1 and "nope.pth" in missing.err and "does not exist" in missing.err
+    assert "training writes work_dirs/<config name>/latest.pth" in missing.err
+    typo = run_cli("test", "cls", str(config), "--checkpoint", checkpoint.replace(".pth", ".ph.pth"))
+    assert f"did you mean {checkpoint}?" in typo.err
     bad_metric = run_cli("test", "cls", str(config), "--checkpoint", checkpoint, "--metrics", "acuracy")
     assert bad_metric.exit_code == 1 and "accuracy" in bad_metric.err
     no_checkpoint = run_cli("test", "cls", str(config))

@@ -25,5 +25,19 @@ def checkpoint_for(checkpoint, entry, command: str) -> str:
     if path is None:
         raise UsageError(f"minim {command} needs --checkpoint (the config has no published weights in the index)")
     if "://" not in path and not Path(path).is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist", hint=_checkpoint_hint(Path(path)))
     return path
+
+
+def _checkpoint_hint(path: Path) -> str:
+    """"did you mean" the closest ``.pth`` next to ``path``, else where training writes checkpoints."""
+    from minim.suggest import close_matches
+
+    folder = path.parent
+    found = sorted(p.name for p in folder.glob("*.pth")) if folder.is_dir() else []
+    meant = close_matches(path.name, found, n=1)
+    if meant:
+        return f"did you mean {folder / meant[0]}?"
+    if found:
+        return f"{folder} holds {', '.join(found[:4])}{', ...' if len(found) > 4 else ''}"
+    return "training writes work_dirs/<config name>/latest.pth, epoch_N.pth and best_*.pth"
