@@ -360,3 +360,10 @@ def test_cfg_options_on_an_intermediate_variable_warn(tmp_path):
     assert "also override data.train.pipeline.0.size" in cfg.warnings[0]
     cfg.merge_from_options(["data.train.pipeline.0.size=24"])
     assert len(cfg.warnings) == 1
+
+
+def test_cfg_options_on_a_variable_of_the_file_itself_warn(tmp_path):
+    write(tmp_path, "own.py", "base_lr = 0.1\noptimizer = dict(type='SGD', lr=base_lr)\n")
+    cfg = load_config(str(tmp_path / "own.py"))
+    cfg.merge_from_options(["base_lr=0.2"])
+    assert len(cfg.warnings) == 1 and "optimizer.lr still holds its old value" in cfg.warnings[0]

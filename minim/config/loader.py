@@ -132,8 +132,8 @@ def _finish(path: str, own: dict, records: list[Record], lines: dict[tuple, int]
                            base_origin=lambda key_path: base.origins.get(key_path[0], "the base config"))
     merged = merge(own, base.values, context)
     redefined = [key for key in own if key in base.values]
-    records = provenance.with_copies(base.records, base.values, redefined)
-    for var, places in provenance.stale_paths(records, base.values, merged, redefined).items():
+    base_records = provenance.with_copies(base.records, base.values, redefined)
+    for var, places in provenance.stale_paths(base_records, base.values, merged, redefined).items():
         warnings.append(provenance.stale_warning(var, places, path, base.origins.get(var)))
     return LoadedConfig(
         values=merged,
