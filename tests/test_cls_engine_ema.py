@@ -207,3 +207,21 @@ def test_minim_test_of_an_ema_run_reports_what_its_last_evaluation_logged(tmp_pa
     result = run_cli("test", "cls", str(config), "--checkpoint", str(work_dir / "latest.pth"), "--out", str(out))
     assert result.exit_code == 0, result.err
     assert json.loads(out.read_text())["metrics"]["accuracy_top-1"] == pytest.approx(logged, abs=1e-3)
+
+
+def test_resuming_on_the_model_object_that_trained_keeps_both_weights(tmp_path):
+    from cls_engine_support import engine_cfg
+    from minim.cls.apis import train_model
+
+    def run(model, work_dir, epochs, **extra):
+        cfg = engine_cfg(work_dir, custom_hooks=ema_hooks(momentum=0.3, warm_up=1),
+                         runner=dict(type="EpochBasedRunner", max_epochs=epochs))
+        return train_model(model, [NoisyDataset()], cfg, validate=False, device="cpu", console=False, **extra)
+
+    torch.manual_seed(0)
+    full = run(TinyClassifier(), tmp_path / "full", 2)
+    torch.manual_seed(0)
+    model = TinyClassifier()
+    run(model, tmp_path / "part", 1)  # the model now has ema_* buffers of its own
+    resumed = run(model, tmp_path / "part", 2, resume_from=str(tmp_path / "part" / "epoch_1.pth"))
+    assert same_weights(state(full), state(resumed))

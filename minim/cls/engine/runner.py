@@ -421,7 +421,8 @@ class Runner:
         model = self.model.module if hasattr(self.model, "module") else self.model
         state_dict = check_resumable(model, checkpoint, path)
         own = model.state_dict()
-        self.resumed_extra_state = {k: v for k, v in state_dict.items() if k not in own}
+        # an EMAHook's averages (also when this model object already has the buffers from an earlier run)
+        self.resumed_extra_state = {k: v for k, v in state_dict.items() if k not in own or k.startswith(EMA_PREFIX)}
         if self.resumed_extra_state and self.get_hook(EMAHook) is None:
             self.logger.warning(f"{path} was written with an EMAHook: without one, training goes on from its "
                                 "averaged weights (add the EMAHook to custom_hooks to resume the raw ones)")
