@@ -265,3 +265,14 @@ def test_ctrl_c_stops_the_search_without_calling_runs_failed(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert "FAILED" not in err and "optimizer.lr=0.01: starting" not in err
     assert not (tmp_path / "gs" / "summary.json").exists()
+
+
+def test_the_ranking_keeps_long_key_names_whole(capsys):
+    from minim.cli.commands.gridsearch import _print_ranking
+    from minim.gridsearch import GridSearchResult
+
+    keys = ["optimizer.weight_decay", "data.train.pipeline.1.scale"]
+    runs = [RunResult("a", {keys[0]: 1e-4, keys[1]: [0.08, 1.0]}, "done", "w/a", "w/a/gridsearch.log", best=90.0)]
+    _print_ranking(GridSearchResult(Path("gs"), "accuracy_top-1", "greater", runs, keys, "gridsearch cfg.py: 1 runs"))
+    out = capsys.readouterr().out
+    assert all(key in out for key in keys)

@@ -99,8 +99,8 @@ def _print_ranking(result) -> None:
 
     table = Table(title=result.title)
     table.add_column("#", justify="right")
-    for key in result.keys:
-        table.add_column(key, justify="right", overflow="fold")
+    for key in result.keys:  # a searched key's name is not broken mid-word (values fold instead)
+        table.add_column(key, justify="right", overflow="fold", min_width=min(len(key), 40))
     table.add_column(f"best {result.metric}", justify="right", overflow="fold")
     table.add_column("at", justify="right")
     table.add_column("status")
