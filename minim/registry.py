@@ -12,8 +12,9 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from minim.errors import BuildError
 from minim.suggest import did_you_mean
@@ -25,25 +26,45 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self._builders: dict[str, Callable[..., Any]] = {}
+        self._lazy: dict[str, str] = {}
 
     def __contains__(self, name: str) -> bool:
-        return name in self._builders
+        return name in self._builders or name in self._lazy
 
     def __len__(self) -> int:
-        return len(self._builders)
+        return len(set(self._builders) | set(self._lazy))
 
     def names(self) -> list[str]:
-        """Registered type names, sorted."""
-        return sorted(self._builders)
+        """Registered type names (lazy ones included), sorted."""
+        return sorted(set(self._builders) | set(self._lazy))
+
+    def register_lazy(self, names: Iterable[str], module: str) -> None:
+        """Declare that importing ``module`` registers ``names``; it is imported on first use.
+
+        Keeps heavy or rarely used builders (timm-based backbones) out of the import of the
+        registry's package, while config checks still know every type name.
+        """
+        for name in names:
+            self._lazy[name] = module
 
     def get(self, name: str) -> Callable[..., Any]:
         """The builder registered as ``name``; unknown names raise :class:`BuildError`."""
+        if name not in self._builders and name in self._lazy:
+            module = self._lazy[name]
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:
+                    raise
+                raise BuildError(f"{self.kind} type {name!r} is not supported by this version of minim") from None
+            if name not in self._builders:
+                raise BuildError(f"{self.kind} type {name!r}: module {self._lazy[name]} did not register it")
         try:
             return self._builders[name]
         except KeyError:
             raise BuildError(
                 f"unknown {self.kind} type {name!r}; registered: {', '.join(self.names())}",
-                hint=did_you_mean(name, self._builders),
+                hint=did_you_mean(name, self.names()),
             ) from None
 
     def register(self, name: str | None = None, *, force: bool = False):

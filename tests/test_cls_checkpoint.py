@@ -21,7 +21,7 @@ from minim.cls.checkpoint import (
     torchvision_weights_url,
 )
 from minim.cls.models import build_classifier
-from minim.cls.models.backbones.mmcls_spellings import mmcls_mobilenet_v2_key_to_torchvision
+from minim.cls.models.backbones.mobilenet_v2 import mmcls_mobilenet_v2_key_to_torchvision
 from minim.cls.models.zoo import model_config_for_arch
 from minim.errors import CheckpointError
 

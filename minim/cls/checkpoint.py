@@ -230,17 +230,26 @@ def convert_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
     """Map a checkpoint's keys onto ``model``'s own keys (see the module docstring)."""
     if not _is_classifier(model):
         return dict(state_dict)
-    backbone = model.backbone
     if any(key.startswith("backbone.") for key in state_dict):
-        converted = {}
-        for key, value in state_dict.items():
-            if key.startswith("backbone."):
-                own = getattr(backbone, "classifier_key_to_own", lambda k: k)(key[len("backbone."):])
-                converted["backbone." + own] = value
-            else:
-                converted[key] = value
-        return converted
+        return _convert_classifier_layout(model, state_dict)
     return _convert_plain(model, state_dict, source)
+
+
+def _convert_classifier_layout(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> dict:
+    """Each part (backbone, neck, head) converts its own tensors with its ``convert_mmcls_state``."""
+    parts: dict[str, dict[str, torch.Tensor]] = {}
+    converted = {}
+    for key, value in state_dict.items():
+        part, dot, rest = key.partition(".")
+        if dot and part in ("backbone", "neck", "head") and getattr(model, part, None) is not None:
+            parts.setdefault(part, {})[rest] = value
+        else:
+            converted[key] = value
+    for part, tensors in parts.items():
+        convert = getattr(getattr(model, part), "convert_mmcls_state", None)
+        own = convert(tensors) if convert is not None else tensors
+        converted.update({f"{part}.{key}": value for key, value in own.items()})
+    return converted
 
 
 def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> dict:

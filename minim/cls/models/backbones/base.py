@@ -11,6 +11,11 @@ the checkpoint loader how foreign checkpoints map onto its own state-dict keys:
   e.g. Inception's auxiliary classifier).
 - ``classifier_key_to_own(key)``: the backbone key of a ``backbone.``-prefixed key of an
   mmcls / mmpretrain / minim checkpoint (with the prefix removed).
+- ``convert_mmcls_state(state)``: the whole conversion of those tensors, for layouts that
+  differ by more than names (split or fused tensors, reshaped layer scales); by default it
+  renames each key with ``classifier_key_to_own``.  Both must return the backbone's own keys
+  unchanged, so minim's own checkpoints load through the same path.  Necks and heads may
+  define ``convert_mmcls_state`` too (``neck.``/``head.`` tensors).
 - ``num_classes_keys``: key prefixes of backbone tensors whose shape depends on the class
   count (a classifier kept inside the backbone); shape mismatches there are tolerated like
   head mismatches when fine-tuning.
@@ -49,6 +54,10 @@ class Backbone(nn.Module):
 
     def classifier_key_to_own(self, key: str) -> str:
         return key
+
+    def convert_mmcls_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """mmcls-layout backbone tensors (``backbone.`` removed) as this backbone's own state dict."""
+        return {self.classifier_key_to_own(key): value for key, value in state.items()}
 
     # -- freezing ----------------------------------------------------------------------------
     def stage_modules(self) -> list[list[nn.Module]]:

@@ -133,7 +133,7 @@ class TorchvisionBackbone(TorchvisionModelBackbone):
         """mmcls-layout backbone keys of the same network (MobileNetV2's ``layer*``/``conv1.conv``; ResNet's
         are torchvision's already) onto this model's keys."""
         if self.arch == "mobilenet_v2":
-            from minim.cls.models.backbones.mmcls_spellings import mmcls_mobilenet_v2_key_to_torchvision
+            from minim.cls.models.backbones.mobilenet_v2 import mmcls_mobilenet_v2_key_to_torchvision
 
             return mmcls_mobilenet_v2_key_to_torchvision(key)
         return key

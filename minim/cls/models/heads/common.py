@@ -1,4 +1,4 @@
-"""Classification heads with mmcls 0.x arguments and state-dict keys."""
+"""The common classification heads with mmcls 0.x arguments and state-dict keys."""
 
 from __future__ import annotations
 
