@@ -30,7 +30,40 @@ class UsageError(MinimError):
 
 
 class ConfigError(MinimError):
-    """A config file that cannot be read, parsed, merged or overridden."""
+    """A config file that cannot be read, parsed, merged or overridden.
+
+    Where mmcv's ``Config`` raises a builtin exception, minim raises a subclass that is also that
+    builtin (:class:`ConfigKeyError` is a ``KeyError``, ...), so mmcv-era ``except KeyError:``
+    still catches it; the message stays minim's one line.
+    """
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A missing, reserved or doubly defined key (mmcv: ``KeyError``)."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A value of the wrong type, e.g. a dict merged into a list (mmcv: ``TypeError``)."""
+
+
+class ConfigValueError(ConfigError, ValueError):
+    """A value that cannot be used (mmcv: ``ValueError``)."""
+
+
+class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
+    """A config or ``_base_`` file that does not exist (mmcv: ``FileNotFoundError``)."""
+
+
+class ConfigOSError(ConfigError, OSError):
+    """A config file that cannot be read or is of an unsupported type (mmcv: ``IOError``)."""
+
+
+class ConfigSyntaxError(ConfigError, SyntaxError):
+    """A config whose Python, JSON or YAML does not parse (mmcv: ``SyntaxError`` for Python)."""
+
+
+class ConfigAssertionError(ConfigError, AssertionError):
+    """An option value mmcv's ``DictAction`` rejects with an assertion (unbalanced brackets)."""
 
 
 class ModelIndexError(MinimError):

@@ -11,20 +11,21 @@ from __future__ import annotations
 import os
 
 from minim.config.configdict import Config, ConfigDict
-from minim.config.options import parse_cfg_options
+from minim.config.options import DictAction, parse_cfg_options
 
-__all__ = ["Config", "ConfigDict", "load_config", "parse_cfg_options"]
+__all__ = ["Config", "ConfigDict", "DictAction", "load_config", "parse_cfg_options"]
 
 
-def load_config(path: str | os.PathLike) -> Config:
+def load_config(path: str | os.PathLike, use_predefined_variables: bool = True) -> Config:
     """Load a ``.py``/``.json``/``.yaml``/``.yml`` config with its ``_base_`` chain merged, without executing it.
 
-    Raises :class:`~minim.errors.ConfigError` naming ``file:line`` and the construct or key at fault.
+    Raises :class:`~minim.errors.ConfigError` naming ``file:line`` and the construct or key at fault
+    (also a ``KeyError``, ``TypeError``, ``FileNotFoundError``, ... where mmcv raises those).
     """
     from minim.config.loader import load_file
 
-    loaded = load_file(path)
-    config = Config(loaded.values, filename=path)
+    loaded = load_file(path, use_predefined_variables=use_predefined_variables)
+    config = Config(loaded.values, cfg_text=loaded.text, filename=path)
     config.warnings.extend(loaded.warnings)
     config._records.extend(loaded.records)
     return config

@@ -12,7 +12,7 @@ from minim.config.keys import DELETE_KEY, RESERVED_KEYS
 from minim.config.merge import MergeContext, merge
 from minim.config.options import misspelt_keys, nest_options, parse_cfg_options
 from minim.config.values import dotted, to_plain
-from minim.errors import ConfigError
+from minim.errors import ConfigKeyError, ConfigTypeError
 from minim.suggest import did_you_mean
 
 
@@ -83,15 +83,24 @@ class ConfigDict(dict):
 
 
 class Config(ConfigDict):
-    """A loaded config: a :class:`ConfigDict` with ``filename``, ``warnings``, overrides and dump."""
+    """A loaded config: a :class:`ConfigDict` with ``filename``, ``text``, ``warnings``, overrides and dump.
 
-    def __init__(self, cfg_dict: dict | None = None, filename: str | os.PathLike | None = None):
+    The constructor and class methods take mmcv 1.x's arguments: ``Config(cfg_dict=None,
+    cfg_text=None, filename=None)``, ``Config.fromfile(filename, use_predefined_variables=True,
+    import_custom_modules=True)``, ``Config.fromstring(cfg_str, file_format)``.
+    """
+
+    def __init__(self, cfg_dict: dict | None = None, cfg_text: str | None = None,
+                 filename: str | os.PathLike | None = None):
         cfg_dict = {} if cfg_dict is None else cfg_dict
+        if not isinstance(cfg_dict, dict):
+            raise ConfigTypeError(f"cfg_dict must be a dict, got {type(cfg_dict).__name__}")
         for key in RESERVED_KEYS:
             if key in cfg_dict:
-                raise ConfigError(f"{filename or 'config'}: {key!r} is a reserved name and cannot be a config key",
-                                  "rename it")
+                raise ConfigKeyError(f"{filename or 'config'}: {key!r} is a reserved name and cannot be a config key",
+                                     "rename it")
         object.__setattr__(self, "_filename", None if filename is None else os.fspath(filename))
+        object.__setattr__(self, "_text", _source_text(cfg_text, filename))
         object.__setattr__(self, "_warnings", [])
         object.__setattr__(self, "_records", [])
         super().__init__(cfg_dict)
@@ -102,11 +111,34 @@ class Config(ConfigDict):
         return cls(cfg_dict, filename=filename)
 
     @classmethod
-    def fromfile(cls, filename: str | os.PathLike) -> "Config":
-        """mmcv's ``Config.fromfile``: :func:`minim.config.load_config`."""
+    def fromfile(cls, filename: str | os.PathLike, use_predefined_variables: bool = True,
+                 import_custom_modules: bool = True) -> "Config":
+        """mmcv's ``Config.fromfile``: :func:`minim.config.load_config`.  minim never imports a config's
+        ``custom_imports`` (it runs no code from configs); loading warns about them whatever
+        ``import_custom_modules`` says."""
         from minim.config import load_config
 
-        return load_config(filename)
+        return load_config(filename, use_predefined_variables=use_predefined_variables)
+
+    @classmethod
+    def fromstring(cls, cfg_str: str, file_format: str) -> "Config":
+        """A config from its source text in ``file_format`` (``'.py'``, ``'.json'``, ``'.yaml'``, ``'.yml'``)."""
+        from minim.config.loader import load_text
+
+        loaded = load_text(cfg_str, file_format)
+        config = cls(loaded.values, cfg_text=cfg_str)
+        config._warnings.extend(loaded.warnings)
+        return config
+
+    @property
+    def _cfg_dict(self) -> "Config":
+        """mmcv's name for the config's values (the config itself here)."""
+        return self
+
+    @property
+    def text(self) -> str:
+        """The source text: for a loaded file each file's absolute path and source, bases first (as mmcv)."""
+        return self._text
 
     @property
     def filename(self) -> str | None:
@@ -120,20 +152,22 @@ class Config(ConfigDict):
 
     @property
     def pretty_text(self) -> str:
-        """The flattened Python text of :meth:`dump`."""
-        return self.dump()
+        """The flattened, self-contained Python text of the config."""
+        from minim.config.dump import format_python
+
+        return format_python(self)
 
     def __reduce__(self):
-        return _restore_config, (dict(self), self._filename, list(self._warnings), list(self._records))
+        return _restore_config, (dict(self), self._filename, list(self._warnings), list(self._records), self._text)
 
-    def merge_from_dict(self, options: dict[str, Any]) -> None:
+    def merge_from_dict(self, options: dict[str, Any], allow_list_keys: bool = True) -> None:
         """Apply overrides given as dotted keys (``{'model.head.num_classes': 10}``), with the merge rules of
         ``_base_``: numeric parts index into lists, ``x._delete_=True`` replaces ``x``, and a dict cannot be
         merged into a non-dict. Adds a warning when an override of an intermediate variable does not reach
         the keys built from it, and when a new key sits next to a close existing one (a likely typo)."""
         source = "--cfg-options"
         nested = nest_options(options, source)
-        context = MergeContext(source=source, list_indices=True, base_origin=lambda path: "the config",
+        context = MergeContext(source=source, list_indices=allow_list_keys, base_origin=lambda path: "the config",
                                delete_hint=lambda path: f"also pass {dotted(path + (DELETE_KEY,))}=True to replace it")
         old = dict(self)
         merged = merge(nested, old, context)
@@ -151,33 +185,48 @@ class Config(ConfigDict):
         self.merge_from_dict(parse_cfg_options(pairs))
 
     def dump(self, path: str | os.PathLike | None = None) -> str:
-        """The flattened, self-contained ``.py`` text; with ``path``, also write it there atomically in the format
-        of its suffix (``.py``, ``.json``, ``.yaml``/``.yml``)."""
+        """The flattened, self-contained text in the format of ``path``'s suffix (``.py``, ``.json``,
+        ``.yaml``/``.yml``), written there atomically; without ``path``, in the format of the file the config
+        came from (``.py`` for one built from a dict), as mmcv does."""
         from minim.atomic import write_text_atomic
-        from minim.config.dump import format_as, format_python
+        from minim.config.dump import format_as
 
         if path is None:
-            return format_python(self)
+            return format_as(self, os.path.splitext(self._filename or "config.py")[1] or ".py")
         text = format_as(self, os.path.splitext(os.fspath(path))[1])
         write_text_atomic(path, text)
         return text
 
     def __copy__(self) -> "Config":
-        clone = type(self)(dict(self), self._filename)
+        clone = type(self)(dict(self), self._text, self._filename)
         clone._warnings.extend(self._warnings)
         clone._records.extend(self._records)
         return clone
 
     def __deepcopy__(self, memo: dict) -> "Config":
         return _restore_config(copy.deepcopy(dict(self), memo), self._filename, list(self._warnings),
-                               list(self._records))
+                               list(self._records), self._text)
 
     def __repr__(self) -> str:
         return f"Config(filename={self._filename!r}, {dict.__repr__(self)})"
 
 
-def _restore_config(values: dict, filename: str | None, warnings: list[str], records: list) -> Config:
-    config = Config(values, filename)
+def _restore_config(values: dict, filename: str | None, warnings: list[str], records: list,
+                    text: str = "") -> Config:
+    config = Config(values, text, filename)
     config._warnings.extend(warnings)
     config._records.extend(records)
     return config
+
+
+def _source_text(cfg_text: str | None, filename: str | os.PathLike | None) -> str:
+    """mmcv's rule: the given text, else the file's content when it exists, else ''."""
+    if cfg_text is not None:
+        return cfg_text
+    if filename is not None and os.path.isfile(filename):
+        try:
+            with open(filename, encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError):
+            return ""
+    return ""

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 from minim.config import allowed
 from minim.config.keys import BASE_KEY, is_key_name
 from minim.config.values import dotted, find_non_data
-from minim.errors import ConfigError
+from minim.errors import ConfigError, ConfigKeyError
 from minim.suggest import did_you_mean
 
 PLACEHOLDER_NAMES = ("fileDirname", "fileBasename", "fileBasenameNoExtension", "fileExtname")
@@ -99,10 +99,11 @@ class ConfigEvaluator:
         """Placement records of this file's keys, without duplicates."""
         return list(dict.fromkeys(r for r in self.records if is_key_name(r[0][0]) and r[0][0] in self.names))
 
-    def error(self, node: ast.AST | None, message: str, hint: str | None = None) -> ConfigError:
+    def error(self, node: ast.AST | None, message: str, hint: str | None = None,
+              kind: type[ConfigError] = ConfigError) -> ConfigError:
         line = getattr(node, "lineno", None)
         where = f"{self.filename}:{line}" if line else self.filename
-        return ConfigError(f"{where}: {message}", hint)
+        return kind(f"{where}: {message}", hint)
 
     # --------------------------------------------------------------- statements
     def run(self, tree: ast.Module, skip: ast.stmt | None = None) -> None:
@@ -698,7 +699,7 @@ class ConfigEvaluator:
                                  "add _base_ = ['path/to/base.py'] at the top")
             if var not in self.base_values:
                 raise self.error(node, f"key {var!r} is not defined in the base configs",
-                                 did_you_mean(var, self.base_values))
+                                 did_you_mean(var, self.base_values), kind=ConfigKeyError)
             value = self.base_values[var]
         for key in keys:
             value = self._item(value, key, spelled, node)

@@ -14,15 +14,17 @@ import copy
 import json
 import os
 import re
+import warnings as python_warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from minim.config import provenance
 from minim.config.evaluator import PLACEHOLDER_PATTERN, ConfigEvaluator, Record, find_base_statement
-from minim.config.keys import BASE_KEY, DEPRECATION_KEY, RESERVED_KEYS
+from minim.config.keys import BASE_KEY, CUSTOM_IMPORTS_KEY, DEPRECATION_KEY, RESERVED_KEYS
 from minim.config.merge import MergeContext, merge
 from minim.config.values import dotted, find_non_data
-from minim.errors import ConfigError
+from minim.errors import (ConfigError, ConfigFileNotFoundError, ConfigKeyError, ConfigOSError, ConfigSyntaxError,
+                          ConfigTypeError, ConfigValueError)
 from minim.suggest import did_you_mean
 
 EXTENSIONS = (".py", ".json", ".yaml", ".yml")
@@ -38,11 +40,28 @@ class LoadedConfig:
     records: list[Record] = field(default_factory=list)   #: see :mod:`minim.config.provenance`
     origins: dict[str, str] = field(default_factory=dict)  #: top-level key -> file that defined it
     warnings: list[str] = field(default_factory=list)
+    #: mmcv's ``Config.text``: each file's absolute path and source, bases first
+    text: str = ""
 
 
-def load_file(path: str) -> LoadedConfig:
-    """Load ``path`` (``.py``, ``.json``, ``.yaml``, ``.yml``) with its ``_base_`` chain merged."""
-    return _load(os.fspath(path), (), None)
+def load_file(path: str, use_predefined_variables: bool = True) -> LoadedConfig:
+    """Load ``path`` (``.py``, ``.json``, ``.yaml``, ``.yml``) with its ``_base_`` chain merged; without
+    ``use_predefined_variables`` the ``{{fileDirname}}``-style placeholders stay as written."""
+    return _load(os.fspath(path), (), None, use_predefined_variables)
+
+
+def load_text(text: str, extension: str) -> LoadedConfig:
+    """Load a config from its source ``text`` in the format of ``extension`` (mmcv's ``Config.fromstring``)."""
+    if extension not in EXTENSIONS:
+        raise ConfigOSError(f"unsupported config type {extension or '(no extension)'!r}",
+                            "use '.py', '.json', '.yaml' or '.yml'")
+    source = _source_of(f"<string>{extension}", text, extension, predefined=False)
+    if source.base_specs()[0]:
+        raise ConfigValueError("a config given as a string cannot have _base_ (its paths are relative to a file)")
+    own, records, lines = source.evaluate(None)
+    loaded = _finish("<string>", own, records, lines, LoadedConfig())
+    loaded.text = text
+    return loaded
 
 
 def placeholders_for(path: str) -> dict[str, str]:
@@ -55,8 +74,8 @@ def placeholders_for(path: str) -> dict[str, str]:
     return {key: value.replace("\\", "/") for key, value in values.items()}
 
 
-def _load(path: str, chain: tuple[str, ...], included_at: str | None) -> LoadedConfig:
-    source = _open_source(path, included_at)
+def _load(path: str, chain: tuple[str, ...], included_at: str | None, predefined: bool = True) -> LoadedConfig:
+    source = _open_source(path, included_at, predefined)
     real = os.path.realpath(path)
     specs, line = source.base_specs()
     bases = []
@@ -65,27 +84,35 @@ def _load(path: str, chain: tuple[str, ...], included_at: str | None) -> LoadedC
         if os.path.realpath(base_path) in chain + (real,):
             cycle = " -> ".join(os.path.basename(p) for p in chain + (real, base_path))
             raise ConfigError(f"{path}:{line}: _base_ {spec!r} includes itself ({cycle})", "remove the cycle")
-        bases.append((base_path, _load(base_path, chain + (real,), f"{path}:{line}")))
+        bases.append((base_path, _load(base_path, chain + (real,), f"{path}:{line}", predefined)))
     base = _merge_bases(bases, path, line)
     own, records, lines = source.evaluate(base if specs or line else None)
-    return _finish(path, own, records, lines, base)
+    loaded = _finish(path, own, records, lines, base)
+    own_text = os.path.abspath(os.path.expanduser(path)) + "\n" + source.text
+    loaded.text = base.text + "\n" + own_text if base.text else own_text
+    return loaded
 
 
-def _open_source(path: str, included_at: str | None):
+def _open_source(path: str, included_at: str | None, predefined: bool):
     extension = os.path.splitext(path)[1].lower()
     if extension not in EXTENSIONS:
-        raise ConfigError(f"{path}: unsupported config type {extension or '(no extension)'!r}",
-                          "use a .py, .json, .yaml or .yml file")
+        raise ConfigOSError(f"{path}: unsupported config type {extension or '(no extension)'!r}",
+                            "use a .py, .json, .yaml or .yml file")
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
         raise _not_found(path, included_at) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+        raise ConfigOSError(f"{path}: cannot read config: {exc}") from None
+    return _source_of(path, text, extension, predefined)
+
+
+def _source_of(path: str, text: str, extension: str, predefined: bool):
+    placeholders = placeholders_for(path) if predefined else {}
     if extension == ".py":
-        return _PythonSource(path, text)
-    return _DataSource(path, text, extension)
+        return _PythonSource(path, text, placeholders)
+    return _DataSource(path, text, extension, placeholders)
 
 
 def _not_found(path: str, included_at: str | None) -> ConfigError:
@@ -95,7 +122,7 @@ def _not_found(path: str, included_at: str | None) -> ConfigError:
     except OSError:
         siblings = []
     where = f"{included_at}: base config" if included_at else "config file"
-    return ConfigError(f"{where} {path} not found", did_you_mean(os.path.basename(path), siblings))
+    return ConfigFileNotFoundError(f"{where} {path} not found", did_you_mean(os.path.basename(path), siblings))
 
 
 def _merge_bases(bases: list[tuple[str, LoadedConfig]], path: str, line: int | None) -> LoadedConfig:
@@ -103,13 +130,14 @@ def _merge_bases(bases: list[tuple[str, LoadedConfig]], path: str, line: int | N
     for base_path, base in bases:
         for key in base.values:
             if key in merged.values:
-                raise ConfigError(
+                raise ConfigKeyError(
                     f"{path}:{line}: key {key!r} is defined in two bases: {merged.origins[key]} and {base.origins[key]}",
                     "a top-level key may come from one base only; remove it from one of them")
         merged.values.update(base.values)
         merged.origins.update(base.origins)
         merged.records.extend(base.records)
         merged.warnings.extend(w for w in base.warnings if w not in merged.warnings)
+        merged.text = merged.text + "\n" + base.text if merged.text else base.text
     return merged
 
 
@@ -123,10 +151,14 @@ def _finish(path: str, own: dict, records: list[Record], lines: dict[tuple, int]
     warnings = list(base.warnings)
     deprecation = own.pop(DEPRECATION_KEY, None)
     if deprecation is not None:
-        warnings.append(_deprecation_message(path, deprecation))
+        message = _deprecation_message(path, deprecation)
+        warnings.append(message)
+        python_warnings.warn(message, DeprecationWarning, stacklevel=2)
+    if CUSTOM_IMPORTS_KEY in own:
+        warnings.append(_custom_imports_message(path, own[CUSTOM_IMPORTS_KEY]))
     for key in RESERVED_KEYS:
         if key in own:
-            raise ConfigError(f"{path}{locate((key,))}: {key!r} is a reserved name and cannot be a config key",
+            raise ConfigKeyError(f"{path}{locate((key,))}: {key!r} is a reserved name and cannot be a config key",
                               "rename it")
     context = MergeContext(source=path, locate=locate,
                            base_origin=lambda key_path: base.origins.get(key_path[0], "the base config"))
@@ -153,28 +185,36 @@ def _deprecation_message(path: str, info: Any) -> str:
     return message
 
 
+def _custom_imports_message(path: str, value: Any) -> str:
+    modules = value.get("imports") if isinstance(value, dict) else value
+    shown = ", ".join(map(str, modules)) if isinstance(modules, (list, tuple)) else repr(modules)
+    return (f"{path}: custom_imports ({shown}) is not imported: minim does not run code from configs, so the types "
+            "those modules register are unknown to minim")
+
+
 def _base_list(value: Any, where: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return list(value)
-    raise ConfigError(f"{where}: _base_ must be a path or a list of paths, got {type(value).__name__}",
+    raise ConfigTypeError(f"{where}: _base_ must be a path or a list of paths, got {type(value).__name__}",
                       "write _base_ = ['../_base_/models/resnet18.py', ...]")
 
 
 class _PythonSource:
     """A ``.py`` config: parsed with :mod:`ast`, evaluated by :class:`ConfigEvaluator`."""
 
-    def __init__(self, path: str, text: str):
+    def __init__(self, path: str, text: str, placeholders: dict[str, str]):
         self.path = path
-        self.placeholders = placeholders_for(path)
+        self.text = text
+        self.placeholders = placeholders
         try:
             self.tree = ast.parse(text, filename=path)
         except SyntaxError as exc:
             detail = f" (column {exc.offset})" if exc.offset else ""
-            raise ConfigError(f"{path}:{exc.lineno}: invalid Python syntax: {exc.msg}{detail}") from None
+            raise ConfigSyntaxError(f"{path}:{exc.lineno}: invalid Python syntax: {exc.msg}{detail}") from None
         except ValueError as exc:  # e.g. null bytes
-            raise ConfigError(f"{path}: invalid Python source: {exc}") from None
+            raise ConfigSyntaxError(f"{path}: invalid Python source: {exc}") from None
         self.base_statement = find_base_statement(self.tree, path)
 
     def base_specs(self) -> tuple[list[str], int | None]:
@@ -196,13 +236,13 @@ class _PythonSource:
 class _DataSource:
     """A ``.json`` / ``.yaml`` config: placeholders and ``{{_base_.x}}`` are substituted in the text."""
 
-    def __init__(self, path: str, text: str, extension: str):
+    def __init__(self, path: str, text: str, extension: str, placeholders: dict[str, str]):
         self.path = path
         self.text = text
         is_json = extension == ".json"
-        placeholders = placeholders_for(path)
         quote = (lambda value: json.dumps(value)[1:-1]) if is_json else (lambda value: value)
-        text = PLACEHOLDER_PATTERN.sub(lambda m: quote(placeholders[m.group(1)]), text)
+        if placeholders:
+            text = PLACEHOLDER_PATTERN.sub(lambda m: quote(placeholders[m.group(1)]), text)
         text = _BASE_REFERENCE.sub(lambda m: f'"{_TOKEN}{m.group(1)}"', text)
         data = self._parse_json(text) if is_json else self._parse_yaml(text)
         if data is None:
@@ -215,7 +255,7 @@ class _DataSource:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+            raise ConfigValueError(f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
 
     def _parse_yaml(self, text: str) -> Any:
         import yaml  # only YAML configs pay for the import
@@ -275,7 +315,7 @@ class _DataSource:
                 keys.append(part)
             else:
                 choices = node if isinstance(node, dict) else ()
-                raise ConfigError(f"{where}: _base_.{reference}: key {part!r} not found in the base configs",
+                raise ConfigKeyError(f"{where}: _base_.{reference}: key {part!r} not found in the base configs",
                                   did_you_mean(part, choices))
         records.append((path, keys[0], tuple(keys[1:])))
         return copy.deepcopy(node)

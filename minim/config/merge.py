@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from minim.config.keys import DELETE_KEY
 from minim.config.values import dotted
-from minim.errors import ConfigError
+from minim.errors import ConfigKeyError, ConfigTypeError
 
 
 @dataclass
@@ -76,11 +76,11 @@ def _merge_sequence(child: dict, base: list | tuple, path: tuple, context: Merge
             continue
         index = _as_index(key)
         if index is None:
-            raise ConfigError(f"{context.source}{context.locate(path)}: {dotted(path + (key,))}: "
-                              f"{dotted(path)} is a {type(base).__name__}; index it with a number 0..{len(items) - 1}")
+            raise ConfigTypeError(f"{context.source}{context.locate(path)}: {dotted(path + (key,))}: "
+                                  f"{dotted(path)} is a {type(base).__name__}; index it with a number 0..{len(items) - 1}")
         if index >= len(items):
-            raise ConfigError(f"{context.source}{context.locate(path)}: {dotted(path + (key,))}: index {index} is out "
-                              f"of range for {dotted(path)} (a {type(base).__name__} of length {len(items)})")
+            raise ConfigKeyError(f"{context.source}{context.locate(path)}: {dotted(path + (key,))}: index {index} is "
+                                 f"out of range for {dotted(path)} (a {type(base).__name__} of length {len(items)})")
         items[index] = _merge_value(value, items[index], path + (index,), context)
     return tuple(items) if isinstance(base, tuple) else items
 
@@ -93,11 +93,11 @@ def _as_index(key: Any) -> int | None:
     return None
 
 
-def _clash(path: tuple, old: Any, context: MergeContext) -> ConfigError:
+def _clash(path: tuple, old: Any, context: MergeContext) -> ConfigTypeError:
     shown = repr(old)
     if len(shown) > 40:
         shown = shown[:37] + "..."
     hint = context.delete_hint(path) if context.delete_hint else f"add _delete_=True to {dotted(path)} to replace it"
-    return ConfigError(
+    return ConfigTypeError(
         f"{context.source}{context.locate(path)}: {dotted(path)}: cannot merge a dict into {shown} "
         f"({type(old).__name__}) from {context.base_origin(path)}", hint)

@@ -9,14 +9,25 @@ kept verbatim as a string.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any, Iterable
 
 from minim.config.keys import DELETE_KEY
-from minim.errors import ConfigError
+from minim.errors import ConfigAssertionError, ConfigError
 from minim.suggest import did_you_mean
 
 _CLOSING = {"[": "]", "(": ")", "{": "}"}
 _QUOTES = "'\""
+
+
+class DictAction(argparse.Action):
+    """mmcv's argparse action for ``--cfg-options KEY=VALUE ...`` (use with ``nargs='+'``): the values parsed
+    as :func:`parse_cfg_options` does, merged into one dict over repeated uses of the option."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        options = dict(getattr(namespace, self.dest, None) or {})
+        options.update(parse_cfg_options(values))
+        setattr(namespace, self.dest, options)
 
 
 def parse_cfg_options(pairs: Iterable[str] | str) -> dict[str, Any]:
@@ -101,7 +112,7 @@ def _closing_index(text: str, pair: str) -> int:
                 break
             if not stack:
                 return index
-    raise ConfigError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
+    raise ConfigAssertionError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
 
 
 def _split_items(text: str, pair: str) -> list[str]:
@@ -114,12 +125,14 @@ def _split_items(text: str, pair: str) -> list[str]:
             stack.append(_CLOSING[char])
         elif char in ")]}":
             if not stack or stack.pop() != char:
-                raise ConfigError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
+                raise ConfigAssertionError(f"--cfg-options: unbalanced brackets in {pair!r}",
+                                   "quote the whole pair in the shell")
         elif char == "," and not stack:
             items.append(text[start:index])
             start = index + 1
     if stack:
-        raise ConfigError(f"--cfg-options: unbalanced brackets in {pair!r}", "quote the whole pair in the shell")
+        raise ConfigAssertionError(f"--cfg-options: unbalanced brackets in {pair!r}",
+                                   "quote the whole pair in the shell")
     items.append(text[start:])
     if items and not items[-1].strip():
         items.pop()
