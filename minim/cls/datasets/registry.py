@@ -6,3 +6,5 @@ from minim.registry import Registry
 
 DATASETS = Registry("dataset")
 PIPELINES = Registry("pipeline transform")
+
+DATASETS.register_lazy(["VOC"], "minim.cls.datasets.multi_label")
