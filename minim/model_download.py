@@ -34,7 +34,9 @@ def flattened_config_text(entry: ModelEntry) -> str:
 
 def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> FileOutcome:
     """Write ``dest/<name>.py``. An identical existing file counts as present; a different one is an error
-    unless ``overwrite`` replaces it."""
+    unless ``overwrite`` replaces it. A weights-only entry writes nothing (status 'no config')."""
+    if entry.config is None:
+        return FileOutcome(dest / f"{entry.name}.py", "no config")
     text = flattened_config_text(entry)
     target = dest / f"{entry.name}.py"
     if target.exists() and not overwrite:

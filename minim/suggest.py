@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Iterable
 
 
@@ -21,3 +22,17 @@ def did_you_mean(word: str, candidates: Iterable[str], n: int = 3, cutoff: float
     if not matches:
         return None
     return "did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+def nearest(word: str, candidates: Iterable[str], n: int = 3, floor: float = 0.45) -> list[str]:
+    """Up to ``n`` candidates closest to ``word``, best first: string similarity plus a bonus for a shared
+    start (``mobilenet-v2_8xb32`` is nearer ``mobilenet-v2_...`` than ``resnet50_8xb32``); none below ``floor``."""
+    lowered = word.lower()
+    scored = []
+    for candidate in dict.fromkeys(candidates):
+        text = candidate.lower()
+        start = len(os.path.commonprefix([lowered, text]))
+        score = difflib.SequenceMatcher(None, lowered, text).ratio() + 0.5 * start / max(len(lowered), 1)
+        if score >= floor:
+            scored.append((-score, candidate))
+    return [candidate for _, candidate in sorted(scored)[:n]]

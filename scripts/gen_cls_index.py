@@ -10,8 +10,10 @@ builders and their ``Weights`` enums) this writes:
 * an index entry with the URL, the sha256 prefix its file name carries, acc@1/acc@5,
   parameters, GFLOPs, file size and minimum input size.
 
-Entries whose ``source`` does not start with "torchvision" (hand-written ones such as the
-digits config) are kept as they are. Usage: ``python scripts/gen_cls_index.py``.
+With ``--mmcls-python PYTHON`` (a Python with mmcls 0.x and mmcv 1.x) it also regenerates the mmcls
+entries and configs (``scripts/gen_mmcls_index.py``); without it they are kept as they are, as are
+hand-written entries such as the digits config. Usage: ``python scripts/gen_cls_index.py
+[--mmcls-python PYTHON]``.
 """
 
 from __future__ import annotations
@@ -210,21 +212,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="It rewrites the tracked model_index/cls/index.json and configs from the installed torchvision.")
-    parser.parse_args(argv)
+    parser.add_argument("--mmcls-python", metavar="PYTHON",
+                        help="also regenerate the mmcls entries with this Python (it has mmcls 0.x and mmcv 1.x)")
+    args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     index_file = INDEX_DIR / "index.json"
-    kept = []
-    if index_file.exists():
-        kept = [e for e in json.loads(index_file.read_text())["models"]
-                if not e.get("source", "").startswith("torchvision ")]
+    old = json.loads(index_file.read_text())["models"] if index_file.exists() else []
+    kept = [e for e in old if not e.get("source", "").startswith(("torchvision ", "mmcls "))]
+    mmcls = [e for e in old if e.get("source", "").startswith("mmcls ")]
     generated = torchvision_entries()
-    data = {"codebase": "cls", "models": kept + generated}
+    if args.mmcls_python:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from gen_mmcls_index import generate
+
+        mmcls = generate(args.mmcls_python)
+    data = {"codebase": "cls", "models": kept + generated + mmcls}
     tmp = index_file.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, index_file)
     archs = {e["metadata"]["arch"] for e in generated}
+    mmcls_done = "regenerated" if args.mmcls_python else "kept"
     print(f"wrote {index_file}: {len(generated)} torchvision weights over {len(archs)} architectures, "
-          f"{len(kept)} other entries kept")
+          f"{len(mmcls)} mmcls entries {mmcls_done}, {len(kept)} other entries kept")
     return 0
 
 

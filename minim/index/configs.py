@@ -22,6 +22,10 @@ def resolve_config_path(codebase: str, spec: str | Path) -> Path:
     from minim.index import load_index
 
     entry = load_index(codebase).resolve(text)
+    if entry.config_path is None:
+        raise ConfigError(f"model {entry.name!r} is published as weights without a config",
+                          hint=f"`minim download {codebase} --config {entry.name}` fetches the weights; "
+                               "use them as load_from in a config of the same architecture")
     if not entry.config_path.is_file():
         raise ConfigError(f"{entry.index_file}: model {entry.name!r}: config file {entry.config_path} does not exist")
     return entry.config_path

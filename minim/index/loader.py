@@ -9,7 +9,7 @@ from typing import Iterable
 
 from minim.errors import ModelIndexError, NotFoundError
 from minim.index.schema import ModelEntry, parse_entry
-from minim.suggest import did_you_mean
+from minim.suggest import nearest
 
 
 class ModelIndex:
@@ -68,10 +68,16 @@ class ModelIndex:
             names = sorted(prefixed)
             shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
             raise NotFoundError(f"{name!r} is ambiguous in the {self.codebase} index; candidates: {shown}")
-        raise NotFoundError(
-            f"no model {name!r} in the {self.codebase} index (try `minim search {self.codebase} --model {name}`)",
-            hint=did_you_mean(name, self.keys()),
-        )
+        raise NotFoundError(f"no model {name!r} in the {self.codebase} index", hint=self.suggest(name))
+
+    def suggest(self, word: str, candidates: Iterable[str] | None = None) -> str:
+        """A hint for a name that matched nothing: the nearest real names (of ``candidates``, default every name
+        and alias), else the search that lists every model (never a search that would fail too)."""
+        names = nearest(word, self.keys() if candidates is None else candidates)
+        if names:
+            return "did you mean " + ", ".join(repr(n) for n in names[:-1]) + (" or " if len(names) > 1 else "") \
+                + repr(names[-1]) + "?"
+        return f"`minim search {self.codebase}` lists all {len(self)} models"
 
 
 def read_index_file(path: Path, codebase: str | None = None) -> tuple[str, list[ModelEntry]]:

@@ -17,7 +17,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt, "<": operator.lt, "=": operator.eq,
 }
 CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(==|!=|>=|<=|>|<|=)\s*(.+?)\s*$")
-DEFAULT_FIELDS = ("name", "collection", "dataset", "top1", "top5", "params_m", "flops_g", "input_size")
+DEFAULT_FIELDS = ("name", "collection", "dataset", "top1", "top5", "params_m", "flops_g", "input_size", "digest")
 
 
 def available_fields(entries: Iterable[ModelEntry]) -> list[str]:
@@ -124,6 +124,15 @@ def sort_entries(entries: list[ModelEntry], keys: Sequence[str], descending: boo
         present.sort(key=lambda e: _sort_key(e.field_value(key)), reverse=descending)
         result = present + missing
     return result
+
+
+def group_by_collection(entries: list[ModelEntry]) -> list[ModelEntry]:
+    """Index order, but each family together (``MobileNetV2`` and mmcls's ``MobileNet V2`` are one family), families
+    in the order they first appear."""
+    first: dict[str, int] = {}
+    for entry in entries:
+        first.setdefault(_normalise(entry.collection), len(first))
+    return sorted(entries, key=lambda e: first[_normalise(e.collection)])
 
 
 def _sort_key(value: Any):

@@ -35,6 +35,11 @@ class Weights:
     def filename(self) -> str:
         return self.url.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def digest(self) -> str:
+        """``full`` when the index holds the whole sha256, ``prefix`` when only its start (as in file names)."""
+        return "full" if len(self.sha256) == 64 else "prefix"
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -43,8 +48,8 @@ class ModelEntry:
     name: str
     aliases: tuple[str, ...]
     collection: str
-    config: str
-    config_path: Path
+    config: str | None
+    config_path: Path | None  #: None for a weights-only entry (its publisher gives no config)
     weights: Weights | None
     metadata: dict[str, Any]
     source: str
@@ -67,7 +72,7 @@ class ModelEntry:
                 "config": self.config, "weights": weights, "metadata": dict(self.metadata),
                 "source": self.source}
         data.update(self.extra)
-        data["config_path"] = str(self.config_path)
+        data["config_path"] = None if self.config_path is None else str(self.config_path)
         return data
 
 
@@ -80,6 +85,8 @@ ENTRY_FIELDS = {
     "source": lambda e: e.source,
     "weights": lambda e: e.weights.filename if e.weights else None,
     "url": lambda e: e.weights.url if e.weights else None,
+    "sha256": lambda e: e.weights.sha256 if e.weights else None,
+    "digest": lambda e: e.weights.digest if e.weights else None,
     "size_mb": lambda e: (round(e.weights.size / 1e6, 1) if e.weights.size else e.metadata.get("file_size_mb"))
     if e.weights else None,
 }
@@ -136,6 +143,19 @@ def parse_metadata(data: Any, index_file: Path, entry: str) -> dict[str, Any]:
     return dict(data)
 
 
+def parse_config(data: dict, index_file: Path, entry: str) -> str | None:
+    """An entry's ``config``: a path relative to the index folder, or null for weights published without one
+    (the entry must then have weights)."""
+    if data.get("config", "") is None:
+        if data.get("weights") is None:
+            raise _fail(index_file, entry, "field 'config' may be null only when the entry has weights")
+        return None
+    config = _require(data, "config", str, index_file, entry)
+    if Path(config).is_absolute() or ".." in Path(config).parts:
+        raise _fail(index_file, entry, f"config path {config!r} must be relative to the index folder, without '..'")
+    return config
+
+
 def parse_entry(data: Any, index_file: Path, position: int) -> ModelEntry:
     """Validate one raw entry of ``index_file`` (``position`` names it when it has no name)."""
     label = f"#{position}"
@@ -149,9 +169,7 @@ def parse_entry(data: Any, index_file: Path, position: int) -> ModelEntry:
     if not isinstance(aliases, list) or not all(isinstance(a, str) and NAME_PATTERN.match(a) for a in aliases):
         raise _fail(index_file, label, f"field 'aliases' must be a list of names, got {aliases!r}")
     collection = _require(data, "collection", str, index_file, label)
-    config = _require(data, "config", str, index_file, label)
-    if Path(config).is_absolute() or ".." in Path(config).parts:
-        raise _fail(index_file, label, f"config path {config!r} must be relative to the index folder, without '..'")
+    config = parse_config(data, index_file, label)
     source = _require(data, "source", str, index_file, label)
     known = {"name", "aliases", "collection", "config", "weights", "metadata", "source"}
     return ModelEntry(
@@ -159,7 +177,7 @@ def parse_entry(data: Any, index_file: Path, position: int) -> ModelEntry:
         aliases=tuple(aliases),
         collection=collection,
         config=config,
-        config_path=index_file.parent / config,
+        config_path=None if config is None else index_file.parent / config,
         weights=parse_weights(data.get("weights"), index_file, label),
         metadata=parse_metadata(_require(data, "metadata", dict, index_file, label), index_file, label),
         source=source,

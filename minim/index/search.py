@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from minim.errors import NotFoundError
 from minim.index.loader import ModelIndex
-from minim.index.query import (available_fields, check_field, matches_pattern, numeric_fields, parse_condition,
-                               sort_entries, _normalise)
+from minim.index.query import (available_fields, check_field, group_by_collection, matches_pattern, numeric_fields,
+                               parse_condition, sort_entries, _normalise)
 from minim.index.schema import ModelEntry
 from minim.suggest import did_you_mean
 
@@ -40,7 +40,7 @@ def search(index: ModelIndex, query: SearchQuery) -> list[ModelEntry]:
         if not entries:
             raise NotFoundError(
                 f"no model matches {', '.join(map(repr, query.models))} in the {index.codebase} index",
-                hint=did_you_mean(query.models[0], _model_words(index)),
+                hint=index.suggest(query.models[0], _model_words(index)),
             )
     if query.datasets:
         known = sorted({str(e.metadata.get("dataset")) for e in index.models})
@@ -53,8 +53,7 @@ def search(index: ModelIndex, query: SearchQuery) -> list[ModelEntry]:
                 hint=did_you_mean(query.datasets[0], known),
             )
     entries = [e for e in entries if all(c.matches(e) for c in conditions)]
-    if sort_keys:
-        entries = sort_entries(entries, sort_keys, query.descending)
+    entries = sort_entries(entries, sort_keys, query.descending) if sort_keys else group_by_collection(entries)
     if query.limit is not None:
         entries = entries[: max(query.limit, 0)]
     return entries

@@ -42,7 +42,11 @@ def command(codebase, configs, dest, no_weights, overwrite, quiet, mirror):
     entries = list({id(e): e for e in (index.resolve(name) for name in configs)}.values())
 
     def report(entry, outcome):
-        if not quiet:
+        if quiet:
+            return
+        if outcome.status == "no config":
+            click.echo(f"{entry.name}: published as weights only, so no config is written", err=True)
+        else:
             click.echo(f"{entry.name}: {STATUS_WORDS.get(outcome.status, outcome.status)} {outcome.path}", err=True)
 
     download_models(entries, dest, weights=not no_weights, overwrite=overwrite,

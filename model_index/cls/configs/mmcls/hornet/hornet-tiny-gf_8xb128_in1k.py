@@ -1,0 +1,11 @@
+# hornet-tiny-gf_3rdparty_in1k: mmcls 0.25.0's configs/hornet/hornet-tiny-gf_8xb128_in1k.py, generated
+# by scripts/gen_mmcls_index.py from the values mim writes for it (fragments under ../_base_/).
+_base_ = [
+    '../_base_/models/hornet-tiny-gf.py',
+    '../_base_/datasets/imagenet_bs128_224px_randaug_erase_bicubic_v2.py',
+    '../_base_/schedules/adamw_lr0.004_cosineannealing_300e_warmup_v3.py',
+    '../../_base_/default_runtime.py',
+]
+custom_hooks = [
+    dict(type='EMAHook', momentum=4e-05, priority='ABOVE_NORMAL'),
+]
