@@ -172,8 +172,8 @@ def side_dump(configs_root: Path, names: list[str], out_dir: Path) -> None:
             torch.manual_seed(SEED)
             model = build_classifier(model_cfg)
             model.init_weights()
-            model.eval()
             perturb(model)
+            model.eval()  # after perturbing: some modules cache tensors at eval() (EfficientFormer's bias)
             shape = input_shape(model_cfg, test_pipeline, first_conv_channels(model))
             x = seeded_input(shape)
             with torch.no_grad():
@@ -190,6 +190,33 @@ def side_dump(configs_root: Path, names: list[str], out_dir: Path) -> None:
         print(json.dumps(row), flush=True)
 
 
+def side_keys(configs_root: Path, names: list[str]) -> None:
+    """In the mmcls venv: each config's model dict and state-dict shapes (the model built on the meta device
+    where its builder allows)."""
+    _quiet()
+    import mmcv
+    import torch
+    from mmcls.models import build_classifier
+
+    for name in names:
+        row = {"config": name}
+        try:
+            cfg = mmcv.Config.fromfile(str(configs_root / name))
+            model_cfg = strip_pretrained(cfg._cfg_dict.to_dict()["model"])
+            test_pipeline = cfg._cfg_dict.to_dict().get("data", {}).get("test", {}).get("pipeline")
+            try:
+                with torch.device("meta"):
+                    model = build_classifier(model_cfg)
+            except RuntimeError:  # builders that read tensor values (drop-path schedules): build for real
+                model = build_classifier(model_cfg)
+            shape = input_shape(model_cfg, test_pipeline, first_conv_channels(model))
+            row.update(status="built", model=model_cfg, input_shape=list(shape),
+                       keys={k: list(v.shape) for k, v in model.state_dict().items()})
+        except Exception as exc:  # noqa: BLE001 - recorded, not hidden
+            row.update(status="mmcls-failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        print(json.dumps(row), flush=True)
+
+
 def side_record_small(small_dir: Path, families: list[str]) -> None:
     """In the mmcls venv: checkpoint, input and logits of each ``small_dir/<family>.json`` model."""
     _quiet()
@@ -203,8 +230,8 @@ def side_record_small(small_dir: Path, families: list[str]) -> None:
         torch.manual_seed(SEED)
         model = build_classifier(spec["model"])
         model.init_weights()
-        model.eval()
         perturb(model)
+        model.eval()
         x = seeded_input(tuple(spec["input_shape"]))
         with torch.no_grad():
             logits = mmcls_logits(model, x)
@@ -304,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=8, help="configs per mmcls process")
     parser.add_argument("--report", help="write one JSON line per config here")
     parser.add_argument("--record-keys", help="write the key/shape fixture (gzipped JSON) here")
+    parser.add_argument("--keys-only", action="store_true",
+                        help="with --record-keys: build on the meta device in mmcls and record keys only (fast)")
     parser.add_argument("--record-small", help="record the small-model fixtures of this folder and stop")
     parser.add_argument("--side", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -311,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         return _side_main(args.side)
     if not args.mmcls_python:
         parser.error("give --mmcls-python (the side venv with mmcls 0.25.0; see --help)")
+    if args.record_keys and args.keys_only:
+        return record_keys_only(args)
     if args.record_small:
         return subprocess.call([args.mmcls_python, os.path.abspath(__file__), "--side", "small", args.record_small,
                                 *args.family])
@@ -357,6 +388,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if count["crashed"] == 0 and count["wrong"] == 0 else 1
 
 
+def record_keys_only(args) -> int:
+    """``--record-keys FILE --keys-only``: the key/shape fixture without building anything in minim."""
+    root = Path(subprocess.check_output([args.mmcls_python, os.path.abspath(__file__), "--side", "root"],
+                                        text=True, stderr=subprocess.DEVNULL).strip())
+    names = list_configs(root, args.only, args.family)
+    proc = run_side(args.mmcls_python, "keys", str(root), *names)
+    rows = [json.loads(line) for line in proc.stdout]
+    proc.wait()
+    fixture = {r["config"]: {"model": r["model"], "input_shape": r["input_shape"], "keys": r["keys"]}
+               for r in rows if r["status"] == "built"}
+    with gzip.open(args.record_keys, "wt") as handle:
+        json.dump(fixture, handle, sort_keys=True, separators=(",", ":"))
+    for row in rows:
+        if row["status"] != "built":
+            print(f"mmcls itself fails: {row['config']}: {row['error']}")
+    print(f"recorded {len(fixture)} configs in {args.record_keys}")
+    return 0
+
+
 def _side_main(argv: list[str]) -> int:
     command, *rest = argv
     if command == "root":
@@ -364,6 +414,9 @@ def _side_main(argv: list[str]) -> int:
     elif command == "dump":
         root, out_dir, *names = rest
         side_dump(Path(root), names, Path(out_dir))
+    elif command == "keys":
+        root, *names = rest
+        side_keys(Path(root), names)
     elif command == "small":
         side_record_small(Path(rest[0]), rest[1:])
     return 0
