@@ -44,6 +44,11 @@ _CONSTRUCTS = {
 }
 
 
+def _describe_failure(exc: Exception) -> str:
+    """A failed whitelisted operation, for an error message (size limits speak for themselves)."""
+    return str(exc) if isinstance(exc, allowed.TooLarge) else f"{type(exc).__name__}: {exc}"
+
+
 def describe_construct(node: ast.AST) -> str:
     """A readable name for an AST node kind, as used in "... is not allowed" errors."""
     name = type(node).__name__
@@ -115,7 +120,13 @@ class ConfigEvaluator:
             if handler is None:
                 raise self.error(stmt, f"{describe_construct(stmt)} is not allowed in a config",
                                  "configs hold data only: assignments of literals, dicts, lists and expressions")
-            handler(stmt)
+            try:
+                handler(stmt)
+            except allowed.TooLarge as exc:
+                raise self.error(stmt, str(exc)) from None
+            except RecursionError:
+                raise self.error(stmt, "this statement is nested too deeply for a config",
+                                 "split the expression or the data into named parts") from None
 
     def _stmt_Assign(self, stmt: ast.Assign) -> None:
         path = self._target_path(stmt.targets[0]) if len(stmt.targets) == 1 else ()
@@ -191,6 +202,7 @@ class ConfigEvaluator:
 
     def _assign(self, target: ast.expr, value: Any, pending: list[Record], stmt: ast.stmt,
                 replace: bool = True) -> None:
+        allowed.expanded_size(value)
         if isinstance(target, ast.Name):
             name = target.id
             if name == BASE_KEY:
@@ -296,7 +308,7 @@ class ConfigEvaluator:
         except RecursionError:
             raise self.error(node, "expression is nested too deeply") from None
         except Exception as exc:  # any failure of a whitelisted operation is the config's fault
-            raise self.error(node, f"{type(exc).__name__}: {exc}") from None
+            raise self.error(node, _describe_failure(exc)) from None
 
     def _eval_Constant(self, node: ast.Constant) -> Any:
         value = node.value
@@ -402,7 +414,7 @@ class ConfigEvaluator:
         try:
             return function(left, right)
         except Exception as exc:
-            raise self.error(node, f"{type(exc).__name__}: {exc}") from None
+            raise self.error(node, _describe_failure(exc)) from None
 
     def _eval_BoolOp(self, node: ast.BoolOp) -> Any:
         value = None
@@ -436,6 +448,12 @@ class ConfigEvaluator:
         elif node.conversion == ord("a"):
             value = ascii(value)
         spec = self.eval(node.format_spec) if node.format_spec is not None else ""
+        try:
+            allowed.check_format_spec(spec)
+            if node.conversion == -1 and spec == "":
+                allowed.expanded_size(value)
+        except allowed.TooLarge as exc:
+            raise self.error(node, str(exc)) from None
         return format(value, spec)
 
     def _eval_Call(self, node: ast.Call) -> Any:

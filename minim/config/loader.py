@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minim.config import provenance
+from minim.config.allowed import TooLarge, expanded_size
 from minim.config.evaluator import PLACEHOLDER_PATTERN, ConfigEvaluator, Record, find_base_statement
 from minim.config.keys import BASE_KEY, CUSTOM_IMPORTS_KEY, DEPRECATION_KEY, RESERVED_KEYS
 from minim.config.merge import MergeContext, merge
@@ -28,6 +29,8 @@ from minim.errors import (ConfigError, ConfigFileNotFoundError, ConfigKeyError, 
 from minim.suggest import did_you_mean
 
 EXTENSIONS = (".py", ".json", ".yaml", ".yml")
+#: Largest config file minim reads (mmcls's biggest is under 20 kB).
+MAX_CONFIG_BYTES = 10_000_000
 _BASE_REFERENCE = re.compile(r"\{\{\s*_base_\.([\w.]+)\s*\}\}")
 _TOKEN = "__minim_base_reference__:"
 
@@ -47,7 +50,12 @@ class LoadedConfig:
 def load_file(path: str, use_predefined_variables: bool = True) -> LoadedConfig:
     """Load ``path`` (``.py``, ``.json``, ``.yaml``, ``.yml``) with its ``_base_`` chain merged; without
     ``use_predefined_variables`` the ``{{fileDirname}}``-style placeholders stay as written."""
-    return _load(os.fspath(path), (), None, use_predefined_variables)
+    path = os.fspath(path)
+    try:
+        return _load(path, (), None, use_predefined_variables)
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply for a config",
+                          "a config nests dicts and lists a few levels deep") from None
 
 
 def load_text(text: str, extension: str) -> LoadedConfig:
@@ -100,11 +108,14 @@ def _open_source(path: str, included_at: str | None, predefined: bool):
                             "use a .py, .json, .yaml or .yml file")
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise _not_found(path, included_at) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigOSError(f"{path}: cannot read config: {exc}") from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigValueError(f"{path}: the config is larger than {MAX_CONFIG_BYTES // 1_000_000} MB; "
+                               "configs are small text files", "is this the right file?")
     return _source_of(path, text, extension, predefined)
 
 
@@ -210,6 +221,9 @@ class _PythonSource:
         self.placeholders = placeholders
         try:
             self.tree = ast.parse(text, filename=path)
+        except RecursionError:
+            raise ConfigSyntaxError(f"{path}: an expression is nested too deeply for a config",
+                                    "split it into named parts") from None
         except SyntaxError as exc:
             detail = f" (column {exc.offset})" if exc.offset else ""
             raise ConfigSyntaxError(f"{path}:{exc.lineno}: invalid Python syntax: {exc.msg}{detail}") from None
@@ -249,11 +263,17 @@ class _DataSource:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1: a config must be a mapping at the top level, got {type(data).__name__}")
+        try:
+            expanded_size(data)  # YAML anchors can expand to billions of items ("billion laughs")
+        except TooLarge as exc:
+            raise ConfigValueError(f"{path}:1: {exc}") from None
         self.data = data
 
     def _parse_json(self, text: str) -> Any:
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ConfigValueError(f"{self.path}:1: JSON nested too deeply for a config") from None
         except json.JSONDecodeError as exc:
             raise ConfigValueError(f"{self.path}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
 
@@ -262,6 +282,8 @@ class _DataSource:
 
         try:
             return yaml.safe_load(text)
+        except RecursionError:
+            raise ConfigValueError(f"{self.path}:1: YAML nested too deeply for a config") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""

@@ -32,6 +32,13 @@ class DictAction(argparse.Action):
 
 def parse_cfg_options(pairs: Iterable[str] | str) -> dict[str, Any]:
     """``["a.b=1", "c=[1,2]"]`` -> ``{"a.b": 1, "c": [1, 2]}``; bad pairs raise ConfigError."""
+    try:
+        return _parse_pairs(pairs)
+    except RecursionError:
+        raise ConfigError("--cfg-options: a value is nested too deeply", "nest lists a few levels at most") from None
+
+
+def _parse_pairs(pairs: Iterable[str] | str) -> dict[str, Any]:
     if isinstance(pairs, str):
         pairs = [pairs]
     options: dict[str, Any] = {}
