@@ -29,7 +29,7 @@ def flattened_config_text(entry: ModelEntry) -> str:
 
     if not entry.config_path.is_file():
         raise ConfigError(f"{entry.index_file}: model {entry.name!r}: config file {entry.config_path} does not exist")
-    return load_config(entry.config_path).dump()
+    return load_config(entry.config_path, confine_to=entry.index_file.parent).dump()
 
 
 def write_config(entry: ModelEntry, dest: Path, overwrite: bool = False) -> FileOutcome:

@@ -67,3 +67,36 @@ def test_sum_of_lists_is_linear_and_equal_to_python():
 
     cfg = Config.fromstring("a = sum([[1, 2], [3], []], [])\nb = sum((1, 2.5))\nc = sum([(1,), (2,)], ())\n", ".py")
     assert cfg.a == [1, 2, 3] and cfg.b == 3.5 and cfg.c == (1, 2)
+
+
+def test_an_index_config_inherits_only_inside_its_index(tmp_path):
+    from minim.config import load_config
+    from minim.errors import ConfigError
+
+    index = tmp_path / "index"
+    (index / "configs").mkdir(parents=True)
+    secret = tmp_path / "secret.py"
+    secret.write_text("token = 'abc'\n")
+    (index / "configs" / "base.py").write_text("a = 1\n")
+    inside = index / "configs" / "ok.py"
+    inside.write_text("_base_ = './base.py'\nb = 2\n")
+    assert load_config(inside, confine_to=index).b == 2
+    for spec in (str(secret), "../../secret.py"):
+        outside = index / "configs" / "bad.py"
+        outside.write_text(f"_base_ = {spec!r}\n")
+        with pytest.raises(ConfigError, match="outside the index folder"):
+            load_config(outside, confine_to=index)
+        assert load_config(outside).token == "abc"  # a user's own config may inherit anything, as in mmcv
+    linked = tmp_path / "linked"
+    linked.symlink_to(index)  # an index reached through a link keeps working
+    assert load_config(linked / "configs" / "ok.py", confine_to=linked).b == 2
+
+
+def test_a_url_base_is_named_as_written(tmp_path):
+    from minim.config import load_config
+    from minim.errors import ConfigError
+
+    path = tmp_path / "c.py"
+    path.write_text("_base_ = 'https://example.org/base.py'\n")
+    with pytest.raises(ConfigError, match="'https://example.org/base.py' is a URL"):
+        load_config(path)

@@ -47,12 +47,15 @@ class LoadedConfig:
     text: str = ""
 
 
-def load_file(path: str, use_predefined_variables: bool = True) -> LoadedConfig:
+def load_file(path: str, use_predefined_variables: bool = True, confine_to: str | None = None) -> LoadedConfig:
     """Load ``path`` (``.py``, ``.json``, ``.yaml``, ``.yml``) with its ``_base_`` chain merged; without
-    ``use_predefined_variables`` the ``{{fileDirname}}``-style placeholders stay as written."""
+    ``use_predefined_variables`` the ``{{fileDirname}}``-style placeholders stay as written.  With
+    ``confine_to`` (a folder: an index's), every ``_base_`` path must lie inside it (no ``..`` out of it,
+    no absolute path elsewhere; links inside the folder are the index owner's and are followed)."""
     path = os.fspath(path)
+    root = None if confine_to is None else os.path.abspath(confine_to)
     try:
-        return _load(path, (), None, use_predefined_variables)
+        return _load(path, (), None, use_predefined_variables, root)
     except RecursionError:
         raise ConfigError(f"{path}: values nested too deeply for a config",
                           "a config nests dicts and lists a few levels deep") from None
@@ -82,17 +85,24 @@ def placeholders_for(path: str) -> dict[str, str]:
     return {key: value.replace("\\", "/") for key, value in values.items()}
 
 
-def _load(path: str, chain: tuple[str, ...], included_at: str | None, predefined: bool = True) -> LoadedConfig:
+def _load(path: str, chain: tuple[str, ...], included_at: str | None, predefined: bool = True,
+          root: str | None = None) -> LoadedConfig:
     source = _open_source(path, included_at, predefined)
     real = os.path.realpath(path)
     specs, line = source.base_specs()
     bases = []
     for spec in specs:
+        if "://" in spec:
+            raise ConfigValueError(f"{path}:{line}: _base_ {spec!r} is a URL; minim reads base configs from files",
+                                   "download it and give its file path")
         base_path = os.path.normpath(os.path.join(os.path.dirname(path), spec))
+        if root is not None and os.path.commonpath([root, os.path.abspath(base_path)]) != root:
+            raise ConfigValueError(f"{path}:{line}: _base_ {spec!r} lies outside the index folder {root}",
+                                   "an index config may only inherit configs of its own index")
         if os.path.realpath(base_path) in chain + (real,):
             cycle = " -> ".join(os.path.basename(p) for p in chain + (real, base_path))
             raise ConfigError(f"{path}:{line}: _base_ {spec!r} includes itself ({cycle})", "remove the cycle")
-        bases.append((base_path, _load(base_path, chain + (real,), f"{path}:{line}", predefined)))
+        bases.append((base_path, _load(base_path, chain + (real,), f"{path}:{line}", predefined, root)))
     base = _merge_bases(bases, path, line)
     own, records, lines = source.evaluate(base if specs or line else None)
     loaded = _finish(path, own, records, lines, base)

@@ -11,9 +11,15 @@ CONFIG_SUFFIXES = (".py", ".json", ".yaml", ".yml")
 
 def resolve_config_path(codebase: str, spec: str | Path) -> Path:
     """A config file given as a path, or the config of the index entry named ``spec``."""
+    return resolve_config(codebase, spec)[0]
+
+
+def resolve_config(codebase: str, spec: str | Path) -> tuple[Path, Path | None]:
+    """``(config file, folder its bases must stay in)``: a user's file is free (None), an index entry's config
+    stays inside its index's folder."""
     path = Path(spec).expanduser()
     if path.is_file():
-        return path
+        return path, None
     text = str(spec)
     if path.suffix in CONFIG_SUFFIXES or "/" in text or "\\" in text:
         if path.is_dir():
@@ -28,7 +34,7 @@ def resolve_config_path(codebase: str, spec: str | Path) -> Path:
                                "use them as load_from in a config of the same architecture")
     if not entry.config_path.is_file():
         raise ConfigError(f"{entry.index_file}: model {entry.name!r}: config file {entry.config_path} does not exist")
-    return entry.config_path
+    return entry.config_path, entry.index_file.parent
 
 
 def _missing_config_hint(codebase: str, path: Path) -> str | None:
@@ -55,7 +61,8 @@ def load_config_arg(codebase: str, spec: str | Path, cfg_options=()):
     """Load CONFIG (file or index name) and apply ``--cfg-options`` pairs."""
     from minim.config import load_config
 
-    cfg = load_config(resolve_config_path(codebase, spec))
+    path, confine_to = resolve_config(codebase, spec)
+    cfg = load_config(path, confine_to=confine_to)
     if cfg_options:
         cfg.merge_from_options(list(cfg_options))
     return cfg
