@@ -164,7 +164,7 @@ def test_non_dict_and_missing_files(tmp_path):
         read_checkpoint(path)
     with pytest.raises(CheckpointError, match="does not exist"):
         read_checkpoint(tmp_path / "nope.pth")
-    with pytest.raises(CheckpointError, match="directory"):
+    with pytest.raises(CheckpointError, match="is a folder"):
         read_checkpoint(tmp_path)
     path = tmp_path / "odd.pth"
     torch.save({"epoch": 3, "note": "x"}, path)

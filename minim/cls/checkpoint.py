@@ -29,6 +29,7 @@ from torch import nn
 
 from minim.atomic import atomic_output
 from minim.errors import CheckpointError, caused_by_interrupt
+from minim.filekinds import not_a_regular_file
 
 _DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
 _UNSUPPORTED_SCHEMES = ("open-mmlab://", "mmcls://", "openmmlab://", "modelzoo://", "pavi://", "s3://")
@@ -51,10 +52,9 @@ def resolve_checkpoint(filename_or_url: str | os.PathLike) -> Path:
         raise CheckpointError(f"checkpoint {name}: the {scheme}:// scheme is not supported",
                               hint="use a local file, an http(s) URL or torchvision://<arch>")
     path = Path(name).expanduser()
-    if not path.exists():
-        raise CheckpointError(f"checkpoint file {name} does not exist")
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {name} is a directory, not a file")
+    problem = not_a_regular_file(path)
+    if problem:
+        raise CheckpointError(f"checkpoint {name} {problem}")
     return path
 
 
@@ -263,7 +263,7 @@ def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sou
             f"{type(head).__name__} has {len(targets)} ({', '.join(targets) or 'none'})",
             hint=_head_hint(backbone))
     plain_to_own = getattr(backbone, "plain_key_to_own", lambda k: k)
-    converted = {}
+    converted, own_state = {}, {}
     for key, value in state_dict.items():
         for src, dst in zip(sources, targets):
             if key.startswith(src + "."):
@@ -272,7 +272,11 @@ def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sou
         else:
             own = plain_to_own(key)
             if own is not None:
-                converted["backbone." + own] = value
+                own_state[own] = value
+    convert_tensors = getattr(backbone, "convert_plain_state", None)  # layouts that differ by more than names
+    if convert_tensors is not None:
+        own_state = convert_tensors(own_state)
+    converted.update({"backbone." + key: value for key, value in own_state.items()})
     return converted
 
 

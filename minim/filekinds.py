@@ -1,0 +1,28 @@
+"""What kind of file system entry a path is, in words, for errors about files the user named."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """What keeps ``path`` from being read as a file ("does not exist", "is a folder", "is a named pipe
+    (FIFO)", ...), or None for a regular file (links followed). Devices and pipes count as not files:
+    reading ``/dev/zero`` or a FIFO would never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"is a broken link to {os.readlink(path)}" if path.is_symlink() else "does not exist"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((label for test, label in kinds if test(mode)), "not a regular file")
+    target = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
+    return f"is {kind}{target}, not a file"
