@@ -16,14 +16,27 @@ def minim_home() -> Path:
     return base / "minim"
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
 def offline() -> bool:
-    """True when ``MINIM_OFFLINE`` is set to a true value: never touch the network."""
-    return os.environ.get("MINIM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    """True when ``MINIM_OFFLINE`` is set to a true value: never touch the network.  A value that is neither
+    true nor false is a :class:`~minim.errors.UsageError` (a typo must not silently mean online)."""
+    value = os.environ.get("MINIM_OFFLINE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    from minim.errors import UsageError
+
+    raise UsageError(f"MINIM_OFFLINE={os.environ['MINIM_OFFLINE']!r} is neither true nor false",
+                     hint="set MINIM_OFFLINE=1 to stay offline, or unset it (0/false/no/off also mean online)")
 
 
 def debug() -> bool:
     """True when ``MINIM_DEBUG`` asks for tracebacks."""
-    return os.environ.get("MINIM_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get("MINIM_DEBUG", "").strip().lower() in _TRUE
 
 
 def mirror_spec() -> str | None:

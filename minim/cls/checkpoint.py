@@ -80,7 +80,9 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
     path = resolve_checkpoint(filename_or_url)
     _check_format(path)
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's "please file an issue" about pickle protocols
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
         obj = _load_training_state(path, map_location) if "weights only" in str(exc).lower() else None
         if obj is None:
@@ -162,6 +164,10 @@ def _check_format(path) -> None:
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip() or type(exc).__name__
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # torch's "Please file an issue ..." preamble is not for minim's users
+        detail = next((line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()), "")
+        return f"the weights-only unpickler refused it ({detail[:200] or 'unsupported content'})"
     for line in text.splitlines():
         if "unsupported global" in line.lower():
             return line.strip()[:300]
@@ -174,7 +180,8 @@ def _first_line(exc: Exception) -> str:
 
 def _read_hint(exc: Exception) -> str:
     if "weights only" in str(exc).lower() or "unsupported global" in str(exc).lower():
-        return "the file contains Python objects besides tensors; minim only loads weights-only checkpoints"
+        return ("the file holds Python objects besides tensors, or is a plain pickle that torch.save did not "
+                "write; minim only loads weights-only checkpoints")
     return "the file is truncated, corrupt or not a PyTorch checkpoint; download it again"
 
 

@@ -80,12 +80,22 @@ class ModelIndex:
         return f"`minim search {self.codebase}` lists all {len(self)} models"
 
 
+def text_line_of_offset(path: Path, offset: int) -> int:
+    """The 1-based line of byte ``offset`` of ``path``."""
+    with open(path, "rb") as handle:
+        return handle.read(offset).count(b"\n") + 1
+
+
 def read_index_file(path: Path, codebase: str | None = None) -> tuple[str, list[ModelEntry]]:
     """Parse and validate one index file; returns its codebase and entries."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelIndexError(f"{path}: index file not found") from None
+    except UnicodeDecodeError as exc:
+        line = text_line_of_offset(path, exc.start)
+        raise ModelIndexError(f"{path}:{line}: the index file is not UTF-8 text (byte {exc.start})",
+                              hint="save it as UTF-8 JSON") from None
     except OSError as exc:
         raise ModelIndexError(f"{path}: cannot read index file: {exc.strerror or exc}") from None
     try:

@@ -12,7 +12,7 @@ from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codeb
 @click.argument("config")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
 @click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
-@click.option("--topk", type=int, default=5, show_default=True, help="How many classes to show per image.")
+@click.option("--topk", type=click.IntRange(min=1), default=5, show_default=True, help="How many classes to show per image.")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--show-dir", type=click.Path(file_okay=False), help="Write each image annotated with its prediction here.")

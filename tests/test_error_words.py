@@ -1,0 +1,49 @@
+"""Errors say what is wrong in the user's words, early: offline typos, index encodings, option ranges, pickles."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from conftest import minim_subprocess
+
+
+def test_minim_offline_typo_is_refused_not_taken_as_online(monkeypatch):
+    from minim.errors import UsageError
+    from minim.settings import offline
+
+    for value, expected in (("1", True), ("On", True), ("0", False), ("", False), ("off", False)):
+        monkeypatch.setenv("MINIM_OFFLINE", value)
+        assert offline() is expected
+    monkeypatch.setenv("MINIM_OFFLINE", "maybe")
+    with pytest.raises(UsageError, match="MINIM_OFFLINE='maybe' is neither true nor false"):
+        offline()
+
+
+def test_index_file_that_is_not_utf8_names_file_and_line(tmp_path):
+    from minim.errors import ModelIndexError
+    from minim.index.loader import read_index_file
+
+    path = tmp_path / "index.json"
+    path.write_bytes(b'{"codebase": "cls",\n "models": [\n {"name": "caf\xe9"}]}\n')
+    with pytest.raises(ModelIndexError, match=r"index.json:3: the index file is not UTF-8 text"):
+        read_index_file(path)
+
+
+def test_infer_topk_zero_is_a_usage_error_before_anything_loads(tmp_path):
+    result = minim_subprocess("infer", "cls", str(tmp_path / "cfg.py"), "x.jpg", "--topk", "0")
+    assert result.returncode == 2 and "--topk" in result.stderr and "0" in result.stderr
+
+
+def test_plain_pickle_checkpoint_refusal_is_minims_words(tmp_path):
+    from minim.cls.checkpoint import read_checkpoint
+    from minim.errors import CheckpointError
+
+    path = tmp_path / "raw.pth"
+    with open(path, "wb") as handle:
+        pickle.dump({"state_dict": {"a": [1, 2]}}, handle, protocol=4)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    message = str(info.value)
+    assert "weights-only unpickler refused it" in message and "file an issue" not in message.lower()
