@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -26,3 +27,22 @@ def not_a_regular_file(path: Path) -> str | None:
     kind = next((label for test, label in kinds if test(mode)), "not a regular file")
     target = f" (a link to {os.path.realpath(path)})" if path.is_symlink() else ""
     return f"is {kind}{target}, not a file"
+
+
+def cannot_write(path: Path) -> str | None:
+    """Why a file cannot be written at ``path``, or None.  Missing folders are created (writing the file would
+    create them anyway), then a scratch file is written and removed in its folder: the only sure test."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return "is a folder, not a file"
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create folder {folder}: {exc.strerror or exc}"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"folder {folder} is not writable: {exc.strerror or exc}"
+    return None

@@ -47,3 +47,20 @@ def test_plain_pickle_checkpoint_refusal_is_minims_words(tmp_path):
         read_checkpoint(path)
     message = str(info.value)
     assert "weights-only unpickler refused it" in message and "file an issue" not in message.lower()
+
+
+def test_test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    from minim.cls.analysis.test_output import check_out
+    from minim.errors import UsageError
+
+    with pytest.raises(UsageError, match="cannot create folder /proc/nope"):
+        check_out("/proc/nope/x.json")
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(UsageError, match="is a folder"):
+        check_out(str(tmp_path / "out.json"))
+    assert check_out(str(tmp_path / "new" / "results.json")) is not None and (tmp_path / "new").is_dir()
+
+
+def test_cli_test_with_unwritable_out_fails_without_reading_the_config(tmp_path):
+    result = minim_subprocess("test", "cls", str(tmp_path / "missing_config.py"), "--out", "/proc/nope/x.json")
+    assert result.returncode == 2 and "/proc/nope" in result.stderr and "missing_config" not in result.stderr

@@ -18,6 +18,7 @@ import numpy as np
 
 from minim.atomic import atomic_output
 from minim.errors import UsageError
+from minim.filekinds import cannot_write
 from minim.suggest import did_you_mean
 
 ITEMS = ("class_scores", "pred_score", "pred_label", "pred_class")
@@ -34,6 +35,9 @@ def check_out(out: str | None, out_items: Sequence[str] | None = None) -> list[s
         raise UsageError("--out-items chooses what --out writes: give --out FILE.json or FILE.pkl too")
     if out is not None and Path(out).suffix.lower() not in FORMATS:
         raise UsageError(f"--out must end in .json (minim's layout) or .pkl (mmcls's), got {out}")
+    problem = None if out is None else cannot_write(Path(out))
+    if problem:
+        raise UsageError(f"--out {out}: {problem}", hint="give a file in a folder you can write to")
     items = list(out_items or ()) or ["all"]
     if "none" in items and len(items) > 1:
         raise UsageError(f"--out-items none writes no predictions; it cannot go with {', '.join(i for i in items if i != 'none')}")

@@ -64,16 +64,17 @@ def test(
     from minim.cls.apis.config_source import load_cls_config
     from minim.cls.engine.worker_session import WorkerSession
 
+    items = check_out(out, out_items)  # before any work: a bad --out must not cost a whole evaluation
     cfg, entry = load_cls_config(config, list(cfg_options))
     with WorkerSession(launcher, cfg, device) as setup:
         return _test(cfg, entry, setup, checkpoint, metrics=metrics, metric_options=metric_options, out=out,
-                     out_items=out_items, device=device, console=console and is_main(setup))
+                     items=items, device=device, console=console and is_main(setup))
 
 
 test.__test__ = False  # not a pytest test
 
 
-def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, out_items, device, console) -> TestResult:
+def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, items, device, console) -> TestResult:
     import warnings
 
     from minim.cls.apis.inference import init_model
@@ -93,7 +94,6 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, out_it
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
     if options is None:  # the config's topk / thrs / average_mode hold for --metrics too
         options = eval_cfg.get("metric_options")
-    items = check_out(out, out_items)
     from minim.cls.datasets import build_dataset, compare_classes
     from minim.cls.engine.dist import main_process_first
 
