@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from minim.atomic import write_text_atomic
-from minim.errors import ConfigError, MinimError
+from minim.errors import ConfigError, DownloadError, MinimError
 from minim.index.schema import ModelEntry
 
 
@@ -64,17 +64,42 @@ def download_models(entries: list[ModelEntry], dest: Path, *, weights: bool = Tr
                     report: Callable[[ModelEntry, FileOutcome], None] = lambda e, o: None) -> list[FileOutcome]:
     """Download each entry's config (and weights unless ``weights`` is False) into ``dest``."""
     if weights:
-        from minim.net.mirror import resolve_mirrors
-
-        mirror = resolve_mirrors(mirror)  # a bad spec fails before anything is written
+        mirror = _check_download_settings(entries, mirror)  # bad settings fail before anything is written
     outcomes = []
     for entry in entries:
         outcome = write_config(entry, dest, overwrite=overwrite)
         report(entry, outcome)
         outcomes.append(outcome)
         if weights:
-            weights_outcome = download_weights(entry, dest, overwrite=overwrite, progress=progress, mirror=mirror)
+            try:
+                weights_outcome = download_weights(entry, dest, overwrite=overwrite, progress=progress, mirror=mirror)
+            except DownloadError as exc:
+                raise _kept_config_error(exc, outcome) from exc
             if weights_outcome is not None:
                 report(entry, weights_outcome)
                 outcomes.append(weights_outcome)
     return outcomes
+
+
+def _check_download_settings(entries: list[ModelEntry], mirror):
+    """The mirror map, after checking MINIM_TIMEOUT, MINIM_OFFLINE, the mirror spec and each weights URL."""
+    from minim.net.mirror import resolve_mirrors
+    from minim.net.names import filename_from_url
+    from minim.net.session import timeout_from_env
+    from minim.settings import offline
+
+    timeout_from_env()
+    offline()
+    mirror = resolve_mirrors(mirror)
+    for entry in entries:
+        if entry.weights is not None:
+            filename_from_url(mirror.apply(entry.weights.url))
+    return mirror
+
+
+def _kept_config_error(exc: DownloadError, config: FileOutcome) -> DownloadError:
+    """``exc`` with a hint that the config is in place and how to go on."""
+    kept = f"{config.path} is kept" if config.status in ("written", "present") else "no config was written"
+    hint = f"{exc.hint}; " if exc.hint else ""
+    return type(exc)(exc.message, hint=f"{hint}{kept}; run the command again to resume the weights, or pass "
+                                        "--no-weights to skip them")

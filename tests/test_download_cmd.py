@@ -78,6 +78,18 @@ def test_network_down_keeps_config_and_reports_one_line(run_cli, tmp_path, monke
     assert "Traceback" not in result.err
     assert (dest / "tinynet.py").exists()
     assert not (dest / "tiny-0123abcd.pth").exists()
+    assert f"{dest / 'tinynet.py'} is kept" in result.err and "--no-weights" in result.err
+
+
+@pytest.mark.parametrize("variable, value, words", [("MINIM_TIMEOUT", "soon", "bad MINIM_TIMEOUT"),
+                                                    ("MINIM_OFFLINE", "maybe", "MINIM_OFFLINE='maybe'")])
+def test_bad_download_settings_fail_before_the_config_is_written(run_cli, zoo, tmp_path, monkeypatch,
+                                                                 variable, value, words):
+    monkeypatch.setenv(variable, value)
+    dest = tmp_path / "out"
+    result = run_cli("download", "cls", "--config", "tinynet", "--dest", str(dest))
+    assert result.exit_code != 0 and words in result.err
+    assert not (dest / "tinynet_in10.py").exists()
 
 
 def test_hash_mismatch_leaves_no_file(run_cli, tmp_path, monkeypatch):
