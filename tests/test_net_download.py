@@ -182,6 +182,13 @@ def test_when_attempts_run_out_the_part_is_kept_and_the_next_run_resumes(loopbac
     assert loopback_server.requests[before].range == "bytes=2000000-"
 
 
+def test_a_server_that_trickles_bytes_counts_as_stalled(loopback_server, dest, fast):
+    url = serve(loopback_server, drop_after=1_000, drop="always")  # 1 kB per request, then the connection drops
+    with pytest.raises(DownloadError, match="failed after 5 attempts"):
+        download(url, dest, session=fast, progress="none")
+    assert loopback_server.hits() == 5
+
+
 # -- failures -----------------------------------------------------------------------------------------
 def test_404_is_one_clear_error_and_leaves_nothing(loopback_server, dest, home):
     url = loopback_server.url("/w/missing.pth")

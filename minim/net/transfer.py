@@ -5,7 +5,9 @@ the file and feeds sha256 at the same time, so hashing overlaps the network. A b
 off (connection dropped, read timeout, fewer bytes than Content-Length) is resumed with
 ``Range: bytes=<have>-`` (``If-Range`` pins the version first seen): 206 appends, 200 starts again,
 416 starts again. It gives up after ``MAX_ATTEMPTS`` requests, or after ``MAX_STALLED`` in a row
-that did not get further into the file than any request before. Network problems and HTTP errors become one :class:`DownloadError`.
+that did not get at least ``MIN_PROGRESS`` bytes further into the file than any request before (a
+server that trickles a few bytes per request and stalls is not making progress). Network problems
+and HTTP errors become one :class:`DownloadError`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from minim.net.verify import Expectation, file_sha256
 CHUNK_SIZE = 1 << 20
 MAX_ATTEMPTS = 20
 MAX_STALLED = 5
+#: bytes a request must add to the furthest point reached to count as progress
+MIN_PROGRESS = 64 * 1024
 MAX_RESUME_DELAY = 10.0
 _QUEUE_CHUNKS = 8
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -62,7 +66,7 @@ def fetch_part(session: requests.Session, url: str, part: Path, expect: Expectat
                 failure = _stream_body(response, state, offset, total, reporter) or ""
                 if not failure:
                     return state.hexdigest(), state.size
-        progressed = state.size > max(best, have)
+        progressed = state.size >= max(best, have) + MIN_PROGRESS
         best = max(best, have, state.size)
         stalled = 0 if progressed else stalled + 1
         if attempts >= MAX_ATTEMPTS or stalled >= MAX_STALLED:
