@@ -148,7 +148,7 @@ def test_infer_skips_hidden_files_and_carries_on_past_a_bad_image(trained, tmp_p
     result = run_cli("infer", "cls", str(config), str(photos), "--checkpoint", checkpoint, "--json")
     assert result.exit_code == 0, result.err
     assert [Path(item["file"]).name for item in json.loads(result.out)] == ["p0.png", "p1.png"]
-    assert result.err.count("minim: warning: skipped cannot decode image") == 1 and "broken.png" in result.err
+    assert result.err.count("minim: warning: skipped: cannot decode image") == 1 and "broken.png" in result.err
     only_bad = run_cli("infer", "cls", str(config), str(photos / "broken.png"), "--checkpoint", checkpoint)
     assert only_bad.exit_code == 1 and "none of the 1 image(s) could be read" in only_bad.err
 

@@ -49,7 +49,7 @@ def test_freed_buffers_stay_with_malloc_for_the_next_step():
 def test_cpu_training_says_it_retains_memory_and_can_be_told_not_to(tmp_path):
     train_tiny(tmp_path / "on")
     (log,) = (tmp_path / "on").glob("*.log")
-    assert "malloc keeps freed memory" in log.read_text()
+    assert "freed CPU memory kept for reuse" in log.read_text()
     train_tiny(tmp_path / "off", cpu_retain_freed_memory=False)
     (log,) = (tmp_path / "off").glob("*.log")
-    assert "malloc keeps freed memory" not in log.read_text()
+    assert "freed CPU memory kept for reuse" not in log.read_text()

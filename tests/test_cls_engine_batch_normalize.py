@@ -67,7 +67,7 @@ def test_training_and_testing_are_identical_with_and_without(tmp_path, monkeypat
         result = train(str(config), work_dir=str(work_dir), cfg_options=options, seed=3, console=False)
         scores = test(str(config), str(result.latest_checkpoint), cfg_options=options, console=False)
         state = torch.load(work_dir / "latest.pth", weights_only=True)["state_dict"]
-        assert ("Normalize per batch on the device" in Path(result.log_file).read_text()) is on
+        assert ("images normalized on the device batch by batch" in Path(result.log_file).read_text()) is on
         runs[on] = (state, [p["scores"] for p in scores.predictions])
     (state_on, scores_on), (state_off, scores_off) = runs[True], runs[False]
     assert state_on.keys() == state_off.keys()

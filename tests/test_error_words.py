@@ -64,3 +64,16 @@ def test_test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path):
 def test_cli_test_with_unwritable_out_fails_without_reading_the_config(tmp_path):
     result = minim_subprocess("test", "cls", str(tmp_path / "missing_config.py"), "--out", "/proc/nope/x.json")
     assert result.returncode == 2 and "/proc/nope" in result.stderr and "missing_config" not in result.stderr
+
+
+@pytest.mark.parametrize("epochs, iters, rate, words", [
+    (1, 1, 120.0, "1 epoch, 1 iteration, 120 training images/s."),
+    (3, 30, 0.0, "3 epochs, 30 iterations, no training step ran (the run resumed where it had ended)."),
+])
+def test_train_summary_counts_and_rates_read_right(capsys, tmp_path, epochs, iters, rate, words):
+    from minim.cls.commands.render import print_train_summary
+    from minim.cls.commands.training import TrainResult
+
+    print_train_summary(TrainResult(work_dir=tmp_path, epochs=epochs, iters=iters, seconds=1.0,
+                                    images_per_second=rate))
+    assert words in capsys.readouterr().out

@@ -388,7 +388,7 @@ def test_progress_lines_when_not_a_terminal_and_silence_with_none(loopback_serve
     url = serve(loopback_server)
     download(url, dest / "a.pth", progress="auto", cache=False)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == f"downloading a.pth (2.9 MiB)" and "done" in lines[-1]
+    assert lines[0] == f"downloading a.pth (3.0 MB)" and "done" in lines[-1]
     assert 3 <= len(lines) <= 12
     download(url, dest / "b.pth", progress="none", cache=False)
     assert capsys.readouterr() == ("", "")

@@ -29,9 +29,9 @@ def test_lines_every_ten_percent():
         reporter.update(done)
     reporter.finish(True)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "downloading w.pth (1000.0 MiB)"
+    assert lines[0] == "downloading w.pth (1048.6 MB)"
     assert [line.split(": ")[1].split("%")[0] for line in lines[1:-1]] == [str(p) for p in range(10, 100, 10)]
-    assert lines[-1].startswith("  w.pth: done, 1000.0 MiB in ")
+    assert lines[-1].startswith("  w.pth: done, 1048.6 MB in ")
 
 
 def test_lines_with_unknown_size_and_resume():
@@ -42,8 +42,8 @@ def test_lines_with_unknown_size_and_resume():
         reporter.update(done)
     reporter.finish(False)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "downloading w.pth (size unknown, resuming at 5.0 MiB)"
-    assert lines[1:] == ["  w.pth: 32.0 MiB", "  w.pth: 64.0 MiB", "  w.pth: 96.0 MiB"]
+    assert lines[0] == "downloading w.pth (size unknown, resuming at 5.2 MB)"
+    assert lines[1:] == ["  w.pth: 33.6 MB", "  w.pth: 67.1 MB", "  w.pth: 100.7 MB"]
 
 
 def test_bar_runs_without_a_terminal(capsys):

@@ -15,7 +15,7 @@ MODES = ("auto", "bar", "lines", "plain", "none")
 REFRESH_SECONDS = 0.1
 LINE_STEP_PERCENT = 10
 LINE_STEP_UNKNOWN = 32 << 20  # bytes between lines when the size is unknown
-_MIB = float(1 << 20)
+_MB = 1e6  #: decimal megabytes, as rich's bar shows sizes and speeds
 
 
 def resolve_mode(mode) -> str:
@@ -44,8 +44,8 @@ def make_reporter(mode, label: str):
     return Reporter(label)
 
 
-def _mib(n: int) -> str:
-    return f"{n / _MIB:.1f} MiB"
+def _mb(n: int) -> str:
+    return f"{n / _MB:.1f} MB"
 
 
 class Reporter:
@@ -83,8 +83,8 @@ class LineReporter(Reporter):
     def start(self, total, done=0):
         super().start(total, done)
         self.done = done
-        size = _mib(total) if total is not None else "size unknown"
-        resumed = f", resuming at {_mib(done)}" if done else ""
+        size = _mb(total) if total is not None else "size unknown"
+        resumed = f", resuming at {_mb(done)}" if done else ""
         self._say(f"downloading {self.label} ({size}{resumed})")
         self.next_mark = self._mark_after(done)
 
@@ -99,17 +99,17 @@ class LineReporter(Reporter):
         if done < self.next_mark or (self.total and done >= self.total):
             return
         if self.total:
-            self._say(f"  {self.label}: {100 * done // self.total}% ({_mib(done)} of {_mib(self.total)})")
+            self._say(f"  {self.label}: {100 * done // self.total}% ({_mb(done)} of {_mb(self.total)})")
         else:
-            self._say(f"  {self.label}: {_mib(done)}")
+            self._say(f"  {self.label}: {_mb(done)}")
         self.next_mark = self._mark_after(done)
 
     def finish(self, ok):
         if not ok:
             return
         seconds = max(time.monotonic() - self.started, 1e-6)
-        rate = (self.done - self.first_done) / _MIB / seconds
-        self._say(f"  {self.label}: done, {_mib(self.done)} in {seconds:.1f} s ({rate:.1f} MiB/s)")
+        rate = (self.done - self.first_done) / _MB / seconds
+        self._say(f"  {self.label}: done, {_mb(self.done)} in {seconds:.1f} s ({rate:.1f} MB/s)")
 
 
 class BarReporter(Reporter):

@@ -390,8 +390,8 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, l
                                for loader, (mode, _) in zip(loaders, plan.workflow))
         logger.info(
             f"device {device}, precision {plan.precision.describe()}{', channels_last' if plan.channels_last else ''}"
-            f"{', malloc keeps freed memory' if retained else ''}"
-            f"{', Normalize per batch on the device' if batch_normalized else ''}, "
+            f"{', freed CPU memory kept for reuse' if retained else ''}"
+            f"{', images normalized on the device batch by batch' if batch_normalized else ''}, "
             f"seed {plan.seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"
         )
         resume_from, resume_checkpoint = resume

@@ -92,7 +92,7 @@ def infer(
             result = inference_model(model, str(file))
         except DataError as exc:  # one bad file does not cost the others their predictions
             unreadable.append(str(file))
-            warn(f"skipped {exc}", console)
+            warn(f"skipped: {exc}", console)
             continue
         order = sorted(range(len(result["scores"])), key=lambda i: -result["scores"][i])[:topk]
         entry_out = {

@@ -21,6 +21,11 @@ def _sample_image(dataset) -> str | None:
     return path if os.path.isfile(path) else None
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 epoch``, ``3 epochs``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _fmt_seconds(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
@@ -31,11 +36,12 @@ def print_train_summary(result: "TrainResult", val_dataset=None) -> None:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)
-    progress = f"{result.epochs} epochs, {result.iters} iterations" if result.by_epoch else f"{result.iters} iterations"
-    console.print(
-        f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {progress}, "
-        f"{result.images_per_second:.0f} training images/s.",
-    )
+    progress = _count(result.iters, "iteration")
+    if result.by_epoch:
+        progress = f"{_count(result.epochs, 'epoch')}, {progress}"
+    speed = (f"{result.images_per_second:.0f} training images/s" if result.images_per_second > 0
+             else "no training step ran (the run resumed where it had ended)")
+    console.print(f"\n[bold green]Training finished[/] in {_fmt_seconds(result.seconds)}: {progress}, {speed}.")
     checkpoint = result.best_checkpoint or result.latest_checkpoint
     if result.best_key is not None and result.best_score is not None:
         unit = "epoch" if result.by_epoch else "iteration"
