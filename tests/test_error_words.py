@@ -77,3 +77,27 @@ def test_train_summary_counts_and_rates_read_right(capsys, tmp_path, epochs, ite
     print_train_summary(TrainResult(work_dir=tmp_path, epochs=epochs, iters=iters, seconds=1.0,
                                     images_per_second=rate))
     assert words in capsys.readouterr().out
+
+
+def test_missing_load_from_says_how_to_get_it():
+    from minim.cls.commands.training import _check_load_from
+    from minim.errors import CheckpointError
+
+    with pytest.raises(CheckpointError) as info:
+        _check_load_from("mobilenet_v2-7ebf99e0.pth")
+    assert "does not exist" in info.value.message
+    assert "minim download cls" in info.value.hint and "load_from = None" in info.value.hint
+
+
+def test_summary_notes_accuracy_near_chance(capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from minim.cls.commands.render import print_train_summary
+    from minim.cls.commands.training import TrainResult
+
+    val = SimpleNamespace(CLASSES=[f"c{i}" for i in range(5)], data_infos=[])
+    for score, noted in ((21.0, True), (29.0, True), (31.0, False)):
+        print_train_summary(TrainResult(work_dir=tmp_path, epochs=3, iters=30, seconds=1.0, images_per_second=9.0,
+                                        best_key="accuracy_top-1", best_score=score, best_number=3), val)
+        out = capsys.readouterr().out
+        assert ("near chance for 5 classes (20.0 %)" in out) is noted and ("load_from" in out) is noted

@@ -21,6 +21,19 @@ def _sample_image(dataset) -> str | None:
     return path if os.path.isfile(path) else None
 
 
+def _near_chance(result: "TrainResult", val_dataset) -> str | None:
+    """A note when top-1 accuracy stayed within 1.5x of chance (1 / classes): the model learned nothing."""
+    classes = len(getattr(val_dataset, "CLASSES", None) or ())
+    key = result.best_key if result.best_key and "accuracy" in result.best_key else None
+    score = result.best_score if key else next(
+        (v for k, v in result.last_metrics.items() if k.startswith("accuracy") and isinstance(v, float)), None)
+    if classes < 2 or score is None or score > 150.0 / classes:
+        return None
+    return (f"top-1 accuracy {score:.1f} % is near chance for {classes} classes ({100 / classes:.1f} %): the model "
+            "learned next to nothing. A fine-tuning recipe (low lr, few epochs) needs pretrained weights: set "
+            "load_from to the downloaded checkpoint; otherwise check the labels and the learning rate.")
+
+
 def _count(number: int, noun: str) -> str:
     """``1 epoch``, ``3 epochs``."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
@@ -52,6 +65,9 @@ def print_train_summary(result: "TrainResult", val_dataset=None) -> None:
     elif result.last_metrics:
         shown = ", ".join(f"{k} {v:.2f} %" for k, v in result.last_metrics.items() if isinstance(v, float))
         console.print(f"Final validation: {shown}")
+    chance = _near_chance(result, val_dataset)
+    if chance:
+        console.print(f"[bold yellow]Note:[/] {chance}", markup=True)
     if result.latest_checkpoint:
         console.print(f"Latest checkpoint: {result.latest_checkpoint}")
     console.print(f"Logs: {result.log_file} (and .json); config: {result.config_file}")

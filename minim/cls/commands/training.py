@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from minim.cls.commands.common import is_main, warn
 from minim.cls.commands.render import print_train_summary
 from minim.errors import CheckpointError, ConfigError
+from minim.filekinds import not_a_regular_file
 
 
 @dataclass
@@ -195,6 +196,17 @@ def _apply_flags(cfg, *, sync_bn, amp, channels_last, deterministic, auto_scale_
         cfg.auto_scale_lr.enable = True
 
 
+def _check_load_from(load_from: str) -> None:
+    """A local ``load_from`` must be a readable file; say how to get it (or do without it) if not."""
+    if "://" in load_from:
+        return
+    problem = not_a_regular_file(Path(load_from).expanduser())
+    if problem:
+        raise CheckpointError(f"load_from {load_from} {problem}",
+                              hint="download the weights again (minim download cls --config NAME --dest DIR, the "
+                                   "name the config came from), or set load_from = None to train from random weights")
+
+
 def _build_model_and_data(cfg, resume_from: str | None, validate: bool):
     """``(model, datasets, val dataset, resume checkpoint)``: the model first (cheap), so that ``save_best``
     and the resume checkpoint are checked before any data work; downloads and dataset preparation are
@@ -207,6 +219,8 @@ def _build_model_and_data(cfg, resume_from: str | None, validate: bool):
     from minim.cls.engine.evaluation import resolve_save_best, split_eval_cfg
     from minim.cls.models import build_classifier, num_classes_of
 
+    if not resume_from and cfg.get("load_from"):
+        _check_load_from(str(cfg.load_from))
     with main_process_first():
         model = build_classifier(cfg.model)
         num_classes = num_classes_of(model)
