@@ -47,11 +47,11 @@ def test_resolve_unique_prefix_ambiguous_and_unknown():
 
 
 def test_unique_alias_prefix_names_the_alias_and_the_model(run_cli):
-    done = run_cli("search", "cls", "--config", "MOBILENET-V2_DIGIT", "--field", "name")
+    done = run_cli("search", "cls", "--config", "MOBILENET-V2_SCRATCH", "--field", "name")
     assert done.exit_code == 0
-    assert ("minim: warning: no cls model is called 'MOBILENET-V2_DIGIT'; taking mobilenet-v2_digits "
-            "(model mobilenet-v2_scratch_digits), the only name that begins with it") in done.err
-    assert "mobilenet-v2_scratch_digits" in done.out
+    assert ("minim: warning: no cls model is called 'MOBILENET-V2_SCRATCH'; taking mobilenet-v2_scratch_digits "
+            "(model mobilenet-v2_digits), the only name that begins with it") in done.err
+    assert "mobilenet-v2_digits" in done.out
 
 
 def test_extra_index_is_merged(tmp_path, monkeypatch):
