@@ -101,3 +101,21 @@ def test_summary_notes_accuracy_near_chance(capsys, tmp_path):
                                         best_key="accuracy_top-1", best_score=score, best_number=3), val)
         out = capsys.readouterr().out
         assert ("near chance for 5 classes (20.0 %)" in out) is noted and ("load_from" in out) is noted
+
+
+def test_busy_cpu_is_named_before_a_cpu_run(monkeypatch):
+    import os
+
+    import torch
+
+    from minim.cls.engine.device import cpu_contention
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.25, 5.0, 3.0))
+    assert cpu_contention(torch.device("cpu")) == (
+        "other processes keep the CPU busy (load average 7.2 on 2 cores): this run and its eta will be slower "
+        "than on an idle machine")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 0.2, 0.1))
+    assert cpu_contention(torch.device("cpu")) is None
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert cpu_contention(torch.device("meta")) is None  # only CPU runs share the cores

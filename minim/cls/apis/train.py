@@ -145,7 +145,7 @@ def train_model(
     """
     from minim.cls.engine import batch_normalize, checkpoint_io
     from minim.cls.engine.compiling import compile_model, compile_options
-    from minim.cls.engine.device import resolve_device
+    from minim.cls.engine.device import cpu_contention, resolve_device
     from minim.cls.engine.dist import is_distributed
     from minim.cls.engine.runner import check_resumable
 
@@ -166,6 +166,9 @@ def train_model(
     model, optimizer, train_module = _place_model(model, cfg, device, distributed, plan.channels_last, notes)
     loaders = _build_loaders(cfg, datasets, plan.workflow, plan.seed, device)
     cautions = _one_image_batches(loaders, plan.workflow)
+    busy = cpu_contention(device)
+    if busy:
+        cautions.append(busy)
     eval_hook = None
     if validate:
         val_dataset, eval_hook = _build_evaluation(cfg, model, val_dataset, plan.by_epoch, device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import sys
 from dataclasses import dataclass
@@ -137,3 +138,17 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued kernels (only meaningful on CUDA)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def cpu_contention(device: torch.device) -> str | None:
+    """A caution when other processes already keep this machine's cores busy before a CPU run starts (the
+    one-minute load average at or above half the cores): the run, and its eta, will be slower than on an
+    idle machine."""
+    if device.type != "cpu" or not hasattr(os, "getloadavg"):
+        return None
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    if load < max(1.0, cores / 2):
+        return None
+    return (f"other processes keep the CPU busy (load average {load:.1f} on {cores} cores): this run and its "
+            "eta will be slower than on an idle machine")
