@@ -119,3 +119,21 @@ def test_busy_cpu_is_named_before_a_cpu_run(monkeypatch):
     assert cpu_contention(torch.device("cpu")) is None
     monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert cpu_contention(torch.device("meta")) is None  # only CPU runs share the cores
+
+
+def test_help_groups_launcher_options_apart_and_names_the_checkpoint(run_cli):
+    done = run_cli("train", "--help")
+    sections = [line for line in done.out.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert sections == ["Options:", "Device and run options:", "Several GPUs, machines or Slurm (launcher options):"]
+    own = done.out.split("\nOptions:")[1].split("Device and run options:")[0]
+    assert "--work-dir" in own and "--launcher" not in own and "CODEBASE" not in own
+    assert "--checkpoint CKPT" in run_cli("test", "--help").out
+
+
+def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    lines = run_cli("run", "cls", "--list").out.splitlines()
+    assert lines and not any(line.endswith("...") for line in lines)
+    for tool in ("print_config", "get_flops"):
+        assert "Examples:" in run_cli("run", "cls", tool, "--help").out
+    assert "Examples:" in run_cli("run", "cls", "analyze_logs", "cal_train_time", "--help").out

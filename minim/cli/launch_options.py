@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from minim.cli.options import MultiValueCommand
+from minim.cli.options import MultiValueCommand, in_help_section
 
 RAW_ARGS_KEY = "minim.raw_args"
 
@@ -54,19 +54,17 @@ LAUNCH_PARAMS = ("launcher", "gpus", "gpus_per_node", "nnodes", "node_rank", "ma
 _LAUNCHING_ONLY = ("--job-name", "--dry-run", "--launcher-worker")
 
 
+LAUNCH_SECTION = "Several GPUs, machines or Slurm (launcher options)"
+
+
 def launcher_options(func):
     """Add the launcher options (see :data:`LAUNCH_PARAMS`) to a command."""
-    for option in reversed(_OPTIONS):
-        func = option(func)
-    return func
+    return in_help_section(LAUNCH_SECTION, _OPTIONS)(func)
 
 
 def passed_on_launcher_options(func):
     """The launcher options a command passes on to ``minim train`` (no --dry-run, --job-name, --launcher-worker)."""
-    for option in reversed(_OPTIONS):
-        if _option_flag(option) not in _LAUNCHING_ONLY:
-            func = option(func)
-    return func
+    return in_help_section(LAUNCH_SECTION, [o for o in _OPTIONS if _option_flag(o) not in _LAUNCHING_ONLY])(func)
 
 
 def _option_flag(decorator) -> str:

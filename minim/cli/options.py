@@ -74,6 +74,35 @@ class MultiValueCommand(click.Command):
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, expand_multi_value_options(list(args), self.multi_value_options))
 
+    def format_options(self, ctx, formatter):
+        """Options under section headings (see :func:`in_help_section`): the command's own first."""
+        sections: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Argument):  # named in the usage line
+                continue
+            record = param.get_help_record(ctx)
+            if record is not None:
+                sections.setdefault(getattr(param, HELP_SECTION_ATTR, "Options"), []).append(record)
+        for title, records in sections.items():
+            with formatter.section(title):
+                formatter.write_dl(records)
+
+
+#: attribute of a click parameter naming the ``--help`` section it is listed under
+HELP_SECTION_ATTR = "minim_help_section"
+
+
+def in_help_section(title: str, decorators):
+    """Apply click option ``decorators`` and list the options they add under ``title`` in ``--help``."""
+    def apply(func):
+        before = len(getattr(func, "__click_params__", []))
+        for decorator in reversed(list(decorators)):
+            func = decorator(func)
+        for param in func.__click_params__[before:]:
+            setattr(param, HELP_SECTION_ATTR, title)
+        return func
+    return apply
+
 
 def cfg_options_option(func):
     """``--cfg-options key=value ...`` overrides, collected as a list of strings."""
@@ -103,6 +132,4 @@ _TRAINING_OPTIONS = [
 
 def training_options(func):
     """Add ``--device --seed --deterministic --amp --channels-last --auto-scale-lr --sync-bn``."""
-    for option in reversed(_TRAINING_OPTIONS):
-        func = option(func)
-    return func
+    return in_help_section("Device and run options", _TRAINING_OPTIONS)(func)

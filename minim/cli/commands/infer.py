@@ -11,7 +11,7 @@ from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codeb
 @codebase_argument
 @click.argument("config")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
-@click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
+@click.option("--checkpoint", metavar="CKPT", help="Checkpoint file or URL (default: the index entry's weights, if any).")
 @click.option("--topk", type=click.IntRange(min=1), default=5, show_default=True, help="How many classes to show per image.")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")

@@ -31,8 +31,7 @@ def command(ctx, codebase_name, tool, args, list_tools):
     codebase = CodebaseType().convert(codebase_name, None, ctx)
     if list_tools or tool is None:
         for name in sorted(codebase.tools):
-            summary = codebase.load_tool(name).get_short_help_str(limit=70)
-            click.echo(f"{name:<20} {summary}")
+            click.echo(_tool_line(name, codebase.load_tool(name)))
         return
     tool_command = codebase.load_tool(tool)
     prog_name = f"minim run {codebase.name} {tool}"
@@ -42,3 +41,14 @@ def command(ctx, codebase_name, tool, args, list_tools):
         if exc.ctx is None or exc.ctx.command is command:  # raised while the tool's context was not up yet
             exc.ctx = click.Context(tool_command, info_name=prog_name)
         raise
+
+
+def _tool_line(name: str, tool: click.Command) -> str:
+    """``NAME  first sentence of the tool's help``, wrapped to the terminal instead of cut short."""
+    import shutil
+    import textwrap
+
+    paragraph = " ".join((tool.help or "").split("\n\n")[0].split())
+    sentence = paragraph.split(". ")[0].rstrip(".") + "."
+    width = max(60, shutil.get_terminal_size((100, 20)).columns)
+    return textwrap.fill(sentence, width=width, initial_indent=f"{name:<20} ", subsequent_indent=" " * 21)

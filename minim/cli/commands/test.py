@@ -11,7 +11,7 @@ from minim.cli.options import HELP, cfg_options_option, codebase_argument
 @click.command("test", cls=LaunchCommand, multi_value_options=("--metrics", "--out-items"), context_settings=HELP)
 @codebase_argument
 @click.argument("config")
-@click.option("--checkpoint", help="Checkpoint file or URL (default: the index entry's weights, if any).")
+@click.option("--checkpoint", metavar="CKPT", help="Checkpoint file or URL (default: the index entry's weights, if any).")
 @click.option("--metrics", multiple=True, metavar="METRIC...",
               help="accuracy, precision, recall, f1_score, support (default: the config's evaluation.metric).")
 @click.option("--metric-options", multiple=True, metavar="KEY=VALUE...",

@@ -42,7 +42,13 @@ def plot_curve(json_logs, keys, legend, title, out, window_size):
 @click.option("--include-outliers", is_flag=True,
               help="Also count the first record of each epoch (skipped by default: it includes loader start-up).")
 def cal_train_time(json_logs, include_outliers):
-    """Print the slowest / fastest epoch, the spread over epochs and the average time per iteration."""
+    """Print the slowest / fastest epoch, the spread over epochs and the average time per iteration.
+
+    \b
+    Examples:
+      minim run cls analyze_logs cal_train_time work_dirs/my_config/20261207_101500.log.json
+      minim run cls analyze_logs cal_train_time work_dirs/*/*.log.json --include-outliers
+    """
     from minim.cls.analysis.logs import load_json_logs, train_time
 
     for log in load_json_logs(json_logs):

@@ -9,7 +9,7 @@ from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 
 @click.command("confusion_matrix", cls=MultiValueCommand, context_settings=HELP)
 @click.argument("config", required=False)
-@click.option("--checkpoint", default=None, help="Checkpoint to test (default: the index entry's weights).")
+@click.option("--checkpoint", default=None, metavar="CKPT", help="Checkpoint to test (default: the index entry's weights).")
 @click.option("--results", default=None, metavar="FILE.json",
               help="Use a `minim test --out` file instead of running the model (CONFIG not needed).")
 @click.option("--out", default=None, metavar="FILE.png", help="Plot to write (.png, .pdf or .svg).")

@@ -17,6 +17,12 @@ def command(config, shape, by_operator, cfg_options):
 
     FLOPs come from torch.utils.flop_counter (1 multiply-add = 2 FLOPs; convolutions and matrix products
     only). mmcv/mmcls printed multiply-accumulates (MACs) as "Flops"; both are shown.
+
+    \b
+    Examples:
+      minim run cls get_flops resnet50_8xb32_in1k
+      minim run cls get_flops my_config.py --shape 384
+      minim run cls get_flops my_config.py --shape 224 320
     """
     from minim.cls.analysis.complexity import config_complexity, format_count
 

@@ -15,7 +15,14 @@ from minim.errors import warning_line
 @cfg_options_option
 @click.option("--json", "as_json", is_flag=True, help="Print the config as JSON instead of Python.")
 def command(config, cfg_options, as_json):
-    """Print CONFIG (a file or an index name) with every _base_ merged and overrides applied."""
+    """Print CONFIG (a file or an index name) with every _base_ merged and overrides applied.
+
+    \b
+    Examples:
+      minim run cls print_config mobilenet-v2_8xb32_in1k
+      minim run cls print_config my_config.py --cfg-options model.head.num_classes=10 optimizer.lr=0.01
+      minim run cls print_config my_config.py --json > my_config.json
+    """
     from minim.index.configs import load_config_arg
 
     cfg = load_config_arg("cls", config, cfg_options)

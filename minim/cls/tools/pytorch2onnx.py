@@ -10,7 +10,7 @@ from minim.errors import warning_line
 
 @click.command("pytorch2onnx", cls=MultiValueCommand, multi_value_options=("--shape",), context_settings=HELP)
 @click.argument("config")
-@click.option("--checkpoint", default=None, help="Weights to export (default: the index entry's weights).")
+@click.option("--checkpoint", default=None, metavar="CKPT", help="Weights to export (default: the index entry's weights).")
 @click.option("--output-file", required=True, metavar="FILE.onnx", help="ONNX file to write.")
 @click.option("--shape", type=int, multiple=True, metavar="H [W]", help="Input size (default 224 224).")
 @click.option("--opset-version", type=int, default=None, help="ONNX opset (default 17; 18 with the dynamo exporter).")
