@@ -31,6 +31,9 @@ class Codebase:
     tools: Mapping[str, str] = field(default_factory=dict)
     #: module with ``train``/``test``/``infer`` command implementations, or None
     engine: str | None = None
+    #: module with the codebase's metric rules, for generic layers (gridsearch): ``metric_keys(metric,
+    #: metric_options, num_classes)`` (the keys an evaluation logs) and ``infer_rule(key)`` ('greater'/'less')
+    metrics: str | None = None
 
     def load_tool(self, name: str):
         """Import and return the click command of tool ``name``."""
@@ -49,6 +52,13 @@ class Codebase:
         if function is None:
             raise NotFoundError(f"codebase {self.name!r} does not implement {name}")
         return function
+
+
+    def metrics_function(self, name: str) -> Callable | None:
+        """The metrics module's function ``name`` (see :attr:`metrics`), or None when the codebase has none."""
+        if not self.metrics:
+            return None
+        return getattr(importlib.import_module(self.metrics), name, None)
 
 
 def _load_object(ref: str):

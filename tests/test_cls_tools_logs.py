@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cls_tools_support import png_size, write_json_log
-from minim.cls.analysis.logs import load_json_log, series, train_time
+from minim.runlogs import load_json_log, series, train_time
 
 
 @pytest.fixture

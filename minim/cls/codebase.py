@@ -27,4 +27,5 @@ CODEBASE = Codebase(
         "verify_dataset": "minim.cls.tools.verify_dataset:command",
     },
     engine="minim.cls.commands",
+    metrics="minim.cls.metrics",
 )

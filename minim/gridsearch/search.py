@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from minim.codebases import Codebase
 from minim.errors import ConfigError, MinimError, UsageError, warning_line
 from minim.suggest import did_you_mean
 from minim.gridsearch import summary
@@ -117,8 +118,10 @@ def gridsearch(
     variable whose old value other keys still hold (``base_lr`` feeding ``optimizer.lr``) is an
     error unless ``allow_stale``. Returns the ranked result; call ``raise_for_failures()`` on it.
     """
+    from minim.codebases import get_codebase
     from minim.index.configs import load_config_arg, resolve_config_path
 
+    codebase_object = get_codebase(codebase)
     if max_jobs < 1:
         raise UsageError(f"--max-jobs must be >= 1, got {max_jobs}")
     _check_train_args(train_args, max_jobs)
@@ -130,7 +133,7 @@ def gridsearch(
     combos = expand(space)
     fingerprints = _fingerprints(cfg, combos, train_args, allow_stale, console)
     root = Path(work_dir).expanduser() if work_dir else Path("work_dirs") / f"{config_path.stem}_gridsearch"
-    metric, rule = _metric_and_rule(cfg, metric, rule)
+    metric, rule = _metric_and_rule(cfg, metric, rule, codebase_object)
     base = [python or sys.executable, "-m", "minim", "train", codebase, str(config)]
     runs = []
     for combo in combos:
@@ -144,7 +147,7 @@ def gridsearch(
         return GridSearchResult(root, metric or DEFAULT_METRIC, rule or "greater", runs, keys, title, dry_run=True)
     _Runner(runs, fingerprints, max_jobs, console, train_args).run_all()
     metric = metric or _metric_from_logs(runs) or DEFAULT_METRIC
-    rule = rule or _infer_rule(metric)
+    rule = rule or _infer_rule(metric, codebase_object)
     logged: set[str] = set()
     for run in runs:
         if run.json_log and run.status != "failed":
@@ -210,7 +213,8 @@ def _fingerprints(cfg, combos: list[Combination], train_args, allow_stale: bool,
     return fingerprints
 
 
-def _metric_and_rule(cfg, metric: str | None, rule: str | None) -> tuple[str | None, str | None]:
+def _metric_and_rule(cfg, metric: str | None, rule: str | None, codebase: Codebase
+                     ) -> tuple[str | None, str | None]:
     evaluation = cfg.get("evaluation") or {}
     save_best = evaluation.get("save_best") if isinstance(evaluation, dict) else None
     if metric is None and isinstance(save_best, str) and save_best != "auto":
@@ -220,15 +224,14 @@ def _metric_and_rule(cfg, metric: str | None, rule: str | None) -> tuple[str | N
     if rule is not None and rule not in ("greater", "less"):
         raise UsageError(f"--rule must be greater or less, got {rule!r}")
     if metric is not None:
-        _check_metric(metric, evaluation if isinstance(evaluation, dict) else {}, cfg)
+        _check_metric(metric, evaluation if isinstance(evaluation, dict) else {}, cfg, codebase)
     return metric, rule
 
 
-def _check_metric(metric: str, evaluation: dict, cfg) -> None:
+def _check_metric(metric: str, evaluation: dict, cfg, codebase: Codebase) -> None:
     """A metric the runs' evaluation will not log is an error now, not after every run has trained."""
-    try:
-        from minim.cls.metrics import metric_keys
-    except ImportError:  # a codebase without the cls engine's metrics
+    metric_keys = codebase.metrics_function("metric_keys")
+    if metric_keys is None:  # the codebase does not say which keys its evaluation logs
         return
     head = (cfg.get("model") or {}).get("head") or {}
     num_classes = head.get("num_classes") if isinstance(head, dict) else None
@@ -251,13 +254,14 @@ def _metric_from_logs(runs: list[RunResult]) -> str | None:
     return None
 
 
-def _infer_rule(metric: str) -> str:
+def _infer_rule(metric: str, codebase: Codebase) -> str:
+    infer_rule = codebase.metrics_function("infer_rule")
     try:
-        from minim.cls.metrics import infer_rule
-
-        return infer_rule(metric)
-    except (ImportError, MinimError, ValueError):
-        return "less" if "loss" in metric.lower() else "greater"
+        if infer_rule is not None:
+            return infer_rule(metric)
+    except (MinimError, ValueError):
+        pass
+    return "less" if "loss" in metric.lower() else "greater"
 
 
 class _Runner:

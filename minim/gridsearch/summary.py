@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from minim.atomic import write_text_atomic
-from minim.cls.analysis.logs import JsonLog, load_json_log
+from minim.runlogs import JsonLog, load_json_log
 from minim.errors import MinimError
 
 #: numeric keys of val records that are not metrics (``('val', N)`` workflow records log losses and times)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from minim.cls.analysis.logs import JsonLog, series
+from minim.runlogs import JsonLog, series
 from minim.cls.analysis.plotting import check_plot_path, new_figure, save_figure
 from minim.errors import DataError, UsageError
 

@@ -29,7 +29,7 @@ def plot_curve(json_logs, keys, legend, title, out, window_size):
       minim run cls analyze_logs plot_curve work_dirs/r18/*.log.json --keys loss accuracy_top-1 --out curves.png
     """
     from minim.cls.analysis.curves import parse_window_size, plot_curves
-    from minim.cls.analysis.logs import load_json_logs
+    from minim.runlogs import load_json_logs
 
     logs = load_json_logs(json_logs)
     path = plot_curves(logs, list(keys), out, legend=list(legend) or None, title=title,
@@ -49,7 +49,7 @@ def cal_train_time(json_logs, include_outliers):
       minim run cls analyze_logs cal_train_time work_dirs/my_config/20261207_101500.log.json
       minim run cls analyze_logs cal_train_time work_dirs/*/*.log.json --include-outliers
     """
-    from minim.cls.analysis.logs import load_json_logs, train_time
+    from minim.runlogs import load_json_logs, train_time
 
     for log in load_json_logs(json_logs):
         stats = train_time(log, include_outliers)
