@@ -137,3 +137,14 @@ def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
     for tool in ("print_config", "get_flops"):
         assert "Examples:" in run_cli("run", "cls", tool, "--help").out
     assert "Examples:" in run_cli("run", "cls", "analyze_logs", "cal_train_time", "--help").out
+
+
+@pytest.mark.parametrize("key, value, words", [("round_up", False, "round_up=False (train) is not supported"),
+                                               ("sampler_cfg", {"type": "RepeatAugSampler"}, "sampler_cfg=")])
+def test_loader_keys_minim_cannot_honour_are_errors_not_ignored(key, value, words):
+    from minim.cls.engine.data import loader_settings
+    from minim.errors import ConfigError
+
+    assert loader_settings({"samples_per_gpu": 4, "round_up": True}, "train")["round_up"] is True
+    with pytest.raises(ConfigError, match=words):
+        loader_settings({"samples_per_gpu": 4, "train_dataloader": {key: value}}, "train")

@@ -117,7 +117,19 @@ def loader_settings(data_cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
             )
     if "samples_per_gpu" not in settings:
         raise ConfigError(f"data.samples_per_gpu is missing (the batch size of {split})")
+    _check_unsupported_loader_keys(settings, split)
     return settings
+
+
+def _check_unsupported_loader_keys(settings: Mapping[str, Any], split: str) -> None:
+    """mmcls's ``round_up`` and ``sampler_cfg``: honoured where minim does the same, else an error (never ignored)."""
+    if settings.get("round_up", True) is not True:
+        raise ConfigError(f"data: round_up={settings['round_up']!r} ({split}) is not supported: minim always pads the "
+                          "last shares so every process gets as many samples (unequal shares stall distributed "
+                          "training)", hint="remove round_up (True is mmcls's default)")
+    if settings.get("sampler_cfg") is not None:
+        raise ConfigError(f"data: sampler_cfg={settings['sampler_cfg']!r} ({split}) is not supported: minim samples "
+                          "with its own seeded, resumable epoch sampler", hint="remove sampler_cfg")
 
 
 def effective_workers(requested: int) -> int:
