@@ -139,7 +139,7 @@ def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
     assert "Examples:" in run_cli("run", "cls", "analyze_logs", "cal_train_time", "--help").out
 
 
-@pytest.mark.parametrize("key, value, words", [("round_up", False, "round_up=False (train) is not supported"),
+@pytest.mark.parametrize("key, value, words", [("round_up", False, r"round_up=False \(train\) is not supported"),
                                                ("sampler_cfg", {"type": "RepeatAugSampler"}, "sampler_cfg=")])
 def test_loader_keys_minim_cannot_honour_are_errors_not_ignored(key, value, words):
     from minim.cls.engine.data import loader_settings
