@@ -178,3 +178,12 @@ def test_the_best_score_is_claimed_only_by_the_best_checkpoint():
     assert metadata_from_meta(later) == {"epochs": 9}  # a later epoch: its own score is unknown
     mmcls = {"epoch": 7, "hook_msgs": {"best_key": "f1_score", "best_score": 0.5, "best_ckpt": "w/best_f1_score_epoch_7.pth"}}
     assert metadata_from_meta(mmcls) == {"epochs": 7, "best_metric": "f1_score", "best_score": 0.5}
+
+
+def test_publish_refuses_a_config_path_outside_the_index_before_writing(run_cli, tmp_path, trained):
+    _config, checkpoint = trained
+    result = run_cli("run", "cls", "publish_model", str(checkpoint), str(tmp_path / "out" / "net.pth"),
+                     "--config", "../x.py")
+    assert result.exit_code == 2 and "'../x.py'" in result.err and "relative to the index folder" in result.err
+    assert "index.json" not in result.err.split("(")[0]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

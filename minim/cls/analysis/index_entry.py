@@ -84,6 +84,14 @@ def is_best_checkpoint(meta: Mapping[str, Any]) -> bool:
     return number is not None and number in (meta.get("epoch"), meta.get("iter"))
 
 
+def check_entry_config(config: str) -> None:
+    """An index entry's config path must be relative to the index folder, without '..' (UsageError if not)."""
+    if Path(config).is_absolute() or ".." in Path(config).parts:
+        raise UsageError(f"--config {config!r}: an index entry names its config relative to the index folder, "
+                         "without '..'", hint="give the path the config will have beside index.json, e.g. "
+                         f"configs/{Path(config).name}")
+
+
 def build_entry(*, name: str, config: str, url: str, sha256: str, size: int | None, fmt: str,
                 metadata: Mapping[str, Any], aliases: Sequence[str] = (), collection: str | None = None,
                 source: str | None = None, index_file: str | os.PathLike = "index.json") -> dict[str, Any]:

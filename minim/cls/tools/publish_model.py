@@ -13,7 +13,8 @@ from minim.cli.options import HELP
 @click.argument("in_file", metavar="IN.pth")
 @click.argument("out_file", metavar="OUT.pth")
 @click.option("--date", "with_date", is_flag=True, help="Name it <OUT stem>_<YYYYMMDD>-<hash8>.pth, as mmcls did.")
-@click.option("--config", default=None, help="Config path to put in the printed index entry.")
+@click.option("--config", default=None, help="The config's path in the printed index entry, relative to the index "
+              "folder (e.g. configs/my_model.py).")
 @click.option("--base-url", default=None, metavar="URL", help="Where the file will be served (for the entry's url).")
 @click.option("--dataset", default=None, help="Dataset name for the entry's metadata.")
 def command(in_file, out_file, with_date, config, base_url, dataset):
@@ -34,6 +35,8 @@ def command(in_file, out_file, with_date, config, base_url, dataset):
     index_entry.check_name(stem, "OUT name")
     if base_url is not None:
         index_entry.weights_url("x.pth", base_url)  # reject a bad URL before writing anything
+    if config is not None:
+        index_entry.check_entry_config(config)  # the printed entry's config path: checked before writing too
     result = publish.publish_checkpoint(in_file, out_file, with_date=with_date)
     if result.dropped:
         click.echo(f"dropped training state: {', '.join(result.dropped)}", err=True)
