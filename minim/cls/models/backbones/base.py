@@ -167,3 +167,9 @@ def set_stochastic_depth(model: nn.Module, rate: float) -> None:
     layers = [m for m in model.modules() if isinstance(m, StochasticDepth)]
     for index, layer in enumerate(layers):
         layer.p = rate * index / max(len(layers) - 1, 1)
+
+
+def drop_path_rates(rate: float, count: int) -> list[float]:
+    """mmcls's stochastic-depth schedule: ``count`` rates rising linearly from 0 to ``rate`` (computed on the
+    CPU, so a model built under ``torch.device('meta')`` gets them too)."""
+    return torch.linspace(0, rate, count, device="cpu").tolist()

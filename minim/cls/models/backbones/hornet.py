@@ -14,7 +14,7 @@ from timm.layers import DropPath
 from torch import nn
 from torch.utils.checkpoint import checkpoint_sequential
 
-from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.base import Backbone, drop_path_rates
 from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
@@ -181,7 +181,7 @@ class HorNet(Backbone):
         for i in range(3):
             self.downsample_layers.append(nn.Sequential(
                 ChannelsFirstLayerNorm(dims[i]), nn.Conv2d(dims[i], dims[i + 1], 2, stride=2)))
-        rates = torch.linspace(0, drop_path_rate, sum(settings["depths"])).tolist()
+        rates = drop_path_rates(drop_path_rate, sum(settings["depths"]))
         self.stages = nn.ModuleList()
         for i, depth in enumerate(settings["depths"]):
             stage_rates, rates = rates[:depth], rates[depth:]

@@ -15,7 +15,7 @@ from timm.layers import DropPath, Mlp
 from torch import nn
 
 from minim.cls.models.backbones._checks import require_value
-from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.base import Backbone, drop_path_rates
 from minim.cls.models.backbones.twins import PatchEmbed
 from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.registry import BACKBONES
@@ -196,7 +196,7 @@ class MViT(Backbone):
         if use_abs_pos_embed:
             self.pos_embed = nn.Parameter(torch.zeros(1, grid[0] * grid[1], settings["embed_dims"]))
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        rates = torch.linspace(0, drop_path_rate, num_layers).tolist()
+        rates = drop_path_rates(drop_path_rate, num_layers)
         self.blocks = nn.ModuleList()
         dims, heads, stride_kv = settings["embed_dims"], settings["num_heads"], adaptive_kv_stride
         for i in range(num_layers):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
-from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.base import Backbone, drop_path_rates
 from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.layers import build_activation
 from minim.cls.models.registry import BACKBONES
@@ -234,7 +234,7 @@ class PCPVT(Backbone):
                        settings["strides"][i], "corner", norm=True) for i in range(self.num_stages))
         self.position_encoding_drops = nn.ModuleList(nn.Dropout(drop_rate) for _ in range(self.num_stages))
         self.position_encodings = nn.ModuleList(ConditionalPositionEncoding(d) for d in dims)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = drop_path_rates(drop_path_rate, sum(depths))
         self.stages = nn.ModuleList()
         for k, depth in enumerate(depths):
             stage_rates, rates = rates[:depth], rates[depth:]

@@ -13,7 +13,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from minim.cls.models.backbones._checks import require_value
-from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.base import Backbone, drop_path_rates
 from minim.cls.models.backbones.poolformer import build_norm2d
 from minim.cls.models.layers import build_activation
 from minim.cls.models.registry import BACKBONES
@@ -160,7 +160,7 @@ class VAN(Backbone):
         require_value("VAN", "norm_cfg type", norm_cfg.pop("type", None), "LN")
         self.num_stages = len(depths)
         self.out_indices = stage_out_indices("VAN", out_indices, self.num_stages)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = drop_path_rates(drop_path_rate, sum(depths))
         for i, depth in enumerate(depths):
             stage_rates, rates = rates[:depth], rates[depth:]
             self.add_module(f"patch_embed{i + 1}",
