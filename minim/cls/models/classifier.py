@@ -12,6 +12,13 @@ from minim.cls.models.registry import BACKBONES, CLASSIFIERS, HEADS, NECKS
 from minim.errors import BuildError
 
 
+def _build_neck(cfg: Any) -> nn.Module:
+    """One neck, or mmcls's list of necks chained in an ``nn.Sequential`` (keys ``neck.0.*``, ``neck.1.*``)."""
+    if isinstance(cfg, (list, tuple)):
+        return nn.Sequential(*(NECKS.build(item) for item in cfg))
+    return NECKS.build(cfg)
+
+
 @CLASSIFIERS.register()
 class ImageClassifier(nn.Module):
     """mmcls ``ImageClassifier(backbone, neck=None, head, pretrained=None, train_cfg=None, init_cfg=None)``.
@@ -24,14 +31,14 @@ class ImageClassifier(nn.Module):
       (whole model) and a backbone's ``init_cfg=dict(type='Pretrained', checkpoint, prefix)``.
     """
 
-    def __init__(self, backbone: Mapping[str, Any], neck: Mapping[str, Any] | None = None,
+    def __init__(self, backbone: Mapping[str, Any], neck: Mapping[str, Any] | list | None = None,
                  head: Mapping[str, Any] | None = None, pretrained: str | None = None,
                  train_cfg: Mapping[str, Any] | None = None, init_cfg: Any = None):
         super().__init__()
         if head is None:
             raise BuildError("ImageClassifier needs a head (e.g. head=dict(type='LinearClsHead', ...))")
         self.backbone = BACKBONES.build(backbone)
-        self.neck = NECKS.build(neck) if neck is not None else None
+        self.neck = _build_neck(neck) if neck is not None else None
         self.head = HEADS.build(head)
         self.CLASSES: list[str] | None = None
         if pretrained is not None:
