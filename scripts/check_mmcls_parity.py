@@ -143,7 +143,10 @@ def mmcls_logits(model, x):
     feats = model.extract_feat(x)
     accepted = inspect.signature(model.head.simple_test).parameters
     kwargs = {k: False for k in ("softmax", "sigmoid", "post_process") if k in accepted}
-    return model.head.simple_test(feats, **kwargs)
+    scores = model.head.simple_test(feats, **kwargs)
+    if isinstance(scores, list):  # ConformerHead: its branches' scores, whose sum its softmax sees
+        scores = sum(scores)
+    return scores
 
 
 def _quiet() -> None:
@@ -334,10 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys-only", action="store_true",
                         help="with --record-keys: build on the meta device in mmcls and record keys only (fast)")
     parser.add_argument("--record-small", help="record the small-model fixtures of this folder and stop")
+    parser.add_argument("--from-report", nargs="+", metavar="REPORT",
+                        help="print the table and the last line of earlier --report files (runs of separate "
+                             "families), running nothing")
     parser.add_argument("--side", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.side:
         return _side_main(args.side)
+    if args.from_report:
+        rows = [json.loads(line) for path in args.from_report for line in Path(path).read_text().splitlines() if line]
+        return summarise(list({row["config"]: row for row in rows}.values()))
     if not args.mmcls_python:
         parser.error("give --mmcls-python (the side venv with mmcls 0.25.0; see --help)")
     if args.record_keys and args.keys_only:
@@ -374,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
                    for r in rows if r["status"] == "built"}
         with gzip.open(args.record_keys, "wt") as handle:
             json.dump(fixture, handle, sort_keys=True, separators=(",", ":"))
+    return summarise(rows)
+
+
+def summarise(rows: list[dict]) -> int:
+    """The per-family table, every config that is not exact with its reason, and the last line."""
     built = [r for r in rows if r["status"] == "built"]
     print_table(built)
     count = {v: sum(1 for r in built if r["verdict"] == v) for v in ("exact", "refused", "crashed", "wrong")}
