@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 import time
 import warnings
@@ -84,7 +85,8 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
             warnings.simplefilter("ignore", UserWarning)
             obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        obj = _load_training_state(path, map_location) if "weights only" in str(exc).lower() else None
+        refused = isinstance(exc, pickle.UnpicklingError)  # the weights-only unpickler met a non-tensor object
+        obj = _load_training_state(path, map_location) if refused else None
         if obj is None:
             raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}", hint=_read_hint(exc)) from exc
     if not isinstance(obj, Mapping):
@@ -179,7 +181,7 @@ def _first_line(exc: Exception) -> str:
 
 
 def _read_hint(exc: Exception) -> str:
-    if "weights only" in str(exc).lower() or "unsupported global" in str(exc).lower():
+    if isinstance(exc, pickle.UnpicklingError):
         return ("the file holds Python objects besides tensors, or is a plain pickle that torch.save did not "
                 "write; minim only loads weights-only checkpoints")
     return "the file is truncated, corrupt or not a PyTorch checkpoint; download it again"
