@@ -8,6 +8,12 @@ and a kind that fits its name; the PyPI default builds are known variants; the R
 with the pins; the "sources" section documents every fact table.
 
 Usage: ``python scripts/check_packages.py [PATH]`` (default: model_index/packages.json).
+
+``python scripts/check_packages.py --real-mmcv VENV`` (needs PyPI; run before saying mmcv works) checks the
+real thing end to end: in VENV (made, with torch, when missing) ``minim install mmcls==0.25.0 -y`` must build
+mmcv 1.7.2 from its real sdist without ops, ``import mmcls, mmcv`` and ``build_classifier`` must work,
+``minim doctor`` must pass and ``minim list --json`` list both; with mmcv removed, ``doctor`` must fail naming
+the fix, and a second install must reuse the cached wheel. Prints each step's time.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import string
 import sys
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 ROOT = Path(__file__).resolve().parent.parent
-FACT_TABLES = ("releases", "series", "variants", "cuda_min_driver", "backends", "import_conflicts")
+FACT_TABLES = ("releases", "series", "variants", "cuda_min_driver", "backends", "import_conflicts", "openmmlab")
 VARIANT_NAME = re.compile(r"^(cpu|xpu|cu\d{2,3}|rocm\d+(\.\d+)*)$")
 KINDS = {"cpu", "cuda", "rocm", "xpu"}
 
@@ -62,6 +69,7 @@ class Checker:
         self.check_drivers()
         self.check_backends()
         self.check_conflicts()
+        self.check_openmmlab()
         return self.problems
 
     def check_sources(self):
@@ -191,6 +199,30 @@ class Checker:
                     self.problem(where, f"{key} names distributions not listed: {sorted(extra)}")
 
 
+    def check_openmmlab(self):
+        section = self.data["openmmlab"]
+        for name, entry in section.get("packages", {}).items():
+            if "needs_ops" in entry and not isinstance(entry["needs_ops"], bool):
+                self.problem(f"openmmlab.packages.{name}", "needs_ops must be true or false")
+        mmcv = section.get("mmcv", {})
+        names = set(mmcv.get("distributions", []))
+        if not names:
+            self.problem("openmmlab.mmcv", "no distributions")
+        for series, recipe in mmcv.get("series", {}).items():
+            where = f"openmmlab.mmcv.series.{series}"
+            for kind in ("ops", "lite"):
+                entry = recipe.get(kind) or {}
+                if entry.get("dist") not in names:
+                    self.problem(where, f"{kind}.dist {entry.get('dist')!r} is not one of {sorted(names)}")
+                if not entry.get("index") and not entry.get("sdist"):
+                    self.problem(where, f"{kind} needs an sdist to build or index: true")
+            for text in recipe.get("build_requires", []):
+                try:
+                    Requirement(text)
+                except InvalidRequirement:
+                    self.problem(where, f"build requirement {text!r} does not parse")
+
+
 def check_file(path: Path) -> list[str]:
     """Every problem found in the packages.json at ``path``."""
     try:
@@ -204,8 +236,67 @@ def check_file(path: Path) -> list[str]:
     return Checker(data).run()
 
 
+REAL_MODEL = ("from mmcls.models import build_classifier; import torch, mmcv, mmcls; "
+              "m = build_classifier(dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18), "
+              "neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=10, "
+              "in_channels=512))); out = m(torch.rand(1, 3, 64, 64), return_loss=False); "
+              "print('mmcls', mmcls.__version__, 'mmcv', mmcv.__version__, 'scores', len(out[0]))")
+
+
+def _step(title: str, command: list[str], env: dict, expect: int | None = 0) -> "subprocess.CompletedProcess":
+    import subprocess
+    import time
+
+    start = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    took = time.monotonic() - start
+    ok = expect is None or result.returncode == expect
+    print(f"{'ok ' if ok else 'FAIL'} {took:6.1f} s  {title} (exit {result.returncode})")
+    if not ok:
+        print((result.stdout + result.stderr)[-3000:], file=sys.stderr)
+        raise SystemExit(1)
+    return result
+
+
+def check_real_mmcv(venv: Path) -> int:
+    """The end-to-end check of issue 14 with the real mmcls 0.25.0 and mmcv 1.7.2 sdist (needs PyPI)."""
+    import os
+    import tempfile
+
+    env = dict(os.environ, MINIM_HOME=os.environ.get("MINIM_HOME") or tempfile.mkdtemp(prefix="minim-real-"))
+    python = venv / "bin" / "python"
+    minim = [sys.executable, "-m", "minim"]
+    if not python.exists():
+        _step("make the venv", [sys.executable, "-m", "venv", str(venv)], env)
+        _step("torch 2.14.1 into it", [str(python), "-m", "pip", "install", "-q", "torch==2.14.1"], env)
+    first = _step("minim install mmcls==0.25.0 -y (mmcv 1.7.2 lite build)",
+                  minim + ["install", "mmcls==0.25.0", "-y", "--python", str(venv)], env)
+    print("".join(f"    {line.strip()}\n" for line in first.stdout.splitlines() if "built mmcv" in line), end="")
+    print("    " + _step("import mmcls, mmcv; build_classifier; forward", [str(python), "-c", REAL_MODEL],
+                         env).stdout.strip())
+    _step("minim doctor passes", minim + ["doctor", "--python", str(venv)], env)
+    listed = json.loads(_step("minim list --json", minim + ["list", "--json", "--python", str(venv)], env).stdout)
+    names = {row["name"] for row in listed.get("packages", [])}
+    if not {"mmcls", "mmcv"} <= names:
+        print(f"FAIL minim list --json lists {sorted(names)}, not mmcls and mmcv", file=sys.stderr)
+        return 1
+    _step("pip uninstall mmcv", [str(python), "-m", "pip", "uninstall", "-y", "-q", "mmcv"], env)
+    report = json.loads(_step("minim doctor fails without mmcv", minim + ["doctor", "--json", "--python", str(venv)],
+                              env, expect=1).stdout)
+    fixes = [f["fix"] for f in report["findings"] if f["code"] == "openmmlab"]
+    print(f"    fix named: {fixes}")
+    again = _step("minim install mmcls==0.25.0 -y again (cached wheel)",
+                  minim + ["install", "mmcls==0.25.0", "-y", "--python", str(venv)], env)
+    if "building mmcv" in again.stdout:
+        print("FAIL the cached wheel was not reused", file=sys.stderr)
+        return 1
+    return 0 if fixes else 1
+
+
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--real-mmcv"]:
+        return check_real_mmcv(Path(args[1]) if len(args) > 1 else Path("/tmp/minim-real-mmcv-venv"))
     path = Path(args[0]) if args else ROOT / "model_index" / "packages.json"
     problems = check_file(path)
     for problem in problems:

@@ -400,6 +400,23 @@ def generate(cache: Path | None) -> dict:
     }
 
 
+#: sections written by hand (OpenMMLab's packages and mmcv's build recipes): kept from the existing file
+HAND_WRITTEN = ("openmmlab",)
+
+
+def carry_hand_written(data: dict, previous: Path) -> None:
+    """Copy the :data:`HAND_WRITTEN` sections (and their "sources" entries) from the file being replaced."""
+    try:
+        old = json.loads(previous.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for key in HAND_WRITTEN:
+        if key in old:
+            data[key] = old[key]
+            if key in old.get("sources", {}):
+                data["sources"][key] = old["sources"][key]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "model_index" / "packages.json")
@@ -408,6 +425,7 @@ def main(argv=None) -> int:
                         help="METADATA cache (keyed by wheel file name); default %(default)s")
     args = parser.parse_args(argv)
     data = generate(args.cache)
+    carry_hand_written(data, args.output)
     write_text_atomic(args.output, json.dumps(data, indent=1) + "\n")
     print(f"wrote {args.output}: {sum(len(r) for r in data['releases'].values())} releases, "
           f"{len(data['series'])} torch series", file=sys.stderr)

@@ -416,3 +416,94 @@ def build_shared_library(dest: Path, name: str, defines: list[str] = (), uses: l
         command += [f"-L{library.parent}", f"-l:{library.name}"]
     subprocess.run(command, check=True, capture_output=True)
     return (dest / name).read_bytes()
+
+
+# ----------------------------------------------------------------------------- OpenMMLab layout
+MMCV_SETUP = """import os
+from setuptools import setup
+
+ops = os.getenv('MMCV_WITH_OPS', '{default}') == '1'
+setup(name='mmcv-full' if ops else 'mmcv', version='{version}',
+      packages=['mmcv'] + (['mmcv.ops'] if ops else []))
+"""
+
+#: an OpenMMLab package's import-time version assert, as mmcls 0.25's __init__.py does it
+MM_ASSERT = """import mmcv
+
+def _digits(text):
+    return tuple(int(part) for part in text.split('.')[:3])
+
+assert _digits('{low}') <= _digits(mmcv.__version__) < _digits('{high}'), \\
+    f'MMCV=={{mmcv.__version__}} is used but incompatible. Please install mmcv>={low}, <{high}.'
+__version__ = '{version}'
+"""
+
+
+def build_source_sdist(dest: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    """A buildable sdist ``<name>-<version>.tar.gz`` holding ``files`` under ``<name>-<version>/``."""
+    import tarfile
+
+    stem = f"{re.sub(r'[-_.]+', '_', name)}-{version}" if name.count("-") else f"{name}-{version}"
+    path = dest / f"{stem}.tar.gz"
+    dest.mkdir(parents=True, exist_ok=True)
+    files = dict(files)
+    files.setdefault("PKG-INFO", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    with tarfile.open(path, "w:gz") as archive:
+        for relative, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{stem}/{relative}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def mmcv_sdist(dest: Path, project: str, version: str) -> Path:
+    """An mmcv-1.x-like sdist: ``MMCV_WITH_OPS`` names the distribution (mmcv / mmcv-full) and adds ``mmcv.ops``
+    (default off for ``mmcv``, on for ``mmcv-full``, as upstream's two sdists)."""
+    default = "1" if project == "mmcv-full" else "0"
+    return build_source_sdist(dest, project, version, {
+        "setup.py": MMCV_SETUP.format(default=default, version=version),
+        "mmcv/__init__.py": f"__version__ = '{version}'\n",
+        "mmcv/ops/__init__.py": "WITH_OPS = True\n"})
+
+
+def publish_openmmlab(index: SimpleIndex, work: Path) -> None:
+    """The OpenMMLab layout on ``simple``: mmcls 0.25.0 (``mim`` extra: mmcv-full>=1.4.2,<1.9.0; asserts the
+    mmcv version on import), mmpretrain 1.2.0 (no extra; ``requirements/mminstall.txt`` in its sdist only:
+    mmcv>=2.0.0,<2.4.0 and mmengine), mmcv and mmcv-full 1.7.2 sdists, mmcv-lite 2.1.0 and mmengine 0.10.0
+    wheels, mmdet 2.28.0 (``mim`` extra, needs ops)."""
+    cls_init = MM_ASSERT.format(low="1.4.2", high="1.9.0", version="0.25.0")
+    pretrain_init = MM_ASSERT.format(low="2.0.0", high="2.4.0", version="1.2.0") + "import mmengine\n"
+    files = [
+        build_wheel(work, "mmcls", "0.25.0", files={"mmcls/__init__.py": cls_init},
+                    requires=['mmcv-full<1.9.0,>=1.4.2; extra == "mim"']),
+        build_wheel(work, "mmdet", "2.28.0", files={"mmdet/__init__.py": "import mmcv.ops\n"},
+                    requires=['mmcv-full<1.8.0,>=1.3.17; extra == "mim"']),
+        build_wheel(work, "mmpretrain", "1.2.0", files={"mmpretrain/__init__.py": pretrain_init}),
+        build_source_sdist(work, "mmpretrain", "1.2.0", {
+            "setup.py": "from setuptools import setup\nsetup(name='mmpretrain', version='1.2.0')\n",
+            "requirements/mminstall.txt": "mmcv>=2.0.0,<2.4.0\nmmengine>=0.8.3,<1.0.0\n"}),
+        build_wheel(work, "mmcv-lite", "2.1.0", files={"mmcv/__init__.py": "__version__ = '2.1.0'\n"}),
+        build_wheel(work, "mmengine", "0.10.0", files={"mmengine/__init__.py": "__version__ = '0.10.0'\n"}),
+        mmcv_sdist(work, "mmcv", "1.7.2"),
+        mmcv_sdist(work, "mmcv-full", "1.7.2"),
+    ]
+    for file in files:
+        index.add(file, "simple")
+    index.add(repack_installed("setuptools", work), "simple")
+
+
+def openmmlab_compat(path: Path, index: SimpleIndex) -> Path:
+    """packages.json with mmcv's wheel pages on ``index`` (``/mmcv/dist/<variant>/torch<X.Y>.0/index.html``) and
+    the build tools the loopback index has (this machine's setuptools): set MINIM_PACKAGES_FILE to it."""
+    import json
+
+    from minim.packages.compat import default_path
+
+    data = json.loads(default_path().read_text())
+    for name in ("mmcv", "mmcv-full"):
+        data["backends"][name]["find_links"] = index.base + "/mmcv/dist/{variant}/torch{torch_series}.0/index.html"
+    for recipe in data["openmmlab"]["mmcv"]["series"].values():
+        recipe["build_requires"] = ["setuptools"]
+    path.write_text(json.dumps(data))
+    return path

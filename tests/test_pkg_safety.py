@@ -117,7 +117,10 @@ def test_packages_json_import_conflicts_are_consulted():
 
 def test_downgrade_that_breaks_a_dependent_warns_and_fails_after_pip(run_cli, venv, index):
     arrange(venv, index.url(), "app==1.0", "helper==2.0")
-    result = install(run_cli, venv, index, "helper==0.5", "-y")
+    refused = install(run_cli, venv, index, "helper==0.5", "-y")
+    assert refused.exit_code == 1 and "refusing to install: helper 0.5 breaks app 1.0" in refused.err
+    assert "--allow-breaking" in refused.err and installed(venv)["helper"] == "2.0"
+    result = install(run_cli, venv, index, "helper==0.5", "-y", "--allow-breaking")
     assert result.exit_code == 1
     assert "warning: helper 0.5 breaks app 1.0 (requires helper>=1.0)" in result.out
     assert "broke installed packages: app 1.0 requires helper>=1.0, but 0.5 is installed" in result.err

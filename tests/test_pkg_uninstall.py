@@ -28,9 +28,20 @@ def test_uninstalling_both_ends_of_a_dependency_warns_about_neither(run_cli, ven
     assert not {"dupa-full", "needs-dupa-full"} & set(installed(venv))
 
 
-def test_unknown_package_is_a_clear_error_and_nothing_is_removed(run_cli, venv, index):
+def test_unknown_package_is_skipped_with_a_warning_as_pip_does(run_cli, venv, index, tmp_path):
+    arrange(venv, index.url(), "helper==1.0", "dupa==1.0")
+    requirements = tmp_path / "remove.txt"
+    requirements.write_text("dupa==1.0\n")
+    result = run_cli("uninstall", "helpr", "helper", "-r", str(requirements), "-y", "--python", str(venv))
+    assert result.exit_code == 0, result.err
+    assert f"warning: helpr is not installed in {venv}" in result.err and "did you mean 'helper'?" in result.err
+    assert not {"helper", "dupa"} & set(installed(venv))
+    assert run_cli("uninstall", "helpr", "-y", "--python", str(venv)).exit_code == 0
+
+
+def test_unknown_package_with_strict_is_a_clear_error_and_nothing_is_removed(run_cli, venv, index):
     arrange(venv, index.url(), "helper==1.0")
-    result = run_cli("uninstall", "helpr", "helper", "-y", "--python", str(venv))
+    result = run_cli("uninstall", "helpr", "helper", "-y", "--strict", "--python", str(venv))
     assert result.exit_code == 1
     assert f"helpr is not installed in {venv}" in result.err and "did you mean 'helper'?" in result.err
     assert "helper" in installed(venv)

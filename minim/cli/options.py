@@ -133,3 +133,24 @@ _TRAINING_OPTIONS = [
 def training_options(func):
     """Add ``--device --seed --deterministic --amp --channels-last --auto-scale-lr --sync-bn``."""
     return in_help_section("Device and run options", _TRAINING_OPTIONS)(func)
+
+
+class json_errors:
+    """With ``--json``, a :class:`MinimError` is also printed on stdout as ``{"ok": false, "error": ..., "hint":
+    ...}`` (then re-raised: stderr still gets the one-line message and the exit status is the same)."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        from minim.errors import MinimError
+
+        if self.as_json and isinstance(exc, MinimError) and not getattr(exc, "json_reported", False):
+            import json
+
+            click.echo(json.dumps({"ok": False, "error": exc.message, "hint": exc.hint,
+                                   "exit_code": exc.exit_code}, indent=2))
+        return False

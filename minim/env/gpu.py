@@ -98,3 +98,13 @@ def detect_gpu(timeout: float = NVIDIA_SMI_TIMEOUT) -> GpuInfo:
         if info is not None:
             return info
     return GpuInfo(False, source="nvidia-smi not found")
+
+
+def cuda_arch_list(timeout: float = NVIDIA_SMI_TIMEOUT) -> str | None:
+    """``TORCH_CUDA_ARCH_LIST`` for the GPUs here ('8.0;9.0'), from ``nvidia-smi --query-gpu=compute_cap``."""
+    smi = shutil.which("nvidia-smi")
+    result = _run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"], timeout) if smi else None
+    if result is None or result.returncode != 0:
+        return None
+    caps = sorted({line.strip() for line in result.stdout.splitlines() if re.fullmatch(r"\d+\.\d+", line.strip())})
+    return ";".join(caps) or None

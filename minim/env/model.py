@@ -24,6 +24,8 @@ class Dist:
     installer: str | None = None
     requested: bool = False
     editable: bool = False
+    #: the URL of a direct-URL or local-path install (direct_url.json), else None
+    direct_url: str | None = None
     summary: str | None = None
     #: text of ``<pkg>/version.py`` for torch-family distributions
     version_py: str | None = None

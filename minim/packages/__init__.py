@@ -5,6 +5,10 @@
 * :mod:`minim.packages.plan` -- ``plan_install(InstallOptions(...), python)`` -> :class:`InstallPlan`;
 * :mod:`minim.packages.impact` -- what an install does to installed packages (shadowed imports,
   broken dependents, what a failed pip changed anyway);
+* :mod:`minim.packages.openmmlab` -- what OpenMMLab packages ask of mmcv/mmengine (``mim`` extra, ``mminstall.txt``);
+* :mod:`minim.packages.mmcv` -- mmcv resolved for the installed torch (kept, published wheel, lite build, ops build);
+* :mod:`minim.packages.wheelbuild` -- sdists built without build isolation, cached under ``MINIM_HOME/wheels``;
+* :mod:`minim.packages.pages` -- PEP 503 / find-links pages read without pip;
 * :mod:`minim.packages.install` -- ``execute_install(plan)`` -> :class:`InstallOutcome` (verified);
 * :mod:`minim.packages.uninstall` -- ``plan_uninstall`` / ``execute_uninstall``;
 * :mod:`minim.packages.doctor` -- ``diagnose(python)`` -> findings, ``apply_fixes``.

@@ -71,6 +71,9 @@ class CompatData:
         self.backends: dict[str, dict] = {canonicalize_name(k): v for k, v in data.get("backends", {}).items()}
         self.import_conflicts: list[dict] = data.get("import_conflicts", [])
         self.cuda_min_driver: dict[str, dict] = data.get("cuda_min_driver", {})
+        openmmlab = data.get("openmmlab", {})
+        self.openmmlab: dict[str, dict] = {canonicalize_name(k): v for k, v in openmmlab.get("packages", {}).items()}
+        self.mmcv: dict = openmmlab.get("mmcv", {})
 
     # -- variants -----------------------------------------------------------------------------
 
@@ -211,6 +214,25 @@ class CompatData:
 
     def backend_names(self) -> list[str]:
         return sorted(self.backends)
+
+
+    # -- OpenMMLab -----------------------------------------------------------------------------
+
+    def is_openmmlab(self, name: str) -> bool:
+        """Whether packages.json lists ``name`` as an OpenMMLab codebase (mmcv itself aside)."""
+        return canonicalize_name(name) in self.openmmlab
+
+    def needs_ops(self, name: str) -> bool:
+        """Whether ``name`` needs mmcv's compiled operators (True unless packages.json says it works without)."""
+        return self.openmmlab.get(canonicalize_name(name), {}).get("needs_ops", True) is not False
+
+    def mmcv_names(self) -> list[str]:
+        """The distributions that ship the ``mmcv`` import package (mmcv-full, mmcv, mmcv-lite)."""
+        return [canonicalize_name(n) for n in self.mmcv.get("distributions", [])]
+
+    def mmcv_recipe(self, series: str) -> dict:
+        """How mmcv ``series`` ('1', '2') is installed with and without ops (packages.json ``openmmlab.mmcv``)."""
+        return self.mmcv.get("series", {}).get(series, {})
 
 
 def default_path() -> Path:

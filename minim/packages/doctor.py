@@ -22,6 +22,11 @@ Checks (each finding has a severity, a one-line explanation and the exact comman
 * ``mmcv-ops`` -- mmcv-full's (or a full mmcv build's) compiled operators, ``mmcv/_ext*.so``, need
   torch symbols the installed torch lacks (the "undefined symbol" after a torch upgrade); the fix
   reinstalls the same mmcv release, whose wheel index is chosen for the installed torch.
+* ``openmmlab`` -- an OpenMMLab package that cannot be imported because the mmcv (or mmengine) its
+  ``mim`` extra or ``mminstall.txt`` asks for is missing or outside the range it asserts on import
+  (mmcls 0.25: ``MMCV==2.1.0 is used but incompatible``); the fix is ``minim install <package>==<version>``,
+  which resolves mmcv for the installed torch (a published wheel, else the lite build where the
+  package works without ops), built or downloaded before an mmcv outside the range is uninstalled.
 * ``missing-files`` -- a distribution whose RECORD lists files that are gone (uninstalling a package
   that shared them deletes them); the fix force-reinstalls it.
 * ``broken-metadata`` -- a ``*.dist-info`` folder without METADATA or without a Version, which makes
@@ -66,6 +71,8 @@ class Fix:
     install: InstallOptions | None = None
     #: how the install line reads on a command line (after ``minim install``)
     install_words: list[str] = field(default_factory=list)
+    #: build and download everything the install needs (dependencies too) before uninstalling
+    prefetch: bool = False
 
 
 @dataclass
@@ -130,6 +137,9 @@ def _keeper(group: SharedFiles, env: Environment, compat: CompatData) -> tuple[s
     if len(required) == 1:
         users = reverse_dependencies(env, required[0], exclude=members)
         return required[0], f"{', '.join(users)} require{'s' if len(users) == 1 else ''} it"
+    fitting, askers = _openmmlab_fit(names, env, compat)
+    if len(fitting) == 1:
+        return fitting[0], f"{', '.join(askers)} assert{'s' if len(askers) == 1 else ''} its version range"
     for entry in compat.import_conflicts:
         listed = {canonicalize_name(d) for d in entry.get("distributions", [])}
         if not members <= listed:
@@ -147,6 +157,35 @@ def _keeper(group: SharedFiles, env: Environment, compat: CompatData) -> tuple[s
     return newest, "installed most recently"
 
 
+def _openmmlab_fit(names: list[str], env: Environment, compat: CompatData) -> tuple[list[str], list[str]]:
+    """Which of the mmcv distributions ``names`` fit every installed OpenMMLab package's mmcv range, and those packages."""
+    from minim.packages.openmmlab import installed_requirements
+
+    mmcv_names = set(compat.mmcv_names())
+    if not {canonicalize_name(n) for n in names} <= mmcv_names:
+        return [], []
+    asked = [item for item in installed_requirements(env, compat) if item.key in mmcv_names]
+    if not asked:
+        return [], []
+    fitting = [n for n in names if all(Requirement(item.requirement).specifier.contains(public(env.version(n)),
+                                                                                           prereleases=True)
+                                       for item in asked)]
+    return fitting, sorted({item.wanted_by for item in asked})
+
+
+def _no_wheel(name: str, version: str, compat: CompatData) -> str | None:
+    """Why ``name==version`` cannot be reinstalled from a wheel (an mmcv 1.x lite build minim did not build here)."""
+    from minim.packages.wheelbuild import cached_wheel_dirs
+
+    parsed = public(version)
+    if canonicalize_name(name) != "mmcv" or parsed is None or parsed.major >= 2:
+        return None
+    if cached_wheel_dirs(name, SpecifierSet(f"=={parsed}")):
+        return None
+    return (f"no fix is printed: mmcv {version} (1.x without ops) is published as an sdist only and minim did not "
+            "build it here, so there is no wheel to reinstall it from")
+
+
 def check_shared_files(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
     findings = []
     for group in env.shared_files or []:
@@ -160,6 +199,10 @@ def check_shared_files(env: Environment, compat: CompatData, ctx: FixContext) ->
         message = (f"{' and '.join(names)} both ship {group.package}/ ({group.differing_files} differing "
                    f"file{'s' if group.differing_files != 1 else ''}, e.g. {group.sample_file}){where}; "
                    f"keep {keep} ({why})")
+        blocked = _no_wheel(keep, version, compat)
+        if blocked:
+            findings.append(Finding("shadowed-import", "error", f"{message}; {blocked}", None, None))
+            continue
         fix, command = ctx.install_fix([f"{keep}=={version}"], uninstall=names, no_deps=True, force_reinstall=True)
         findings.append(Finding("shadowed-import", "error", message, command, fix))
     return findings
@@ -343,6 +386,42 @@ def check_mmcv_ops(env: Environment, compat: CompatData, ctx: FixContext) -> lis
     return []
 
 
+def check_openmmlab(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
+    """OpenMMLab packages whose mmcv/mmengine (``mim`` extra, cached ``mminstall.txt``) is missing or out of range."""
+    from minim.packages.openmmlab import installed_requirements
+
+    mmcv_names = set(compat.mmcv_names())
+    providers = [env.get(name) for name in compat.mmcv_names() if env.get(name) is not None]
+    grouped: dict[tuple[str, str], list] = {}
+    for item in installed_requirements(env, compat):
+        grouped.setdefault((item.wanted_by, item.wanted_by_version), []).append(item)
+    findings = []
+    for (name, version), items in grouped.items():
+        problems, remove = [], []
+        for item in items:
+            requirement = Requirement(item.requirement)
+            candidates = providers if item.key in mmcv_names else [d for d in [env.get(item.key)] if d is not None]
+            if any(requirement.specifier.contains(public(d.version), prereleases=True) for d in candidates):
+                continue
+            if not candidates:
+                problems.append(f"{item.requirement} ({item.via}), which is not installed")
+            else:
+                have = ", ".join(f"{d.name} {d.version}" for d in candidates)
+                problems.append(f"{item.requirement} ({item.via}), but {have} is installed")
+                remove += [d.name for d in candidates if item.key in mmcv_names]
+        if not problems:
+            continue
+        message = f"{name} {version} cannot be imported: it needs " + "; ".join(problems)
+        if compat.needs_ops(name) and env.get("torch") is None:  # an ops build needs torch: not a fix to print
+            findings.append(Finding("openmmlab", "error", message + "; mmcv's ops are built against torch, "
+                                    "which is not installed (minim install torch first)", None, None))
+            continue
+        fix, command = ctx.install_fix([f"{name}=={version}"], uninstall=sorted(set(remove)))
+        fix.prefetch = True
+        findings.append(Finding("openmmlab", "error", message, command, fix))
+    return findings
+
+
 def check_requirements(env: Environment, compat: CompatData, ctx: FixContext) -> list[Finding]:
     findings = []
     torch_installed = env.get("torch") is not None
@@ -371,12 +450,15 @@ def check_missing_files(env: Environment, compat: CompatData, ctx: FixContext) -
     for dist in env.dists.values():
         if not dist.missing_files:
             continue
-        fix, command = ctx.install_fix([f"{dist.name}=={dist.version}"], force_reinstall=True, no_deps=True)
         count = f"{dist.missing_files} file{'s' if dist.missing_files != 1 else ''}"
-        findings.append(Finding("missing-files", "error",
-                                f"{dist.name} {dist.version}: {count} of its RECORD missing (e.g. "
-                                f"{dist.missing_sample}); uninstalling a package that shared them removes them",
-                                command, fix))
+        message = (f"{dist.name} {dist.version}: {count} of its RECORD missing (e.g. {dist.missing_sample}); "
+                   "uninstalling a package that shared them removes them")
+        blocked = _no_wheel(dist.name, dist.version, compat)
+        if blocked:
+            findings.append(Finding("missing-files", "error", f"{message}; {blocked}"))
+            continue
+        fix, command = ctx.install_fix([f"{dist.name}=={dist.version}"], force_reinstall=True, no_deps=True)
+        findings.append(Finding("missing-files", "error", message, command, fix))
     return findings
 
 
@@ -388,8 +470,8 @@ def check_pip(env: Environment, compat: CompatData, ctx: FixContext) -> list[Fin
 
 
 CHECKS: list[Callable[[Environment, CompatData, FixContext], list[Finding]]] = [
-    check_pip, check_broken_metadata, check_shared_files, check_missing_files, check_requirements, check_torch_pairs, check_torch_build, check_torchvision_ops,
-    check_mmcv_ops,
+    check_pip, check_broken_metadata, check_shared_files, check_missing_files, check_requirements, check_torch_pairs,
+    check_torch_build, check_torchvision_ops, check_mmcv_ops, check_openmmlab,
 ]
 
 
@@ -407,27 +489,48 @@ def diagnose(python: str | None = None, ctx: FixContext | None = None, env: Envi
     return env, findings
 
 
-def apply_fixes(findings: list[Finding], ctx: FixContext,
-                on_line: Callable[[str], None] | None = None) -> list[str]:
-    """Carry out each finding's fix in order; returns what was done.
+def _merged_requirements(findings: list[Finding], ctx: FixContext) -> Fix:
+    """One install of every unmet requirement (one pip call instead of one minim install each)."""
+    specs = [spec for f in findings for spec in f.fix.install.specs]
+    fix, _ = ctx.install_fix(list(dict.fromkeys(specs)))
+    return fix
 
-    A fix's install is planned (index probed, pip's dry-run resolution) first. A fix that uninstalls
-    (a shadowed import) downloads the wheels to reinstall before removing anything, and installs those
-    local files: a network failure leaves the environment as it was."""
+
+def apply_fixes(findings: list[Finding], ctx: FixContext, on_line: Callable[[str], None] | None = None,
+                warnings: bool = False) -> tuple[list[str], list[str]]:
+    """Carry out the fixes of the error findings (and of warnings with ``warnings``); returns ``(done, failed)``.
+
+    Unmet requirements are installed together, in one pip call, after the other fixes. A fix's install is
+    planned (index probed, pip's dry-run resolution) first. A fix that uninstalls (a shadowed import, an mmcv
+    outside the range) builds and downloads what it installs before removing anything, and installs those
+    local files: a network failure leaves the environment as it was. A fix that fails is reported in
+    ``failed`` and the others still run."""
+    from minim.errors import MinimError
+
+    chosen = [f for f in findings if f.fix is not None and (f.severity == "error" or warnings)]
+    unmet = [f for f in chosen if f.code == "unsatisfied"]
+    batches = [(f.fix, [f]) for f in chosen if f.code != "unsatisfied"]
+    if unmet:
+        batches.append((_merged_requirements(unmet, ctx), unmet))
+    done, failed = [], []
+    for fix, covered in batches:
+        try:
+            _apply(fix, covered[0], ctx, on_line)
+        except MinimError as exc:
+            failed.append(f"{covered[0].code}: {exc}")
+            continue
+        done += [f.fix_command or f.code for f in covered]
+    return done, failed
+
+
+def _apply(fix: Fix, finding: Finding, ctx: FixContext, on_line) -> None:
     from minim.packages.plan import plan_install
 
-    done = []
-    for finding in findings:
-        fix = finding.fix
-        if fix is None:
-            continue
-        plan = plan_install(fix.install, ctx.python) if fix.install is not None else None
-        if fix.uninstall:
-            _replace(finding, plan, ctx, on_line)
-        elif plan is not None and (plan.changes() or not plan.resolved):
-            _install(finding, plan, on_line)
-        done.append(finding.fix_command or finding.code)
-    return done
+    plan = plan_install(fix.install, ctx.python) if fix.install is not None else None
+    if fix.uninstall:
+        _replace(finding, plan, ctx, on_line)
+    elif plan is not None and (plan.changes() or not plan.resolved):
+        _install(finding, plan, on_line)
 
 
 def _install(finding: Finding, plan, on_line) -> None:
@@ -440,15 +543,19 @@ def _install(finding: Finding, plan, on_line) -> None:
         raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
 
 
-def _download(plan, folder: str, on_line) -> list[str]:
-    """``pip download --no-deps`` of the plan's requirements into ``folder``: the wheel files."""
+def _download(plan, folder: str, on_line, with_deps: bool = False) -> list[str]:
+    """The wheels the plan installs (built first where it builds one), in ``folder``: ``pip download`` of its
+    requirements, ``--no-deps`` unless ``with_deps``."""
     import os
 
     from minim.errors import PackageError
+    from minim.packages.install import build_planned_wheels
     from minim.packages.pip import PipRunner
 
+    build_planned_wheels(plan, on_line)
+    deps = [] if with_deps and "--no-deps" not in plan.pip_args else ["--no-deps"]
     args = [a for a in plan.pip_args if a not in ("--force-reinstall", "--upgrade", "--no-deps")]
-    result = PipRunner(plan.python, plan.pip_version).run(["download", "--no-deps", "--dest", folder, *args],
+    result = PipRunner(plan.python, plan.pip_version).run(["download", *deps, "--dest", folder, *args],
                                                           on_line=on_line)
     if not result.ok:
         detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
@@ -469,7 +576,7 @@ def _replace(finding: Finding, plan, ctx: FixContext, on_line) -> None:
 
     folder = tempfile.mkdtemp(prefix="minim-fix-")
     try:
-        files = _download(plan, folder, on_line) if plan is not None else []
+        files = _download(plan, folder, on_line, with_deps=finding.fix.prefetch) if plan is not None else []
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -481,9 +588,9 @@ def _replace(finding: Finding, plan, ctx: FixContext, on_line) -> None:
             raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
     if not files:
         return
+    how = ["--find-links", folder] if finding.fix.prefetch else ["--no-deps", "--force-reinstall"]
     result = PipRunner(ctx.python, env.pip_version).run(
-        ["install", "--disable-pip-version-check", "--no-deps", "--force-reinstall", "--no-index", *files],
-        on_line=on_line)
+        ["install", "--disable-pip-version-check", *how, "--no-index", *files], on_line=on_line)
     if not result.ok:
         restore = shlex.join([ctx.python, "-m", "pip", "install", "--no-deps", "--no-index", *files])
         detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
@@ -493,6 +600,7 @@ def _replace(finding: Finding, plan, ctx: FixContext, on_line) -> None:
                            hint=f"the wheels are kept in {folder}; restore with: {restore}")
     shutil.rmtree(folder, ignore_errors=True)
     wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
+    wanted += [(name, None) for name in plan.openmmlab if all(name != w[0] for w in wanted)]
     bad = [f"{v.name}: {v.problem()}" for v in verify_packages(ctx.python, wanted) if not v.ok]
     if bad:
         raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")

@@ -96,6 +96,14 @@ def verify_packages(python: str, packages: list[tuple[str, str | None]]) -> list
         return list(pool.map(lambda item: _verify_one(python, *item), packages))
 
 
+def build_planned_wheels(plan: InstallPlan, on_line: Callable[[str], None] | None = None) -> None:
+    """Build (or take from the cache) every wheel the plan builds from an sdist, before anything is installed."""
+    from minim.packages.wheelbuild import build_wheel
+
+    for step in plan.builds:
+        build_wheel(step, plan.python, plan.python_version or "", plan.index_args, on_line)
+
+
 def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = None) -> InstallOutcome:
     """Run ``pip install`` with the plan's arguments (output streamed to ``on_line``) and verify the result.
 
@@ -103,6 +111,7 @@ def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = N
     failed (with the commands that restore it). Requirements of installed packages that the install left
     unmet end up in :attr:`InstallOutcome.broken`.
     """
+    build_planned_wheels(plan, on_line)
     runner = PipRunner(plan.python, plan.pip_version)
     result = runner.run(["install", *plan.pip_args], on_line=on_line, timeout=INSTALL_TIMEOUT)
     env = probe_environment(plan.python, gpu=False)
@@ -116,5 +125,6 @@ def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = N
     wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
     if not plan.resolved:
         wanted = [(item.name, None) for item in plan.items if "/" not in item.name and "\\" not in item.name]
+    wanted += [(name, None) for name in plan.openmmlab if all(name != w[0] for w in wanted) and env.get(name)]
     broken = sorted(problems(env) - plan.problems_before)
     return InstallOutcome(plan, result.returncode, verify_packages(plan.python, wanted), broken)

@@ -27,6 +27,7 @@ from minim.packages.indexes import (is_remote, pip_default_index, probe_indexes,
 from minim.packages.pip import PipResult, PipRunner
 from minim.packages.specs import Requested, parse_editable, parse_request, read_requirements_file
 from minim.packages.torchplan import TorchDecision, decide, validate_compute
+from minim.packages.wheelbuild import cached_wheel_dirs
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 DRY_RUN_TIMEOUT = 300.0
@@ -49,6 +50,8 @@ class InstallOptions:
     force_reinstall: bool = False
     no_deps: bool = False
     pre: bool = False
+    #: mmcv's compiled ops for OpenMMLab packages: True build/fetch them, False the lite build, None decide
+    mmcv_ops: bool | None = None
     #: options handed to pip verbatim (what follows ``--`` on the command line)
     pip_args: list[str] = field(default_factory=list)
 
@@ -87,6 +90,13 @@ class InstallPlan:
     #: ``{name: version}`` before the install, and ``pip check``'s findings then
     before: dict = field(default_factory=dict)
     problems_before: set = field(default_factory=set)
+    #: wheels built from sdists before pip runs (mmcv without a published wheel), see minim.packages.mmcv
+    builds: list = field(default_factory=list)
+    #: OpenMMLab packages whose mim extra / mminstall.txt was read: verified after the install
+    openmmlab: list[str] = field(default_factory=list)
+    python_version: str | None = None
+    #: the index options of the plan (for installing build tools)
+    index_args: list[str] = field(default_factory=list)
 
     def changes(self) -> list[PlanItem]:
         return [item for item in self.items if item.action != "keep"]
@@ -103,6 +113,8 @@ class InstallPlan:
             "notes": self.notes,
             "warnings": self.warnings,
             "conflicts": self.conflicts,
+            "builds": [step.to_dict() for step in self.builds],
+            "openmmlab": self.openmmlab,
         }
 
 
@@ -246,6 +258,8 @@ class Planner:
             sources.add_extra(mirrors.apply(decision.variant.url))
         backend_pages = [mirrors.apply(url) for url in self._backend_find_links(named, env, compat, decision)]
         sources.find_links += backend_pages
+        sources.find_links += [folder for key, request in named.items() if key in compat.mmcv_names()
+                               for folder in cached_wheel_dirs(key, request.requirement.specifier)]
         decision.notes += _check_reachable(sources, probed, next(iter(named), None), backend_pages)
 
         runner = PipRunner(env.python, env.pip_version)
@@ -253,7 +267,8 @@ class Planner:
         args = runner.bounded() + sources.pip_args() + self._install_flags(compat) + targets + list(options.pip_args)
         plan = InstallPlan(python=env.python, pip_version=env.pip_version, items=[], pip_args=args,
                            indexes=sources.indexes(), notes=list(decision.notes), resolved=False,
-                           requests=[r.text for r in requests], before=snapshot(env), problems_before=problems(env))
+                           requests=[r.text for r in requests], before=snapshot(env), problems_before=problems(env),
+                           python_version=env.python_version, index_args=sources.pip_args())
         if resolve and runner.supports_report():
             result, report = runner.dry_run_report(args, timeout=DRY_RUN_TIMEOUT)
             if report is None:
@@ -262,12 +277,64 @@ class Planner:
                 raise explain_failure(result, plan, compat, env, options.allow_build, stage="resolving")
             plan.items = self._items_from_report(report, named, decision, env, compat, plan.indexes)
             plan.resolved = True
+            if not options.no_deps:
+                self._openmmlab(plan, report, runner, named, decision, env, compat, sources, mirrors)
         else:
             if resolve:
                 plan.notes.append(f"pip {env.pip_version} cannot report a dry run (22.2+ can): versions are pip's choice")
             plan.items = self._items_from_requests(requests, decision, env, compat, targets)
         self._assess(plan, env, compat)
         return plan
+
+    def _openmmlab(self, plan: InstallPlan, report: dict, runner: PipRunner, named: dict[str, Requested],
+                   decision: TorchDecision, env: Environment, compat: CompatData, sources: "_Sources", mirrors) -> None:
+        """Add what OpenMMLab packages ask through their ``mim`` extra or ``mminstall.txt`` (mmcv resolved for
+        the installed torch, see :mod:`minim.packages.mmcv`), and let pip resolve the whole once more."""
+        from minim.packages.mmcv import TorchTarget, resolve
+        from minim.packages.openmmlab import requirements_of
+
+        indexes = [sources.mirrored_main, *sources.extra]
+        planned = {canonicalize_name(e.get("metadata", {}).get("name", "")): e.get("metadata", {})
+                   for e in report.get("install", [])}
+        wanted = []
+        for meta in planned.values():
+            wanted += requirements_of(meta.get("name", "?"), meta.get("version", ""), meta.get("requires_dist") or [],
+                                      env.markers, compat, indexes, plan.notes)
+        for key in named:  # requested and already installed: what it asks may still be missing
+            dist = env.get(key)
+            if dist is not None and key not in planned:
+                wanted += requirements_of(dist.name, dist.version, dist.requires, env.markers, compat, indexes,
+                                          plan.notes)
+        if not wanted:
+            return
+        plan.openmmlab = sorted({item.wanted_by for item in wanted})
+        current = env.torch_build("torch")
+        variant = decision.variant.name if decision.variant else (current.variant if current else None)
+        torch = TorchTarget(decision.torch_version or env.version("torch"), variant)
+        resolution = resolve(wanted, env, compat, torch, self.options.mmcv_ops, indexes, mirrors.apply)
+        plan.notes += resolution.notes
+        if resolution.empty:
+            return
+        links = [word for url in resolution.find_links for word in ("--find-links", url)]
+        plan.indexes += [url for url in resolution.find_links if is_remote(url)]
+        dry_args = plan.pip_args + links + resolution.targets
+        plan.pip_args = dry_args + resolution.pending
+        plan.builds = resolution.builds
+        decision.reasons.update(resolution.reasons)
+        result, report = runner.dry_run_report(dry_args, timeout=DRY_RUN_TIMEOUT)
+        if report is None:
+            raise explain_failure(result, plan, compat, env, self.options.allow_build, stage="resolving")
+        plan.items = self._items_from_report(report, named, decision, env, compat, plan.indexes)
+        for step in resolution.builds:
+            if step.cached_wheel() is None:
+                installed = env.version(step.dist)
+                plan.items.append(PlanItem(name=step.dist, action=_action(installed, step.version),
+                                           installed=installed, version=step.version, source="its sdist, built here",
+                                           reason=resolution.reasons.get(canonicalize_name(step.dist), "")))
+        if resolution.pending:
+            built = "; ".join(step.describe() for step in resolution.builds if step.cached_wheel() is None)
+            plan.notes.append(f"{', '.join(resolution.pending)}: built before pip runs ({built}); pip resolves "
+                              "its own dependencies then")
 
     @staticmethod
     def _assess(plan: InstallPlan, env: Environment, compat: CompatData) -> None:
@@ -310,8 +377,8 @@ class Planner:
         for name in named:
             backend = compat.backends.get(name, {})
             template = backend.get("find_links")
-            if not template:
-                continue
+            if not template or cached_wheel_dirs(name, named[name].requirement.specifier):
+                continue  # an mmcv minim built (lite, or for this torch) is reinstalled from MINIM_HOME/wheels
             torch_version = decision.torch_version or env.version("torch")
             build = decision.variant.name if decision.variant else None
             if build is None:

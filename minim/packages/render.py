@@ -92,6 +92,11 @@ def environment_tables(info: dict) -> list:
     else:
         table.add_row("GPU", f"none usable ({gpu['source']})")
     tables = [table]
+    if info.get("packages"):
+        packages = _table("Packages", ["Package", "Version", "Build", "Source"])
+        for row in info["packages"]:
+            packages.add_row(row["name"], row["version"], row["build"] or "-", row["source"])
+        tables.append(packages)
     codebases = _table("Codebases", ["Codebase", "Models", "Description"])
     for codebase in info["codebases"]:
         models = "-" if codebase["models"] is None else str(codebase["models"])

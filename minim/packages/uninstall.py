@@ -35,10 +35,12 @@ class UninstallPlan:
     items: list[UninstallItem]
     #: ``{name: version}`` of the distributions that lose shared files
     damaged: dict[str, str] = field(default_factory=dict)
+    #: names that are not installed, each with why (skipped, as pip does)
+    missing: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        found = [f"{item.name} is required by {', '.join(item.required_by)}: they will break"
+        found = list(self.missing) + [f"{item.name} is required by {', '.join(item.required_by)}: they will break"
                  for item in self.items if item.required_by]
         for item in self.items:
             for other, paths in item.shares_files.items():
@@ -68,8 +70,9 @@ def _broken_metadata_error(name: str, env: Environment) -> PackageError | None:
 
 
 def plan_uninstall(names: list[str], python: str | None = None, env: Environment | None = None,
-                   allow_pip: bool = False) -> UninstallPlan:
-    """Check every name is installed (did-you-mean otherwise) and find who still requires it or shares its files."""
+                   allow_pip: bool = False, strict: bool = True) -> UninstallPlan:
+    """Find who still requires each name or shares its files. A name that is not installed is an error with
+    ``strict`` (did-you-mean), else skipped with a warning in :attr:`UninstallPlan.missing` (pip's behaviour)."""
     if not names:
         raise UsageError("nothing to uninstall", hint="give one or more package names")
     keys = {canonicalize_name(n) for n in names}
@@ -77,20 +80,25 @@ def plan_uninstall(names: list[str], python: str | None = None, env: Environment
         raise UsageError("refusing to uninstall pip: minim needs it in the target to install or repair anything",
                          hint="pass --allow-pip to remove it anyway")
     env = env or probe_environment(python, gpu=False)
-    items = []
+    items, missing = [], []
     for name in dict.fromkeys(names):
         dist = env.get(name)
         if dist is None:
-            raise _broken_metadata_error(name, env) or PackageError(
-                f"{name} is not installed in {env.python}", hint=did_you_mean(name, [d.name for d in env.dists.values()]))
+            broken = _broken_metadata_error(name, env)  # pip crashes on it: never skipped
+            error = broken or PackageError(f"{name} is not installed in {env.python}",
+                                           hint=did_you_mean(name, [d.name for d in env.dists.values()]))
+            if strict or broken:
+                raise error
+            missing.append(f"{error}: skipped")
+            continue
         items.append(UninstallItem(dist.name, dist.version, dist.location,
                                    reverse_dependencies(env, dist.name, exclude=keys)))
-    shared = run_in_target(env.python, ["overlaps", json.dumps([i.name for i in items])])
+    shared = run_in_target(env.python, ["overlaps", json.dumps([i.name for i in items])]) if items else {}
     damaged = {}
     for item in items:
         item.shares_files = shared.get(item.name, {})
         damaged.update({other: env.version(other) for other in item.shares_files})
-    return UninstallPlan(env.python, env.pip_version, items, damaged)
+    return UninstallPlan(env.python, env.pip_version, items, damaged, missing)
 
 
 def execute_uninstall(plan: UninstallPlan, on_line: Callable[[str], None] | None = None) -> list[str]:

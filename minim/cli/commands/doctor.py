@@ -10,6 +10,8 @@ import click
 
 @click.command("doctor")
 @click.option("--fix", is_flag=True, help="Repair what can be repaired (asks first unless -y).")
+@click.option("--fix-warnings", is_flag=True,
+              help="With --fix, also apply the fixes of warnings (errors only otherwise).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before fixing.")
 @click.option("--deep", is_flag=True,
               help="Also import torch in a subprocess and run torchvision's operators (a few seconds).")
@@ -19,7 +21,7 @@ import click
 @click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Another index (repeatable).")
 @click.option("-f", "--find-links", "find_links", multiple=True, metavar="PATH|URL", help="Wheels folder or page.")
 @click.option("--mirror", metavar="SPEC", help="URL mirrors 'ORIGIN=MIRROR,...' (default $MINIM_MIRROR).")
-def command(fix, yes, deep, as_json, python, index_url, extra_index_urls, find_links, mirror):
+def command(fix, fix_warnings, yes, deep, as_json, python, index_url, extra_index_urls, find_links, mirror):
     """Check the environment: packages overwriting each other's files, torch/torchvision/torchaudio
     that are not a released pair or do not fit the GPU, torchvision operators that fail to load,
     and unsatisfied requirements (as pip check). Exits 1 when something is broken.
@@ -53,18 +55,27 @@ def command(fix, yes, deep, as_json, python, index_url, extra_index_urls, find_l
             out.print(findings_table(findings, env.python))
         else:
             out.print(f"No problems found in {env.python} ({len(env.dists)} distributions).")
-    fixed = []
-    if fix and any(f.fix for f in findings):
+    fixed, failed = [], []
+    fixable = [f for f in findings if f.fix and (f.severity == "error" or fix_warnings)]
+    if fix and fixable:
         if not yes:
-            click.confirm(f"Apply {sum(1 for f in findings if f.fix)} fix(es)?", default=False, abort=True)
-        fixed = apply_fixes(findings, ctx, on_line=lambda line: click.echo(f"  {line}", err=as_json))
+            click.confirm(f"Apply {len(fixable)} fix(es)?", default=False, abort=True)
+        fixed, failed = apply_fixes(findings, ctx, on_line=lambda line: click.echo(f"  {line}", err=as_json),
+                                    warnings=fix_warnings)
         env, findings = diagnose(python, ctx)
         if not as_json:
             if findings:
                 out.print(findings_table(findings, env.python))
             else:
                 out.print("All fixed: no problems left.")
+    for line in failed:
+        click.echo(f"minim: error: fix failed: {line}", err=True)
+    if fix and not as_json:
+        skipped = sum(1 for f in findings if f.fix and f.severity != "error" and not fix_warnings)
+        out.print(f"fixed {len(fixed)}, failed {len(failed)}, left {len(findings)} finding(s)"
+                  + (f" ({skipped} warning(s) not fixed: add --fix-warnings)" if skipped else ""))
     if as_json:
         click.echo(json.dumps({"python": env.python, "findings": [f.to_dict() for f in findings],
-                               "fixed": fixed, "broken": exit_status(findings) != 0}, indent=2))
+                               "fixed": fixed, "failed": failed, "left": len(findings),
+                               "broken": exit_status(findings) != 0}, indent=2))
     sys.exit(exit_status(findings))

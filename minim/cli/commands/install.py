@@ -30,6 +30,14 @@ Compiled backends (torch, torchvision, torchaudio, mmcv, mmcv-full) come from
 binary wheels only (pip --only-binary) unless --allow-build is given.
 
 \b
+OpenMMLab packages (mmcls, mmpretrain, mmdet, ...) name mmcv and mmengine in their
+'mim' extra or in requirements/mminstall.txt of their sdist: both are read and the
+plan shows them. mmcv comes as a published wheel for the installed torch where one
+exists, else as the lite build (no compiled ops; mmcv 1.x built here from its sdist,
+cached under MINIM_HOME/wheels) when the package works without ops, else built from
+source with ops. --mmcv-ops / --no-mmcv-ops choose.
+
+\b
 Mirrors: --mirror / MINIM_MIRROR map URL prefixes, e.g.
   --mirror https://download.pytorch.org/whl=https://mirror.example/pytorch-whl
   --mirror https://pypi.org/simple=https://mirror.example/pypi/simple
@@ -67,15 +75,32 @@ Examples:
 @click.option("--force-reinstall", is_flag=True, help="Reinstall even when already up to date.")
 @click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
 @click.option("--pre", is_flag=True, help="Allow pre-releases.")
+@click.option("--mmcv-ops/--no-mmcv-ops", "mmcv_ops", default=None,
+              help="For OpenMMLab packages: mmcv with its compiled ops (a published wheel, else a build from source) "
+                   "or the lite build without them (default: lite where every package asking works without ops).")
+@click.option("--allow-breaking", is_flag=True,
+              help="Go ahead with -y although the plan breaks requirements of installed packages.")
 @click.option("--allow-conflicts", is_flag=True,
               help="Go ahead with -y although a new package overwrites files of an installed one (mmcv/mmcv-full).")
 @click.pass_context
 def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
-            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, allow_conflicts):
+            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops, allow_breaking,
+            allow_conflicts):
     """Install packages with pip, keeping torch, torchvision and torchaudio a working set.
 
     Shows the plan (each package, version, index and reason) and asks before acting.
     """
+    from minim.cli.options import json_errors
+
+    with json_errors(as_json):
+        _install(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python,
+                 editables, requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops,
+                 allow_breaking, allow_conflicts)
+
+
+def _install(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
+             requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops, allow_breaking,
+             allow_conflicts):
     from minim.errors import UsageError
     from minim.packages.install import execute_install
     from minim.packages.plan import InstallOptions, plan_install
@@ -87,7 +112,8 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
     options = InstallOptions(specs=list(specs), editables=list(editables), requirement_files=list(requirement_files),
                              index_url=index_url, extra_index_urls=list(extra_index_urls), find_links=list(find_links),
                              compute=compute, allow_build=allow_build, mirror=mirror, upgrade=upgrade,
-                             force_reinstall=force_reinstall, no_deps=no_deps, pre=pre, pip_args=pip_args)
+                             force_reinstall=force_reinstall, no_deps=no_deps, pre=pre, mmcv_ops=mmcv_ops,
+                             pip_args=pip_args)
     plan = plan_install(options, python)
     out = console(stderr=as_json)
     if as_json and dry_run:
@@ -111,6 +137,12 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
 
         raise PackageError(f"refusing to install: {plan.conflicts[0]}",
                            hint="or pass --allow-conflicts to overwrite its files anyway")
+    if plan.warnings and yes and not allow_breaking:
+        from minim.errors import PackageError
+
+        raise PackageError(f"refusing to install: {plan.warnings[0]}"
+                           + (f" (and {len(plan.warnings) - 1} more)" if len(plan.warnings) > 1 else ""),
+                           hint="or pass --allow-breaking to install anyway")
     if not yes:
         prompt = "Proceed, overwriting those files?" if plan.conflicts else "Proceed?"
         click.confirm(prompt, default=False, abort=True)
@@ -127,7 +159,10 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
 
         bad = [f"{v.name}: {v.problem()}" for v in outcome.verifications if not v.ok]
         if bad:
-            raise PackageError("installed, but verification failed: " + "; ".join(bad),
-                               hint="run minim doctor for a full check")
-        raise PackageError("installed, but it broke installed packages: " + "; ".join(outcome.broken),
-                           hint="run minim doctor, which names the fix for each")
+            error = PackageError("installed, but verification failed: " + "; ".join(bad),
+                                 hint="run minim doctor for a full check")
+        else:
+            error = PackageError("installed, but it broke installed packages: " + "; ".join(outcome.broken),
+                                 hint="run minim doctor, which names the fix for each")
+        error.json_reported = True  # the outcome printed above already says ok: false
+        raise error

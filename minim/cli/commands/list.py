@@ -9,16 +9,19 @@ import click
 
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the information as JSON.")
+@click.option("--all", "everything", is_flag=True, help="List every installed distribution, not only the ones "
+              "that matter to minim (OpenMMLab packages, the torch family, timm and other backends).")
 @click.option("--python", "python", metavar="PATH", help="Interpreter or venv folder to inspect (default: this one).")
-def command(as_json, python):
-    """Show Python, pip, torch/torchvision/torchaudio and their builds, the GPU, and the codebases.
+def command(as_json, everything, python):
+    """Show Python, pip, torch/torchvision/torchaudio and their builds, the GPU, the packages that matter
+    (OpenMMLab's, the torch family, timm, ...) with version, build and source, and the codebases.
 
     Nothing here imports torch: versions and builds come from package metadata and
     torch's version.py, the GPU from nvidia-smi.
     """
     from minim.packages.listing import environment_info
 
-    info = environment_info(python)
+    info = environment_info(python, everything=everything)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
