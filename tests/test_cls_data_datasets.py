@@ -46,7 +46,7 @@ def test_folder_mode_sorted_classes_recursive_sorted_files(tmp_path):
     write_image(tmp_path / ".ipynb_checkpoints" / "x.png")
     write_image(tmp_path / "b" / ".ipynb_checkpoints" / "img0-checkpoint.png")  # hidden inside a class folder
     ds = CustomDataset(str(tmp_path))
-    assert ds.CLASSES == ("10", "2", "a", "b")  # plain string sort, as mmcls
+    assert ds.CLASSES == ["10", "2", "a", "b"]  # plain string sort, as mmcls
     assert ds.class_to_idx == {"10": 0, "2": 1, "a": 2, "b": 3}
     names = [info["img_info"]["filename"] for info in ds.data_infos]
     assert names == ["10/img0.png", "2/img0.png", "a/img0.png", "a/sub/deep.JPG", "b/img0.png", "b/img1.png"]
@@ -59,7 +59,7 @@ def test_folder_mode_sorted_classes_recursive_sorted_files(tmp_path):
 def test_classes_list_must_match_folders_as_a_set_and_sets_label_order(tmp_path):
     write_tree(tmp_path, {"cat": 1, "dog": 2})
     ds = CustomDataset(str(tmp_path), classes=["dog", "cat"])
-    assert ds.CLASSES == ("dog", "cat")
+    assert ds.CLASSES == ["dog", "cat"]
     assert ds.get_gt_labels().tolist() == [1, 0, 0]  # cat image first on disk, label follows classes order
     with pytest.raises(DataError, match=r"no folder for \['bird'\].*folders not in classes: \['dog'\]") as info:
         CustomDataset(str(tmp_path), classes=["cat", "bird"])
@@ -69,7 +69,7 @@ def test_classes_list_must_match_folders_as_a_set_and_sets_label_order(tmp_path)
     assert "set classes=None to take them from the folder names" in info.value.hint
     with pytest.warns(UserWarning, match=r"has no folder for the classes \['bird'\]: no images of them here"):
         small_val = CustomDataset(str(tmp_path), classes=["bird", "cat", "dog"])
-    assert small_val.CLASSES == ("bird", "cat", "dog") and small_val.get_gt_labels().tolist() == [1, 2, 2]
+    assert small_val.CLASSES == ["bird", "cat", "dog"] and small_val.get_gt_labels().tolist() == [1, 2, 2]
     with pytest.raises(DataError, match="more than once"):
         CustomDataset(str(tmp_path), classes=["cat", "dog", "cat"])
 
@@ -78,7 +78,7 @@ def test_classes_from_a_file(tmp_path):
     write_tree(tmp_path / "data", {"x": 1, "y": 1})
     (tmp_path / "classes.txt").write_text("\ufeffy\r\nx\r\n\r\n", encoding="utf-8")  # as Windows Notepad saves it
     ds = CustomDataset(str(tmp_path / "data"), classes=str(tmp_path / "classes.txt"))
-    assert ds.CLASSES == ("y", "x")
+    assert ds.CLASSES == ["y", "x"]
     with pytest.raises(DataError, match="classes .*missing.txt does not exist"):
         CustomDataset(str(tmp_path / "data"), classes=str(tmp_path / "missing.txt"))
     with pytest.raises(DataError, match="classes must be"):
@@ -134,7 +134,7 @@ def test_ann_file_mode_splits_on_last_space(tmp_path):
     ds = CustomDataset(str(tmp_path / "imgs"), ann_file=str(ann), classes=["cat", "dog"])
     assert [i["img_info"]["filename"] for i in ds.data_infos] == ["my cat 1.png", "dog.png"]
     assert ds.get_gt_labels().tolist() == [0, 1]
-    assert ds.CLASSES == ("cat", "dog")
+    assert ds.CLASSES == ["cat", "dog"]
     assert CustomDataset(str(tmp_path / "imgs"), ann_file=str(ann)).CLASSES is None
 
 
@@ -227,7 +227,7 @@ def test_imagenet_on_synset_folders_uses_imagenet_names(tmp_path):
         (tmp_path / wnid).mkdir()
         (tmp_path / wnid / "x.JPEG").touch()  # never decoded here
     ds = ImageNet(str(tmp_path))
-    assert ds.CLASSES == IMAGENET_CLASSES and len(ds) == 1000
+    assert ds.CLASSES == list(IMAGENET_CLASSES) and len(ds) == 1000
     assert ds.data_infos[0]["img_info"]["filename"] == "n01440764/x.JPEG" and ds.get_gt_labels()[999] == 999
 
 
@@ -235,7 +235,7 @@ def test_imagenet_on_custom_folders_warns_and_uses_folder_names(tmp_path):
     write_tree(tmp_path, {"cat": 1, "dog": 1})
     with pytest.warns(UserWarning, match="not the 1000 ImageNet synsets"):
         ds = ImageNet(str(tmp_path))
-    assert ds.CLASSES == ("cat", "dog")
+    assert ds.CLASSES == ["cat", "dog"]
 
 
 def test_imagenet_ann_file_mode_keeps_imagenet_classes(tmp_path):
@@ -318,7 +318,7 @@ def test_cifar_refuses_pickles_that_run_code(tmp_path):
 def test_cifar_classes_override_must_keep_the_count(tmp_path):
     write_cifar_folder(tmp_path, "cifar-10-batches-py", cifar10_files(per_batch=1))
     names = [f"c{i}" for i in range(10)]
-    assert CIFAR10(str(tmp_path), classes=names).CLASSES == tuple(names)
+    assert CIFAR10(str(tmp_path), classes=names).CLASSES == names
     with pytest.raises(DataError, match="classes has 2 names"):
         CIFAR10(str(tmp_path), classes=["a", "b"])
 
@@ -338,7 +338,7 @@ def test_build_dataset_list_concat_and_repeat(tmp_path):
     explicit = build_dataset(dict(type="ConcatDataset", datasets=cfg))
     assert len(explicit) == 6
     repeat = build_dataset(dict(type="RepeatDataset", times=3, dataset=cfg[0]))
-    assert isinstance(repeat, RepeatDataset) and len(repeat) == 9 and repeat.CLASSES == ("a", "b")
+    assert isinstance(repeat, RepeatDataset) and len(repeat) == 9 and repeat.CLASSES == ["a", "b"]
     assert repeat.get_gt_labels().tolist() == [0, 1, 1] * 3
     assert repeat[4]["img_info"]["filename"] == "b/img0.png"
 

@@ -73,7 +73,7 @@ def test_minim_scheme_resolves_under_minim_home(digits_home, monkeypatch):
     pipeline = [dict(type="LoadImageFromFile"), dict(type="Resize", size=32)]
     train = build_dataset(dict(type="CustomDataset", data_prefix="minim://digits/train", pipeline=pipeline))
     val = build_dataset(dict(type="CustomDataset", data_prefix="minim://digits/val", pipeline=pipeline), dict(test_mode=True))
-    assert len(train) == 1438 and len(val) == 359 and train.CLASSES == tuple(str(d) for d in range(10))
+    assert len(train) == 1438 and len(val) == 359 and train.CLASSES == [str(d) for d in range(10)]
     check_same_classes(train, val)
     sample = train[0]
     assert sample["img"].shape == (3, 32, 32) and sample["ori_shape"] == (8, 8, 3)

@@ -10,8 +10,10 @@
   ``'none'`` gives per-class arrays.
 - ``support``: per-class ground-truth counts; ``'macro'`` gives their sum.
 
-Key order: accuracy keys, then support, then precision, recall, f1_score (``save_best='auto'``
-takes the first). Fixed traps: ``topk`` ks larger than the number of classes are dropped with a
+Ties rank as ``torch.topk`` ranks them (as mmcls: accuracy on float32 scores, precision/recall/F1
+on the scores' own dtype), so ``evaluate(np.full((1, 4), 0.25), [2], ..., dict(topk=1))`` counts the
+sample as a hit, as mmcls does. Key order: accuracy keys, then support, then precision, recall,
+f1_score (``save_best='auto'`` takes the first). Fixed traps: ``topk`` ks larger than the number of classes are dropped with a
 warning instead of crashing (an int ``topk`` is clamped), lists are accepted as tuples, unknown
 metric names or options raise :class:`ConfigError` with a did-you-mean.
 """
@@ -23,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from minim.errors import ConfigError, DataError
+from minim.errors import ConfigError, ConfigValueError, DataError
 from minim.suggest import did_you_mean
 
 METRICS = ("accuracy", "precision", "recall", "f1_score", "support")
@@ -48,7 +50,7 @@ def check_metric_names(metric: str | Sequence[str]) -> list[str]:
         raise ConfigError("no metric given; choose from " + ", ".join(METRICS))
     for name in names:
         if name not in METRICS:
-            raise ConfigError(
+            raise ConfigValueError(
                 f"unknown metric {name!r}; supported: {', '.join(METRICS)}", hint=did_you_mean(str(name), METRICS)
             )
     return names
@@ -162,12 +164,24 @@ def infer_rule(key: str) -> str:
 
 
 def _as_arrays(scores: Any, gt_labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, labels)`` as numpy arrays; scores keep a float32/float64 dtype (mmcls ranks in it)."""
+    if isinstance(gt_labels, (str, bytes)):
+        raise ConfigValueError(
+            f"gt_labels must be the ground-truth labels (ints), got the string {gt_labels!r}",
+            hint=f"the metric is the third argument: evaluate(scores, gt_labels, metric={gt_labels!r})",
+        )
     if hasattr(scores, "detach"):
-        scores = scores.detach().float().cpu().numpy()
+        scores = scores.detach().cpu()
+        scores = (scores if scores.is_floating_point() and scores.element_size() >= 4 else scores.float()).numpy()
     if hasattr(gt_labels, "detach"):
         gt_labels = gt_labels.detach().cpu().numpy()
-    scores = np.asarray(scores if not isinstance(scores, list) else np.stack(scores), dtype=np.float64)
-    labels = np.asarray(gt_labels).astype(np.int64).reshape(-1)
+    scores = np.asarray(scores if not isinstance(scores, list) else np.stack(scores))
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    try:
+        labels = np.asarray(gt_labels).astype(np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(f"gt_labels must be integer class labels, got {gt_labels!r:.80}") from None
     if scores.ndim != 2:
         raise DataError(f"scores must be an N x num_classes array, got shape {scores.shape}")
     if len(scores) != len(labels):
@@ -181,23 +195,31 @@ def _as_arrays(scores: Any, gt_labels: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray, ks: list[int], thrs: list[float]) -> list[list[float]]:
-    """Top-k accuracy (percent) for each k (rows) and threshold (columns)."""
-    maxk = max(ks)
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :maxk]
-    top_scores = np.take_along_axis(scores, order, axis=1)
-    hits = order == labels[:, None]
+    """Top-k accuracy (percent) for each k (rows) and threshold (columns), as mmcls computes it:
+    ``torch.topk`` of the float32 scores, the percentage a float32."""
+    import torch
+
+    pred = torch.from_numpy(np.ascontiguousarray(scores)).float()
+    top_scores, top_labels = pred.topk(max(ks), dim=1)
+    hits = top_labels == torch.from_numpy(labels)[:, None]
+    num = len(labels)
     return [
-        [float((hits[:, :k] & (top_scores[:, :k] > thr)).any(axis=1).mean() * 100.0) for thr in thrs] for k in ks
+        [float((hits[:, :k] & (top_scores[:, :k] > thr)).float().sum().mul_(100.0 / num)) for thr in thrs]
+        for k in ks
     ]
 
 
 def precision_recall_f1(
     scores: np.ndarray, labels: np.ndarray, thr: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class precision, recall and F1 (percent) of the top-1 predictions scoring ``> thr``."""
+    """Per-class precision, recall and F1 (percent) of the top-1 predictions (``torch.topk``'s, as
+    mmcls) scoring ``> thr``."""
+    import torch
+
     num_classes = scores.shape[1]
-    predicted = scores.argmax(axis=1)
-    positive = scores[np.arange(len(scores)), predicted] > thr
+    top_score, top_label = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k=1)
+    predicted = top_label.flatten().numpy()
+    positive = ~(top_score.flatten() <= thr).numpy()
     correct = np.bincount(predicted[positive & (predicted == labels)], minlength=num_classes)
     predicted_count = np.bincount(predicted[positive], minlength=num_classes)
     actual_count = np.bincount(labels, minlength=num_classes)
@@ -252,3 +274,4 @@ def evaluate(
                 value = values[position]
                 results[name + suffix] = float(value.mean()) if average_mode == "macro" else value
     return results
+

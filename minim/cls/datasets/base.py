@@ -59,14 +59,15 @@ class BaseDataset(Dataset):
     # -- classes and annotations -------------------------------------------------------------
 
     @classmethod
-    def get_classes(cls, classes: Any = None) -> tuple[str, ...] | None:
-        """``None`` -> the class default; a str -> a file of names; a list/tuple -> used as is."""
+    def get_classes(cls, classes: Any = None) -> list[str] | tuple[str, ...] | None:
+        """As mmcls: ``None`` -> (a list copy of) the class default; a str -> the list of names in that
+        file; a list or tuple -> used as is (its type kept)."""
         if classes is None:
-            return tuple(cls.CLASSES) if cls.CLASSES is not None else None
+            return list(cls.CLASSES) if cls.CLASSES is not None else None
         if isinstance(classes, (str, os.PathLike)):
-            return read_class_names(resolve_data_path(classes, "classes"))
+            return list(read_class_names(resolve_data_path(classes, "classes")))
         if isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes):
-            return tuple(classes)
+            return classes
         raise DataError(f"classes must be a list of names or a file path, got {classes!r}")
 
     def load_annotations(self) -> list[dict]:  # pragma: no cover - abstract

@@ -129,11 +129,11 @@ class _CIFAR(BaseDataset):
             raise DataError(f"CIFAR labels in {source} are outside [0, {len(self.CLASSES)})")
         return [{"img": img, "gt_label": np.int64(label)} for img, label in zip(images, labels)]
 
-    def _classes_from(self, read: Callable[[str], bytes], source: str) -> tuple[str, ...]:
-        names = tuple(self.CLASSES or ())
+    def _classes_from(self, read: Callable[[str], bytes], source: str) -> list[str] | tuple[str, ...]:
+        names = list(self.CLASSES or ())
         try:
             meta = load_pickle(read(self.meta_file), f"{source}: {self.meta_file}")
-            names = tuple(str(n) for n in meta[self.meta_key])
+            names = [str(n) for n in meta[self.meta_key]]
         except (DataError, KeyError):
             pass
         if self._classes_arg is not None:
@@ -173,7 +173,7 @@ class CIFAR10(_CIFAR):
     meta_key = "label_names"
     label_key = "labels"
     url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-    CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @DATASETS.register()
@@ -188,7 +188,7 @@ class CIFAR100(_CIFAR):
     meta_key = "fine_label_names"
     label_key = "fine_labels"
     url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
-    CLASSES = tuple(
+    CLASSES = list(
         "apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel "
         "can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur "
         "dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion "

@@ -120,9 +120,9 @@ class CustomDataset(BaseDataset):
 
     # -- folder mode ---------------------------------------------------------------------------
 
-    def folder_classes(self, folders: list[str]) -> tuple[list[str], tuple[str, ...]]:
-        """``(folder of each label, class names)`` when ``classes`` was not given."""
-        return folders, tuple(folders)
+    def folder_classes(self, folders: list[str]) -> tuple[list[str], list[str]]:
+        """``(folder of each label, class names)`` when ``classes`` was not given (a list, as mmcls)."""
+        return folders, list(folders)
 
     def _load_folders(self) -> list[dict]:
         folders = list_class_folders(self.data_prefix)

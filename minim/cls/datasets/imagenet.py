@@ -19,14 +19,14 @@ class ImageNet(CustomDataset):
     ``ImageNet``, mmcls trap #4), the folder names become the classes, with a warning.
     """
 
-    CLASSES = IMAGENET_CLASSES
+    CLASSES = list(IMAGENET_CLASSES)
 
-    def folder_classes(self, folders: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    def folder_classes(self, folders: list[str]) -> tuple[list[str], list[str]]:
         if set(folders) == set(IMAGENET_WNIDS):
-            return list(IMAGENET_WNIDS), IMAGENET_CLASSES
+            return list(IMAGENET_WNIDS), list(IMAGENET_CLASSES)
         warnings.warn(
             f"ImageNet dataset at {self.data_prefix}: its {len(folders)} class folders are not the 1000 ImageNet "
             "synsets, so the folder names are used as classes (use type='CustomDataset' to silence this)",
             stacklevel=4,
         )
-        return folders, tuple(folders)
+        return folders, list(folders)

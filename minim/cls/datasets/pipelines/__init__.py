@@ -2,7 +2,7 @@
 
 from minim.cls.datasets.pipelines.color import AutoAugment, ColorJitter, RandAugment, RandomErasing, RandomGrayscale
 from minim.cls.datasets.pipelines.compose import Compose, Transform, build_transform
-from minim.cls.datasets.pipelines.formatting import Collect, ImageToTensor, Normalize, ToTensor, to_tensor
+from minim.cls.datasets.pipelines.formatting import Collect, ImageToTensor, Normalize, ToHalf, ToTensor, to_tensor
 from minim.cls.datasets.pipelines.geometric import CenterCrop, Pad, RandomCrop, RandomFlip, RandomResizedCrop, Resize
 from minim.cls.datasets.pipelines.loading import LoadImageFromFile, read_image, results_from_array
 
@@ -23,6 +23,7 @@ __all__ = [
     "RandomGrayscale",
     "RandomResizedCrop",
     "Resize",
+    "ToHalf",
     "ToTensor",
     "Transform",
     "build_transform",

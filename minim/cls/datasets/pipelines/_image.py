@@ -106,12 +106,21 @@ def orders_differ(results: dict) -> bool:
     return results.get("mmcls_order", "rgb") != results.get("channel_order", "rgb")
 
 
-def fill_for(results: dict, pad_val: Any, channels: int) -> Any:
-    """A torchvision ``fill`` value from an mmcls ``pad_val`` (number or per-channel sequence)."""
-    values = channel_values(results, pad_val, channels)
-    if isinstance(values, list):
-        return values if len(values) == channels else values[:1] * channels
-    return float(values)
+def fill_for(results: dict, pad_val: Any, channels: int) -> list[float]:
+    """A torchvision ``fill`` (one value per tensor channel) from an mmcls ``pad_val``, as ``mmcv.impad`` pads.
+
+    A per-channel sequence is in mmcls's channel order; a number is OpenCV's colour ``(v, 0, 0, 0)``:
+    it fills the first channel of mmcls's order and zeroes the others (mmcls's behaviour, matched).
+    """
+    if isinstance(pad_val, (int, float, np.number)) and not isinstance(pad_val, bool):
+        values = [float(pad_val)] + [0.0] * (channels - 1)
+    else:
+        values = [float(v) for v in pad_val]
+        if len(values) != channels:
+            raise DataError(f"pad_val {pad_val!r} has {len(values)} values but the image has {channels} channel(s)")
+    if channels in (3, 4) and orders_differ(results):
+        values[:3] = values[2::-1]
+    return values
 
 
 def check_probability(value: float, name: str) -> float:

@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 from torchvision.transforms import InterpolationMode, v2
-from torchvision.transforms.v2 import functional as F
 
 from minim.errors import BuildError, DataError
 from minim.cls.datasets.pipelines._image import (
@@ -65,7 +64,8 @@ class Lighting(Transform):
 
     Every pixel gets ``sum_j eigvec[i][j] * alpha_j * eigval[j]`` added to channel ``i``, with
     ``alpha_j ~ N(0, alphastd)`` drawn once per image. Values are in 0-255 units (mmcls's RegNet
-    configs use ``alphastd=25.5``); the result is float32 and not clipped. With ``to_rgb=True``
+    configs use ``alphastd=25.5``); the result is float64 (as mmcls: its float32 image plus a
+    float64 shift) and not clipped. With ``to_rgb=True``
     mmcls swaps the channel order first (BGR file images become RGB); ``eigvec``'s rows follow the
     order after that swap, and so do later transforms (mmcls's RegNet configs swap back to BGR with
     ``Normalize(to_rgb=True)``, as the pycls models were trained on BGR).
@@ -92,22 +92,50 @@ class Lighting(Transform):
         shift = (self.eigvec * (alpha * self.eigval)).sum(dim=1)
         if results.get("channel_order", "rgb") != order:
             shift = shift.flip(0)
-        results["img"] = img.to(torch.float32) + shift.to(torch.float32).reshape(3, 1, 1)
+        results["img"] = img.to(torch.float32).to(torch.float64) + shift.reshape(3, 1, 1)
         results["mmcls_order"] = order
         return results
 
 
+#: OpenCV's fixed-point ``COLOR_RGB2GRAY`` weights (14 bits) of channels 0, 1, 2, and its float ones
+_GRAY_FIXED = (4899, 9617, 1868)
+_GRAY_FLOAT = (0.299, 0.587, 0.114)
+
+
+def mmcls_gray(img: torch.Tensor, results: dict) -> torch.Tensor:
+    """``mmcv.rgb2gray`` of the array mmcls holds, as a ``1 x H x W`` tensor of ``img``'s dtype.
+
+    mmcls applies the RGB weights to its array's channels in order, so on BGR file images blue gets
+    red's weight 0.299 (an mmcls bug, matched). uint8 rounds as OpenCV: ``(sum w_i c_i + 2^13) >> 14``.
+    """
+    channels = [img[i] for i in range(3)]
+    if orders_differ(results):
+        channels.reverse()
+    if img.dtype == torch.uint8:
+        total = sum(c.to(torch.int32) * w for c, w in zip(channels, _GRAY_FIXED))
+        return ((total + (1 << 13)) >> 14).clamp_(0, 255).to(torch.uint8)[None]
+    floats = [c.to(torch.float32) for c in channels]
+    gray = floats[0] * _GRAY_FLOAT[0] + floats[1] * _GRAY_FLOAT[1] + floats[2] * _GRAY_FLOAT[2]
+    return gray.to(img.dtype)[None]
+
+
 @PIPELINES.register()
 class RandomGrayscale(Transform):
-    """With probability ``gray_prob``, turn a 3-channel image grey (keeping 3 channels)."""
+    """With probability ``gray_prob``, turn an image of 3 or 4 channels grey (keeping the channel count).
+
+    As mmcls: the grey is :func:`mmcls_gray` (mmcls's BGR array weighted as RGB), every channel
+    (alpha too) gets it, and the random number is drawn for every image, grey or not.
+    """
 
     def __init__(self, gray_prob: float = 0.1):
         self.gray_prob = check_probability(gray_prob, "gray_prob")
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
-        if img.shape[0] == 3 and random.random() < self.gray_prob:
-            results["img"] = F.rgb_to_grayscale(img, num_output_channels=3)
+        if random.random() < self.gray_prob and img.shape[0] > 1:
+            if img.shape[0] not in (3, 4):
+                raise DataError(f"RandomGrayscale needs 1, 3 or 4 channels, {results.get('filename')} has {img.shape[0]}")
+            results["img"] = mmcls_gray(img, results).expand(img.shape[0], -1, -1).contiguous()
         return results
 
 

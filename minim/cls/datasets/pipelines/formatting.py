@@ -1,4 +1,4 @@
-"""``Normalize`` and the formatting steps ``ImageToTensor``, ``ToTensor``, ``Collect``."""
+"""``Normalize`` and the formatting steps ``ImageToTensor``, ``ToTensor``, ``ToHalf``, ``Collect``."""
 
 from __future__ import annotations
 
@@ -108,6 +108,20 @@ class ToTensor(Transform):
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
             results[key] = to_tensor(_require(results, key, "ToTensor"), key)
+        return results
+
+
+@PIPELINES.register()
+class ToHalf(Transform):
+    """Turn the values of ``keys`` into float16 (tensors stay tensors, arrays stay arrays), as mmcls."""
+
+    def __init__(self, keys: Sequence[str]):
+        self.keys = list(keys)
+
+    def __call__(self, results: dict) -> dict:
+        for key in self.keys:
+            value = _require(results, key, "ToHalf")
+            results[key] = value.to(torch.half) if isinstance(value, torch.Tensor) else np.asarray(value, np.float16)
         return results
 
 

@@ -1,8 +1,9 @@
 """Geometric transforms with mmcls 0.x names and arguments, on uint8 ``C x H x W`` tensors.
 
-Resizing uses torchvision's anti-aliased kernels (as torchvision's PIL-based training recipes do;
-mmcv's cv2 backend does not anti-alias downscales). ``backend`` arguments are accepted and ignored.
-Scalar random draws use Python's ``random`` (seeded per DataLoader worker by torch).
+Resizing follows ``backend`` as mmcv does (:mod:`._resize`): ``'cv2'`` (the default, OpenCV's
+kernels without anti-aliasing) or ``'pillow'`` (Pillow's anti-aliased ones). Crop boxes, rounding
+and padding are mmcls's. Scalar random draws use Python's ``random`` (seeded per DataLoader worker
+by torch), in mmcls's order.
 """
 
 from __future__ import annotations
@@ -14,25 +15,13 @@ from typing import Any
 from torchvision.transforms.v2 import functional as F
 
 from minim.errors import BuildError, DataError
-from minim.cls.datasets.pipelines._image import (
-    as_range,
-    check_probability,
-    fill_for,
-    image_of,
-    interpolation_mode,
-    set_image,
-    size_pair,
-)
+from minim.cls.datasets.pipelines._image import as_range, check_probability, fill_for, image_of, set_image, size_pair
+from minim.cls.datasets.pipelines._resize import CV2_INTERPOLATIONS, check_backend, check_interpolation, resize
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
 
 PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
 ADAPTIVE_SIDES = ("short", "long", "height", "width")
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in ("cv2", "pillow"):
-        raise BuildError(f"backend must be 'cv2' or 'pillow', got {backend!r}")
 
 
 def _check_padding_mode(mode: str) -> str:
@@ -41,24 +30,48 @@ def _check_padding_mode(mode: str) -> str:
     return mode
 
 
+def center_box(height: int, width: int, crop_h: float, crop_w: float) -> tuple[int, int, int, int]:
+    """mmcls's centre crop ``(top, left, bottom, right)`` (exclusive ends) of a ``height x width`` image.
+
+    The offsets round half to even (Python's ``round``, as mmcls); a crop larger than the image keeps
+    the image's extent on that side (no padding); fractional sizes (efficientnet style) end where
+    ``mmcv.imcrop`` truncates them.
+    """
+    top = max(0, int(round((height - crop_h) / 2.0)))
+    left = max(0, int(round((width - crop_w) / 2.0)))
+    bottom = min(max(int(min(height, top + crop_h) - 1), 0), height - 1)
+    right = min(max(int(min(width, left + crop_w) - 1), 0), width - 1)
+    return top, left, bottom + 1, right + 1
+
+
+def efficientnet_crop(side: int, crop_padding: int, height: int, width: int) -> float:
+    """The (fractional) centre-crop side of efficientnet style: ``side / (side + crop_padding)`` of the short side."""
+    return side / (side + crop_padding) * min(height, width)
+
+
 @PIPELINES.register()
 class Resize(Transform):
     """Resize to ``size``: an int or ``(h, w)`` gives that exact size (no aspect keeping, as mmcls);
-    ``(n, -1)`` scales the ``adaptive_side`` (short, long, height or width) to ``n`` keeping the ratio."""
+    ``(n, -1)`` scales the ``adaptive_side`` (short, long, height or width) to ``n`` keeping the ratio
+    (an image whose side is already ``n`` is kept as is).
+
+    ``backend='cv2'`` (mmcls's default) resizes with OpenCV, ``'pillow'`` with Pillow, each with the
+    interpolations mmcls allows for it (cv2: nearest, bilinear, bicubic, area, lanczos; pillow:
+    nearest, bilinear, bicubic, box, lanczos, hamming).
+    """
 
     cacheable = True
 
     def __init__(self, size: Any, interpolation: str = "bilinear", adaptive_side: str = "short", backend: str = "cv2"):
-        _check_backend(backend)
+        self.backend = check_backend(backend)
         if adaptive_side not in ADAPTIVE_SIDES:
             raise BuildError(f"adaptive_side must be one of {', '.join(ADAPTIVE_SIDES)}, got {adaptive_side!r}")
         height, width = size_pair(size)
         if height <= 0 or (width <= 0 and width != -1):
             raise BuildError(f"Resize size must be positive, or (n, -1) to keep the aspect ratio; got {size!r}")
         self.size = (height, width)
-        self.interpolation = interpolation
+        self.interpolation = check_interpolation(interpolation, backend)
         self.adaptive_side = adaptive_side
-        self._mode = interpolation_mode(interpolation)
 
     def target_size(self, height: int, width: int) -> tuple[int, int]:
         """The ``(h, w)`` an ``height x width`` image is resized to."""
@@ -81,16 +94,18 @@ class Resize(Transform):
         img = image_of(results)
         new_size = self.target_size(img.shape[-2], img.shape[-1])
         if tuple(img.shape[-2:]) != new_size:
-            img = F.resize(img, list(new_size), interpolation=self._mode, antialias=True)
+            img = resize(img, *new_size, interpolation=self.interpolation, backend=self.backend)
         return set_image(results, img)
 
 
 @PIPELINES.register()
 class CenterCrop(Transform):
-    """Crop the centre ``crop_size`` (int or ``(h, w)``); images smaller than the crop are zero-padded.
+    """Crop the centre ``crop_size`` (int or ``(h, w)``) as mmcls: a side of the image shorter than the
+    crop is kept whole (no padding; an image smaller than the crop comes back uncropped).
 
     ``efficientnet_style=True`` crops ``crop_size / (crop_size + crop_padding)`` of the short side
-    around the centre, then resizes it to ``crop_size`` (mmcls semantics).
+    around the centre, then resizes it to ``crop_size`` with ``interpolation`` and ``backend``
+    (cv2's interpolation names, as mmcls).
     """
 
     cacheable = True
@@ -103,34 +118,43 @@ class CenterCrop(Transform):
         interpolation: str = "bilinear",
         backend: str = "cv2",
     ):
-        _check_backend(backend)
         self.crop_size = size_pair(crop_size, "crop_size")
         if min(self.crop_size) <= 0:
             raise BuildError(f"crop_size must be positive, got {crop_size!r}")
-        if efficientnet_style and self.crop_size[0] != self.crop_size[1]:
-            raise BuildError("CenterCrop with efficientnet_style=True needs a square (int) crop_size")
-        self.efficientnet_style = efficientnet_style
+        self.efficientnet_style = bool(efficientnet_style)
+        if self.efficientnet_style:
+            if self.crop_size[0] != self.crop_size[1]:
+                raise BuildError("CenterCrop with efficientnet_style=True needs a square (int) crop_size")
+            if crop_padding < 0:
+                raise BuildError(f"crop_padding must be >= 0, got {crop_padding!r}")
+            check_backend(backend)
+            check_interpolation(interpolation, backend, CV2_INTERPOLATIONS)
         self.crop_padding = crop_padding
         self.interpolation = interpolation
-        self._mode = interpolation_mode(interpolation)
+        self.backend = backend
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
-        if not self.efficientnet_style:
-            return set_image(results, F.center_crop(img, list(self.crop_size)))
         height, width = img.shape[-2:]
-        side = self.crop_size[0]
-        crop = max(1, int(round(side / (side + self.crop_padding) * min(height, width))))
-        top = max(0, int(round((height - crop) / 2.0)))
-        left = max(0, int(round((width - crop) / 2.0)))
-        img = img[..., top : top + crop, left : left + crop]
-        img = F.resize(img, [side, side], interpolation=self._mode, antialias=True)
+        crop_h, crop_w = self.crop_size
+        if self.efficientnet_style:
+            crop_h = crop_w = efficientnet_crop(crop_h, self.crop_padding, height, width)
+        top, left, bottom, right = center_box(height, width, crop_h, crop_w)
+        img = img[..., top:bottom, left:right]
+        if self.efficientnet_style:
+            img = resize(img, *self.crop_size, interpolation=self.interpolation, backend=self.backend)
         return set_image(results, img)
 
 
 @PIPELINES.register()
 class RandomCrop(Transform):
-    """Crop a random ``size`` window, after optional ``padding`` (int, (lr, tb) or (l, t, r, b))."""
+    """Crop a random ``size`` window, after optional ``padding`` (int, (lr, tb) or (l, t, r, b)).
+
+    As mmcls: ``padding`` always pads with the constant ``pad_val`` (mmcls passes ``padding_mode``
+    only to the ``pad_if_needed`` padding: a bug, matched), a scalar ``pad_val`` fills the first
+    channel of mmcls's order only (see :class:`Pad`), and an image of exactly ``size`` is kept
+    without drawing random numbers.
+    """
 
     def __init__(
         self, size: Any, padding: Any = None, pad_if_needed: bool = False, pad_val: Any = 0, padding_mode: str = "constant"
@@ -143,27 +167,29 @@ class RandomCrop(Transform):
         self.pad_val = pad_val
         self.padding_mode = _check_padding_mode(padding_mode)
 
-    def _pad(self, results: dict, img, padding):
-        fill = fill_for(results, self.pad_val, img.shape[0]) if self.padding_mode == "constant" else None
-        return F.pad(img, padding, fill=fill, padding_mode=self.padding_mode)
+    def _pad(self, results: dict, img, padding, mode: str):
+        fill = fill_for(results, self.pad_val, img.shape[0]) if mode == "constant" else None
+        return F.pad(img, padding, fill=fill, padding_mode=mode)
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
-        if self.padding:
-            img = self._pad(results, img, self.padding)
+        if self.padding is not None:
+            img = self._pad(results, img, self.padding, "constant")
         target_h, target_w = self.size
         if self.pad_if_needed and img.shape[-2] < target_h:
             extra = target_h - img.shape[-2]
-            img = self._pad(results, img, [0, extra, 0, extra])
+            img = self._pad(results, img, [0, extra, 0, extra], self.padding_mode)
         if self.pad_if_needed and img.shape[-1] < target_w:
             extra = target_w - img.shape[-1]
-            img = self._pad(results, img, [extra, 0, extra, 0])
+            img = self._pad(results, img, [extra, 0, extra, 0], self.padding_mode)
         height, width = img.shape[-2:]
         if height < target_h or width < target_w:
             raise DataError(
                 f"RandomCrop size {self.size} is larger than the image ({height}x{width}) of "
                 f"{results.get('filename')}; set pad_if_needed=True or resize first"
             )
+        if (height, width) == (target_h, target_w):
+            return set_image(results, img)
         top = random.randint(0, height - target_h)
         left = random.randint(0, width - target_w)
         return set_image(results, img[..., top : top + target_h, left : left + target_w])
@@ -178,8 +204,9 @@ class RandomResizedCrop(Transform):
     ``efficientnet_style=True`` samples as TensorFlow's EfficientNet input pipeline (mmcls's
     option of that name): the aspect ratio is uniform in ``ratio``, the crop height uniform between
     the heights that give the smallest and largest area of ``scale``, and a crop covering less than
-    ``min_covered`` of the image is rejected; the fallback is a centre square of
-    ``size / (size + crop_padding)`` of the short side. ``size`` must then be square.
+    ``min_covered`` of the image is rejected; the fallback is :class:`CenterCrop`'s efficientnet
+    box. ``size`` must then be square. The crop is resized with ``interpolation`` (cv2's names, as
+    mmcls) and ``backend``.
     """
 
     def __init__(
@@ -194,7 +221,7 @@ class RandomResizedCrop(Transform):
         interpolation: str = "bilinear",
         backend: str = "cv2",
     ):
-        _check_backend(backend)
+        self.backend = check_backend(backend)
         self.size = size_pair(size)
         if efficientnet_style and self.size[0] != self.size[1]:
             raise BuildError(f"RandomResizedCrop with efficientnet_style=True needs a square size, got {size!r}")
@@ -210,8 +237,7 @@ class RandomResizedCrop(Transform):
         if int(max_attempts) < 0:
             raise BuildError(f"max_attempts must be >= 0, got {max_attempts!r}")
         self.max_attempts = int(max_attempts)
-        self.interpolation = interpolation
-        self._mode = interpolation_mode(interpolation)
+        self.interpolation = check_interpolation(interpolation, backend, CV2_INTERPOLATIONS)
         self._log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
 
     def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
@@ -240,10 +266,14 @@ class RandomResizedCrop(Transform):
         smallest, largest = self.scale[0] * area, self.scale[1] * area
         for _ in range(self.max_attempts):
             aspect = random.uniform(*self.ratio)
-            tallest = min(height, int(round(math.sqrt(largest / aspect))))
-            while tallest > 0 and tallest * aspect > width:  # the crop must fit the width too
-                tallest -= 1
-            shortest = min(tallest, int(round(math.sqrt(smallest / aspect))))
+            shortest = int(round(math.sqrt(smallest / aspect)))
+            tallest = int(round(math.sqrt(largest / aspect)))
+            if tallest * aspect > width:  # the crop must fit the width too
+                tallest = int((width + 0.5 - 1e-7) / aspect)
+                if tallest * aspect > width:
+                    tallest -= 1
+            tallest = min(tallest, height)
+            shortest = min(tallest, shortest)
             crop_h = int(round(random.uniform(shortest, tallest)))
             crop_w = int(round(crop_h * aspect))
             crop_area = crop_h * crop_w
@@ -251,13 +281,15 @@ class RandomResizedCrop(Transform):
                     and crop_area >= self.min_covered * area):
                 continue
             return random.randint(0, height - crop_h), random.randint(0, width - crop_w), crop_h, crop_w
-        side = max(1, int(round(self.size[0] / (self.size[0] + self.crop_padding) * min(height, width))))
-        return max(0, (height - side) // 2), max(0, (width - side) // 2), side, side
+        side = efficientnet_crop(self.size[0], self.crop_padding, height, width)
+        top, left, bottom, right = center_box(height, width, side, side)
+        return top, left, bottom - top, right - left
 
     def __call__(self, results: dict) -> dict:
         img = image_of(results)
         top, left, crop_h, crop_w = self.crop_box(img.shape[-2], img.shape[-1])
-        img = F.resized_crop(img, top, left, crop_h, crop_w, list(self.size), interpolation=self._mode, antialias=True)
+        img = img[..., top : top + crop_h, left : left + crop_w]
+        img = resize(img, *self.size, interpolation=self.interpolation, backend=self.backend)
         return set_image(results, img)
 
 
@@ -283,7 +315,13 @@ class RandomFlip(Transform):
 
 @PIPELINES.register()
 class Pad(Transform):
-    """Pad at the bottom and right to ``size`` ``(h, w)``, or to a square with ``pad_to_square``."""
+    """Pad at the bottom and right to ``size`` ``(h, w)``, or to a square with ``pad_to_square``.
+
+    As mmcls (``mmcv.impad``): a side already longer than ``size`` is left as it is (no crop, no
+    error), and a scalar ``pad_val`` fills only the first channel of mmcls's order (OpenCV reads a
+    number as the colour ``(v, 0, 0, 0)``: ``pad_val=128`` pads a BGR image with blue 128). That is
+    an mmcls bug, matched; give a per-channel ``pad_val`` such as ``(128, 128, 128)`` for grey.
+    """
 
     cacheable = True
 
@@ -299,10 +337,8 @@ class Pad(Transform):
         img = image_of(results)
         height, width = img.shape[-2:]
         target_h, target_w = (max(height, width),) * 2 if self.pad_to_square else self.size
-        if target_h < height or target_w < width:
-            raise DataError(
-                f"Pad size {self.size} is smaller than the image ({height}x{width}) of {results.get('filename')}"
-            )
-        fill = fill_for(results, self.pad_val, img.shape[0]) if self.padding_mode == "constant" else None
-        img = F.pad(img, [0, 0, target_w - width, target_h - height], fill=fill, padding_mode=self.padding_mode)
+        extra_h, extra_w = max(target_h - height, 0), max(target_w - width, 0)
+        if extra_h or extra_w:
+            fill = fill_for(results, self.pad_val, img.shape[0]) if self.padding_mode == "constant" else None
+            img = F.pad(img, [0, 0, extra_w, extra_h], fill=fill, padding_mode=self.padding_mode)
         return set_image(results, img)
