@@ -67,12 +67,13 @@ BASE_PREPROCESSING = (256, 224, "bilinear", [123.675, 116.28, 103.53], [58.395, 
 
 PIPELINES_TEMPLATE = """\
 # ImageNet-1k data with the evaluation preprocessing of some torchvision weights:
-# resize the short side to {resize}, centre-crop {crop} ({interpolation}){norm_note}.
+# resize the short side to {resize}, centre-crop {crop} ({interpolation}){norm_note}; PIL's resize
+# (backend='pillow'), which torchvision's evaluation of these weights runs.
 _base_ = './imagenet_bs32.py'
 img_norm_cfg = dict(mean={mean!r}, std={std!r}, to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', size={crop}, interpolation='{interpolation}'),
+    dict(type='RandomResizedCrop', size={crop}, interpolation='{interpolation}', backend='pillow'),
     dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),
@@ -81,7 +82,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', size=({resize}, -1), interpolation='{interpolation}'),
+    dict(type='Resize', size=({resize}, -1), interpolation='{interpolation}', backend='pillow'),
     dict(type='CenterCrop', crop_size={crop}),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),

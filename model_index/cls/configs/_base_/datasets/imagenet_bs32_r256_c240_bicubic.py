@@ -1,10 +1,11 @@
 # ImageNet-1k data with the evaluation preprocessing of some torchvision weights:
-# resize the short side to 256, centre-crop 240 (bicubic).
+# resize the short side to 256, centre-crop 240 (bicubic); PIL's resize
+# (backend='pillow'), which torchvision's evaluation of these weights runs.
 _base_ = './imagenet_bs32.py'
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', size=240, interpolation='bicubic'),
+    dict(type='RandomResizedCrop', size=240, interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),
@@ -13,7 +14,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', size=(256, -1), interpolation='bicubic'),
+    dict(type='Resize', size=(256, -1), interpolation='bicubic', backend='pillow'),
     dict(type='CenterCrop', crop_size=240),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),

@@ -1,10 +1,11 @@
 # ImageNet-1k data with the evaluation preprocessing of some torchvision weights:
-# resize the short side to 480, centre-crop 480 (bicubic), mean [127.5, 127.5, 127.5], std [127.5, 127.5, 127.5].
+# resize the short side to 480, centre-crop 480 (bicubic), mean [127.5, 127.5, 127.5], std [127.5, 127.5, 127.5]; PIL's resize
+# (backend='pillow'), which torchvision's evaluation of these weights runs.
 _base_ = './imagenet_bs32.py'
 img_norm_cfg = dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5], to_rgb=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', size=480, interpolation='bicubic'),
+    dict(type='RandomResizedCrop', size=480, interpolation='bicubic', backend='pillow'),
     dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),
@@ -13,7 +14,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', size=(480, -1), interpolation='bicubic'),
+    dict(type='Resize', size=(480, -1), interpolation='bicubic', backend='pillow'),
     dict(type='CenterCrop', crop_size=480),
     dict(type='Normalize', **img_norm_cfg),
     dict(type='ImageToTensor', keys=['img']),
