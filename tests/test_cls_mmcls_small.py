@@ -2,7 +2,9 @@
 
 Each ``fixtures/mmcls_small/<name>.json`` holds a small mmcls model dict and input shape; the
 ``.pt`` beside it was recorded from the real mmcls by ``scripts/check_mmcls_parity.py
---record-small`` (perturbed weights as mmcls saves them, the seeded input and mmcls's raw logits).
+--record-small``: mmcls's raw logits for a seeded input with the deterministic weights of
+``mmcls_synthetic.py``, and the key shapes and integer buffers of mmcls's state dict, from which
+the test rebuilds the checkpoint mmcls would save.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 
 from minim.cls.checkpoint import load_checkpoint
 from minim.cls.models import build_classifier
+from mmcls_synthetic import synthetic_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmcls_small"
 SPECS = sorted(p for p in FIXTURES.glob("*.json") if p.with_suffix(".pt").exists())
@@ -26,7 +29,7 @@ def test_mmcls_checkpoint_gives_mmcls_logits(spec_path: Path, tmp_path):
     spec = json.loads(spec_path.read_text())
     recorded = torch.load(spec_path.with_suffix(".pt"), weights_only=True)
     checkpoint = tmp_path / "mmcls.pth"
-    torch.save({"state_dict": recorded["state_dict"], "meta": {}}, checkpoint)
+    torch.save({"state_dict": synthetic_state(recorded["shapes"], recorded["integers"]), "meta": {}}, checkpoint)
     model = build_classifier(spec["model"]).eval()
     load_checkpoint(model, checkpoint, skip_mismatched_head=False)
     with torch.no_grad():
