@@ -111,7 +111,7 @@ def test_vit_custom_keys_match_torchvision_spellings_and_unmatched_keys_warn():
     from minim.cls.models import build_classifier
 
     model = build_classifier(dict(type="ImageClassifier",
-                                  backbone=dict(type="VisionTransformer", arch="b", img_size=32, patch_size=16),
+                                  backbone=dict(type="TorchvisionBackbone", arch="vit_b_16", image_size=32),
                                   neck=None, head=dict(type="VisionTransformerClsHead", num_classes=3,
                                                        in_channels=768)))
     cfg = dict(type="AdamW", lr=1e-3, weight_decay=0.05, paramwise_cfg=dict(

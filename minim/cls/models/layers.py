@@ -34,7 +34,18 @@ _ACTIVATIONS = {
 _HSIGMOID_DEFAULTS = {"bias": 3, "divisor": 6, "min_value": 0, "max_value": 1}
 
 _NORMS_1D = {"BN": nn.BatchNorm1d, "BN1d": nn.BatchNorm1d, "SyncBN": nn.BatchNorm1d, "LN": nn.LayerNorm}
-_NORMS_2D = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d}
+def _group_norm(num_features: int, num_groups: int, **kwargs: Any) -> nn.GroupNorm:
+    return nn.GroupNorm(num_groups, num_features, **kwargs)
+
+
+def _layer_norm_2d(num_features: int, **kwargs: Any) -> nn.Module:
+    from timm.layers import LayerNorm2d  # LayerNorm over the channels of (N, C, H, W), as mmcls's LN2d
+
+    return LayerNorm2d(num_features, **kwargs)
+
+
+_NORMS_2D = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d, "GN": _group_norm,
+             "LN2d": _layer_norm_2d}
 
 
 def _split(cfg: Mapping[str, Any], kind: str) -> tuple[str, dict]:
@@ -77,7 +88,7 @@ def _build_norm(cfg: Mapping[str, Any] | None, num_features: int, table: Mapping
         return nn.Identity()
     name, args = _split(cfg, "norm_cfg")
     if name not in table:
-        raise BuildError(f"unknown norm type {name!r} for {target}; known: {', '.join(sorted(table))}",
+        raise BuildError(f"unknown norm_cfg type {name!r} for {target}; known: {', '.join(sorted(table))}",
                          hint=did_you_mean(name, table))
     requires_grad = args.pop("requires_grad", True)
     try:

@@ -46,5 +46,18 @@ def freeze_norm_params(model: nn.Module) -> None:
                 param.requires_grad = False
 
 
+def resolve_out_indices(type_name: str, out_indices: Any, count: int, name: str = "out_indices") -> list[int]:
+    """``out_indices`` (an int or a sequence of ints; negatives count from the end) as sorted positions in
+    ``0..count-1``; anything else is a BuildError naming ``name``."""
+    indices = [out_indices] if isinstance(out_indices, int) else out_indices
+    if not isinstance(indices, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                          for i in indices):
+        raise BuildError(f"{type_name}: {name} must be an int or a sequence of ints, got {out_indices!r}")
+    resolved = sorted({index + count if index < 0 else index for index in indices})
+    if not resolved or any(not 0 <= index < count for index in resolved):
+        raise BuildError(f"{type_name}: {name}={out_indices!r} must be indices in -{count}..{count - 1}")
+    return resolved
+
+
 def require_single_out_index(type_name: str, out_indices: Any, last: int) -> None:
     require_value(type_name, "out_indices", out_indices, (last,), last, (-1,), -1)

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
+from minim.cls.models.backbones._checks import resolve_out_indices
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.layers import build_activation, build_norm2d
 from minim.cls.models.registry import BACKBONES
@@ -65,7 +66,7 @@ class ConvMixer(Backbone):
         super().__init__(frozen_stages=frozen_stages, init_cfg=init_cfg)
         arch = _resolve_arch(arch)
         dims, depth = arch["embed_dims"], arch["depth"]
-        self.out_indices = self._resolve_out_indices(out_indices, depth)
+        self.out_indices = resolve_out_indices("ConvMixer", out_indices, depth)
         if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= depth:
             raise BuildError(f"ConvMixer: frozen_stages must be an int in -1..{depth}, got {frozen_stages!r}")
         act = build_activation(act_cfg)  # one module shared by every layer, as in mmcls
@@ -74,14 +75,6 @@ class ConvMixer(Backbone):
         self.stages = nn.Sequential(*(_mixer_block(dims, arch["kernel_size"], norm_cfg, act) for _ in range(depth)))
         self.feature_dim = dims
         self._freeze_stages()
-
-    @staticmethod
-    def _resolve_out_indices(out_indices: Any, depth: int) -> list[int]:
-        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        resolved = [index + depth if index < 0 else index for index in indices]
-        if not resolved or any(not 0 <= index < depth for index in resolved):
-            raise BuildError(f"ConvMixer: out_indices={out_indices!r} must name blocks 0..{depth - 1}")
-        return resolved
 
     def _frozen_modules(self) -> Iterable[nn.Module]:
         return list(self.stages)[: max(self.frozen_stages, 0)]

@@ -14,9 +14,10 @@ import torch
 from timm.layers import DropPath, Mlp
 from torch import nn
 
+from minim.cls.models.backbones._checks import resolve_out_indices
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.backbones.hornet import LayerScale
-from minim.cls.models.backbones.poolformer import Pooling, network_out_indices
+from minim.cls.models.backbones.poolformer import Pooling
 from minim.cls.models.layers import build_activation
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
@@ -180,7 +181,7 @@ class EfficientFormer(Backbone):
                     blocks.append(Meta4D(dims[i], pool_size, act_cfg, drop_rate, rate, use_layer_scale))
             stages.append(nn.Sequential(*blocks))
         self.network = nn.ModuleList(stages)
-        self.out_indices = network_out_indices("EfficientFormer", out_indices, len(layers))
+        self.out_indices = resolve_out_indices("EfficientFormer", out_indices, len(layers))
         last = len(layers) - 1
         for index in self.out_indices:
             tokens_out = index == last and self.vit_num > 0 and not reshape_last_feat

@@ -14,8 +14,8 @@ from timm.layers import DropPath
 from torch import nn
 from torch.utils.checkpoint import checkpoint_sequential
 
+from minim.cls.models.backbones._checks import resolve_out_indices
 from minim.cls.models.backbones.base import Backbone, drop_path_rates
-from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 
@@ -188,7 +188,7 @@ class HorNet(Backbone):
             self.stages.append(nn.Sequential(*[
                 HorNetBlock(dims[i], settings["orders"][i], settings["dw_cfg"][i], scale, rate, use_layer_scale)
                 for rate in stage_rates]))
-        self.out_indices = stage_out_indices("HorNet", out_indices, 4)
+        self.out_indices = resolve_out_indices("HorNet", out_indices, 4)
         for index in self.out_indices:
             self.add_module(f"norm{index}", ChannelsFirstLayerNorm(dims[index]))
         self.feature_dim = dims[self.out_indices[-1]]

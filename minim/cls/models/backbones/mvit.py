@@ -14,10 +14,9 @@ import torch.nn.functional as F
 from timm.layers import DropPath, Mlp
 from torch import nn
 
-from minim.cls.models.backbones._checks import require_value
+from minim.cls.models.backbones._checks import require_value, resolve_out_indices
 from minim.cls.models.backbones.base import Backbone, drop_path_rates
 from minim.cls.models.backbones.twins import PatchEmbed
-from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 
@@ -186,7 +185,7 @@ class MViT(Backbone):
         self.num_scales = len(downscales) + 1
         self.scale_of_block = {index - 1: i for i, index in enumerate(downscales)}
         self.scale_of_block[num_layers - 1] = self.num_scales - 1
-        self.out_scales = stage_out_indices("MViT", out_scales, self.num_scales, name="out_scales")
+        self.out_scales = resolve_out_indices("MViT", out_scales, self.num_scales, name="out_scales")
 
         self.patch_embed = PatchEmbed(in_channels, settings["embed_dims"], patch["kernel_size"], patch["stride"],
                                       patch["padding"], norm=False)

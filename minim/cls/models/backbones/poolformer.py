@@ -6,14 +6,15 @@ MLP is timm's ``Mlp(use_conv=True)`` (same ``fc1``/``fc2`` keys and arithmetic).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import torch
-from timm.layers import DropPath, LayerNorm2d, Mlp
+from timm.layers import DropPath, Mlp
 from torch import nn
 
+from minim.cls.models.backbones._checks import resolve_out_indices
 from minim.cls.models.backbones.base import Backbone
-from minim.cls.models.layers import build_activation
+from minim.cls.models.layers import build_activation, build_norm2d
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 
@@ -24,19 +25,6 @@ _ARCHS = {
     "m36": {"layers": [6, 6, 18, 6], "embed_dims": [96, 192, 384, 768], "layer_scale_init_value": 1e-6},
     "m48": {"layers": [8, 8, 24, 8], "embed_dims": [96, 192, 384, 768], "layer_scale_init_value": 1e-6},
 }
-
-
-def build_norm2d(type_name: str, norm_cfg: Mapping[str, Any], channels: int) -> nn.Module:
-    """A norm over ``(N, C, H, W)`` maps from mmcv's ``GN`` / ``BN`` / ``LN2d`` configs."""
-    cfg = dict(norm_cfg) if isinstance(norm_cfg, Mapping) else {}
-    kind = cfg.pop("type", None)
-    if kind == "GN":
-        return nn.GroupNorm(cfg.pop("num_groups"), channels, **cfg)
-    if kind in ("BN", "BN2d", "SyncBN"):
-        return nn.BatchNorm2d(channels, **cfg)
-    if kind == "LN2d":
-        return LayerNorm2d(channels, **cfg)
-    raise BuildError(f"{type_name}: norm_cfg={norm_cfg!r} is not supported; use type 'GN', 'BN' or 'LN2d'")
 
 
 class PatchEmbed(nn.Module):
@@ -92,17 +80,6 @@ def _arch_settings(arch) -> dict:
     return dict(arch)
 
 
-def network_out_indices(type_name: str, out_indices, length: int) -> list[int]:
-    """``out_indices`` (int or sequence, negatives counted from ``length``) as a list of positions."""
-    indices = [out_indices] if isinstance(out_indices, int) else out_indices
-    if not isinstance(indices, Sequence) or not indices:
-        raise BuildError(f"{type_name}: out_indices must be an int or a non-empty sequence, got {out_indices!r}")
-    resolved = [index + length if index < 0 else index for index in indices]
-    if any(not 0 <= index < length for index in resolved):
-        raise BuildError(f"{type_name}: out_indices={out_indices!r} must lie in -{length}..{length - 1}")
-    return resolved
-
-
 @BACKBONES.register()
 class PoolFormer(Backbone):
     """mmcls ``PoolFormer(arch='s12'|'s24'|'s36'|'m36'|'m48'|dict)``.
@@ -122,8 +99,8 @@ class PoolFormer(Backbone):
         mlp_ratios = settings.get("mlp_ratios", [4] * len(layers))
         scale_init = settings.get("layer_scale_init_value", 1e-5)
         norm_cfg = norm_cfg if norm_cfg is not None else {"type": "GN", "num_groups": 1}
-        build_norm2d("PoolFormer", norm_cfg, embed_dims[0])
-        norm = lambda channels: build_norm2d("PoolFormer", norm_cfg, channels)  # noqa: E731
+        build_norm2d(norm_cfg, embed_dims[0])
+        norm = lambda channels: build_norm2d(norm_cfg, channels)  # noqa: E731
         act_cfg = act_cfg if act_cfg is not None else {"type": "GELU"}
 
         self.patch_embed = PatchEmbed(3, embed_dims[0], in_patch_size, in_stride, in_pad)
@@ -138,7 +115,7 @@ class PoolFormer(Backbone):
             if i + 1 < len(layers) and embed_dims[i] != embed_dims[i + 1]:
                 network.append(PatchEmbed(embed_dims[i], embed_dims[i + 1], down_patch_size, down_stride, down_pad))
         self.network = nn.ModuleList(network)
-        self.out_indices = network_out_indices("PoolFormer", out_indices, 7)
+        self.out_indices = resolve_out_indices("PoolFormer", out_indices, 7)
         for index in self.out_indices:
             self.add_module(f"norm{index}", norm(embed_dims[(index + 1) // 2]))
         self.feature_dim = embed_dims[(max(self.out_indices) + 1) // 2]
@@ -160,4 +137,4 @@ class PoolFormer(Backbone):
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-__all__ = ["PoolFormer", "Pooling", "PatchEmbed", "build_norm2d", "network_out_indices"]
+__all__ = ["PoolFormer", "Pooling", "PatchEmbed"]

@@ -1,14 +1,13 @@
-"""mmcls 0.x ``RegNet`` (pycls's RegNetX stage rule) on torchvision's RegNet."""
+"""mmcls 0.x ``RegNet`` (pycls's RegNetX stage rule) on minim's ResNet, with mmcls's module names."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping
 
-from torch import nn
-
-from minim.cls.models.backbones._checks import norm_type, require_single_out_index, require_value
-from minim.cls.models.backbones.torchvision_backbone import TorchvisionModelBackbone
+from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.resnet import Bottleneck, ResNet
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 from minim.suggest import did_you_mean
@@ -57,57 +56,83 @@ def regnet_stages(w0: int, wa: float, wm: float, group_w: int, depth: int, bot_m
     return depths, widths, groups
 
 
+def _arch_params(arch: Any) -> tuple[str, dict]:
+    if isinstance(arch, str):
+        if arch not in _PYCLS_REGNETX:
+            raise BuildError(f"RegNet: unknown arch {arch!r}; known: {', '.join(_PYCLS_REGNETX)} or "
+                             "dict(w0=..., wa=..., wm=..., group_w=..., depth=...)",
+                             hint=did_you_mean(arch, list(_PYCLS_REGNETX)))
+        return arch, dict(_PYCLS_REGNETX[arch])
+    if isinstance(arch, Mapping):
+        unknown = set(arch) - {"w0", "wa", "wm", "group_w", "depth", "bot_mul"}
+        missing = {"w0", "wa", "wm", "group_w", "depth"} - set(arch)
+        if unknown or missing:
+            problem = f"unknown {', '.join(sorted(unknown))}" if unknown else f"missing {', '.join(sorted(missing))}"
+            raise BuildError(f"RegNet arch dict needs w0, wa, wm, group_w, depth (and optionally bot_mul); "
+                             f"{problem}")
+        return "regnet", dict(arch)
+    raise BuildError(f"RegNet arch must be a name or a dict, got {arch!r}")
+
+
+#: torchvision RegNet module paths -> mmcls's (the same network: torchvision's regnet_x_* checkpoints)
+_TORCHVISION_KEYS = (
+    (re.compile(r"^stem\.0\."), "conv1."),
+    (re.compile(r"^stem\.1\."), "bn1."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.proj\.([01])\."), r"layer\1.\2.downsample.\3."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.a\.0\."), r"layer\1.\2.conv1."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.a\.1\."), r"layer\1.\2.bn1."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.b\.0\."), r"layer\1.\2.conv2."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.b\.1\."), r"layer\1.\2.bn2."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.c\.0\."), r"layer\1.\2.conv3."),
+    (re.compile(r"^trunk_output\.block(\d+)\.block\d+-(\d+)\.f\.c\.1\."), r"layer\1.\2.bn3."),
+)
+
+
+def torchvision_regnet_key_to_mmcls(key: str) -> str:
+    """A torchvision RegNetX key (``trunk_output.block1.block1-0.f.b.0.weight``) as mmcls's
+    (``layer1.0.conv2.weight``); other keys unchanged."""
+    for pattern, replacement in _TORCHVISION_KEYS:
+        renamed, count = pattern.subn(replacement, key)
+        if count:
+            return renamed
+    return key
+
+
 @BACKBONES.register()
-class RegNet(TorchvisionModelBackbone):
+class RegNet(ResNet):
     """mmcls ``RegNet(arch='regnetx_400mf'|...|'regnetx_12gf' or dict(w0, wa, wm, group_w, depth, bot_mul))``.
 
-    torchvision's RegNet implementation with pycls's stage widths, so every mmcls RegNetX config
-    builds with its own ``head.in_channels`` (torchvision's ``regnet_x_*`` weights load through
-    ``TorchvisionBackbone``; the index uses that).
+    minim's ResNet with a 3x3 stride-2 stem and ResNeXt bottlenecks of expansion 1 in pycls's stage
+    widths, under mmcls's module names; torchvision's ``regnet_x_*`` checkpoints (the same network for
+    the pycls widths) load too, renamed by :func:`torchvision_regnet_key_to_mmcls`.
     """
+
+    stem_kernel, stem_stride, stem_pool = 3, 2, False
 
     def __init__(self, arch: Any, in_channels: int = 3, stem_channels: int = 32, base_channels: int = 32,
                  strides=(2, 2, 2, 2), dilations=(1, 1, 1, 1), out_indices=(3,), style: str = "pytorch",
                  deep_stem: bool = False, avg_down: bool = False, frozen_stages: int = -1, conv_cfg=None,
                  norm_cfg=None, norm_eval: bool = False, with_cp: bool = False, zero_init_residual: bool = True,
                  init_cfg=None):
-        super().__init__(norm_eval=norm_eval, frozen_stages=frozen_stages, init_cfg=init_cfg)
-        from torchvision.models.regnet import BlockParams
-        from torchvision.models.regnet import RegNet as TorchvisionRegNet
-
-        name = "RegNet"
-        if isinstance(arch, str):
-            if arch not in _PYCLS_REGNETX:
-                raise BuildError(f"RegNet: unknown arch {arch!r}; known: {', '.join(_PYCLS_REGNETX)} or "
-                                 "dict(w0=..., wa=..., wm=..., group_w=..., depth=...)",
-                                 hint=did_you_mean(arch, list(_PYCLS_REGNETX)))
-            label, params = arch, dict(_PYCLS_REGNETX[arch])
-        elif isinstance(arch, Mapping):
-            unknown = set(arch) - {"w0", "wa", "wm", "group_w", "depth", "bot_mul"}
-            missing = {"w0", "wa", "wm", "group_w", "depth"} - set(arch)
-            if unknown or missing:
-                problem = f"unknown {', '.join(sorted(unknown))}" if unknown else f"missing {', '.join(sorted(missing))}"
-                raise BuildError(f"RegNet arch dict needs w0, wa, wm, group_w, depth (and optionally bot_mul); "
-                                 f"{problem}")
-            label, params = "regnet", dict(arch)
-        else:
-            raise BuildError(f"RegNet arch must be a name or a dict, got {arch!r}")
-        for arg, value, default in (("in_channels", in_channels, 3), ("stem_channels", stem_channels, 32),
-                                    ("base_channels", base_channels, 32), ("strides", strides, (2, 2, 2, 2)),
-                                    ("dilations", dilations, (1, 1, 1, 1)), ("style", style, "pytorch"),
-                                    ("deep_stem", deep_stem, False), ("avg_down", avg_down, False),
-                                    ("conv_cfg", conv_cfg, None), ("with_cp", with_cp, False)):
-            require_value(name, arg, value, default)
-        require_single_out_index(name, out_indices, 3)
-        norm_type(name, norm_cfg, "BN", "SyncBN")
+        Backbone.__init__(self, norm_eval=norm_eval, frozen_stages=frozen_stages, init_cfg=init_cfg)
+        if deep_stem:
+            raise BuildError("RegNet: deep_stem=True is not supported (mmcls's RegNet has none either)")
+        self.arch, params = _arch_params(arch)
         bot_mul = float(params.pop("bot_mul", 1.0))
-        depths, widths, groups = regnet_stages(bot_mul=bot_mul, **params)
-        if len(depths) != 4:
-            raise BuildError(f"RegNet arch {arch!r} gives {len(depths)} stages; mmcls's RegNet has 4")
-        block_params = BlockParams(depths=depths, widths=widths, group_widths=groups,
-                                   bottleneck_multipliers=[bot_mul] * 4, strides=[2] * 4)
-        self._setup(TorchvisionRegNet(block_params), label, final_path="fc")
-        self._check_frozen_stages(name)
+        depths, widths, group_widths = regnet_stages(bot_mul=bot_mul, **params)
+        if len(depths) > 4:
+            raise BuildError(f"RegNet arch {arch!r} gives {len(depths)} stages; mmcls's RegNet has at most 4")
+        self.depth, self.base_channels, self.expansion = sum(depths), base_channels, 1
+        self._configure(in_channels, stem_channels, strides, dilations, style, deep_stem, avg_down, conv_cfg,
+                        norm_cfg, with_cp, 0.0, len(depths))
+        stage_kwargs = [dict(groups=int(round(width * bot_mul)) // group_width, width_per_group=group_width,
+                             base_channels=width) for width, group_width in zip(widths, group_widths)]
+        self._make_stages(Bottleneck, depths, widths, stage_kwargs)
+        self._finish(out_indices, zero_init_residual)
 
-    def stage_modules(self) -> list[list[nn.Module]]:
-        return [[self.stem]] + [[block] for block in self.trunk_output]
+    def plain_key_to_own(self, key: str) -> str:
+        return torchvision_regnet_key_to_mmcls(key)
+
+    def classifier_key_to_own(self, key: str) -> str:
+        """mmcls keys unchanged; minim's earlier torchvision-layout RegNet checkpoints renamed."""
+        return torchvision_regnet_key_to_mmcls(key)

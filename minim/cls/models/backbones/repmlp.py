@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minim.cls.models.backbones._checks import require_value
+from minim.cls.models.backbones._checks import require_value, resolve_out_indices
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.backbones.repvgg import fold_norm
 from minim.cls.models.layers import SELayer, build_norm2d, conv_module
@@ -188,7 +188,7 @@ class RepMLPNet(Backbone):
         num_stages = len(channels)
         self.img_size = _pair(img_size)
         self.deploy = bool(deploy)
-        self.out_indices = self._resolve_out_indices(out_indices, num_stages)
+        self.out_indices = resolve_out_indices("RepMLPNet", out_indices, num_stages)
         self.patch_embed = PatchEmbed(in_channels, channels[0], _pair(patch_size), self.img_size, norm_cfg)
         height, width = self.patch_embed.out_size
         self.stages = nn.ModuleList()
@@ -204,14 +204,6 @@ class RepMLPNet(Backbone):
         self.final_norm = build_norm2d(norm_cfg, channels[-1]) if final_norm else nn.Identity()
         last = max(self.out_indices)
         self.feature_dim = channels[min(last + 1, num_stages - 1)]
-
-    @staticmethod
-    def _resolve_out_indices(out_indices: Any, num_stages: int) -> list[int]:
-        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        resolved = [index + num_stages if index < 0 else index for index in indices]
-        if not resolved or any(not 0 <= index < num_stages for index in resolved):
-            raise BuildError(f"RepMLPNet: out_indices={out_indices!r} must name stages 0..{num_stages - 1}")
-        return resolved
 
     def forward(self, x: torch.Tensor):
         if tuple(x.shape[2:]) != self.img_size:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from minim.cls.models.backbones._checks import require_value
+from minim.cls.models.backbones._checks import require_value, resolve_out_indices
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.layers import SELayer, build_activation, build_norm2d, conv_module
 from minim.cls.models.registry import BACKBONES
@@ -188,14 +188,6 @@ def _resolve_arch(arch: Any) -> dict:
     return arch
 
 
-def _normalise_indices(out_indices: Any, num_stages: int) -> list[int]:
-    indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-    resolved = [index + num_stages if index < 0 else index for index in indices]
-    if not resolved or any(not 0 <= index < num_stages for index in resolved):
-        raise BuildError(f"RepVGG: out_indices={out_indices!r} must name stages 0..{num_stages - 1}")
-    return resolved
-
-
 @BACKBONES.register()
 class RepVGG(Backbone):
     """mmcls ``RepVGG(arch='A0'..'B3g4'|'D2se'|dict, deploy=False, add_ppf=False, ...)``.
@@ -217,7 +209,7 @@ class RepVGG(Backbone):
         if not len(arch["width_factor"]) == len(strides) == len(dilations) == num_stages:
             raise BuildError(f"RepVGG: num_blocks, width_factor, strides and dilations need one entry per stage "
                              f"({num_stages})")
-        self.out_indices = _normalise_indices(out_indices, num_stages)
+        self.out_indices = resolve_out_indices("RepVGG", out_indices, num_stages)
         self.deploy = bool(deploy)
         block_args = {"se_cfg": arch["se_cfg"], "with_cp": with_cp, "norm_cfg": norm_cfg, "act_cfg": act_cfg,
                       "deploy": self.deploy}

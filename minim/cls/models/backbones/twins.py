@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch import nn
 
+from minim.cls.models.backbones._checks import resolve_out_indices
 from minim.cls.models.backbones.base import Backbone, drop_path_rates
-from minim.cls.models.backbones.van import stage_out_indices
 from minim.cls.models.layers import build_activation
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
@@ -228,7 +228,7 @@ class PCPVT(Backbone):
         dims, depths = settings["embed_dims"], settings["depths"]
         self.num_stages = len(depths)
         self.norm_eps = eps = _norm_eps(self.type_name, norm_cfg if norm_cfg is not None else {"type": "LN"})
-        self.out_indices = stage_out_indices(self.type_name, out_indices, self.num_stages)
+        self.out_indices = resolve_out_indices(self.type_name, out_indices, self.num_stages)
         self.patch_embeds = nn.ModuleList(
             PatchEmbed(in_channels if i == 0 else dims[i - 1], dims[i], settings["patch_sizes"][i],
                        settings["strides"][i], "corner", norm=True) for i in range(self.num_stages))

@@ -12,10 +12,9 @@ import torch
 from timm.layers import DropPath
 from torch import nn
 
-from minim.cls.models.backbones._checks import require_value
+from minim.cls.models.backbones._checks import require_value, resolve_out_indices
 from minim.cls.models.backbones.base import Backbone, drop_path_rates
-from minim.cls.models.backbones.poolformer import build_norm2d
-from minim.cls.models.layers import build_activation
+from minim.cls.models.layers import build_activation, build_norm2d
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
 
@@ -97,10 +96,10 @@ class VANBlock(nn.Module):
         super().__init__()
         act_cfg = act_cfg if act_cfg is not None else {"type": "GELU"}
         norm_cfg = norm_cfg if norm_cfg is not None else {"type": "BN"}
-        self.norm1 = build_norm2d("VAN", norm_cfg, dim)
+        self.norm1 = build_norm2d(norm_cfg, dim)
         self.attn = SpatialAttention(dim, act_cfg)
         self.drop_path = DropPath(drop_path_rate)
-        self.norm2 = build_norm2d("VAN", norm_cfg, dim)
+        self.norm2 = build_norm2d(norm_cfg, dim)
         self.mlp = MixFFN(dim, int(dim * ffn_ratio), act_cfg, drop_rate)
         use_scale = layer_scale_init_value > 0
         self.layer_scale_1 = nn.Parameter(torch.full((dim,), float(layer_scale_init_value))) if use_scale else None
@@ -126,18 +125,6 @@ def _arch_settings(arch) -> dict:
     return dict(arch)
 
 
-def stage_out_indices(type_name: str, out_indices, num_stages: int, name: str = "out_indices") -> list[int]:
-    """Stage indices (int or sequence, negatives counted from the end), sorted."""
-    indices = [out_indices] if isinstance(out_indices, int) else out_indices
-    if not isinstance(indices, (list, tuple)) or not all(isinstance(index, int) for index in indices):
-        raise BuildError(f"{type_name}: {name} must be an int or a sequence of ints, got {out_indices!r}")
-    resolved = sorted(index + num_stages if index < 0 else index for index in indices)
-    if not resolved or any(not 0 <= index < num_stages for index in resolved):
-        raise BuildError(f"{type_name}: {name}={out_indices!r} must be stage indices in "
-                         f"-{num_stages}..{num_stages - 1}")
-    return resolved
-
-
 @BACKBONES.register()
 class VAN(Backbone):
     """mmcls ``VAN(arch='b0'..'b6'|'tiny'|'small'|'base'|'large'|dict)``; outputs ``(N, C, H, W)`` maps.
@@ -159,7 +146,7 @@ class VAN(Backbone):
         norm_cfg = dict(norm_cfg) if norm_cfg is not None else {"type": "LN"}
         require_value("VAN", "norm_cfg type", norm_cfg.pop("type", None), "LN")
         self.num_stages = len(depths)
-        self.out_indices = stage_out_indices("VAN", out_indices, self.num_stages)
+        self.out_indices = resolve_out_indices("VAN", out_indices, self.num_stages)
         rates = drop_path_rates(drop_path_rate, sum(depths))
         for i, depth in enumerate(depths):
             stage_rates, rates = rates[:depth], rates[depth:]
