@@ -49,5 +49,6 @@ def test_every_family_module_has_a_small_fixture():
         covered.add(backbone_type)
     implemented = {name for module, names in FAMILIES.items() for name in names
                    if (Path(__file__).parents[1] / "minim/cls/models/backbones" / f"{module}.py").exists()}
-    assert not implemented - covered, \
+    # TIMMBackbone wraps timm's own models (and no mmcls 0.25 config uses it): test_cls_models covers it
+    assert not implemented - covered - {"TIMMBackbone"}, \
         "record a small mmcls fixture for these backbones"

@@ -6,7 +6,6 @@ numerically the same, else its own) and declares how mmcls checkpoints map onto 
 """
 
 from minim.cls.models.backbones.base import Backbone
-from minim.cls.models.backbones.timm_backbone import TIMMBackbone
 from minim.cls.models.backbones.torchvision_backbone import TorchvisionBackbone
 from minim.cls.models.registry import BACKBONES
 
@@ -45,8 +44,9 @@ FAMILIES = {
     "efficientformer": ["EfficientFormer"],
     "mvit": ["MViT"],
     "twins": ["PCPVT", "SVT"],
+    "timm_backbone": ["TIMMBackbone"],
 }
 for _module, _names in FAMILIES.items():
     BACKBONES.register_lazy(_names, f"{__name__}.{_module}")
 
-__all__ = ["Backbone", "TorchvisionBackbone", "TIMMBackbone", "FAMILIES"]
+__all__ = ["Backbone", "TorchvisionBackbone", "FAMILIES"]

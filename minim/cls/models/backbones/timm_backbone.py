@@ -1,23 +1,15 @@
-"""``TIMMBackbone``: a timm model as a backbone (needs the optional ``timm`` package)."""
+"""``TIMMBackbone``: any timm model as a backbone."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import timm
 import torch
 
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
-
-
-def _import_timm():
-    try:
-        import timm
-    except ImportError as exc:
-        raise BuildError("TIMMBackbone needs the timm package, which is not installed",
-                         hint="pip install timm  (or: pip install 'minim[timm]')") from exc
-    return timm
 
 
 @BACKBONES.register()
@@ -39,7 +31,6 @@ class TIMMBackbone(Backbone):
         if features_only:
             raise BuildError("TIMMBackbone: features_only=True is not supported (minim classifies with the pooled "
                              "features)")
-        timm = _import_timm()
         if not timm.is_model(model_name):
             from minim.suggest import did_you_mean
 
