@@ -43,15 +43,15 @@ _LESS_PARTS = ("loss", "error", "_err")
 # -- arguments -----------------------------------------------------------------------------------
 
 
-def check_metric_names(metric: str | Sequence[str]) -> list[str]:
-    """The metric names of ``metric`` (one or several); unknown ones are a :class:`ConfigError`."""
+def check_metric_names(metric: str | Sequence[str], supported: Sequence[str] = METRICS) -> list[str]:
+    """The metric names of ``metric`` (one or several); names not in ``supported`` are a :class:`ConfigError`."""
     names = [metric] if isinstance(metric, str) else list(metric)
     if not names:
-        raise ConfigError("no metric given; choose from " + ", ".join(METRICS))
+        raise ConfigError("no metric given; choose from " + ", ".join(supported))
     for name in names:
-        if name not in METRICS:
+        if name not in supported:
             raise ConfigValueError(
-                f"unknown metric {name!r}; supported: {', '.join(METRICS)}", hint=did_you_mean(str(name), METRICS)
+                f"unknown metric {name!r}; supported: {', '.join(supported)}", hint=did_you_mean(str(name), supported)
             )
     return names
 

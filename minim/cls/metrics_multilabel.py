@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from minim.cls.metrics import check_metric_names
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
@@ -82,22 +83,10 @@ def average_performance(pred: Any, target: Any, thr: float | None = None,
             float(op), float(orec), float(2 * op * orec / max(op + orec, _EPS)))
 
 
-def check_metric_names(metric: str | Sequence[str]) -> list[str]:
-    """The multi-label metric names of ``metric``; unknown ones are a :class:`ConfigError`."""
-    names = [metric] if isinstance(metric, str) else list(metric)
-    if not names:
-        raise ConfigError("no metric given; choose from " + ", ".join(METRICS))
-    for name in names:
-        if name not in METRICS:
-            raise ConfigError(f"unknown multi-label metric {name!r}; supported: {', '.join(METRICS)}",
-                              hint=did_you_mean(str(name), METRICS))
-    return names
-
-
 def evaluate_multilabel(scores: Any, gt_labels: Any, metric: str | Sequence[str] = "mAP",
                         metric_options: Mapping[str, Any] | None = None) -> dict[str, float]:
     """mmcls ``MultiLabelDataset.evaluate``: the asked metrics of ``scores`` against ``(N, C)`` targets."""
-    names = check_metric_names(metric)
+    names = check_metric_names(metric, METRICS)
     options = dict(metric_options or {"thr": 0.5})
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:

@@ -173,3 +173,11 @@ def drop_path_rates(rate: float, count: int) -> list[float]:
     """mmcls's stochastic-depth schedule: ``count`` rates rising linearly from 0 to ``rate`` (computed on the
     CPU, so a model built under ``torch.device('meta')`` gets them too)."""
     return torch.linspace(0, rate, count, device="cpu").tolist()
+
+
+def renamed_module_key(key: str, module_names: dict[str, str]) -> str:
+    """``key`` with its module path renamed by ``module_names`` (torchvision's path -> this backbone's); keys of
+    modules not in the table are returned unchanged."""
+    module, _, param = key.rpartition(".")
+    own = module_names.get(module)
+    return f"{own}.{param}" if own else key

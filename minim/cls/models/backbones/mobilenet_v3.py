@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from minim.cls.models.backbones._checks import resolve_out_indices
-from minim.cls.models.backbones.base import Backbone
+from minim.cls.models.backbones.base import Backbone, renamed_module_key
 from minim.cls.models.layers import SELayer, conv_module
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
@@ -138,9 +138,7 @@ class MobileNetV3(Backbone):
         return names
 
     def plain_key_to_own(self, key: str) -> str | None:
-        module, _, param = key.rpartition(".")
-        own = self._torchvision_names.get(module)
-        return f"{own}.{param}" if own else key
+        return renamed_module_key(key, self._torchvision_names)
 
     #: minim's checkpoints before it used mmcls's names kept torchvision's under ``backbone.``
     classifier_key_to_own = plain_key_to_own
