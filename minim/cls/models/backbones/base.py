@@ -160,15 +160,6 @@ def replace_module(model: nn.Module, path: str, new: nn.Module) -> nn.Module:
     return old
 
 
-def set_stochastic_depth(model: nn.Module, rate: float) -> None:
-    """Set torchvision's per-block stochastic-depth probabilities to ``rate * i / (n - 1)``."""
-    from torchvision.ops import StochasticDepth
-
-    layers = [m for m in model.modules() if isinstance(m, StochasticDepth)]
-    for index, layer in enumerate(layers):
-        layer.p = rate * index / max(len(layers) - 1, 1)
-
-
 def drop_path_rates(rate: float, count: int) -> list[float]:
     """mmcls's stochastic-depth schedule: ``count`` rates rising linearly from 0 to ``rate`` (computed on the
     CPU, so a model built under ``torch.device('meta')`` gets them too)."""
