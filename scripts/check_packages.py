@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import re
 import string
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -243,10 +245,7 @@ REAL_MODEL = ("from mmcls.models import build_classifier; import torch, mmcv, mm
               "print('mmcls', mmcls.__version__, 'mmcv', mmcv.__version__, 'scores', len(out[0]))")
 
 
-def _step(title: str, command: list[str], env: dict, expect: int | None = 0) -> "subprocess.CompletedProcess":
-    import subprocess
-    import time
-
+def _step(title: str, command: list[str], env: dict, expect: int | None = 0) -> subprocess.CompletedProcess:
     start = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     took = time.monotonic() - start
