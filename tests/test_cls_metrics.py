@@ -85,8 +85,11 @@ def test_precision_with_thresholds_counts_only_confident_predictions():
 
 def test_topk_larger_than_the_class_count_is_clamped_with_a_warning():
     scores, labels = softmax_scores(classes=3)
-    with pytest.warns(UserWarning, match="reporting top-1 only"):
-        result = evaluate(scores, labels)
+    with warnings.catch_warnings():  # mmcls's default topk=(1, 5) on 3 classes: top-1, nothing was asked
+        warnings.simplefilter("error")
+        assert list(evaluate(scores, labels)) == ["accuracy_top-1"]
+    with pytest.warns(UserWarning, match=r"reporting top-1 only .*--cfg-options 'evaluation.metric_options.topk=\(1,\)'"):
+        result = evaluate(scores, labels, metric_options={"topk": (1, 5)})
     assert list(result) == ["accuracy_top-1"]
     with pytest.warns(UserWarning, match="using topk=3"):
         assert evaluate(scores, labels, metric_options={"topk": 5}) == {"accuracy": 100.0}

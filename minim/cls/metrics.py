@@ -13,8 +13,9 @@
 Ties rank as ``torch.topk`` ranks them (as mmcls: accuracy on float32 scores, precision/recall/F1
 on the scores' own dtype), so ``evaluate(np.full((1, 4), 0.25), [2], ..., dict(topk=1))`` counts the
 sample as a hit, as mmcls does. Key order: accuracy keys, then support, then precision, recall,
-f1_score (``save_best='auto'`` takes the first). Fixed traps: ``topk`` ks larger than the number of classes are dropped with a
-warning instead of crashing (an int ``topk`` is clamped), lists are accepted as tuples, unknown
+f1_score (``save_best='auto'`` takes the first). Fixed traps: ``topk`` ks larger than the number of classes are dropped
+instead of crashing (an int ``topk`` is clamped; a warning naming the fix when the caller set ``topk``, none for
+the default), lists are accepted as tuples, unknown
 metric names or options raise :class:`ConfigError` with a did-you-mean.
 """
 
@@ -88,12 +89,12 @@ def _topk(topk: Any, num_classes: int | None, warn: bool) -> tuple[list[int], bo
     valid = [k for k in ks if k <= num_classes]
     if not valid:
         raise ConfigError(f"every k in topk={tuple(ks)} exceeds the {num_classes} classes", hint="use topk=(1,)")
-    if warn:
+    if warn and topk is not DEFAULT_TOPK:  # mmcls's default (1, 5) on fewer classes: top-1 only, nothing asked
         warnings.warn(
             f"topk={tuple(ks)} asks for more than the {num_classes} classes; reporting "
             f"{', '.join(f'top-{k}' for k in valid)} only (set evaluation.metric_options=dict(topk={tuple(valid)!r}) "
-            f"in the config, or pass --metric-options topk={','.join(map(str, valid))}, to silence this)", stacklevel=3
-        )
+            f"in the config, or --cfg-options 'evaluation.metric_options.topk={tuple(valid)!r}', to silence this)",
+            stacklevel=3)
     return valid, True
 
 
