@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
-MINIM_ENV = ("MINIM_HOME", "MINIM_OFFLINE", "MINIM_MIRROR", "MINIM_INDEX_PATH", "MINIM_DEBUG")
+MINIM_ENV = ("MINIM_HOME", "MINIM_OFFLINE", "MINIM_MIRROR", "MINIM_INDEX_PATH", "MINIM_DEBUG", "MINIM_USER_CONF")
+#: kept for subprocesses: the isolated cache, and no user defaults file (the developer's ~/.minimrc)
+KEPT_ENV = ("MINIM_HOME", "MINIM_USER_CONF")
 
 
 @pytest.fixture(autouse=True)
 def isolated_minim_env(tmp_path_factory, monkeypatch):
-    """Every test gets its own MINIM_HOME and no inherited MINIM_* settings."""
+    """Every test gets its own MINIM_HOME, no user defaults file and no inherited MINIM_* settings."""
     for name in MINIM_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MINIM_HOME", str(tmp_path_factory.mktemp("minim_home")))
+    monkeypatch.setenv("MINIM_USER_CONF", "")
     from minim.index import loader
 
     loader._cache.clear()
@@ -55,7 +58,7 @@ def run_cli(capsys):
 def minim_subprocess(*args: str, env: dict | None = None, cwd: Path | None = None,
                      timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``python -m minim ARGS`` in a fresh interpreter."""
-    full_env = {k: v for k, v in os.environ.items() if k not in MINIM_ENV or k == "MINIM_HOME"}
+    full_env = {k: v for k, v in os.environ.items() if k not in MINIM_ENV or k in KEPT_ENV}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "minim", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)

@@ -13,6 +13,7 @@ import sys
 import click
 
 from minim import __version__
+from minim.cli.user_defaults import command_defaults, load_user_defaults
 from minim.errors import MinimError, caused_by_interrupt, warning_line
 from minim.suggest import did_you_mean
 
@@ -41,8 +42,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
-        module = importlib.import_module(f"minim.cli.commands.{COMMANDS[name][0]}")
-        return module.command
+        command = importlib.import_module(f"minim.cli.commands.{COMMANDS[name][0]}").command
+        if ctx.default_map and name in ctx.default_map:
+            ctx.default_map[name] = command_defaults(ctx, command, ctx.default_map[name])
+        return command
 
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
@@ -69,12 +72,22 @@ Environment:
   MINIM_INDEX_PATH  extra model-index JSON files or folders (os.pathsep-separated)
   MINIM_TIMEOUT     HTTP read timeout in seconds, or CONNECT,READ (default 5,30)
   MINIM_DEBUG=1     show tracebacks (same as --debug)
+  MINIM_USER_CONF   user defaults file (same as --user-conf; empty: none)
+
+\b
+User defaults (mim's ~/.mimrc format), read from ~/.minimrc if it exists:
+  [options.train]             default options of 'minim train'
+  gpus = 2
+  [options.install]
+  yes = true
 """
 
 
 @click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="minim", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--user-conf", metavar="FILE", is_eager=True, expose_value=False, callback=load_user_defaults,
+              help="Read default command options from FILE (default: ~/.minimrc; see below).")
 @click.pass_context
 def cli(ctx, debug):
     """minim: find, download, fine-tune, test and run image classifiers.
