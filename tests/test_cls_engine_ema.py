@@ -32,7 +32,7 @@ class FixedDataset(NoisyDataset):
 
 
 def fake_runner(model, **fields):
-    return SimpleNamespace(model=model, iter=0, resumed_extra_state=None, weight_swapper=None,
+    return SimpleNamespace(model=model, iter=0,
                            logger=SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None), **fields)
 
 
@@ -44,7 +44,6 @@ def test_the_average_follows_mmcvs_rule_with_warm_up_and_interval():
     hook = EMAHook(momentum=0.3, interval=2, warm_up=4)
     runner = fake_runner(model)
     hook.before_run(runner)
-    assert runner.weight_swapper is hook
     assert sorted(name for name, _ in model.named_buffers()) == ["ema_bias", "ema_weight"]
     effective = 1 - 0.7 ** 2  # two single updates' worth of decay
     expected = model.weight.detach().clone()
@@ -58,10 +57,14 @@ def test_the_average_follows_mmcvs_rule_with_warm_up_and_interval():
             expected = (1 - momentum) * expected + momentum * model.weight.detach()
         torch.testing.assert_close(model.ema_weight, expected)
     raw = model.weight.detach().clone()
+    with hook.evaluation_weights(runner):  # evaluation and checkpoints see the averages
+        torch.testing.assert_close(model.weight.detach(), expected)
+    torch.testing.assert_close(model.weight.detach(), raw)
     hook.after_run(runner)
     torch.testing.assert_close(model.weight.detach(), expected)  # the model keeps the averages
     torch.testing.assert_close(model.ema_weight, raw)
-    assert runner.weight_swapper is None
+    with hook.evaluation_weights(runner):  # after the run: nothing to swap any more
+        torch.testing.assert_close(model.weight.detach(), expected)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -134,7 +137,8 @@ def test_resuming_across_ema_and_plain_runs_warns(tmp_path):
     plain = train_tiny(tmp_path / "ema", val=False, resume_from=str(tmp_path / "ema" / "epoch_1.pth"))
     assert "ema_conv_weight" not in plain.model.state_dict()
     text = sorted((tmp_path / "ema").glob("*.log"))[-1].read_text()
-    assert "was written with an EMAHook: without one, training goes on from its averaged weights" in text
+    assert "has tensors this model has no place for (ema_" in text
+    assert "an EMAHook, without which training goes on from its averaged weights" in text
 
     train_tiny(tmp_path / "plain", val=False, runner=dict(type="EpochBasedRunner", max_epochs=1))
     train_tiny(tmp_path / "plain", custom_hooks=ema_hooks(), val=False,

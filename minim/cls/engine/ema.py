@@ -14,6 +14,9 @@ weights without ``resume_from`` on the hook.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 
 from minim.cls.engine.hooks import HOOKS, Hook
@@ -56,6 +59,14 @@ class EMAHook(Hook):
         self.warm_up = warm_up
         self.weights: list[torch.Tensor] = []
         self.averages: list[torch.Tensor] = []
+        #: the resumed checkpoint's ema_* tensors (None: not resumed); True between before_run and after_run
+        self._resumed: dict[str, torch.Tensor] | None = None
+        self._active = False
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Take the checkpoint's ``ema_*`` tensors (the raw weights; its parameters hold the averages)."""
+        state_dict = checkpoint["state_dict"]
+        self._resumed = {key: state_dict.pop(key) for key in list(state_dict) if key.startswith(PREFIX)}
 
     def before_run(self, runner) -> None:
         model = runner.model.module if hasattr(runner.model, "module") else runner.model
@@ -69,12 +80,12 @@ class EMAHook(Hook):
                 model.register_buffer(buffer, weight.clone())
         self.averages = [model.get_buffer(buffer) for _, buffer in names]
         self._restore(runner, [buffer for _, buffer in names])
-        runner.weight_swapper = self
+        self._active = True
 
     def _restore(self, runner, buffers: list[str]) -> None:
         """After a resume: the checkpoint's ``ema_*`` tensors are the raw weights, its parameters the
         averages; swapped back, training goes on from the raw weights."""
-        saved = runner.resumed_extra_state
+        saved, self._resumed = self._resumed, None
         if saved is None:  # a fresh run
             return
         found = [buffer for buffer in buffers if buffer in saved]
@@ -108,8 +119,20 @@ class EMAHook(Hook):
                 weight.copy_(average)
                 average.copy_(raw)
 
+    @contextlib.contextmanager
+    def evaluation_weights(self, runner) -> Iterator[None]:
+        """Within (during the run): the model holds the averages."""
+        if not self._active:
+            yield
+            return
+        self.swap()
+        try:
+            yield
+        finally:
+            self.swap()
+
     def after_run(self, runner) -> None:
         """The trained model keeps the averaged weights (and, in ``ema_*``, the raw ones), as its checkpoints do."""
-        if runner.weight_swapper is self:
-            runner.weight_swapper = None
+        if self._active:
+            self._active = False
             self.swap()

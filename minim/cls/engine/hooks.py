@@ -3,12 +3,15 @@
 A hook reacts to the runner's stages (``before_run``, ``before_train_epoch``,
 ``before_train_iter``, ``after_train_iter``, ``after_train_epoch``, ``before_val_epoch``,
 ``after_val_epoch``, ``after_run``). Hooks run in priority order (lower value first), as in
-mmcv; on ties, in registration order.
+mmcv; on ties, in registration order. A hook that owns state keeps it through
+``before_save_checkpoint`` / ``after_load_checkpoint`` and decides, through ``evaluation_weights``,
+which weights evaluation and checkpoints see.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, ContextManager
 
 from minim.errors import ConfigError
 from minim.registry import Registry
@@ -58,6 +61,18 @@ class Hook:
     def before_val_epoch(self, runner) -> None: ...
 
     def after_val_epoch(self, runner) -> None: ...
+
+    # state a hook owns (mmengine's names); the runner knows no specific hook
+    def before_save_checkpoint(self, runner, meta: dict) -> None:
+        """Add this hook's state to the ``meta`` of a checkpoint about to be written."""
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Take this hook's state from a checkpoint being resumed (before ``before_run``); a hook that keeps
+        tensors in the model's state dict removes them from ``checkpoint['state_dict']`` here."""
+
+    def evaluation_weights(self, runner) -> ContextManager[None]:
+        """A context in which the model holds the weights to evaluate and to save (an EMAHook's averages)."""
+        return contextlib.nullcontext()
 
     # helpers shared by the built-in hooks
     @staticmethod

@@ -23,7 +23,6 @@ from torch import nn
 
 from minim.cls.engine import checkpoint_io
 from minim.cls.engine.device import Precision, peak_memory_mb
-from minim.cls.engine.ema import PREFIX as EMA_PREFIX, EMAHook
 from minim.cls.engine.dist import all_reduce_mean, get_world_size, is_main_process
 from minim.cls.engine.hooks import Hook, priority_value
 from minim.cls.engine.logger import RunLogger
@@ -143,12 +142,9 @@ class Runner:
         self.train_loader = None
         self.batch_size = 0
         self._resumed = False
-        #: tensors of the resumed checkpoint the model has no place for yet (an EMAHook's ``ema_*``); None: not resumed
-        self.resumed_extra_state: dict[str, torch.Tensor] | None = None
-        #: swaps the weights that evaluation and checkpoints see in and out (an EMAHook), or None
-        self.weight_swapper = None
-        self._weights_swapped = False
+        self._evaluation_weights_entered = False
         self.samples_trained = 0  # by this process (all ranks: x world_size)
+        self.stop_training = False  # a hook (EarlyStoppingHook) ends training after the current epoch/iteration
         self.train_seconds = 0.0  # inside training iterations (data + step + per-iteration hooks)
         self.train_time = 0.0  # the whole run, evaluation and checkpoints included
         self.reset_log_buffer()
@@ -190,18 +186,19 @@ class Runner:
 
     @contextlib.contextmanager
     def evaluation_weights(self) -> Iterator[None]:
-        """Within: the model holds the weights to evaluate and to save (an EMAHook's averages). Re-entrant."""
-        swapper = self.weight_swapper
-        if swapper is None or self._weights_swapped:
+        """Within: the model holds the weights to evaluate and to save (each hook's ``evaluation_weights``,
+        e.g. an EMAHook's averages). Re-entrant."""
+        if self._evaluation_weights_entered:
             yield
             return
-        swapper.swap()
-        self._weights_swapped = True
-        try:
-            yield
-        finally:
-            swapper.swap()
-            self._weights_swapped = False
+        with contextlib.ExitStack() as stack:
+            for hook in self.hooks:
+                stack.enter_context(hook.evaluation_weights(self))
+            self._evaluation_weights_entered = True
+            try:
+                yield
+            finally:
+                self._evaluation_weights_entered = False
 
     # --- log buffer ---------------------------------------------------------------------
     def reset_log_buffer(self) -> None:
@@ -305,11 +302,11 @@ class Runner:
             self.call_hook("after_run")
 
     def _run_epochs(self, data_loaders, workflow) -> None:
-        while self.epoch < self._max_epochs:
+        while self.epoch < self._max_epochs and not self.stop_training:
             for loader, (mode, epochs) in zip(data_loaders, workflow):
                 for _ in range(epochs):
                     if mode == "train":
-                        if self.epoch >= self._max_epochs:
+                        if self.epoch >= self._max_epochs or self.stop_training:
                             break
                         self.train_epoch(loader)
                     elif mode == "val":
@@ -368,14 +365,14 @@ class Runner:
         # mmcv's IterBasedRunner: ('train', N) runs N iterations, ('val', N) takes the next N val batches
         loaders = [_IterLoader(loader, self) if mode == "train" else _endless(loader)
                    for loader, (mode, _) in zip(data_loaders, workflow)]
-        while self.iter < self._max_iters:
+        while self.iter < self._max_iters and not self.stop_training:
             for loader, source, (mode, count) in zip(loaders, data_loaders, workflow):
                 if mode == "train":
                     self.mode = "train"
                     self.batch_normalizer = getattr(source, "batch_normalizer", None)
                     self.model.train()
                     for _ in range(count):
-                        if self.iter >= self._max_iters:
+                        if self.iter >= self._max_iters or self.stop_training:
                             break
                         tick = time.perf_counter()
                         batch = next(loader)
@@ -399,6 +396,8 @@ class Runner:
         meta["seed"] = self.seed
         if self.scaler is not None:
             meta["grad_scaler"] = self.scaler.state_dict()
+        for hook in self.hooks:
+            hook.before_save_checkpoint(self, meta)
         return meta
 
     def save_checkpoint(self, path: str | Path, save_optimizer: bool = True, end_of_epoch: bool | None = True) -> Path:
@@ -419,13 +418,17 @@ class Runner:
         if checkpoint is None:
             checkpoint = checkpoint_io.read(path)
         model = self.model.module if hasattr(self.model, "module") else self.model
-        state_dict = check_resumable(model, checkpoint, path)
-        own = model.state_dict()
-        # an EMAHook's averages (also when this model object already has the buffers from an earlier run)
-        self.resumed_extra_state = {k: v for k, v in state_dict.items() if k not in own or k.startswith(EMA_PREFIX)}
-        if self.resumed_extra_state and self.get_hook(EMAHook) is None:
-            self.logger.warning(f"{path} was written with an EMAHook: without one, training goes on from its "
-                                "averaged weights (add the EMAHook to custom_hooks to resume the raw ones)")
+        checkpoint = dict(checkpoint, state_dict=dict(checkpoint.get("state_dict", checkpoint)))
+        before = set(checkpoint["state_dict"])
+        for hook in self.hooks:  # hooks take the state they own first (an EMAHook its ema_* tensors)
+            hook.after_load_checkpoint(self, checkpoint)
+        state_dict = check_resumable(model, checkpoint, path, taken=before - set(checkpoint["state_dict"]))
+        extra = sorted(set(state_dict) - set(model.state_dict()))
+        if extra:
+            more = f", ... ({len(extra)} in all)" if len(extra) > 3 else ""
+            self.logger.warning(f"{path} has tensors this model has no place for ({', '.join(extra[:3])}{more}): "
+                                "the run that wrote it had a hook this config lacks (ema_* tensors: an EMAHook, "
+                                "without which training goes on from its averaged weights); they are ignored")
         model.load_state_dict(state_dict, strict=False)
         if checkpoint.get("optimizer") is not None:
             try:
@@ -481,17 +484,19 @@ class _IterLoader:
         return batch
 
 
-def check_resumable(model: nn.Module, checkpoint: dict[str, Any], path: str | Path) -> dict[str, Any]:
+def check_resumable(model: nn.Module, checkpoint: dict[str, Any], path: str | Path,
+                    taken: Iterable[str] = ()) -> dict[str, Any]:
     """The checkpoint's state dict (``module.`` prefixes dropped) if it is a training checkpoint of
-    ``model``: the same keys and shapes, and an ``iter`` in its meta; a :class:`CheckpointError` otherwise."""
+    ``model``: every key of the model (but those hooks ``taken`` from it), with the same shapes, and an
+    ``iter`` in its meta; a :class:`CheckpointError` otherwise. Extra tensors (a hook's) are allowed."""
     state_dict = checkpoint.get("state_dict", checkpoint)
     state_dict = {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
     own = model.state_dict()
-    missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state_dict if k not in own and not k.startswith(EMA_PREFIX)]  # an EMAHook's averages
+    taken = set(taken)
+    missing = [k for k in own if k not in state_dict and k not in taken and not k.endswith("num_batches_tracked")]
     resized = [f"{k} (checkpoint {list(v.shape)}, model {list(own[k].shape)})" for k, v in state_dict.items()
                if k in own and hasattr(v, "shape") and v.shape != own[k].shape]
-    for what, keys in (("missing", missing), ("unexpected", unexpected), ("other shapes", resized)):
+    for what, keys in (("missing", missing), ("other shapes", resized)):
         if keys:
             more = f", ... ({len(keys)} in all)" if len(keys) > 3 else ""
             raise CheckpointError(f"cannot resume from {path}: its weights do not fit the model ({what}: "
