@@ -11,8 +11,8 @@ Usage as a context manager::
         assert server.hits("/w/model-0123abcd.pth") == 2
         assert server.requests_for("/w/model-0123abcd.pth")[1].range == "bytes=1000-"
 
-or as a pytest fixture: ``from net_support import loopback_server`` in a test module makes the
-``loopback_server`` fixture available there (a fresh, started server per test).
+or as the pytest fixture ``loopback_server`` (a fresh, started server per test), which
+``tests/conftest.py`` registers for every test module.
 
 Every route is described by a :class:`Route`; its behaviours can be combined:
 

@@ -14,7 +14,7 @@ from minim.errors import ChecksumError, DownloadError, OfflineError, UsageError
 from minim.net.cache import cache_path
 from minim.net.download import DownloadResult, download, fetch_cached
 from minim.net.session import make_session
-from net_support import LoopbackServer, loopback_server  # noqa: F401 - pytest fixture
+from net_support import LoopbackServer
 
 BODY = random.Random(0).randbytes(3_000_000)
 DIGEST = hashlib.sha256(BODY).hexdigest()
@@ -388,7 +388,7 @@ def test_progress_lines_when_not_a_terminal_and_silence_with_none(loopback_serve
     url = serve(loopback_server)
     download(url, dest / "a.pth", progress="auto", cache=False)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == f"downloading a.pth (3.0 MB)" and "done" in lines[-1]
+    assert lines[0] == "downloading a.pth (3.0 MB)" and "done" in lines[-1]
     assert 3 <= len(lines) <= 12
     download(url, dest / "b.pth", progress="none", cache=False)
     assert capsys.readouterr() == ("", "")

@@ -11,7 +11,6 @@ from minim import __version__
 from minim.errors import UsageError
 from minim.net.session import (DEFAULT_TIMEOUT, MAX_RETRY_AFTER, CappedRetry, make_session, timeout_from_env,
                                user_agent)
-from net_support import loopback_server  # noqa: F401 - pytest fixture
 
 
 @pytest.fixture(autouse=True)

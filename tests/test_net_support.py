@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from net_support import LoopbackServer, loopback_server  # noqa: F401 - pytest fixture
+from net_support import LoopbackServer
 
 
 def get(url, **headers):
