@@ -1,21 +1,59 @@
 """Data pipelines with mmcls 0.x transform names, implemented on torchvision (uint8 tensors until ``Normalize``)."""
 
-from minim.cls.datasets.pipelines.color import AutoAugment, ColorJitter, RandAugment, RandomErasing, RandomGrayscale
+from minim.cls.datasets.pipelines.albu import Albu
+from minim.cls.datasets.pipelines.augment_ops import (
+    AutoContrast,
+    Brightness,
+    ColorTransform,
+    Contrast,
+    Cutout,
+    Equalize,
+    Invert,
+    Posterize,
+    Rotate,
+    Sharpness,
+    Shear,
+    Solarize,
+    SolarizeAdd,
+    Translate,
+)
+from minim.cls.datasets.pipelines.auto_augment import AutoAugment, RandAugment
+from minim.cls.datasets.pipelines.color import ColorJitter, RandomErasing, RandomGrayscale
 from minim.cls.datasets.pipelines.compose import Compose, Transform, build_transform
-from minim.cls.datasets.pipelines.formatting import Collect, ImageToTensor, Normalize, ToHalf, ToTensor, to_tensor
+from minim.cls.datasets.pipelines.formatting import (
+    Collect,
+    ImageToTensor,
+    Normalize,
+    ToHalf,
+    ToNumpy,
+    ToPIL,
+    ToTensor,
+    Transpose,
+    WrapFieldsToLists,
+    to_tensor,
+)
 from minim.cls.datasets.pipelines.geometric import CenterCrop, Pad, RandomCrop, RandomFlip, RandomResizedCrop, Resize
 from minim.cls.datasets.pipelines.loading import LoadImageFromFile, read_image, results_from_array
 
 __all__ = [
+    "Albu",
     "AutoAugment",
+    "AutoContrast",
+    "Brightness",
     "CenterCrop",
     "Collect",
     "ColorJitter",
+    "ColorTransform",
     "Compose",
+    "Contrast",
+    "Cutout",
+    "Equalize",
     "ImageToTensor",
+    "Invert",
     "LoadImageFromFile",
     "Normalize",
     "Pad",
+    "Posterize",
     "RandAugment",
     "RandomCrop",
     "RandomErasing",
@@ -23,9 +61,19 @@ __all__ = [
     "RandomGrayscale",
     "RandomResizedCrop",
     "Resize",
+    "Rotate",
+    "Sharpness",
+    "Shear",
+    "Solarize",
+    "SolarizeAdd",
     "ToHalf",
+    "ToNumpy",
+    "ToPIL",
     "ToTensor",
     "Transform",
+    "Translate",
+    "Transpose",
+    "WrapFieldsToLists",
     "build_transform",
     "read_image",
     "results_from_array",

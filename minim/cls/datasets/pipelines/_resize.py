@@ -65,6 +65,14 @@ def cv2_module() -> Any:
     return cv2
 
 
+def cv2_flag(interpolation: str) -> int:
+    """OpenCV's interpolation flag for an mmcv interpolation name (as ``mmcv.cv2_interp_codes``)."""
+    cv2 = cv2_module()
+    flags = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC,
+             "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
+    return flags[interpolation]
+
+
 def _hwc_array(img: torch.Tensor) -> np.ndarray:
     """The ``H x W x C`` (``H x W`` for one channel) array of a ``C x H x W`` tensor, without copying when possible."""
     array = img.detach().cpu().permute(1, 2, 0).numpy()
@@ -85,10 +93,8 @@ def resize(img: torch.Tensor, height: int, width: int, interpolation: str = "bil
         raise DataError(f"cannot resize an image to {height}x{width} pixels")
     array = _hwc_array(img)
     if backend == "cv2":
-        cv2 = cv2_module()
-        flags = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC,
-                 "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
-        return _chw_tensor(cv2.resize(array, (int(width), int(height)), interpolation=flags[interpolation]))
+        resized = cv2_module().resize(array, (int(width), int(height)), interpolation=cv2_flag(interpolation))
+        return _chw_tensor(resized)
     if array.dtype != np.uint8:
         raise DataError(f"backend='pillow' resizes uint8 images only (as mmcv), got {array.dtype}; "
                         "use backend='cv2' or resize before converting to float")

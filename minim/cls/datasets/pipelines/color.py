@@ -1,28 +1,17 @@
 """Photometric transforms with mmcls 0.x names, on uint8 ``C x H x W`` tensors.
 
-``AutoAugment`` and ``RandAugment`` run torchvision's implementations: mmcls's explicit
-``policies=`` lists cannot be mapped one to one, so:
-
-- ``AutoAugment(policies=...)`` runs torchvision's AutoAugment with the ImageNet policy
-  (``policies='cifar10'`` or ``'svhn'`` pick those torchvision policies; a list warns);
-- ``RandAugment(num_policies, magnitude_level, total_level)`` runs torchvision's RandAugment with
-  ``num_ops=num_policies``, ``magnitude=magnitude_level`` and ``num_magnitude_bins=total_level + 1``
-  (so the same fraction of the maximum strength); ``magnitude_std`` has no torchvision equivalent
-  and is ignored with a warning; the op set is torchvision's (close to timm's "increasing" set).
-
-``hparams=dict(pad_val=..., interpolation=...)`` gives the fill (in mmcls's channel order) and the
-interpolation; 'bicubic' runs as 'bilinear' (torchvision's tensor affine ops support only those two).
+``AutoAugment``, ``RandAugment`` and their ops (``Brightness``, ``Contrast``, ...) follow mmcls
+exactly: see :mod:`.auto_augment` and :mod:`.augment_ops`; so does ``ColorJitter``, built on those ops.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import warnings
 from typing import Any
 
 import torch
-from torchvision.transforms import InterpolationMode, v2
+from torchvision.transforms import v2
 
 from minim.errors import BuildError, DataError
 from minim.cls.datasets.pipelines._image import (
@@ -31,30 +20,41 @@ from minim.cls.datasets.pipelines._image import (
     channel_values,
     check_probability,
     image_of,
-    interpolation_mode,
     swapped,
 )
+from minim.cls.datasets.pipelines.augment_ops import Brightness, ColorTransform, Contrast
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
 
 
 @PIPELINES.register()
 class ColorJitter(Transform):
-    """Random brightness/contrast/saturation (and, beyond mmcls, hue) jitter: factor in ``[1-x, 1+x]``."""
+    """mmcls's ``ColorJitter``: its ``Brightness``, ``Contrast`` and ``ColorTransform`` ops, in a random order.
+
+    As mmcls: the three magnitudes are ``random.uniform(0, x)`` (Python's generator), the order is
+    ``random.shuffle``'d, and each op (``prob=1``) negates its magnitude with probability 0.5 (numpy's
+    generator), so the factors are ``1 ± uniform(0, x)`` and the pixels and draws are mmcls's.
+    ``hue`` (beyond mmcls; 0 by default) then shifts the hue with torchvision's ``ColorJitter``.
+    """
 
     def __init__(self, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0, hue: float = 0.0):
         for name, value in dict(brightness=brightness, contrast=contrast, saturation=saturation).items():
-            if value < 0:
-                raise BuildError(f"ColorJitter {name} must be >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise BuildError(f"ColorJitter {name} must be a number >= 0, got {value!r}")
         if not 0 <= hue <= 0.5:
             raise BuildError(f"ColorJitter hue must be within [0, 0.5], got {hue!r}")
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
-        self._jitter = v2.ColorJitter(
-            brightness=brightness or None, contrast=contrast or None, saturation=saturation or None, hue=hue or None
-        )
+        self._hue = v2.ColorJitter(hue=hue) if hue else None
 
     def __call__(self, results: dict) -> dict:
-        results["img"] = self._jitter(image_of(results))
+        ops = [op(magnitude=random.uniform(0, limit), prob=1.0, random_negative_prob=0.5)
+               for op, limit in ((Brightness, self.brightness), (Contrast, self.contrast),
+                                 (ColorTransform, self.saturation))]
+        random.shuffle(ops)
+        for op in ops:
+            results = op(results)
+        if self._hue is not None:
+            results["img"] = self._hue(image_of(results))
         return results
 
 
@@ -205,88 +205,3 @@ class RandomErasing(Transform):
         img[:, top : top + erase_h, left : left + erase_w] = self._patch(results, channels, erase_h, erase_w, img.dtype)
         results["img"] = img
         return results
-
-
-class _TorchvisionAugment(Transform):
-    """Shared plumbing: mmcls ``hparams`` (``pad_val``, ``interpolation``) and channel-order-aware fill."""
-
-    def _build(self, hparams: dict | None, make) -> None:
-        hparams = dict(hparams or {})
-        unknown = set(hparams) - {"pad_val", "interpolation"}
-        if unknown:
-            raise BuildError(f"{type(self).__name__} hparams takes pad_val and interpolation, got {sorted(unknown)}")
-        mode = interpolation_mode(hparams.get("interpolation", "nearest"))
-        if mode == InterpolationMode.BICUBIC:  # torchvision's tensor affine ops take nearest or bilinear only
-            mode = InterpolationMode.BILINEAR
-        pad_val = hparams.get("pad_val", 128)
-        fill = [float(v) for v in pad_val] if isinstance(pad_val, (list, tuple)) else float(pad_val)
-        reversed_fill = fill[::-1] if isinstance(fill, list) else fill
-        # mmcls gives pad_val in its channel order; keep a variant for each possible tensor order.
-        self._ops = {False: make(mode, fill), True: make(mode, reversed_fill)}
-
-    def __call__(self, results: dict) -> dict:
-        img = image_of(results)
-        results["img"] = self._ops[img.shape[0] == 3 and orders_differ(results)](img)
-        return results
-
-
-@PIPELINES.register()
-class AutoAugment(_TorchvisionAugment):
-    """torchvision's AutoAugment; ``policies`` may name a torchvision policy (imagenet, cifar10, svhn)."""
-
-    def __init__(self, policies: Any = "imagenet", hparams: dict | None = None):
-        names = {p.value.lower(): p for p in v2.AutoAugmentPolicy}
-        if isinstance(policies, str):
-            if policies.lower() not in names:
-                raise BuildError(f"AutoAugment policies must be one of {', '.join(names)} or an mmcls policy list")
-            policy = names[policies.lower()]
-        else:
-            warnings.warn(
-                "AutoAugment: minim runs torchvision's ImageNet AutoAugment policy instead of the given policy list",
-                stacklevel=2,
-            )
-            policy = v2.AutoAugmentPolicy.IMAGENET
-        self.policy = policy.value
-        self._build(hparams, lambda mode, fill: v2.AutoAugment(policy=policy, interpolation=mode, fill=fill))
-
-
-@PIPELINES.register()
-class RandAugment(_TorchvisionAugment):
-    """torchvision's RandAugment with mmcls arguments (see the module docstring for the mapping)."""
-
-    def __init__(
-        self,
-        policies: Any = None,
-        num_policies: int = 2,
-        magnitude_level: float = 9,
-        magnitude_std: Any = 0.0,
-        total_level: int = 30,
-        hparams: dict | None = None,
-    ):
-        if int(num_policies) < 0:
-            raise BuildError(f"num_policies must be >= 0, got {num_policies!r}")
-        if not 0 <= magnitude_level <= total_level:
-            raise BuildError(f"magnitude_level must be within [0, total_level={total_level}], got {magnitude_level!r}")
-        if policies:
-            warnings.warn(
-                "RandAugment: minim runs torchvision's RandAugment op set instead of the given policy list",
-                stacklevel=2,
-            )
-        if magnitude_std not in (0, 0.0, None):
-            warnings.warn(
-                f"RandAugment: magnitude_std={magnitude_std!r} is ignored (torchvision uses a fixed magnitude)",
-                stacklevel=2,
-            )
-        self.num_policies = int(num_policies)
-        self.magnitude_level = magnitude_level
-        self.total_level = int(total_level)
-        self._build(
-            hparams,
-            lambda mode, fill: v2.RandAugment(
-                num_ops=self.num_policies,
-                magnitude=int(round(magnitude_level)),
-                num_magnitude_bins=self.total_level + 1,
-                interpolation=mode,
-                fill=fill,
-            ),
-        )

@@ -1,4 +1,9 @@
-"""``Normalize`` and the formatting steps ``ImageToTensor``, ``ToTensor``, ``ToHalf``, ``Collect``."""
+"""``Normalize`` and mmcls's formatting steps: ``ImageToTensor``, ``ToTensor``, ``ToHalf``, ``Transpose``,
+``ToPIL``, ``ToNumpy``, ``Collect``, ``WrapFieldsToLists``.
+
+``ToPIL``, ``ToNumpy`` and ``Transpose`` hand out the objects mmcls would hold at that point (its
+``H x W x C`` arrays, in its channel order): see :class:`ToPIL`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,14 @@ import numpy as np
 import torch
 
 from minim.errors import BuildError, DataError
-from minim.cls.datasets.pipelines._image import image_of, swapped, to_chw_tensor
+from minim.cls.datasets.pipelines._image import (
+    field_images,
+    image_fields,
+    is_pil_image,
+    mmcls_array,
+    swapped,
+    to_chw_tensor,
+)
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
 
@@ -18,7 +30,7 @@ DEFAULT_META_KEYS = ("filename", "ori_filename", "ori_shape", "img_shape", "flip
 
 @PIPELINES.register()
 class Normalize(Transform):
-    """``(img - mean) / std`` in 0-255 units, giving a float32 tensor, exactly as mmcls would.
+    """``(img - mean) / std`` in 0-255 units, giving a float32 tensor, exactly as mmcls would (every image field).
 
     mmcls first swaps BGR<->RGB when ``to_rgb=True``; mean/std are in the resulting order. minim
     decodes files as RGB, so with the usual ``to_rgb=True`` nothing moves; ``to_rgb=False`` on a
@@ -43,21 +55,22 @@ class Normalize(Transform):
         self.deferred = False
 
     def __call__(self, results: dict) -> dict:
-        img = image_of(results)
-        channels = img.shape[0]
-        if len(self.mean) not in (1, channels):
-            raise DataError(
-                f"Normalize has {len(self.mean)} mean values but the image of {results.get('filename')} "
-                f"has {channels} channel(s)"
-            )
         mmcls_order = results.get("mmcls_order", "rgb")
         target = swapped(mmcls_order) if self.to_rgb else mmcls_order
-        if channels == 3 and results.get("channel_order", "rgb") != target:
-            img = img.flip(0)
-        if self.deferred:
-            results["img"] = img
-        else:
-            results["img"] = img.to(torch.float32, copy=True).sub_(self._mean).div_(self._std)
+        for key, img in field_images(results).items():
+            channels = img.shape[0]
+            if len(self.mean) not in (1, channels):
+                raise DataError(
+                    f"Normalize has {len(self.mean)} mean values but the image of {results.get('filename')} "
+                    f"has {channels} channel(s)"
+                )
+            if channels == 3 and results.get("channel_order", "rgb") != target:
+                img = img.flip(0)
+            # deferred: the engine normalizes the batch's 'img' on the device; other fields are done here
+            if self.deferred and key == "img":
+                results[key] = img
+            else:
+                results[key] = img.to(torch.float32, copy=True).sub_(self._mean).div_(self._std)
         results["channel_order"] = results["mmcls_order"] = target
         results["img_norm_cfg"] = self._norm_cfg
         return results
@@ -126,6 +139,80 @@ class ToHalf(Transform):
 
 
 @PIPELINES.register()
+class Transpose(Transform):
+    """``value.transpose(order)`` for each of ``keys``, as mmcls does on its numpy arrays.
+
+    An image field (a minim tensor) is first turned into the array mmcls holds, ``H x W x C`` in
+    mmcls's channel order, so ``order`` means what it means in mmcls: ``(2, 0, 1)`` gives ``C x H x W``.
+    """
+
+    def __init__(self, keys: Sequence[str], order: Sequence[int]):
+        if isinstance(keys, str):
+            raise BuildError(f"Transpose keys must be a list of key names, got {keys!r}")
+        if isinstance(order, (str, bytes)) or not all(isinstance(axis, (int, np.integer)) for axis in order):
+            raise BuildError(f"Transpose order must be a sequence of axes such as (2, 0, 1), got {order!r}")
+        self.keys = list(keys)
+        self.order = tuple(int(axis) for axis in order)
+
+    def __call__(self, results: dict) -> dict:
+        fields = image_fields(results)
+        for key in self.keys:
+            value = _require(results, key, "Transpose")
+            if key in fields and isinstance(value, torch.Tensor):
+                value = mmcls_array(results, key)
+            if not isinstance(value, np.ndarray):
+                raise DataError(f"Transpose: results[{key!r}] is not an array but {type(value).__name__}; it "
+                                "transposes numpy arrays and image tensors (put ToNumpy before it for a PIL image)")
+            if len(self.order) != value.ndim:
+                raise DataError(f"Transpose order {self.order} does not match results[{key!r}], "
+                                f"which has {value.ndim} axes (shape {value.shape})")
+            results[key] = value.transpose(self.order)
+        return results
+
+
+@PIPELINES.register()
+class ToPIL(Transform):
+    """Turn ``results['img']`` into a PIL image, as mmcls's ``Image.fromarray(results['img'])``.
+
+    minim's images are ``C x H x W`` RGB tensors where mmcls holds ``H x W x C`` arrays in its own
+    channel order (BGR after ``LoadImageFromFile``). ``ToPIL`` gives the PIL image of *mmcls's* array,
+    so custom steps see the bytes they saw in mmcls (after ``LoadImageFromFile``, an ``'RGB'`` image
+    whose bytes are B, G, R, as in mmcls), and it switches every image field to mmcls's channel
+    order (``channel_order`` becomes ``mmcls_order``). Later steps read the image in that order:
+    ``ToNumpy`` gives mmcls's float32 array, and ``Normalize(to_rgb=True)`` ends in RGB as in mmcls.
+    Where mmcls's other steps fail on a PIL image (all but ``RandomFlip``), minim's accept it and
+    give back a tensor. A float image cannot become a PIL image (nor can it in mmcls): convert
+    before ``to_float32``/``Normalize``.
+    """
+
+    def __call__(self, results: dict) -> dict:
+        from PIL import Image
+
+        _require(results, "img", "ToPIL")
+        array = mmcls_array(results, "img")
+        if array.dtype != np.uint8:
+            raise DataError(f"ToPIL needs a uint8 image, got {array.dtype} (as in mmcls, PIL holds 8-bit images): "
+                            "put ToPIL before Normalize and load without to_float32")
+        results["img"] = Image.fromarray(array)
+        return results
+
+
+@PIPELINES.register()
+class ToNumpy(Transform):
+    """Turn ``results['img']`` into mmcls's float32 ``H x W x C`` array (``H x W`` for one channel), in
+    mmcls's channel order, as mmcls's ``np.array(img, dtype=np.float32)``; see :class:`ToPIL`."""
+
+    def __call__(self, results: dict) -> dict:
+        value = _require(results, "img", "ToNumpy")
+        if isinstance(value, torch.Tensor):
+            value = mmcls_array(results, "img")
+        elif not (isinstance(value, np.ndarray) or is_pil_image(value)):
+            raise DataError(f"ToNumpy: results['img'] is a {type(value).__name__}, not an image")
+        results["img"] = np.array(value, dtype=np.float32)
+        return results
+
+
+@PIPELINES.register()
 class Collect(Transform):
     """Keep ``keys`` and gather the ``meta_keys`` present into ``results['img_metas']`` (a plain dict)."""
 
@@ -139,3 +226,11 @@ class Collect(Transform):
         data = {key: _require(results, key, "Collect") for key in self.keys}
         data["img_metas"] = {key: results[key] for key in self.meta_keys if key in results}
         return data
+
+
+@PIPELINES.register()
+class WrapFieldsToLists(Transform):
+    """Wrap every value of the results in a one-element list (mmcls's last step for single-image evaluation)."""
+
+    def __call__(self, results: dict) -> dict:
+        return {key: [value] for key, value in results.items()}

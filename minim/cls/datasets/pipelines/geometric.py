@@ -2,8 +2,14 @@
 
 Resizing follows ``backend`` as mmcv does (:mod:`._resize`): ``'cv2'`` (the default, OpenCV's
 kernels without anti-aliasing) or ``'pillow'`` (Pillow's anti-aliased ones). Crop boxes, rounding
-and padding are mmcls's. Scalar random draws use Python's ``random`` (seeded per DataLoader worker
-by torch), in mmcls's order.
+and padding are mmcls's. Random draws come from the generator mmcls uses for each step, in mmcls's
+order: Python's ``random`` (crops; seeded per DataLoader worker by torch) and numpy's (``RandomFlip``;
+seeded per worker by minim's loader), so a seeded run draws what mmcls draws.
+
+Every step processes each key of ``results['img_fields']`` (default ``['img']``), as mmcls. Unlike
+mmcls, the random crops draw one window for all fields (mmcls draws a new one per field, which
+misaligns paired images while its ``RandomFlip`` flips them together): with one field, the draws
+and pixels are mmcls's; with several, the first field's are.
 """
 
 from __future__ import annotations
@@ -12,10 +18,19 @@ import math
 import random
 from typing import Any
 
+import numpy as np
 from torchvision.transforms.v2 import functional as F
 
 from minim.errors import BuildError, DataError
-from minim.cls.datasets.pipelines._image import as_range, check_probability, fill_for, image_of, set_image, size_pair
+from minim.cls.datasets.pipelines._image import (
+    as_range,
+    check_probability,
+    common_size,
+    field_images,
+    fill_for,
+    set_image,
+    size_pair,
+)
 from minim.cls.datasets.pipelines._resize import CV2_INTERPOLATIONS, check_backend, check_interpolation, resize
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
@@ -91,11 +106,12 @@ class Resize(Transform):
         return target, int(target * width / height)
 
     def __call__(self, results: dict) -> dict:
-        img = image_of(results)
-        new_size = self.target_size(img.shape[-2], img.shape[-1])
-        if tuple(img.shape[-2:]) != new_size:
-            img = resize(img, *new_size, interpolation=self.interpolation, backend=self.backend)
-        return set_image(results, img)
+        for key, img in field_images(results).items():
+            new_size = self.target_size(img.shape[-2], img.shape[-1])
+            if tuple(img.shape[-2:]) != new_size:
+                img = resize(img, *new_size, interpolation=self.interpolation, backend=self.backend)
+            set_image(results, img, key)
+        return results
 
 
 @PIPELINES.register()
@@ -134,7 +150,12 @@ class CenterCrop(Transform):
         self.backend = backend
 
     def __call__(self, results: dict) -> dict:
-        img = image_of(results)
+        for key, img in field_images(results).items():
+            set_image(results, self.crop(img), key)
+        return results
+
+    def crop(self, img):
+        """The centre crop of one ``C x H x W`` image."""
         height, width = img.shape[-2:]
         crop_h, crop_w = self.crop_size
         if self.efficientnet_style:
@@ -143,7 +164,7 @@ class CenterCrop(Transform):
         img = img[..., top:bottom, left:right]
         if self.efficientnet_style:
             img = resize(img, *self.crop_size, interpolation=self.interpolation, backend=self.backend)
-        return set_image(results, img)
+        return img
 
 
 @PIPELINES.register()
@@ -171,8 +192,7 @@ class RandomCrop(Transform):
         fill = fill_for(results, self.pad_val, img.shape[0]) if mode == "constant" else None
         return F.pad(img, padding, fill=fill, padding_mode=mode)
 
-    def __call__(self, results: dict) -> dict:
-        img = image_of(results)
+    def _padded(self, results: dict, img):
         if self.padding is not None:
             img = self._pad(results, img, self.padding, "constant")
         target_h, target_w = self.size
@@ -182,17 +202,26 @@ class RandomCrop(Transform):
         if self.pad_if_needed and img.shape[-1] < target_w:
             extra = target_w - img.shape[-1]
             img = self._pad(results, img, [extra, 0, extra, 0], self.padding_mode)
-        height, width = img.shape[-2:]
+        return img
+
+    def __call__(self, results: dict) -> dict:
+        images = {key: self._padded(results, img) for key, img in field_images(results).items()}
+        if not images:  # an empty img_fields: nothing to crop, nothing drawn (as mmcls)
+            return results
+        height, width = common_size(images, "RandomCrop")
+        target_h, target_w = self.size
         if height < target_h or width < target_w:
             raise DataError(
                 f"RandomCrop size {self.size} is larger than the image ({height}x{width}) of "
                 f"{results.get('filename')}; set pad_if_needed=True or resize first"
             )
-        if (height, width) == (target_h, target_w):
-            return set_image(results, img)
-        top = random.randint(0, height - target_h)
-        left = random.randint(0, width - target_w)
-        return set_image(results, img[..., top : top + target_h, left : left + target_w])
+        top = left = 0
+        if (height, width) != (target_h, target_w):
+            top = random.randint(0, height - target_h)
+            left = random.randint(0, width - target_w)
+        for key, img in images.items():
+            set_image(results, img[..., top : top + target_h, left : left + target_w], key)
+        return results
 
 
 @PIPELINES.register()
@@ -286,16 +315,20 @@ class RandomResizedCrop(Transform):
         return top, left, bottom - top, right - left
 
     def __call__(self, results: dict) -> dict:
-        img = image_of(results)
-        top, left, crop_h, crop_w = self.crop_box(img.shape[-2], img.shape[-1])
-        img = img[..., top : top + crop_h, left : left + crop_w]
-        img = resize(img, *self.size, interpolation=self.interpolation, backend=self.backend)
-        return set_image(results, img)
+        images = field_images(results)
+        if not images:  # an empty img_fields: nothing to crop, nothing drawn (as mmcls)
+            return results
+        top, left, crop_h, crop_w = self.crop_box(*common_size(images, "RandomResizedCrop"))
+        for key, img in images.items():
+            img = img[..., top : top + crop_h, left : left + crop_w]
+            set_image(results, resize(img, *self.size, interpolation=self.interpolation, backend=self.backend), key)
+        return results
 
 
 @PIPELINES.register()
 class RandomFlip(Transform):
-    """Flip with probability ``flip_prob``; sets ``flip`` and ``flip_direction``."""
+    """Flip every image field with probability ``flip_prob`` (one draw from numpy's generator, as mmcls);
+    sets ``flip`` and ``flip_direction``."""
 
     def __init__(self, flip_prob: float = 0.5, direction: str = "horizontal"):
         self.flip_prob = check_probability(flip_prob, "flip_prob")
@@ -304,12 +337,12 @@ class RandomFlip(Transform):
         self.direction = direction
 
     def __call__(self, results: dict) -> dict:
-        flip = random.random() < self.flip_prob
+        flip = bool(np.random.rand() < self.flip_prob)
         results["flip"] = flip
         results["flip_direction"] = self.direction
         if flip:
-            img = image_of(results)
-            results["img"] = img.flip(-1 if self.direction == "horizontal" else -2)
+            for key, img in field_images(results).items():
+                results[key] = img.flip(-1 if self.direction == "horizontal" else -2)
         return results
 
 
@@ -334,11 +367,12 @@ class Pad(Transform):
         self.padding_mode = _check_padding_mode(padding_mode)
 
     def __call__(self, results: dict) -> dict:
-        img = image_of(results)
-        height, width = img.shape[-2:]
-        target_h, target_w = (max(height, width),) * 2 if self.pad_to_square else self.size
-        extra_h, extra_w = max(target_h - height, 0), max(target_w - width, 0)
-        if extra_h or extra_w:
-            fill = fill_for(results, self.pad_val, img.shape[0]) if self.padding_mode == "constant" else None
-            img = F.pad(img, [0, 0, extra_w, extra_h], fill=fill, padding_mode=self.padding_mode)
-        return set_image(results, img)
+        for key, img in field_images(results).items():
+            height, width = img.shape[-2:]
+            target_h, target_w = (max(height, width),) * 2 if self.pad_to_square else self.size
+            extra_h, extra_w = max(target_h - height, 0), max(target_w - width, 0)
+            if extra_h or extra_w:
+                fill = fill_for(results, self.pad_val, img.shape[0]) if self.padding_mode == "constant" else None
+                img = F.pad(img, [0, 0, extra_w, extra_h], fill=fill, padding_mode=self.padding_mode)
+            set_image(results, img, key)
+        return results

@@ -27,7 +27,8 @@ _KEPT_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L")
 def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tensor:
     """Decode an image file into a uint8 ``C x H x W`` tensor (RGB for ``color``, 1 channel for ``grayscale``).
 
-    EXIF orientation is applied, as OpenCV (mmcv) does. Unreadable files raise :class:`DataError` naming the path.
+    EXIF orientation is applied and colour files become grey with OpenCV's weights and rounding, as mmcv's
+    ``imread`` does. Unreadable files raise :class:`DataError` naming the path.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -36,6 +37,8 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tens
         raise BuildError(f"color_type must be one of {', '.join(COLOR_TYPES)}, got {color_type!r}")
     try:
         with Image.open(path) as image:
+            if color_type == "grayscale" and image.format == "JPEG" and image.mode == "RGB":
+                image.draft("L", image.size)  # libjpeg's own luma, as OpenCV decodes grey JPEGs
             ImageOps.exif_transpose(image, in_place=True)
             array = np.asarray(_convert(image, color_type))
     except UnidentifiedImageError as exc:
@@ -63,7 +66,7 @@ def _convert(image: Any, color_type: str) -> Any:
     if color_type == "color":
         return image if image.mode == "RGB" else image.convert("RGB")
     if color_type == "grayscale":
-        return image if image.mode == "L" else image.convert("L")
+        return image if image.mode == "L" else _opencv_gray(image)
     if image.mode in _KEPT_MODES:
         return image
     return image.convert("RGBA" if "transparency" in image.info else "RGB")
@@ -135,6 +138,25 @@ class LoadImageFromFile(Transform):
             mmcls_order="bgr",
         )
         return results
+
+
+#: OpenCV's colour-to-grey weights: libpng's fixed point (PNG, truncated) and cvtColor's (others, rounded)
+_PNG_GRAY = ((9797, 19234, 3737), 15, 0)
+_CVT_GRAY = ((4899, 9617, 1868), 14, 1 << 13)
+
+
+def _opencv_gray(image: Any) -> Any:
+    """A colour image as OpenCV's ``IMREAD_GRAYSCALE`` gives it (Pillow's ``convert('L')`` is one level off on
+    about half of a PNG's pixels): PNGs through libpng's integer weights, WebP through Pillow's (which are
+    OpenCV's there), other formats through ``cvtColor``'s."""
+    from PIL import Image
+
+    if image.format == "WEBP":
+        return image.convert("L")
+    weights, shift, rounding = _PNG_GRAY if image.format == "PNG" else _CVT_GRAY
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint32)
+    gray = (rgb @ np.array(weights, dtype=np.uint32) + rounding) >> shift
+    return Image.fromarray(gray.astype(np.uint8), mode="L")
 
 
 def _eight_bit(image: Any) -> Any:
