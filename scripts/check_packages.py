@@ -294,6 +294,9 @@ def check_real_mmcv(venv: Path) -> int:
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
     if args[:1] == ["--real-mmcv"]:
         return check_real_mmcv(Path(args[1]) if len(args) > 1 else Path("/tmp/minim-real-mmcv-venv"))
     path = Path(args[0]) if args else ROOT / "model_index" / "packages.json"

@@ -134,8 +134,22 @@ def test_unreachable_index_is_one_clear_error(venv):
                              "--index-url", url, "--dry-run"],
                             capture_output=True, text=True, env=env, timeout=30)
     assert result.returncode == 1
-    assert f"package index unreachable: {url} (Connection refused)" in result.stderr
+    assert f"package index unreachable: {url} (Connection refused; from --index-url)" in result.stderr
     assert "--mirror" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_index_says_where_its_url_came_from(run_cli, venv, monkeypatch, tmp_path):
+    url = closed_port_url()
+    monkeypatch.setenv("PIP_INDEX_URL", url)
+    result = run_cli("install", "dupa", "--python", str(venv), "--dry-run")
+    assert result.exit_code == 1 and f"{url} (Connection refused; from PIP_INDEX_URL)" in result.err
+    monkeypatch.delenv("PIP_INDEX_URL")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nindex-url = {url}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    result = run_cli("install", "dupa", "--python", str(venv), "--dry-run")
+    assert result.exit_code == 1
+    assert f"{url} (Connection refused; from pip's configuration (global.index-url in pip config list))" in result.err
 
 
 def test_pip_failure_while_resolving_is_reported(run_cli, venv, index):

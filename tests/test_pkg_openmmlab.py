@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from pkg_support import (arrange, installed, isolated_pip, openmmlab_compat, pip_install,  # noqa: F401 (fixtures)
-                         pip_uninstall, publish_openmmlab, serve_fake_index, venv)
+from pkg_support import (arrange, closed_port_url, installed, isolated_pip, openmmlab_compat,  # noqa: F401
+                         pip_install, pip_uninstall, publish_openmmlab, serve_fake_index, venv)
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +116,26 @@ def test_a_package_that_needs_ops_gets_a_guided_build_with_ops(run_cli, venv, in
     assert build["ops"] is True and build["env"]["MMCV_WITH_OPS"] == "1" and build["dist"] == "mmcv-full"
     assert "mmdet needs mmcv's compiled ops" in items_of(plan)["mmcv-full"]["reason"]
     assert run(venv, "import mmdet, mmcv.ops; print(mmcv.ops.WITH_OPS)") == "True"
+
+
+def test_mmcv_named_on_the_command_line_goes_through_the_resolver(run_cli, venv, index):
+    with_cpu_torch(venv, index)
+    plan = json.loads(install(run_cli, venv, index, "mmcv==1.7.2", "--dry-run", "--json").out)
+    (build,) = plan["builds"]  # not pip's "no binary wheel of mmcv==1.7.2": mmcv 1.x is the lite build
+    assert build["dist"] == "mmcv" and build["ops"] is False
+    assert "lite build (no compiled ops), as requested" in items_of(plan)["mmcv"]["reason"]
+
+    unreachable = f"{index.base}/mmcv={closed_port_url().rsplit('/', 1)[0]}/mmcv"  # mmcv's wheel pages, down
+    result = install(run_cli, venv, index, "mmcv-full==1.7.2", "--mirror", unreachable, "--dry-run", "--json")
+    assert result.exit_code == 0, result.err
+    full = json.loads(result.out)
+    (build,) = full["builds"]
+    assert build["dist"] == "mmcv-full" and build["ops"] is True
+    note = next(n for n in full["notes"] if "is unreachable" in n)
+    assert "OpenMMLab never published mmcv-full wheels for torch 2.x (only for torch <2)" in note
+    assert "no wheel is missed" in note
+    assert "instead of a published wheel: mmcv-full 1.7.2 built here from its sdist with its compiled ops" \
+        in full["notes"][full["notes"].index(note) + 1]
 
 
 def test_ops_build_needs_torch_installed(run_cli, venv, index):

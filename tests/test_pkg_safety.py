@@ -74,7 +74,7 @@ def test_shadow_fix_whose_download_fails_removes_nothing(run_cli, venv, index):
 def test_uninstall_warns_about_shared_files_and_doctor_finds_them_missing(run_cli, venv, index):
     arrange(venv, index.url(), "dupa-full==1.0")
     pip_install(venv, "--no-deps", "dupa==1.0", index=index.url())
-    result = run_cli("uninstall", "dupa", "-y", "--python", str(venv))
+    result = run_cli("uninstall", "dupa", "-y", "--no-repair", "--python", str(venv))
     assert result.exit_code == 0, result.err
     repair = f"minim install --force-reinstall --no-deps dupa-full==1.0 -y --python {venv}"
     assert f"dupa/__init__.py also belongs to dupa-full; removing dupa breaks it (reinstall it afterwards: {repair})" \

@@ -61,3 +61,20 @@ def test_requirements_file_names_file_and_line(tmp_path):
         read_requirements_file(bad)
     with pytest.raises(UsageError, match="-r .*missing.txt"):
         read_requirements_file(tmp_path / "missing.txt")
+
+
+def test_words_after_double_dash_are_read_as_pip_reads_them():
+    from minim.packages.specs import read_pip_words
+
+    words = read_pip_words(["--no-cache-dir", "-c", "c.txt", "--index-url=http://i/simple", "--no-index", "-f",
+                            "./wheels", "requests>=2", "-r", "req.txt", "--extra-index-url", "http://x/simple", "six"])
+    assert words.specs == ["requests>=2", "six"]  # "c.txt" and "./wheels" are option values, not requirements
+    assert words.requirement_files == ["req.txt"] and words.find_links == ["./wheels"]
+    assert words.index_url == "http://i/simple" and words.extra_index_urls == ["http://x/simple"] and words.no_index
+    with pytest.raises(UsageError, match="--constraint after '--' needs a value"):
+        read_pip_words(["six", "--constraint"])
+
+
+def test_package_commands_help_has_examples(run_cli):
+    for command in ("list", "uninstall", "install", "doctor"):
+        assert "Examples:" in run_cli(command, "--help").out, command

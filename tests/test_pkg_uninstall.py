@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pkg_support import arrange, index, installed, isolated_pip, venv  # noqa: F401 (shared fixtures)
+import json
+import subprocess
+import sys
+
+from pkg_support import (arrange, closed_port_url, index, installed, isolated_pip, pip_env,  # noqa: F401 (fixtures)
+                         pip_install, venv)
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +53,48 @@ def test_unknown_package_with_strict_is_a_clear_error_and_nothing_is_removed(run
 
 
 def test_uninstall_asks_first(venv, index):
-    import subprocess
-    import sys
-
-    from pkg_support import pip_env
-
     arrange(venv, index.url(), "helper==1.0")
     result = subprocess.run([sys.executable, "-m", "minim", "uninstall", "helper", "--python", str(venv)],
                             input="n\n", capture_output=True, text=True, env=pip_env(), timeout=120)
     assert result.returncode == 1 and "Proceed?" in result.stdout
     assert "helper" in installed(venv)
+
+
+def dupa_variant(venv) -> str:
+    result = subprocess.run([str(venv), "-c", "import dupa; print(dupa.VARIANT)"], capture_output=True, text=True)
+    return result.stdout.strip() or result.stderr.strip().splitlines()[-1]
+
+
+def test_uninstalling_one_of_a_shared_file_pair_offers_the_repair(venv, index):
+    arrange(venv, index.url(), "dupa-full==1.0")
+    pip_install(venv, "--no-deps", "dupa==1.0", index=index.url())  # both ship dupa/__init__.py
+    result = subprocess.run([sys.executable, "-m", "minim", "uninstall", "dupa", "--python", str(venv)],
+                            input="y\nn\n", capture_output=True, text=True, env=pip_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert "Then reinstall dupa-full 1.0 to restore the files it shares?" in out
+    assert "dupa-full lost shared files; repair: minim install --force-reinstall --no-deps dupa-full==1.0" in out
+    assert "has no attribute 'VARIANT'" in dupa_variant(venv)  # declined: dupa-full's __init__.py is gone, as said
+
+
+def test_uninstalling_one_of_a_shared_file_pair_with_yes_restores_the_other(run_cli, venv, index):
+    arrange(venv, index.url(), "dupa-full==1.0")
+    pip_install(venv, "--no-deps", "dupa==1.0", index=index.url())
+    refused = run_cli("uninstall", "dupa", "-y", "--python", str(venv), "--index-url", closed_port_url())
+    assert refused.exit_code == 1
+    assert "cannot reinstall dupa-full 1.0 after the uninstall" in refused.err
+    assert "nothing was uninstalled" in refused.err and "dupa" in installed(venv)
+
+    result = run_cli("uninstall", "dupa", "-y", "--json", "--python", str(venv), "--index-url", index.url())
+    assert result.exit_code == 0, result.err
+    outcome = json.loads(result.out)
+    assert outcome["uninstalled"] == ["dupa"] and outcome["repaired"] == ["dupa-full==1.0"]
+    assert "Reinstalled dupa-full==1.0" in " ".join(result.err.split())
+    assert dupa_variant(venv) == "full" and "dupa" not in installed(venv)
+
+
+def test_json_errors_are_one_json_object(run_cli, venv, tmp_path):
+    for command in (["uninstall", "nothing-like-it", "-y", "--strict"], ["doctor"], ["list"]):
+        result = run_cli(*command, "--json", "--python", str(tmp_path / "no-python"))
+        error = json.loads(result.out)
+        assert error["ok"] is False and "no-python" in error["error"] and error["exit_code"] == result.exit_code == 2

@@ -10,7 +10,8 @@
 * :mod:`minim.packages.wheelbuild` -- sdists built without build isolation, cached under ``MINIM_HOME/wheels``;
 * :mod:`minim.packages.pages` -- PEP 503 / find-links pages read without pip;
 * :mod:`minim.packages.install` -- ``execute_install(plan)`` -> :class:`InstallOutcome` (verified);
-* :mod:`minim.packages.uninstall` -- ``plan_uninstall`` / ``execute_uninstall``;
+* :mod:`minim.packages.uninstall` -- ``plan_uninstall`` / ``execute_uninstall`` / ``uninstall_and_repair``;
+* :mod:`minim.packages.replace` -- download the replacement first, then uninstall and install it (doctor, uninstall);
 * :mod:`minim.packages.doctor` -- ``diagnose(python)`` -> findings, ``apply_fixes``.
 
 Nothing here imports pip, pkg_resources or torch: pip runs as ``<python> -m pip`` and the target

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -543,67 +542,12 @@ def _install(finding: Finding, plan, on_line) -> None:
         raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
 
 
-def _download(plan, folder: str, on_line, with_deps: bool = False) -> list[str]:
-    """The wheels the plan installs (built first where it builds one), in ``folder``: ``pip download`` of its
-    requirements, ``--no-deps`` unless ``with_deps``."""
-    import os
-
-    from minim.errors import PackageError
-    from minim.packages.install import build_planned_wheels
-    from minim.packages.pip import PipRunner
-
-    build_planned_wheels(plan, on_line)
-    deps = [] if with_deps and "--no-deps" not in plan.pip_args else ["--no-deps"]
-    args = [a for a in plan.pip_args if a not in ("--force-reinstall", "--upgrade", "--no-deps")]
-    result = PipRunner(plan.python, plan.pip_version).run(["download", *deps, "--dest", folder, *args],
-                                                          on_line=on_line)
-    if not result.ok:
-        detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
-        raise PackageError(f"could not download {', '.join(plan.requests)} ({detail}): nothing was uninstalled, "
-                           "the environment is unchanged", hint="check the index, then run minim doctor --fix again")
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
-
-
 def _replace(finding: Finding, plan, ctx: FixContext, on_line) -> None:
     """Download the replacement, uninstall the shadowing distributions, install the downloaded files."""
-    import shutil
-    import tempfile
+    from minim.packages.replace import replace_distributions
 
-    from minim.errors import PackageError
-    from minim.packages.install import verify_packages
-    from minim.packages.pip import PipRunner
-    from minim.packages.uninstall import execute_uninstall, plan_uninstall
-
-    folder = tempfile.mkdtemp(prefix="minim-fix-")
-    try:
-        files = _download(plan, folder, on_line, with_deps=finding.fix.prefetch) if plan is not None else []
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    env = probe_environment(ctx.python, gpu=False)
-    present = [n for n in finding.fix.uninstall if env.get(n) is not None]
-    if present:
-        left = execute_uninstall(plan_uninstall(present, env=env, allow_pip=True), on_line=on_line)
-        if left:
-            raise PackageError(f"pip left {', '.join(left)} installed while fixing: {finding.message}")
-    if not files:
-        return
-    how = ["--find-links", folder] if finding.fix.prefetch else ["--no-deps", "--force-reinstall"]
-    result = PipRunner(ctx.python, env.pip_version).run(
-        ["install", "--disable-pip-version-check", *how, "--no-index", *files], on_line=on_line)
-    if not result.ok:
-        restore = shlex.join([ctx.python, "-m", "pip", "install", "--no-deps", "--no-index", *files])
-        detail = " | ".join(line.removeprefix("ERROR: ") for line in result.error_lines()[:3])
-        raise PackageError(f"uninstalled {', '.join(present)}, then pip failed to install the downloaded "
-                           f"{', '.join(os.path.basename(f) for f in files)} ({detail}): "
-                           f"{', '.join(present)} are not installed now",
-                           hint=f"the wheels are kept in {folder}; restore with: {restore}")
-    shutil.rmtree(folder, ignore_errors=True)
-    wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
-    wanted += [(name, None) for name in plan.openmmlab if all(name != w[0] for w in wanted)]
-    bad = [f"{v.name}: {v.problem()}" for v in verify_packages(ctx.python, wanted) if not v.ok]
-    if bad:
-        raise PackageError(f"fix for {finding.code} installed, but verification failed: {'; '.join(bad)}")
+    replace_distributions(finding.fix.uninstall, plan, ctx.python, on_line, prefetch=finding.fix.prefetch,
+                          purpose=f"fixing {finding.code} ({finding.message})")
 
 
 def exit_status(findings: list[Finding]) -> int:

@@ -78,12 +78,15 @@ def probe_indexes(locations: list[str]) -> list[ProbeResult]:
     return [results[location] for location in dict.fromkeys(locations)]
 
 
-def report_unreachable(results: list[ProbeResult]) -> None:
-    """Raise :class:`PackageError` naming every unreachable index among ``results``."""
+def report_unreachable(results: list[ProbeResult], origins: dict[str, str] | None = None) -> None:
+    """Raise :class:`PackageError` naming every unreachable index among ``results``, each with where its URL
+    came from (``origins``: URL -> "PIP_INDEX_URL", "--index-url", ...)."""
     failed = [r for r in results if not r.reachable]
     if not failed:
         return
-    listing = "; ".join(f"{r.url} ({r.detail})" for r in failed)
+    origins = origins or {}
+    listing = "; ".join(f"{r.url} ({r.detail}" + (f"; from {origins[r.url]})" if r.url in origins else ")")
+                        for r in failed)
     raise PackageError(
         f"package index unreachable: {listing}",
         hint="check the network or proxy, or point at a mirror with --mirror / MINIM_MIRROR "

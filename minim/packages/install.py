@@ -113,15 +113,16 @@ def execute_install(plan: InstallPlan, on_line: Callable[[str], None] | None = N
     """
     build_planned_wheels(plan, on_line)
     runner = PipRunner(plan.python, plan.pip_version)
-    result = runner.run(["install", *plan.pip_args], on_line=on_line, timeout=INSTALL_TIMEOUT)
+    result = runner.run(["install", *plan.verbosity_args, *plan.pip_args], on_line=on_line, timeout=INSTALL_TIMEOUT)
     env = probe_environment(plan.python, gpu=False)
     if not result.ok:
-        error = explain_failure(result, plan, load_compat(), env, allow_build="--only-binary" not in plan.pip_args,
-                                stage="installing")
+        error = explain_failure(result, plan, load_compat(), env, allow_build=plan.allow_build, stage="installing")
         changes = describe_changes(plan.before, snapshot(env), plan.python) if plan.before else None
         if changes:
             error.message += f"; {changes}"
         raise error
+    if plan.target:  # the folder is not on the interpreter's path: nothing to import there
+        return InstallOutcome(plan, result.returncode, [])
     wanted = [(item.name, item.version) for item in plan.items if item.action != "keep"]
     if not plan.resolved:
         wanted = [(item.name, None) for item in plan.items if "/" not in item.name and "\\" not in item.name]

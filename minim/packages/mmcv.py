@@ -13,6 +13,10 @@ see :mod:`minim.packages.openmmlab`), first rule that applies:
 4. else a build from source with the ops, against the installed torch (``--mmcv-ops`` forces this
    when no wheel exists), with ``TORCH_CUDA_ARCH_LIST`` from the GPU and a rough time estimate.
 
+mmcv named on the command line goes through the same rules, with the name saying whether ops are wanted
+(``mmcv-full``, and ``mmcv`` 2.x, have them; ``mmcv`` 1.x and ``mmcv-lite`` do not) unless ``--mmcv-ops`` /
+``--no-mmcv-ops`` says otherwise.
+
 Other requirements (mmengine, mmdet for mmocr, ...) are added to pip's request as they are.
 """
 
@@ -47,6 +51,8 @@ class MmcvResolution:
     #: canonical name -> why it is in the plan
     reasons: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: mmcv's wheel page was looked up and has no wheel that fits: a note says what minim does instead
+    no_published_wheel: bool = False
 
     @property
     def empty(self) -> bool:
@@ -83,6 +89,23 @@ def _why(group: list[MmRequirement]) -> str:
     return "; ".join(item.describe() for item in group)
 
 
+def _who(group: list[MmRequirement]) -> tuple[str, bool]:
+    """Who asks (``"mmcls, mmdet"``, ``"the requested mmcv-full"``) and whether that is one party."""
+    names = sorted({item.wanted_by for item in group if not item.requested})
+    names += sorted({f"the requested {item.key}" for item in group if item.requested})
+    return ", ".join(names), len(names) == 1
+
+
+def _never_published(ops_dist: str, torch: TorchTarget, compat: CompatData) -> str | None:
+    """"OpenMMLab never published mmcv-full wheels for torch 2.x" when packages.json says so for this torch."""
+    published = compat.backends.get(ops_dist, {}).get("published_for_torch")
+    version = parse_version(torch.version) if torch.version else None
+    if not published or version is None or SpecifierSet(published).contains(version, prereleases=True):
+        return None
+    return (f"OpenMMLab never published {ops_dist} wheels for torch {version.major}.x (only for torch {published}); "
+            "only a build from source gives its compiled ops")
+
+
 def _installed_fit(env: Environment, compat: CompatData, spec: SpecifierSet, want_ops: bool | None):
     for name in compat.mmcv_names():
         dist = env.get(name)
@@ -111,8 +134,11 @@ def _published_wheel(ops_dist: str, spec: SpecifierSet, env: Environment, compat
         return None
     page = apply_mirror(template.format(variant=torch.variant, torch_series=series_of(torch.version)))
     status, files = read_page(page)
+    never = _never_published(ops_dist, torch, compat)
+    result.no_published_wheel = True  # until one is found below
     if status is None:
-        result.notes.append(f"{page} is unreachable: no published {ops_dist} wheel could be looked up")
+        result.notes.append(f"{page} is unreachable" + (f", and no wheel is missed: {never}" if never else
+                                                        f": no published {ops_dist} wheel could be looked up"))
         return None
     if status in (403, 404, 410):
         result.notes.append(f"OpenMMLab never published {ops_dist} wheels for torch {series_of(torch.version)} "
@@ -125,6 +151,7 @@ def _published_wheel(ops_dist: str, spec: SpecifierSet, env: Environment, compat
         result.notes.append(f"{page} has no {ops_dist} wheel in {spec or 'any version'} for Python "
                             f"{env.python_version} ({env.platform})")
         return None
+    result.no_published_wheel = False
     return f"{ops_dist}=={chosen.version}", page
 
 
@@ -133,7 +160,8 @@ def _sdist(project: str, spec: SpecifierSet, indexes: list[str]):
 
     chosen = newest(project_files(indexes, project), spec, kind="sdist")
     if chosen is None:
-        raise PackageError(f"no sdist of {project} in {spec or 'any version'} on {', '.join(indexes)}",
+        where = f"on {', '.join(indexes)}" if indexes else "(--no-index: no index is read)"
+        raise PackageError(f"no sdist of {project} in {spec or 'any version'} {where}",
                            hint="give an index that has it with --index-url / --extra-index-url")
     return chosen
 
@@ -199,22 +227,29 @@ def _runtime_requires(series: str, recipe: dict, env: Environment, compat: Compa
 
 
 def _resolve_mmcv(group: list[MmRequirement], env: Environment, compat: CompatData, torch: TorchTarget,
-                  ops: bool | None, indexes: list[str], apply_mirror, result: MmcvResolution) -> None:
+                  ops: bool | None, indexes: list[str], apply_mirror, result: MmcvResolution,
+                  look_up_pages: bool = True, reinstall: bool = False, with_runtime: bool = True) -> None:
     spec = _combined(group)
     names = {item.key for item in group}
     series = _series(names, spec)
     recipe = compat.mmcv_recipe(series)
-    askers = sorted({item.wanted_by for item in group})
-    need_ops = any(compat.needs_ops(name) for name in askers)
-    _runtime_requires(series, recipe, env, compat, torch, group, result)
-    kept = _installed_fit(env, compat, spec, ops if ops is not None else need_ops)
-    if kept is not None:
-        result.notes.append(f"{kept.name} {kept.version} is installed and fits {_why(group)}")
-        return
     if not recipe:
         raise PackageError(f"packages.json has no recipe for mmcv {series}.x ({_why(group)})")
     ops_dist = canonicalize_name(recipe["ops"]["dist"])
-    if ops is not False:
+    explicit = [item for item in group if item.requested]
+    askers = sorted({item.wanted_by for item in group if not item.requested})
+    need_ops = any(compat.needs_ops(name) for name in askers)
+    flag = ops
+    if ops is None and explicit:  # the name asked for says it: mmcv-full has ops, mmcv 1.x has none
+        ops = any(item.key == ops_dist for item in explicit)
+    if with_runtime:
+        _runtime_requires(series, recipe, env, compat, torch, group, result)
+    kept = None if reinstall else _installed_fit(env, compat, spec, ops if ops is not None else need_ops)
+    if kept is not None:
+        result.notes.append(f"{kept.name} {kept.version} is installed and fits {_why(group)}")
+        return
+    who, one = _who(group)
+    if ops is not False and look_up_pages:
         wheel = _published_wheel(ops_dist, spec, env, compat, torch, apply_mirror, result)
         if wheel is not None:
             requirement, page = wheel
@@ -223,23 +258,11 @@ def _resolve_mmcv(group: list[MmRequirement], env: Environment, compat: CompatDa
             result.reasons[ops_dist] = f"published wheel with ops for torch {torch.version}; {_why(group)}"
             return
     if ops is False or (ops is None and not need_ops):
-        lite = recipe["lite"]
-        why = ("--no-mmcv-ops" if ops is False else
-               f"lite build (no compiled ops): {', '.join(askers)} work{'s' if len(askers) == 1 else ''} without "
-               "mmcv's ops (packages.json openmmlab.packages)")
-        if lite.get("index"):
-            result.targets.append(f"{lite['dist']}{spec}")
-            result.reasons[canonicalize_name(lite["dist"])] = f"{why}; {_why(group)}"
-            return
-        sdist = _sdist(lite["sdist"], spec, indexes)
-        step = BuildStep(lite["dist"], str(sdist.version), sdist.url, False, dict(lite.get("env", {})),
-                         list(recipe.get("build_requires", [])),
-                         str(_lite_cache(env, lite["dist"], str(sdist.version))))
-        _add_build(result, step, f"{why}; {_why(group)}")
+        _resolve_lite(group, spec, recipe, env, flag, who, one, indexes, result)
         return
     torch_dist = env.get("torch")
     if torch_dist is None:
-        raise PackageError(f"{', '.join(askers)} need{'s' if len(askers) == 1 else ''} mmcv's compiled ops, no "
+        raise PackageError(f"{who} need{'s' if one else ''} mmcv's compiled ops, no "
                            f"published {ops_dist} wheel fits, and building them needs torch installed first",
                            hint="install torch first (minim install torch), or pass --no-mmcv-ops for the lite "
                                 "build (no ops)")
@@ -251,18 +274,53 @@ def _resolve_mmcv(group: list[MmRequirement], env: Environment, compat: CompatDa
     step = BuildStep(recipe["ops"]["dist"], str(sdist.version), sdist.url, True,
                      dict(recipe["ops"].get("env", {}), **cuda), list(recipe.get("build_requires", [])),
                      str(cache_dir(recipe["ops"]["dist"], str(sdist.version), flavour)), _estimate(compat, cuda))
-    why = "--mmcv-ops" if ops else f"{', '.join(askers)} need{'s' if len(askers) == 1 else ''} mmcv's compiled ops"
+    why = "--mmcv-ops" if flag else f"{who} need{'s' if one else ''} mmcv's compiled ops"
     _add_build(result, step, f"{why}, and no published wheel fits: build from source with ops; {_why(group)}")
+    if result.no_published_wheel:
+        result.notes.append(f"instead of a published wheel: {step.describe()}; --no-mmcv-ops gives the lite build "
+                            "(no ops)")
+
+
+def _resolve_lite(group: list[MmRequirement], spec: SpecifierSet, recipe: dict, env: Environment, flag: bool | None,
+                  who: str, one: bool, indexes: list[str], result: MmcvResolution) -> None:
+    """The lite build (no compiled ops): mmcv-lite from the index, or mmcv 1.x built here (or cached).
+    ``flag``: --mmcv-ops / --no-mmcv-ops (None: neither)."""
+    lite = recipe["lite"]
+    if flag is False:
+        why = "--no-mmcv-ops"
+    elif any(item.requested for item in group):
+        why = "lite build (no compiled ops), as requested"
+    else:
+        why = (f"lite build (no compiled ops): {who} work{'s' if one else ''} without mmcv's ops "
+               "(packages.json openmmlab.packages)")
+    if lite.get("index"):
+        result.targets.append(f"{lite['dist']}{spec}")
+        result.reasons[canonicalize_name(lite["dist"])] = f"{why}; {_why(group)}"
+        instead = f"{lite['dist']} {spec} from the index (no compiled ops)"
+    else:
+        sdist = _sdist(lite["sdist"], spec, indexes)
+        step = BuildStep(lite["dist"], str(sdist.version), sdist.url, False, dict(lite.get("env", {})),
+                         list(recipe.get("build_requires", [])),
+                         str(_lite_cache(env, lite["dist"], str(sdist.version))))
+        _add_build(result, step, f"{why}; {_why(group)}")
+        instead = step.describe()
+    if result.no_published_wheel:
+        slow = f"; --mmcv-ops builds {recipe['ops']['dist']} with its ops from source (slow)"
+        result.notes.append(f"instead of a published wheel: {instead}" + ("" if flag is False else slow))
 
 
 def resolve(requirements: list[MmRequirement], env: Environment, compat: CompatData, torch: TorchTarget,
-            ops: bool | None, indexes: list[str], apply_mirror=lambda url: url) -> MmcvResolution:
-    """What ``requirements`` add to the install (see the module docstring for the rules)."""
+            ops: bool | None, indexes: list[str], apply_mirror=lambda url: url, look_up_pages: bool = True,
+            reinstall: bool = False, with_runtime: bool = True) -> MmcvResolution:
+    """What ``requirements`` add to the install (see the module docstring for the rules). ``look_up_pages``
+    False (--no-index) skips mmcv's wheel pages; ``reinstall`` replaces an installed mmcv that fits;
+    ``with_runtime`` False (--no-deps) adds no undeclared runtime requirement (torchvision)."""
     result = MmcvResolution()
     mmcv_names = set(compat.mmcv_names())
     group = [item for item in requirements if item.key in mmcv_names]
     if group:
-        _resolve_mmcv(group, env, compat, torch, ops, indexes, apply_mirror, result)
+        _resolve_mmcv(group, env, compat, torch, ops, indexes, apply_mirror, result, look_up_pages, reinstall,
+                      with_runtime)
     others: dict[str, list[MmRequirement]] = {}
     for item in requirements:
         if item.key not in mmcv_names:

@@ -23,6 +23,8 @@ from minim.packages.compat import CompatData
 
 MIM_EXTRA = "mim"
 MMINSTALL = "requirements/mminstall.txt"
+#: the ``via`` of an mmcv requirement named on the command line (``minim install mmcv==1.7.2``)
+REQUESTED = "requested"
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,26 @@ class MmRequirement:
     requirement: str
     wanted_by: str
     wanted_by_version: str
-    #: "its mim extra" or "mminstall.txt in its sdist"
+    #: "its mim extra", "mminstall.txt in its sdist" or :data:`REQUESTED`
     via: str
 
     @property
     def key(self) -> str:
         return canonicalize_name(Requirement(self.requirement).name)
 
+    @property
+    def requested(self) -> bool:
+        return self.via == REQUESTED
+
     def describe(self) -> str:
+        if self.requested:
+            return f"{self.requirement} ({REQUESTED})"
         return f"{self.requirement} for {self.wanted_by} {self.wanted_by_version} ({self.via})"
+
+
+def requested(text: str) -> MmRequirement:
+    """An mmcv requirement the user named: resolved like the ones OpenMMLab packages declare."""
+    return MmRequirement(text, "", "", REQUESTED)
 
 
 def _marker_needs_extra(marker: Marker, markers: dict) -> bool:

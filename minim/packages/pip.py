@@ -161,8 +161,9 @@ class PipRunner:
         except ValueError:
             return result, None
 
-    def config_index(self) -> str | None:
-        """The index-url pip's configuration sets (``pip config list``), or None."""
+    def config_index(self) -> tuple[str, str] | None:
+        """``(index-url, key)`` pip's configuration sets (``pip config list``; key e.g. ``global.index-url``),
+        or None."""
         result = self.capture(["config", "list"], timeout=30)
         if not result.ok:
             return None
@@ -170,5 +171,5 @@ class PipRunner:
         for line in result.stdout.splitlines():
             key, _, value = line.partition("=")
             if key.endswith(".index-url") or key.endswith(".index_url"):
-                found[key.split(".")[0]] = value.strip().strip("'\"")
+                found[key.split(".")[0]] = (value.strip().strip("'\""), key)
         return found.get("install") or found.get("global")

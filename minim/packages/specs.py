@@ -140,3 +140,57 @@ def read_requirements_file(path: str | os.PathLike, _seen: set | None = None) ->
         requirement_text = line.split(" --", 1)[0].strip()  # per-requirement options (--hash=...)
         found.append(parse_request(requirement_text, origin))
     return found
+
+
+#: ``pip install`` options that take a value as the next word (``-r FILE``, ``--index-url URL``, ...)
+PIP_VALUE_OPTIONS = frozenset({
+    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-t", "--target", "--platform",
+    "--python-version", "--implementation", "--abi", "--root", "--prefix", "--src", "--upgrade-strategy",
+    "-C", "--config-settings", "--global-option", "-i", "--index-url", "--extra-index-url", "-f", "--find-links",
+    "--no-binary", "--only-binary", "--progress-bar", "--root-user-action", "--report", "--log", "--proxy",
+    "--retries", "--timeout", "--exists-action", "--trusted-host", "--cert", "--client-cert", "--cache-dir",
+    "--keyring-provider", "--use-feature", "--use-deprecated", "--python", "--resume-retries", "--group",
+})
+
+
+@dataclass
+class PipWords:
+    """What minim reads in the words after ``--`` (which pip still gets verbatim)."""
+
+    #: positional requirements (planned like SPECs)
+    specs: list[str]
+    requirement_files: list[str]
+    editables: list[str]
+    index_url: str | None
+    extra_index_urls: list[str]
+    find_links: list[str]
+    no_index: bool
+
+
+def read_pip_words(words: list[str]) -> PipWords:
+    """Sort the words after ``--`` into requirements and the index options minim must know of (``--no-index``
+    stops every index probe); values given as ``--opt=value`` or ``--opt value`` are both understood."""
+    found = PipWords([], [], [], None, [], [], False)
+    values = {"-r": found.requirement_files, "--requirement": found.requirement_files, "-e": found.editables,
+              "--editable": found.editables, "--extra-index-url": found.extra_index_urls, "-f": found.find_links,
+              "--find-links": found.find_links}
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
+        if not word.startswith("-"):
+            found.specs.append(word)
+            continue
+        option, equals, value = word.partition("=")
+        if option in PIP_VALUE_OPTIONS and not equals:
+            if position >= len(words):
+                raise UsageError(f"pip option {option} after '--' needs a value")
+            value = words[position]
+            position += 1
+        if option == "--no-index":
+            found.no_index = True
+        elif option in ("-i", "--index-url"):
+            found.index_url = value
+        elif option in values:
+            values[option].append(value)
+    return found

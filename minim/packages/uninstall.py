@@ -37,6 +37,8 @@ class UninstallPlan:
     damaged: dict[str, str] = field(default_factory=dict)
     #: names that are not installed, each with why (skipped, as pip does)
     missing: list[str] = field(default_factory=list)
+    #: pip's own options for ``pip uninstall`` (``-q``, ``-v``)
+    pip_options: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -56,9 +58,20 @@ class UninstallPlan:
         return shlex.join(["minim", "install", "--force-reinstall", "--no-deps",
                            *[f"{n}=={v}" for n, v in self.damaged.items()], "-y", "--python", self.python])
 
+    def repair_options(self, index_url: str | None = None, extra_index_urls: list[str] = (),
+                       find_links: list[str] = ()):
+        """The install that gives the distributions losing shared files their files back (None: none lose any)."""
+        from minim.packages.plan import InstallOptions
+
+        if not self.damaged:
+            return None
+        return InstallOptions(specs=[f"{n}=={v}" for n, v in self.damaged.items()], force_reinstall=True,
+                              no_deps=True, index_url=index_url, extra_index_urls=list(extra_index_urls),
+                              find_links=list(find_links))
+
     def to_dict(self) -> dict:
         return {"python": self.python, "items": [asdict(i) for i in self.items], "warnings": self.warnings,
-                "repair": self.repair_command()}
+                "missing": self.missing, "repair": self.repair_command()}
 
 
 def _broken_metadata_error(name: str, env: Environment) -> PackageError | None:
@@ -106,8 +119,8 @@ def execute_uninstall(plan: UninstallPlan, on_line: Callable[[str], None] | None
     if plan.pip_version is None:
         raise PackageError(f"pip is not installed in {plan.python}", hint=f"{plan.python} -m ensurepip --upgrade")
     runner = PipRunner(plan.python, plan.pip_version)
-    result = runner.run(["uninstall", "-y", "--disable-pip-version-check", *[i.name for i in plan.items]],
-                        on_line=on_line)
+    result = runner.run(["uninstall", "-y", "--disable-pip-version-check", *plan.pip_options,
+                         *[i.name for i in plan.items]], on_line=on_line)
     after = probe_environment(plan.python, gpu=False)
     if not result.ok:
         broken = after.broken_metadata
@@ -118,3 +131,23 @@ def execute_uninstall(plan: UninstallPlan, on_line: Callable[[str], None] | None
         raise PackageError(f"pip uninstall failed (exit {result.returncode}): "
                            + " | ".join(l.removeprefix("ERROR: ") for l in result.error_lines()[:3]))
     return [item.name for item in plan.items if after.get(item.name) is not None]
+
+
+def uninstall_and_repair(plan: UninstallPlan, repair, on_line: Callable[[str], None] | None = None) -> list[str]:
+    """Carry out ``plan``, then reinstall the distributions that lost shared files (``repair``: the
+    :class:`~minim.packages.plan.InstallOptions` of :meth:`UninstallPlan.repair_options`). Their wheels are
+    downloaded first: when that fails, nothing is uninstalled. Returns what was reinstalled (``name==version``)."""
+    from minim.errors import MinimError
+    from minim.packages.plan import plan_install
+    from minim.packages.replace import replace_distributions
+
+    damaged = ", ".join(f"{n} {v}" for n, v in plan.damaged.items())
+    try:
+        install = plan_install(repair, plan.python)
+    except MinimError as exc:
+        raise PackageError(f"cannot reinstall {damaged} after the uninstall ({exc.message}): nothing was uninstalled",
+                           hint=exc.hint or "give the index that has it with --index-url, or pass --no-repair to "
+                                             "uninstall anyway (then the repair command is printed)") from exc
+    replace_distributions([], install, plan.python, on_line, purpose=f"restoring the shared files of {damaged}",
+                          uninstall_plan=plan)
+    return list(repair.specs)

@@ -36,7 +36,20 @@ def command(fix, fix_warnings, yes, deep, as_json, python, index_url, extra_inde
     The operator checks read the compiled libraries of torchvision and mmcv-full and torch's own
     libraries on Linux: the torch symbols they need must be defined (what fails as "undefined
     symbol" at import). --deep also imports torchvision in a subprocess and runs its nms.
+
+    \b
+    Examples:
+      minim doctor                              # findings, each with the command that fixes it
+      minim doctor --fix                        # fix the errors (asks first)
+      minim doctor --fix --fix-warnings -y --json --python .venv
     """
+    from minim.cli.options import json_errors
+
+    with json_errors(as_json):
+        _doctor(fix, fix_warnings, yes, deep, as_json, python, index_url, extra_index_urls, find_links, mirror)
+
+
+def _doctor(fix, fix_warnings, yes, deep, as_json, python, index_url, extra_index_urls, find_links, mirror):
     from minim.env.probe import resolve_python
     from minim.errors import UsageError
     from minim.packages.doctor import FixContext, apply_fixes, diagnose, exit_status

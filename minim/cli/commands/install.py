@@ -6,8 +6,10 @@ import json
 
 import click
 
+from minim.cli.options import MultiValueCommand, in_help_section
 
-class PipPassthrough(click.Command):
+
+class PipPassthrough(MultiValueCommand):
     """Everything after ``--`` goes to pip verbatim (``ctx.meta['pip_args']``); other unknown options are errors."""
 
     def parse_args(self, ctx, args):
@@ -38,12 +40,24 @@ cached under MINIM_HOME/wheels) when the package works without ops, else built f
 source with ops. --mmcv-ops / --no-mmcv-ops choose.
 
 \b
+pip's options: --no-index, -c/--constraint, --trusted-host, --no-build-isolation,
+--only-binary, --prefer-binary, --user, --target, -q and -v go to pip as given.
+Everything after '--' also goes to pip unchanged; minim reads it too: requirements
+there are planned like SPECs, -r/-e files are read, --no-index stops every index
+probe, and --index-url/--extra-index-url/--find-links there are probed and named.
+
+\b
+mmcv named on the command line (mmcv==1.7.2, mmcv-full) is resolved the same way:
+mmcv-full (and mmcv 2.x) means with ops, mmcv 1.x and mmcv-lite without.
+
+\b
 Mirrors: --mirror / MINIM_MIRROR map URL prefixes, e.g.
   --mirror https://download.pytorch.org/whl=https://mirror.example/pytorch-whl
   --mirror https://pypi.org/simple=https://mirror.example/pypi/simple
 They apply to --index-url, --extra-index-url, --find-links, PyTorch's variant
-indexes and mmcv's wheel pages. Every index is probed once (3 s) before pip runs;
-pip gets --retries 1 --timeout 15.
+indexes and mmcv's wheel pages. Every index is probed once (3 s) before pip runs
+(an unreachable one is named with where its URL came from: --index-url,
+PIP_INDEX_URL, pip's configuration, torch's build); pip gets --retries 1 --timeout 15.
 
 \b
 Examples:
@@ -51,6 +65,7 @@ Examples:
   minim install torch==2.5.1 --compute cu121 # and the matching torchvision, if installed
   minim install mmcls --dry-run --json
   minim install ./dist/pkg.whl -- --no-cache-dir   # after '--': options for pip
+  minim install --no-index -f ./wheels -c constraints.txt app
 """
 
 
@@ -82,10 +97,23 @@ Examples:
               help="Go ahead with -y although the plan breaks requirements of installed packages.")
 @click.option("--allow-conflicts", is_flag=True,
               help="Go ahead with -y although a new package overwrites files of an installed one (mmcv/mmcv-full).")
+@in_help_section("pip's options (passed on)", [
+    click.option("--no-index", is_flag=True, help="Use no index, only --find-links (and probe none)."),
+    click.option("-c", "--constraint", "constraints", multiple=True, metavar="FILE",
+                 help="Constrain versions with a constraints file (repeatable)."),
+    click.option("--trusted-host", "trusted_hosts", multiple=True, metavar="HOST",
+                 help="Trust HOST even without valid HTTPS (repeatable)."),
+    click.option("--no-build-isolation", is_flag=True, help="Build sdists against the installed build tools."),
+    click.option("--only-binary", "only_binary", multiple=True, metavar="NAMES",
+                 help="Wheels only for these (':all:' for every package; compiled backends always)."),
+    click.option("--prefer-binary", is_flag=True, help="Prefer an older wheel over a newer sdist."),
+    click.option("--user", is_flag=True, help="Install into the user site-packages."),
+    click.option("-t", "--target", metavar="DIR", help="Install into DIR instead of the environment (not verified)."),
+    click.option("-v", "--verbose", count=True, help="More pip output (repeatable)."),
+    click.option("-q", "--quiet", count=True, help="Less pip output (repeatable)."),
+])
 @click.pass_context
-def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
-            requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops, allow_breaking,
-            allow_conflicts):
+def command(ctx, yes, dry_run, as_json, python, allow_breaking, allow_conflicts, **options):
     """Install packages with pip, keeping torch, torchvision and torchaudio a working set.
 
     Shows the plan (each package, version, index and reason) and asks before acting.
@@ -93,27 +121,21 @@ def command(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find
     from minim.cli.options import json_errors
 
     with json_errors(as_json):
-        _install(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python,
-                 editables, requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops,
-                 allow_breaking, allow_conflicts)
+        _install(ctx, yes, dry_run, as_json, python, allow_breaking, allow_conflicts, options)
 
 
-def _install(ctx, specs, yes, dry_run, as_json, index_url, extra_index_urls, find_links, compute, python, editables,
-             requirement_files, allow_build, mirror, upgrade, force_reinstall, no_deps, pre, mmcv_ops, allow_breaking,
-             allow_conflicts):
+def _install(ctx, yes, dry_run, as_json, python, allow_breaking, allow_conflicts, given: dict):
     from minim.errors import UsageError
     from minim.packages.install import execute_install
     from minim.packages.plan import InstallOptions, plan_install
     from minim.packages.render import console, plan_table, verification_table
 
-    pip_args = list(ctx.meta.get("pip_args", []))
     if as_json and not (dry_run or yes):
         raise UsageError("--json needs --dry-run or -y (it cannot ask for confirmation)")
-    options = InstallOptions(specs=list(specs), editables=list(editables), requirement_files=list(requirement_files),
-                             index_url=index_url, extra_index_urls=list(extra_index_urls), find_links=list(find_links),
-                             compute=compute, allow_build=allow_build, mirror=mirror, upgrade=upgrade,
-                             force_reinstall=force_reinstall, no_deps=no_deps, pre=pre, mmcv_ops=mmcv_ops,
-                             pip_args=pip_args)
+    verbosity = given.pop("verbose") - given.pop("quiet")
+    options = InstallOptions(**{name: list(value) if isinstance(value, tuple) else value
+                                for name, value in given.items()},
+                             pip_args=list(ctx.meta.get("pip_args", [])), verbosity=verbosity)
     plan = plan_install(options, python)
     out = console(stderr=as_json)
     if as_json and dry_run:

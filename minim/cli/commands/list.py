@@ -18,10 +18,18 @@ def command(as_json, everything, python):
 
     Nothing here imports torch: versions and builds come from package metadata and
     torch's version.py, the GPU from nvidia-smi.
+
+    \b
+    Examples:
+      minim list                                # the packages that matter, with build and source
+      minim list --all                          # every installed distribution
+      minim list --json --python .venv | jq '.packages[] | .name + " " + .version'
     """
+    from minim.cli.options import json_errors
     from minim.packages.listing import environment_info
 
-    info = environment_info(python, everything=everything)
+    with json_errors(as_json):
+        info = environment_info(python, everything=everything)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
