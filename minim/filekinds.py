@@ -6,6 +6,10 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Callable
+
+from minim.errors import DataError
+from minim.suggest import close_matches
 
 
 def not_a_regular_file(path: Path) -> str | None:
@@ -46,3 +50,38 @@ def cannot_write(path: Path) -> str | None:
     except OSError as exc:
         return f"folder {folder} is not writable: {exc.strerror or exc}"
     return None
+
+
+def require_dir(path: str, key: str) -> str:
+    """``path`` if it is a folder, else a :class:`DataError` naming the config key (and a close sibling)."""
+    if not os.path.isdir(path):
+        what = "is not a folder" if os.path.exists(path) else "does not exist"
+        raise DataError(f"{key} {path} {what}", hint=_hint(path, key, os.path.isdir))
+    return path
+
+
+def require_file(path: str, key: str) -> str:
+    """``path`` if it is a file, else a :class:`DataError` naming the config key (and a close sibling)."""
+    if not os.path.isfile(path):
+        what = "is not a file" if os.path.exists(path) else "does not exist"
+        raise DataError(f"{key} {path} {what}", hint=_hint(path, key, os.path.isfile))
+    return path
+
+
+def _hint(path: str, key: str, wanted: Callable[[str], bool]) -> str:
+    """"did you mean <folder>/<sibling>?" for a mistyped last part of ``path``, else where to look."""
+    folder, name = os.path.split(os.path.normpath(path))
+    try:
+        siblings = [entry for entry in os.listdir(folder or ".") if wanted(os.path.join(folder, entry))]
+    except OSError:
+        siblings = []
+    meant = close_matches(name, siblings, n=1)
+    if meant:
+        return f"did you mean {os.path.join(folder, meant[0])}?"
+    return f"check {key} in the dataset config"
+
+
+def visible_subfolders(root: str) -> list[str]:
+    """Names of the visible sub-folders of ``root`` (none starting with '.'), sorted as plain strings."""
+    with os.scandir(root) as entries:
+        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))

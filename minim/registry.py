@@ -59,13 +59,14 @@ class Registry:
                 raise BuildError(f"{self.kind} type {name!r} is not supported by this version of minim") from None
             if name not in self._builders:
                 raise BuildError(f"{self.kind} type {name!r}: module {self._lazy[name]} did not register it")
-        try:
-            return self._builders[name]
-        except KeyError:
-            raise BuildError(
-                f"unknown {self.kind} type {name!r}; registered: {', '.join(self.names())}",
-                hint=did_you_mean(name, self.names()),
-            ) from None
+        self.check_name(name)
+        return self._builders[name]
+
+    def check_name(self, name: str) -> None:
+        """Raise :class:`BuildError` (with the closest names) unless ``name`` is registered; imports nothing."""
+        if name not in self:
+            raise BuildError(f"unknown {self.kind} type {name!r}; registered: {', '.join(self.names())}",
+                             hint=did_you_mean(name, self.names()))
 
     def register(self, name: str | None = None, *, force: bool = False):
         """Decorator registering a class or function under ``name`` (default: its own name)."""

@@ -175,7 +175,7 @@ def test_config_fromfile_is_load_config(trained):
 
 
 def test_a_top_level_key_one_slip_from_an_engine_key_warns(tmp_path):
-    from minim.cls.apis.config_source import load_cls_config
+    from minim.cls.plan.config import load_cls_config
 
     config = write_tiny_setup(tmp_path)
     config.write_text(config.read_text() + "load_form = 'weights.pth'\nevalution = dict(interval=2)\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minim.cls.metrics_multilabel import average_performance, evaluate_multilabel, mean_average_precision
+from minim.cls.metrics.multi_label import average_performance, evaluate_multilabel, mean_average_precision
 from minim.errors import ConfigError
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "mmcls_metrics" / "multilabel.json").read_text())

@@ -119,14 +119,17 @@ def test_distributed_test_equals_single_process(trained, run_cli, monkeypatch):
 
 def test_a_failing_worker_is_one_line_with_its_status(trained):
     root, config, _work, _done = trained
+    for name in ("cat", "dog", "fox"):  # class folders without images: the launcher's plan sees only the folders
+        (root / "hollow" / name).mkdir(parents=True)
     done = minim_subprocess("train", "cls", str(config), "--launcher", "pytorch", "--gpus", "2", "--device", "cpu",
-                            "--work-dir", str(root / "bad"), "--cfg-options", "data.train.data_prefix=nowhere",
+                            "--work-dir", str(root / "bad"), "--cfg-options", "data.train.data_prefix=hollow",
                             cwd=root, env=CPU_ENV)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("minim: error:")]
     # rank 0 prepares the data first and fails; the launcher stops rank 1, which never reached it
-    assert errors == ["minim: error: data_prefix nowhere does not exist (check data_prefix in the dataset config)",
+    assert errors == [f"minim: error: class folder {Path('hollow/cat')} has no images (looked for .jpg, .jpeg, .png, "
+                      ".ppm, .bmp, .pgm, .tif, .tiff, .webp) (add images or remove the folder)",
                       "minim: error: torchrun: worker rank 0 exited with status 1; the workers' messages are above"]
     assert not (root / "bad").exists()
 

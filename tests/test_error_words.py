@@ -80,11 +80,11 @@ def test_train_summary_counts_and_rates_read_right(capsys, tmp_path, epochs, ite
 
 
 def test_missing_load_from_says_how_to_get_it():
-    from minim.cls.commands.training import _check_load_from
+    from minim.cls.plan.checkpoints import check_load_from
     from minim.errors import CheckpointError
 
     with pytest.raises(CheckpointError) as info:
-        _check_load_from("mobilenet_v2-7ebf99e0.pth")
+        check_load_from("mobilenet_v2-7ebf99e0.pth")
     assert "does not exist" in info.value.message
     assert "minim download cls" in info.value.hint and "load_from = None" in info.value.hint
 
@@ -139,12 +139,15 @@ def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
     assert "Examples:" in run_cli("run", "cls", "analyze_logs", "cal_train_time", "--help").out
 
 
-@pytest.mark.parametrize("key, value, words", [("round_up", False, r"round_up=False \(train\) is not supported"),
-                                               ("sampler_cfg", {"type": "RepeatAugSampler"}, "sampler_cfg=")])
+@pytest.mark.parametrize("key, value, words", [("round_up", "no", r"round_up must be True or False"),
+                                               ("sampler_cfg", {"type": "RepeatAugSampler"},
+                                                r"sampler_cfg \(train\): sampler type 'RepeatAugSampler' is not "
+                                                "supported"),
+                                               ("sampler_cfg", {"num_repeats": 3}, "unknown key 'num_repeats'")])
 def test_loader_keys_minim_cannot_honour_are_errors_not_ignored(key, value, words):
     from minim.cls.engine.data import loader_settings
     from minim.errors import ConfigError
 
-    assert loader_settings({"samples_per_gpu": 4, "round_up": True}, "train")["round_up"] is True
+    assert loader_settings({"samples_per_gpu": 4, "round_up": False}, "train")["round_up"] is False
     with pytest.raises(ConfigError, match=words):
         loader_settings({"samples_per_gpu": 4, "train_dataloader": {key: value}}, "train")

@@ -42,7 +42,7 @@ def test_checkpoint_reader_refuses_them_without_reading(tmp_path):
 
 
 def test_checkpoint_option_hint_points_into_a_folder_and_never_at_itself(tmp_path):
-    from minim.cls.commands.common import _checkpoint_hint
+    from minim.cls.plan.checkpoints import _checkpoint_hint
 
     run = tmp_path / "work_dirs" / "cfg"
     run.mkdir(parents=True)

@@ -3,13 +3,18 @@ the codebase object hands them what they need."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 GENERIC = ["minim.config", "minim.index", "minim.net.download", "minim.launch.commands", "minim.gridsearch.search",
-           "minim.gridsearch.summary", "minim.runlogs", "minim.packages.plan", "minim.env.probe", "minim.codebases"]
+           "minim.gridsearch.summary", "minim.runlogs", "minim.packages.plan", "minim.env.probe", "minim.codebases",
+           "minim.archive", "minim.dataset_download", "minim.dataset_layouts", "minim.index.datasets", "minim.userconf",
+           "minim.plotting"]
 
 
 @pytest.mark.parametrize("module", GENERIC)
@@ -32,3 +37,63 @@ def test_codebase_gives_gridsearch_its_metric_rules():
     from minim.gridsearch.search import _infer_rule
 
     assert _infer_rule("val_loss", bare) == "less" and _infer_rule("mAP", bare) == "greater"
+
+
+MINIM = Path(__file__).resolve().parent.parent / "minim"
+
+
+def _layer(module: str) -> str:
+    """The package a module belongs to for layering: ``minim.X``, or ``minim.cls.Y`` inside the engine."""
+    parts = module.split(".")
+    return ".".join(parts[:3] if parts[:2] == ["minim", "cls"] and len(parts) > 2 else parts[:2])
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Layer -> layers it imports, counting imports inside functions too."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for path in MINIM.rglob("*.py"):
+        parts = path.relative_to(MINIM.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("minim"):
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names if alias.name.startswith("minim")]
+            else:
+                continue
+            for target in targets:
+                if _layer(target) != _layer(module):
+                    graph[_layer(module)].add(_layer(target))
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycles_among_packages_or_cls_sub_packages():
+    graph = _import_graph()
+    assert "minim.cls.models" in graph and "minim.cls.apis" in graph["minim.cls.analysis"]  # the graph is real
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

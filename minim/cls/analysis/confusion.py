@@ -82,13 +82,15 @@ def _is_label(value: Any) -> bool:
 def confusion_from_model(config: Any, checkpoint: str | None, cfg_options: Sequence[str] = (),
                          device: str | None = None) -> Confusion:
     """Run ``checkpoint`` over the config's ``data.test`` and count its top-1 predictions."""
-    from minim.cls.commands import test
+    from minim.cls.apis.test import test_checkpoint
+    from minim.cls.engine.device import resolve_device
+    from minim.cls.plan import load_cls_config
 
-    result = test(config, checkpoint, cfg_options=list(cfg_options), device=device, console=False)
-    gt = [p["gt_label"] for p in result.predictions]
-    pred = [p["pred_label"] for p in result.predictions]
+    cfg, entry = load_cls_config(config, list(cfg_options))
+    run = test_checkpoint(cfg, checkpoint, entry, resolve_device(device))
     source = Path(str(checkpoint)).name if checkpoint else str(config)
-    return confusion_from_labels(pred, gt, result.classes, source=source)
+    return confusion_from_labels(run.scores.argmax(axis=1).tolist(), run.gt_labels.tolist(), run.classes,
+                                 source=source)
 
 
 def confusion_csv(confusion: Confusion) -> str:
@@ -106,7 +108,7 @@ def check_outputs(out: str | Path | None, csv_file: str | Path | None, cmap: str
     if csv_file is not None and Path(csv_file).suffix.lower() != ".csv":
         raise UsageError(f"--csv must name a .csv file, got {Path(csv_file).name}")
     if out is not None:
-        from minim.cls.analysis.plotting import check_cmap, check_plot_path
+        from minim.plotting import check_cmap, check_plot_path
 
         check_plot_path(out)
         check_cmap(cmap)
@@ -124,7 +126,7 @@ def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool 
 
     ``normalize`` shows each true class's row as fractions (recall on the diagonal).
     """
-    from minim.cls.analysis.plotting import new_figure, save_figure
+    from minim.plotting import new_figure, save_figure
 
     check_outputs(path, None, cmap)
     counts = confusion.matrix

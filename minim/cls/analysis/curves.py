@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from minim.runlogs import JsonLog, series
-from minim.cls.analysis.plotting import check_plot_path, new_figure, save_figure
+from minim.plotting import check_plot_path, new_figure, save_figure
 from minim.errors import DataError, UsageError
 
 PANEL_HEIGHT = 3.2

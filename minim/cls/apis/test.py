@@ -1,10 +1,16 @@
-"""``test_model``: softmax scores of a model over a dataset or loader (mmcls ``single_gpu_test``)."""
+"""Prediction: softmax scores of a model over a dataset or loader (mmcls ``single_gpu_test``), and a checkpoint
+run over a config's ``data.test`` (``minim test``, the confusion matrix)."""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from minim.cls.plan.checkpoints import checkpoint_for
+from minim.errors import ConfigError
 
 
 def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, workers_per_gpu: int = 0, metas: list | None = None) -> np.ndarray:
@@ -44,3 +50,58 @@ def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect: bool = True, **
 
     rows = list(test_model(model, data_loader, **kwargs))
     return rows if is_main_process() else None
+
+
+@dataclass
+class TestRun:
+    """A checkpoint's predictions over a config's ``data.test``, in dataset order."""
+
+    checkpoint: str
+    dataset: Any
+    classes: list[str]
+    scores: np.ndarray
+    gt_labels: np.ndarray
+    metas: list
+    #: what loading the checkpoint warned about (for the caller to show)
+    warnings: list[str] = field(default_factory=list)
+
+    __test__ = False
+
+
+def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
+    """Load ``checkpoint`` (None: the index entry's weights) into ``cfg``'s model and score ``data.test``.
+
+    The checkpoint's class names must match the test set's, and its head their count. In a launched run
+    (``device``: this rank's) each rank scores its share and every rank gets all scores.
+    """
+    from minim.cls.apis.inference import init_model
+    from minim.cls.datasets import build_dataset, compare_classes
+    from minim.cls.datasets.checks import check_num_classes
+    from minim.cls.engine import batch_normalize
+    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.engine.dist import main_process_first
+    from minim.cls.models import num_classes_of
+
+    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
+        path = checkpoint_for(checkpoint, entry, "test", cfg)
+        if "test" not in (cfg.get("data") or {}):
+            raise ConfigError("config has no data.test")
+        dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = init_model(cfg, path, device=device, strict=True)
+    if dataset.CLASSES is not None and model.classes_from_checkpoint:
+        compare_classes(model.CLASSES, dataset.CLASSES, ("checkpoint", "test set"), "data.test")
+    check_num_classes(dataset, num_classes_of(model), "test")
+    classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
+    shown = [str(item.message) for item in caught  # the test set's own class names make the checkpoint's moot
+             if dataset.CLASSES is None or "class names are not saved" not in str(item.message)]
+    loader = batch_normalize.attach(build_eval_loader(dataset, loader_settings(cfg.data, "test"), device), dataset,
+                                    bool(cfg.get("normalize_on_device", True)))
+    metas: list = []
+    scores = test_model(model, loader, device, metas=metas)
+    return TestRun(checkpoint=path, dataset=dataset, classes=classes, scores=scores,
+                   gt_labels=dataset.get_gt_labels(), metas=metas, warnings=shown)
+
+
+test_checkpoint.__test__ = False  # not a pytest test

@@ -1,68 +1,102 @@
-"""``train_model``: build the runner, hooks and loaders from a config and train (mmcls 0.x API)."""
+"""Training, executing a checked :class:`~minim.cls.plan.TrainPlan`.
+
+:func:`train_from_plan` (``minim train``) builds the model and datasets the plan describes and hands them to
+:func:`train_model` (the mmcls 0.x API), which builds the loaders, hooks and runner and trains in the work dir.
+Called directly, :func:`train_model` makes the same plan from ``cfg`` first.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from minim.cls.plan import TrainOptions, TrainPlan, plan_training
 from minim.errors import ConfigError
-from minim.suggest import did_you_mean
-
-RUNNER_TYPES = {"EpochBasedRunner": "max_epochs", "IterBasedRunner": "max_iters"}
-OPTIMIZER_HOOK_TYPES = ("OptimizerHook", "Fp16OptimizerHook", "GradientCumulativeOptimizerHook", "GradientCumulativeFp16OptimizerHook")
-OPTIMIZER_HOOK_KEYS = ("type", "grad_clip", "cumulative_iters", "loss_scale", "detect_anomalous_params", "distributed", "coalesce", "bucket_size_mb")
 
 
-def runner_limits(cfg) -> tuple[bool, int | None, int | None]:
-    """(by_epoch, max_epochs, max_iters) from ``runner`` (or the legacy ``total_epochs``)."""
-    runner = cfg.get("runner")
-    if runner is None:
-        if cfg.get("total_epochs") is not None:
-            return True, int(cfg["total_epochs"]), None
-        raise ConfigError("config has no runner; add runner = dict(type='EpochBasedRunner', max_epochs=N)")
-    runner = dict(runner)
-    kind = runner.pop("type", "EpochBasedRunner")
-    if kind not in RUNNER_TYPES:
-        raise ConfigError(f"unknown runner type {kind!r}; known: {', '.join(RUNNER_TYPES)}", hint=did_you_mean(kind, RUNNER_TYPES))
-    limit_key = RUNNER_TYPES[kind]
-    for key, value in runner.items():
-        if key != limit_key and value is not None:  # max_epochs=None next to max_iters is harmless
-            raise ConfigError(
-                f"runner {kind} has unknown key {key!r}; it takes {limit_key}"
-                + (" (use max_epochs with EpochBasedRunner, max_iters with IterBasedRunner)" if key in RUNNER_TYPES.values() else "")
-            )
-    value = runner.get(limit_key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"runner.{limit_key} must be a positive int, got {value!r}")
-    return (True, value, None) if kind == "EpochBasedRunner" else (False, None, value)
+def train_from_plan(plan: TrainPlan, setup=None, *, console: bool = True, progress: bool | None = None):
+    """Run ``plan`` (from :func:`minim.cls.plan.plan_training`): ``(finished runner, val dataset or None)``.
+
+    ``setup``: this worker's :class:`~minim.cls.engine.dist.DistSetup` in a launched run (None: one process).
+    The plan's warnings, and the setup's notes, have been shown by the caller; they go to the log file.
+    """
+    from minim.cls.engine.device import resolve_device
+    from minim.cls.engine.seed import init_random_seed, set_random_seed
+
+    cfg = plan.cfg
+    shown = [f"warning: {message}" for message in plan.warnings]
+    if setup is not None:
+        run_device = setup.device
+        shown += [f"warning: {note}" for note in setup.notes]
+    else:
+        run_device = resolve_device(plan.device if plan.device is not None else cfg.get("device"), plan.gpus)
+    notes = []
+    if plan.auto_scale_base is not None:
+        notes.append(_scale_lr(cfg, plan.auto_scale_base, setup.world_size if setup is not None else 1))
+    cfg.seed = init_random_seed(plan.seed)
+    set_random_seed(cfg.seed, deterministic=bool(cfg.get("deterministic", False)))
+    plan = dataclasses.replace(plan, seed=cfg.seed)
+
+    model, datasets, val_dataset, resume_checkpoint = _build_model_and_data(plan)
+    train_dataset = datasets[0]
+    classes = list(train_dataset.CLASSES) if train_dataset.CLASSES is not None else None
+    model.CLASSES = classes
+    meta = {"CLASSES": classes, "dataset_meta": {"classes": classes}}  # train_model adds env, config, seed
+    runner = train_model(
+        model, datasets, cfg, distributed=setup is not None, validate=plan.validate, device=run_device, meta=meta,
+        val_dataset=val_dataset, console=console, progress=progress, notes=notes, file_notes=shown,
+        resume_from=plan.resume_from, resume_checkpoint=resume_checkpoint, plan=plan,
+    )
+    return runner, val_dataset
 
 
-def optimizer_hook_settings(cfg) -> dict[str, Any]:
-    """grad_clip / cumulative_iters / fp16 loss scale from ``optimizer_config`` (+ ``fp16``)."""
-    opt_cfg = dict(cfg.get("optimizer_config") or {})
-    for key in opt_cfg:
-        if key not in OPTIMIZER_HOOK_KEYS:
-            raise ConfigError(
-                f"optimizer_config has unknown key {key!r}; known: {', '.join(OPTIMIZER_HOOK_KEYS)}",
-                hint=did_you_mean(key, OPTIMIZER_HOOK_KEYS),
-            )
-    kind = opt_cfg.get("type", "OptimizerHook")
-    if kind not in OPTIMIZER_HOOK_TYPES:
-        raise ConfigError(f"unknown optimizer_config type {kind!r}; known: {', '.join(OPTIMIZER_HOOK_TYPES)}")
-    grad_clip = opt_cfg.get("grad_clip")
-    if grad_clip is not None:
-        grad_clip = dict(grad_clip)
-        if "max_norm" not in grad_clip or set(grad_clip) - {"max_norm", "norm_type"}:
-            raise ConfigError(f"optimizer_config.grad_clip must be dict(max_norm=..., norm_type=2), got {grad_clip!r}")
-    cumulative = int(opt_cfg.get("cumulative_iters", 1))
-    if cumulative < 1:
-        raise ConfigError("optimizer_config.cumulative_iters must be >= 1")
-    fp16 = cfg.get("fp16")
-    if "Fp16" in kind and fp16 is None:
-        fp16 = {"loss_scale": opt_cfg.get("loss_scale", "dynamic")}
-    return {"grad_clip": grad_clip, "cumulative_iters": cumulative, "fp16": fp16}
+def _build_model_and_data(plan: TrainPlan):
+    """``(model, datasets, val dataset, resume checkpoint)``: the model first (cheap), so that the resume
+    checkpoint is read before any data work; downloads and dataset preparation are done once, by rank 0 first."""
+    from minim.cls.datasets import build_dataset, check_same_classes
+    from minim.cls.engine import checkpoint_io
+    from minim.cls.engine.dist import main_process_first
+    from minim.cls.models import build_classifier
+    from minim.cls.plan import weights_path
+
+    cfg = plan.cfg
+    with main_process_first():
+        model = build_classifier(cfg.model)
+        resume_checkpoint = None
+        if plan.resume_from:
+            resume_checkpoint = checkpoint_io.read(plan.resume_from)  # unreadable: an error now, before data work
+        else:  # (a resumed run's weights replace any pretrained ones)
+            model.init_weights()  # pretrained= / init_cfg=dict(type='Pretrained', ...), as mmcls's train.py
+        if plan.load_from:
+            weights_path(plan.load_from)  # a URL is fetched once, by rank 0; train_model loads it
+        train_dataset = build_dataset(cfg.data.train)
+        val_dataset = None
+        if plan.validate:
+            val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+            check_same_classes(train_dataset, val_dataset)  # before the class counts: it names the class val lacks
+        datasets = [train_dataset]
+        if len(plan.workflow) == 2:
+            # mmcls: the ('val', N) workflow computes the validation LOSS on val data with the TRAIN pipeline
+            loss_cfg = dict(cfg.data.val)
+            loss_cfg["pipeline"] = cfg.data.train.pipeline
+            datasets.append(build_dataset(loss_cfg))
+    return model, datasets, val_dataset, resume_checkpoint
+
+
+def _scale_lr(cfg, base_batch_size: int, world_size: int) -> str:
+    """Scale ``optimizer.lr`` linearly to the real batch size (``auto_scale_lr``); the log line."""
+    from minim.cls.engine.data import loader_settings
+
+    per_process = int(loader_settings(cfg.data, "train")["samples_per_gpu"])  # train_dataloader's, if it sets one
+    batch = per_process * world_size
+    old = cfg.optimizer.lr
+    cfg.optimizer.lr = old * batch / base_batch_size
+    return (
+        f"auto_scale_lr: optimizer.lr {old:g} -> {cfg.optimizer.lr:g} "
+        f"(batch {batch} = {per_process} x {world_size} process(es), base_batch_size {base_batch_size})"
+    )
 
 
 def _backend_note() -> str:
@@ -70,35 +104,6 @@ def _backend_note() -> str:
     import torch.distributed as dist
 
     return f" ({dist.get_backend()})" if dist.is_available() and dist.is_initialized() else ""
-
-
-def check_auto_scale_lr(cfg):
-    """``cfg.auto_scale_lr`` (None when unset); anything but a dict is a :class:`ConfigError`."""
-    settings = cfg.get("auto_scale_lr")
-    if settings is not None and not hasattr(settings, "get"):
-        raise ConfigError(f"auto_scale_lr must be a dict such as dict(base_batch_size=256), got {settings!r}",
-                          hint="on the command line: --cfg-options auto_scale_lr.base_batch_size=256")
-    return settings
-
-
-def auto_scale_lr(cfg, world_size: int = 1) -> str | None:
-    """Scale ``optimizer.lr`` linearly to the real batch size when ``auto_scale_lr.enable``; the log line."""
-    settings = check_auto_scale_lr(cfg)
-    if not settings or not settings.get("enable", False):
-        return None
-    base = settings.get("base_batch_size")
-    if not isinstance(base, int) or base <= 0:
-        raise ConfigError("auto_scale_lr needs base_batch_size (e.g. auto_scale_lr = dict(base_batch_size=256))")
-    from minim.cls.engine.data import loader_settings
-
-    per_process = int(loader_settings(cfg.data, "train")["samples_per_gpu"])  # train_dataloader's, if it sets one
-    batch = per_process * world_size
-    old = cfg.optimizer.lr
-    cfg.optimizer.lr = old * batch / base
-    return (
-        f"auto_scale_lr: optimizer.lr {old:g} -> {cfg.optimizer.lr:g} "
-        f"(batch {batch} = {per_process} x {world_size} process(es), base_batch_size {base})"
-    )
 
 
 def _prepare_cache(dataset) -> None:
@@ -124,6 +129,7 @@ def train_model(
     resume_from: str | None = None,
     resume_checkpoint: dict[str, Any] | None = None,
     file_notes: Sequence[str] = (),
+    plan: TrainPlan | None = None,
 ):
     """Train ``model`` on ``datasets`` (train dataset, plus the val-loss dataset for ``('val', 1)``).
 
@@ -133,8 +139,9 @@ def train_model(
     ``file_notes`` lines the caller has shown as warnings already (config warnings): they go to the log
     file only.
 
-    Everything is checked (runner, optimizer, schedules, class counts, hooks, ``save_best``, the resume
-    checkpoint) before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
+    ``plan``: the checked plan of ``cfg`` (:func:`minim.cls.plan.plan_training`); made here when not given, its
+    warnings then logged. Everything is checked (the plan, schedules, class counts, hooks, the resume checkpoint)
+    before ``cfg.work_dir`` is touched. Returns the finished :class:`Runner`.
 
     ``distributed=True`` needs a process group (see :func:`minim.cls.engine.dist.init_distributed`;
     ``device`` is then this rank's device): the model is wrapped in DistributedDataParallel
@@ -143,29 +150,37 @@ def train_model(
     shard of the val set (gathered, so metrics equal a single process's), and at the end the
     replicas are checked to hold identical weights.
     """
+    from minim.cls.datasets.checks import imbalance_warning
     from minim.cls.engine import batch_normalize, checkpoint_io
     from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.device import cpu_contention, resolve_device
     from minim.cls.engine.dist import is_distributed
     from minim.cls.engine.runner import check_resumable
+    from minim.cls.models.losses import set_auto_class_weights
 
     if distributed and not is_distributed():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
                           hint="run under minim train ... --launcher pytorch|slurm, or call init_distributed first")
-    if cfg.get("work_dir") is None:
-        raise ConfigError("cfg.work_dir is not set")
+    cautions = []
+    if plan is None:
+        plan = plan_training(cfg, TrainOptions(resume=resume_from, validate=validate, distributed=distributed,
+                                               build_data=False))
+        cautions += plan.warnings
+    plan = dataclasses.replace(plan, seed=int(plan.seed or 0))
     datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
     device = resolve_device(device if device is not None else cfg.get("device"))
-    plan = _check_plan(cfg, datasets, device)
-    resume_from = resume_from or cfg.get("resume_from")
+    precision = _run_settings(cfg, plan, datasets, device)
+    resume_from = plan.resume_from
     _check_class_counts(model, datasets, plan.workflow)
-    if cfg.get("load_from") and not resume_from:  # mmcls: resume_from wins over load_from
-        _load_from(model, cfg.load_from)
+    if plan.load_from:
+        _load_from(model, plan.load_from)
 
-    notes = list(notes)
-    model, optimizer, train_module = _place_model(model, cfg, device, distributed, plan.channels_last, notes)
+    notes = list(notes) + set_auto_class_weights(model, datasets[0])
     loaders = _build_loaders(cfg, datasets, plan.workflow, plan.seed, device)
-    cautions = _one_image_batches(loaders, plan.workflow)
+    model, optimizer, train_module, channels_last = _place_model(model, cfg, device, distributed, notes, loaders,
+                                                                 plan.workflow, precision)
+    plan = dataclasses.replace(plan, channels_last=channels_last)
+    cautions += _one_image_batches(loaders, plan.workflow) + imbalance_warning(datasets[0], model)
     busy = cpu_contention(device)
     if busy:
         cautions.append(busy)
@@ -183,7 +198,7 @@ def train_model(
 
     try:
         return _run_in_work_dir(
-            cfg, model, optimizer, train_module, plan, device, loaders, hooks,
+            cfg, model, optimizer, train_module, plan, precision, device, loaders, hooks,
             meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, cautions=cautions,
             file_notes=file_notes, resume=(resume_from, resume_checkpoint), distributed=distributed,
         )
@@ -192,41 +207,17 @@ def train_model(
             batch_normalize.restore(dataset)
 
 
-@dataclass
-class _Plan:
-    """The run's settings, checked before anything is built."""
-
-    by_epoch: bool
-    max_epochs: int | None
-    max_iters: int | None
-    workflow: list[tuple[str, int]]
-    optimizer_settings: dict[str, Any]
-    precision: Any
-    channels_last: bool
-    seed: int
-
-
-def _check_plan(cfg, datasets: list, device) -> _Plan:
-    """Runner, workflow, optimizer settings and precision of ``cfg`` (errors name the key at fault)."""
+def _run_settings(cfg, plan: TrainPlan, datasets: list, device):
+    """What the device decides: the precision (``fp16``), cuDNN's benchmark mode; one dataset per workflow entry."""
     import torch
 
     from minim.cls.engine.device import resolve_precision
 
-    by_epoch, max_epochs, max_iters = runner_limits(cfg)
-    workflow = [tuple(flow) for flow in (cfg.get("workflow") or [("train", 1)])]
-    for flow in workflow:
-        if len(flow) != 2 or flow[0] not in ("train", "val") or not isinstance(flow[1], int) or flow[1] <= 0:
-            raise ConfigError(f"workflow entries must be ('train', N) or ('val', N), got {flow!r}")
-    if len(datasets) != len(workflow):
-        raise ConfigError(f"workflow {workflow} needs {len(workflow)} dataset(s), got {len(datasets)}")
-    settings = optimizer_hook_settings(cfg)
-    if cfg.get("optimizer") is None:
-        raise ConfigError("config has no optimizer; add e.g. optimizer = dict(type='SGD', lr=0.1, momentum=0.9)")
+    if len(datasets) != len(plan.workflow):
+        raise ConfigError(f"workflow {plan.workflow} needs {len(plan.workflow)} dataset(s), got {len(datasets)}")
     if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return _Plan(by_epoch, max_epochs, max_iters, workflow, settings,
-                 precision=resolve_precision(device, settings["fp16"], amp=False),
-                 channels_last=bool(cfg.get("channels_last", False)), seed=int(cfg.get("seed") or 0))
+    return resolve_precision(device, plan.optimizer_settings["fp16"], amp=False)
 
 
 def _check_class_counts(model, datasets: list, workflow) -> None:
@@ -242,17 +233,18 @@ def _check_class_counts(model, datasets: list, workflow) -> None:
 
 def _load_from(model, load_from: str) -> None:
     """``load_from``: the weights to start from (file, URL, ``torchvision://``), strict but for the head."""
-    from minim.cls.apis.config_source import weights_path
     from minim.cls.checkpoint import load_checkpoint
+    from minim.cls.plan import weights_path
 
     load_checkpoint(model, weights_path(load_from), map_location="cpu")
 
 
-def _place_model(model, cfg, device, distributed: bool, channels_last: bool, notes: list[str]):
-    """``(model, optimizer, DDP wrapper or None)``: SyncBatchNorm on request, on ``device``, optimizer built."""
-    import torch
-
+def _place_model(model, cfg, device, distributed: bool, notes: list[str], loaders: list, workflow, precision):
+    """``(model, optimizer, DDP wrapper or None, channels_last)``: SyncBatchNorm on request, on ``device``, the
+    engine's speed choices made and noted (channels_last measured on the training loader's batches unless set),
+    optimizer built."""
     from minim.cls.engine.optimizer import build_optimizer
+    from minim.cls.engine.speed import settle_speed_choices
 
     if distributed and cfg.get("sync_bn", False):
         from minim.cls.engine.parallel import convert_sync_bn
@@ -260,40 +252,33 @@ def _place_model(model, cfg, device, distributed: bool, channels_last: bool, not
         model, note = convert_sync_bn(model, device)
         notes.append(note)
     model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    named = [("train" if mode == "train" else "val loss", loader) for loader, (mode, _) in zip(loaders, workflow)]
+    channels_last, speed_notes = settle_speed_choices(cfg, model, named, precision, device)
+    notes.append("speed choices: " + "; ".join(speed_notes))
     optimizer = build_optimizer(model, cfg.optimizer)
     train_module = None
     if distributed:
         from minim.cls.engine.parallel import wrap_ddp
 
         train_module = wrap_ddp(model, device, cfg.get("find_unused_parameters", False))
-    return model, optimizer, train_module
+    return model, optimizer, train_module, channels_last
 
 
 def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
     """``(hook, priority)`` pairs: the config's ``custom_hooks`` first (on equal priority they run before the
     built-in ones: PreciseBNHook at ABOVE_NORMAL before the evaluation), then lr, momentum, checkpoint,
     evaluation (None: no evaluation), logger."""
-    from minim.cls.engine import custom_hooks as mmcls_hooks, ema as ema_hook  # noqa: F401 - register custom hook types
     from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
-    from minim.cls.engine.hooks import HOOKS, priority_value
+    from minim.cls.engine.hooks import HOOKS
     from minim.cls.engine.logger_hook import build_logger_hook
     from minim.cls.engine.lr_schedule import build_lr_hook
     from minim.cls.engine.momentum_schedule import build_momentum_hook
 
     hooks = []
-    for hook_cfg in cfg.get("custom_hooks") or []:
-        if not isinstance(hook_cfg, dict):
-            raise ConfigError(f"custom_hooks entries must be dicts such as dict(type=..., priority='NORMAL'), got {hook_cfg!r}")
+    for hook_cfg in cfg.get("custom_hooks") or []:  # entries, types and priorities checked by the plan
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop("priority", None)
-        if priority is not None:
-            priority_value(priority)  # a bad priority is an error now, not once the work dir is written
         hooks.append((HOOKS.build(hook_cfg), priority))
-    emas = [hook for hook, _ in hooks if isinstance(hook, ema_hook.EMAHook)]
-    if len(emas) > 1:
-        raise ConfigError(f"custom_hooks lists EMAHook {len(emas)} times; keep one")
     built_in = (build_lr_hook(cfg.get("lr_config"), by_epoch), build_momentum_hook(cfg.get("momentum_config"), by_epoch),
                 build_checkpoint_hook(cfg.get("checkpoint_config"), by_epoch), eval_hook,
                 build_logger_hook(cfg.get("log_config")))
@@ -353,27 +338,30 @@ def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
     return val_dataset, build_eval_hook(cfg.get("evaluation"), loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
 
 
-def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, loaders: list, hooks: list, *,
+def _run_in_work_dir(cfg, model, optimizer, train_module, plan: TrainPlan, precision, device, loaders: list,
+                     hooks: list, *,
                      meta, timestamp, console, progress, notes, cautions, file_notes, resume, distributed):
     """Claim the work dir, write the config copy and logs, build the runner and train (resuming if asked)."""
-    from minim.cls.apis.config_source import config_stem
+    from minim.cls.datasets.split import record_split
     from minim.cls.engine.allocator import retain_freed_memory
     from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
     from minim.cls.engine.logger import RunLogger
     from minim.cls.engine.runner import Runner
+    from minim.cls.engine.speed import describe_loader
     from minim.cls.engine.work_dir import claim_work_dir
 
     retained = device.type == "cpu" and cfg.get("cpu_retain_freed_memory", True) and retain_freed_memory()
     work_dir = Path(cfg.work_dir)
     with claim_work_dir(work_dir, enabled=is_main_process()):  # one run per work dir
         timestamp = broadcast_object(timestamp or _unique_timestamp(work_dir))  # rank 0's names the logs
+        record_split(cfg, work_dir, [loader.dataset for loader in loaders], write=is_main_process())
         if is_main_process() and hasattr(cfg, "dump"):
-            cfg.dump(str(work_dir / f"{config_stem(cfg)}.py"))
+            cfg.dump(str(work_dir / f"{plan.stem}.py"))
         logger = RunLogger(work_dir, timestamp, console=console, progress=progress)
         meta = _complete_meta(meta, cfg, plan.seed, device)
         runner = Runner(
             model, optimizer, work_dir=work_dir, logger=logger, device=device, max_epochs=plan.max_epochs,
-            max_iters=plan.max_iters, precision=plan.precision, seed=plan.seed, meta=meta,
+            max_iters=plan.max_iters, precision=precision, seed=plan.seed, meta=meta,
             channels_last=plan.channels_last, grad_clip=plan.optimizer_settings["grad_clip"],
             cumulative_iters=plan.optimizer_settings["cumulative_iters"], train_module=train_module,
         )
@@ -391,8 +379,11 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: _Plan, device, l
             logger.info("Config:\n" + meta["config"], console=False)
         batch_normalized = any(loader.batch_normalizer is not None and mode == "train"
                                for loader, (mode, _) in zip(loaders, plan.workflow))
+        for hook, _ in hooks:
+            if hasattr(hook, "dataloader"):
+                logger.info(f"val: {describe_loader(hook.dataloader)}")
         logger.info(
-            f"device {device}, precision {plan.precision.describe()}{', channels_last' if plan.channels_last else ''}"
+            f"device {device}, precision {precision.describe()}{', channels_last' if plan.channels_last else ''}"
             f"{', freed CPU memory kept for reuse' if retained else ''}"
             f"{', images normalized on the device batch by batch' if batch_normalized else ''}, "
             f"seed {plan.seed}, world size {get_world_size()}{_backend_note()}, work dir {work_dir}"

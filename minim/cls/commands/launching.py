@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from minim.cls.plan import TrainOptions, config_stem, load_cls_config, plan_training
 
 
 def launch_preflight(config, cfg_options: Sequence[str] = (), command: str = "train",
@@ -12,10 +13,8 @@ def launch_preflight(config, cfg_options: Sequence[str] = (), command: str = "tr
     show once, before any process starts, not once per rank); returns the job name.
 
     ``params``: the command's options (``device``, and for ``test`` ``checkpoint``, ``metrics``, ``out``,
-    ``out_items``; for ``train`` ``resume`` and ``work_dir``).
+    ``out_items``; for ``train`` ``work_dir``, ``resume``, ``auto_scale_lr``, ``no_validate``).
     """
-    from minim.cls.apis.config_source import config_stem, load_cls_config
-
     cfg, entry = load_cls_config(config, list(cfg_options))
     params = dict(params or {})
     if params.get("device") not in (None, "", "auto", "cpu"):
@@ -24,25 +23,21 @@ def launch_preflight(config, cfg_options: Sequence[str] = (), command: str = "tr
         resolve_device(params["device"])  # --device cuda without CUDA: one error here
     if command == "test":
         _test_preflight(cfg, entry, params)
-    elif command == "train" and params.get("resume") not in (None, False, ""):
-        from minim.cls.commands.training import resume_path, resolve_work_dir
-
-        work_dir = resolve_work_dir(params.get("work_dir"), cfg, config_stem(cfg))
-        resume = resume_path(params["resume"], cfg, Path(work_dir))
-        if resume and not Path(resume).is_file():
-            from minim.errors import CheckpointError
-
-            raise CheckpointError(f"--resume: checkpoint {resume} does not exist")
+    elif command == "train":
+        options = TrainOptions(work_dir=params.get("work_dir"), resume=params.get("resume"),
+                               auto_scale_lr=bool(params.get("auto_scale_lr")),
+                               validate=not params.get("no_validate", False), distributed=True)
+        plan_training(cfg, options, entry=entry)  # its warnings are the workers' to show
     return f"{config_stem(cfg)}_{command}"
 
 
 def _test_preflight(cfg, entry, params: Mapping[str, Any]) -> None:
     from minim.cls.analysis.test_output import check_out
-    from minim.cls.commands.common import checkpoint_for
-    from minim.cls.metrics import check_metric_names
+    from minim.cls.metrics import METRICS, MULTI_LABEL_METRICS, check_metric_names
+    from minim.cls.plan.checkpoints import checkpoint_for
 
     checkpoint_for(params.get("checkpoint"), entry, "test")
     check_out(params.get("out"), list(params.get("out_items") or ()) or None)
     metrics = list(params.get("metrics") or ())
     if metrics:
-        check_metric_names(metrics)
+        check_metric_names(metrics, (*METRICS, *MULTI_LABEL_METRICS))  # the dataset decides which apply

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from minim.cls.analysis.test_output import check_out, write_test_output
-from minim.cls.commands.common import checkpoint_for, is_main, warn
+from minim.cls.commands.common import is_main, warn
 from minim.cls.commands.render import print_metrics_table
-from minim.errors import ConfigError, UsageError
+from minim.cls.plan import load_cls_config
+from minim.cls.plan.checkpoints import check_checkpoint
+from minim.errors import UsageError
 
 
 def parse_metric_options(pairs: Sequence[str] | dict | None) -> dict | None:
@@ -61,11 +63,11 @@ def test(
     layout, ``.pkl``: mmcls's; ``out_items`` as mmcls's ``--out-items``, see
     :mod:`minim.cls.analysis.test_output`).
     """
-    from minim.cls.apis.config_source import load_cls_config
     from minim.cls.engine.worker_session import WorkerSession
 
     items = check_out(out, out_items)  # before any work: a bad --out must not cost a whole evaluation
     cfg, entry = load_cls_config(config, list(cfg_options))
+    check_checkpoint(checkpoint, entry, "test", cfg)  # before torch is imported
     with WorkerSession(launcher, cfg, device) as setup:
         return _test(cfg, entry, setup, checkpoint, metrics=metrics, metric_options=metric_options, out=out,
                      items=items, device=device, console=console and is_main(setup))
@@ -77,11 +79,8 @@ test.__test__ = False  # not a pytest test
 def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, items, device, console) -> TestResult:
     import warnings
 
-    from minim.cls.apis.inference import init_model
-    from minim.cls.engine import batch_normalize
-    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.apis.test import test_checkpoint
     from minim.cls.engine.device import resolve_device
-    from minim.cls.engine.evaluation import collect_scores
     from minim.cls.metrics import evaluate
 
     for warning in getattr(cfg, "warnings", []):
@@ -94,46 +93,23 @@ def _test(cfg, entry, setup, checkpoint, *, metrics, metric_options, out, items,
         metrics = list(metrics) if len(metrics) > 1 else metrics[0]
     if options is None:  # the config's topk / thrs / average_mode hold for --metrics too
         options = eval_cfg.get("metric_options")
-    from minim.cls.datasets import build_dataset, compare_classes
-    from minim.cls.engine.dist import main_process_first
-
-    run_device = setup.device if setup is not None else resolve_device(device)
-    with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
-        path = checkpoint_for(checkpoint, entry, "test")
-        if "test" not in (cfg.get("data") or {}):
-            raise ConfigError("config has no data.test")
-        dataset = build_dataset(cfg.data.test, dict(test_mode=True))
+    run = test_checkpoint(cfg, checkpoint, entry, setup.device if setup is not None else resolve_device(device))
+    for message in run.warnings:
+        warn(message, console)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = init_model(cfg, path, device=run_device, strict=True)
-    if dataset.CLASSES is not None and model.classes_from_checkpoint:
-        compare_classes(model.CLASSES, dataset.CLASSES, ("checkpoint", "test set"), "data.test")
-    from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.models import num_classes_of
-
-    check_num_classes(dataset, num_classes_of(model), "test")
-    classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
-    for item in caught:  # the test set's own class names make the checkpoint's missing ones moot
-        if dataset.CLASSES is None or "class names are not saved" not in str(item.message):
-            warn(str(item.message), console)
-    loader = batch_normalize.attach(build_eval_loader(dataset, loader_settings(cfg.data, "test"), run_device), dataset,
-                                    bool(cfg.get("normalize_on_device", True)))
-    metas: list = []
-    scores = collect_scores(model, loader, run_device, keep_metas=metas)
-    gt_labels = dataset.get_gt_labels()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        results = evaluate(scores, gt_labels, metrics, options)
+        results = evaluate(run.scores, run.gt_labels, metrics, options)
     for item in caught:
         warn(str(item.message), console)
-    predictions = _predictions(dataset, scores, gt_labels, metas, classes)
-    result = TestResult(metrics=dict(results), classes=classes, predictions=predictions)
+    predictions = _predictions(run.dataset, run.scores, run.gt_labels, run.metas, run.classes)
+    result = TestResult(metrics=dict(results), classes=run.classes, predictions=predictions)
     if out is not None and is_main(setup):
-        write_test_output(out, results, classes, scores, gt_labels, [p["file"] for p in predictions], items)
+        write_test_output(out, results, run.classes, run.scores, run.gt_labels, [p["file"] for p in predictions], items)
         result.out_file = str(out)
     if console:
         processes = f", {setup.world_size} processes" if setup is not None else ""
-        print_metrics_table(results, title=f"{Path(path).name} on data.test ({len(dataset)} images{processes})")
+        print_metrics_table(results, title=f"{Path(run.checkpoint).name} on data.test ({len(run.dataset)} images"
+                                           f"{processes})")
         if out is not None:
             print(f"wrote {out}")
     return result
@@ -150,7 +126,7 @@ def _predictions(dataset, scores, gt_labels, metas, classes: Sequence[str]) -> l
         out.append(
             {
                 "file": str(filename),
-                "gt_label": int(gt_labels[i]),
+                "gt_label": gt_labels[i].tolist(),  # an int, or a multi-label vector
                 "pred_label": label,
                 "pred_score": float(row[label]),
                 "pred_class": str(classes[label]) if label < len(classes) else str(label),

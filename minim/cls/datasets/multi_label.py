@@ -11,7 +11,7 @@ import numpy as np
 from minim.cls.datasets.base import BaseDataset
 from minim.cls.datasets.paths import require_file
 from minim.cls.datasets.registry import DATASETS
-from minim.cls.metrics_multilabel import evaluate_multilabel
+from minim.cls.metrics.multi_label import evaluate_multilabel
 from minim.errors import DataError
 
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -23,7 +23,7 @@ class MultiLabelDataset(BaseDataset):
     """A dataset whose ``gt_label`` is a vector over the classes: 1 positive, 0 negative, -1 difficult.
 
     ``evaluate`` takes the metrics ``mAP``, ``CP``, ``CR``, ``CF1``, ``OP``, ``OR``, ``OF1`` and the
-    options ``thr``/``k`` (default ``dict(thr=0.5)``), see :mod:`minim.cls.metrics_multilabel`.
+    options ``thr``/``k`` (default ``dict(thr=0.5)``), see :mod:`minim.cls.metrics.multi_label`.
     """
 
     def get_gt_labels(self) -> np.ndarray:

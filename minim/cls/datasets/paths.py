@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from minim.errors import DataError
-from minim.suggest import close_matches, did_you_mean
+from minim.filekinds import require_dir, require_file  # noqa: F401 - the datasets' path checks
+from minim.suggest import did_you_mean
 
 SCHEME = "minim://"
 
@@ -42,32 +43,3 @@ def resolve_data_path(path: str | os.PathLike | None, key: str) -> str | None:
         )
     root = BUILTIN_DATASETS[name]()
     return str(root / sub_path) if sub_path else str(root)
-
-
-def require_dir(path: str, key: str) -> str:
-    """``path`` if it is a folder, else a :class:`DataError` naming the config key (and a close sibling)."""
-    if not os.path.isdir(path):
-        what = "is not a folder" if os.path.exists(path) else "does not exist"
-        raise DataError(f"{key} {path} {what}", hint=_hint(path, key, os.path.isdir))
-    return path
-
-
-def require_file(path: str, key: str) -> str:
-    """``path`` if it is a file, else a :class:`DataError` naming the config key (and a close sibling)."""
-    if not os.path.isfile(path):
-        what = "is not a file" if os.path.exists(path) else "does not exist"
-        raise DataError(f"{key} {path} {what}", hint=_hint(path, key, os.path.isfile))
-    return path
-
-
-def _hint(path: str, key: str, wanted: Callable[[str], bool]) -> str:
-    """"did you mean <folder>/<sibling>?" for a mistyped last part of ``path``, else where to look."""
-    folder, name = os.path.split(os.path.normpath(path))
-    try:
-        siblings = [entry for entry in os.listdir(folder or ".") if wanted(os.path.join(folder, entry))]
-    except OSError:
-        siblings = []
-    meant = close_matches(name, siblings, n=1)
-    if meant:
-        return f"did you mean {os.path.join(folder, meant[0])}?"
-    return f"check {key} in the dataset config"

@@ -3,9 +3,10 @@
 A hook reacts to the runner's stages (``before_run``, ``before_train_epoch``,
 ``before_train_iter``, ``after_train_iter``, ``after_train_epoch``, ``before_val_epoch``,
 ``after_val_epoch``, ``after_run``). Hooks run in priority order (lower value first), as in
-mmcv; on ties, in registration order. A hook that owns state keeps it through
-``before_save_checkpoint`` / ``after_load_checkpoint`` and decides, through ``evaluation_weights``,
-which weights evaluation and checkpoints see.
+mmcv; on ties, in registration order. ``after_evaluation(runner, results)`` runs after each
+evaluation of the ``evaluation`` hook, with its metric results (mmengine's ``after_val_epoch(runner, metrics)``).
+A hook that owns state keeps it through ``before_save_checkpoint`` / ``after_load_checkpoint`` and
+decides, through ``evaluation_weights``, which weights evaluation and checkpoints see.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ PRIORITIES = {
 
 #: hooks a config may add through ``custom_hooks = [dict(type=..., priority=...)]``
 HOOKS = Registry("hook")
+HOOKS.register_lazy(("PreciseBNHook", "ClassNumCheckHook"), "minim.cls.engine.custom_hooks")
+HOOKS.register_lazy(("EMAHook",), "minim.cls.engine.ema")
+HOOKS.register_lazy(("EarlyStoppingHook",), "minim.cls.engine.early_stopping")
 
 
 def priority_value(priority: Any) -> int:
@@ -61,6 +65,8 @@ class Hook:
     def before_val_epoch(self, runner) -> None: ...
 
     def after_val_epoch(self, runner) -> None: ...
+
+    def after_evaluation(self, runner, results: dict) -> None: ...
 
     # state a hook owns (mmengine's names); the runner knows no specific hook
     def before_save_checkpoint(self, runner, meta: dict) -> None:

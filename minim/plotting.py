@@ -1,4 +1,4 @@
-"""matplotlib access for the tools: an optional dependency, always the non-interactive Agg canvas."""
+"""matplotlib access for the tools and the API: an optional dependency, always the non-interactive Agg canvas."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@
   is ``> thr``); ``average_mode='macro'`` averages over all classes (absent ones count 0),
   ``'none'`` gives per-class arrays.
 - ``support``: per-class ground-truth counts; ``'macro'`` gives their sum.
+- multi-label ground truth (``(N, C)`` label vectors) is evaluated by :mod:`minim.cls.metrics.multi_label`
+  (``mAP``, ``CP`` ... ``OF1``); :func:`metric_keys` and :func:`infer_rule` know those names too.
 
 Ties rank as ``torch.topk`` ranks them (as mmcls: accuracy on float32 scores, precision/recall/F1
 on the scores' own dtype), so ``evaluate(np.full((1, 4), 0.25), [2], ..., dict(topk=1))`` counts the
@@ -26,6 +28,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from minim.cls.metrics.multi_label import METRICS as MULTI_LABEL_METRICS, evaluate_multilabel
+from minim.cls.metrics.names import check_metric_names
 from minim.errors import ConfigError, ConfigValueError, DataError
 from minim.suggest import did_you_mean
 
@@ -36,25 +40,13 @@ DEFAULT_TOPK = (1, 5)
 _PRF = ("precision", "recall", "f1_score")
 _EPS = float(np.finfo(np.float32).eps)
 
-_GREATER_EXACT = METRICS
+_MULTI_LABEL = ("map", "cp", "cr", "cf1", "op", "or", "of1")  # minim.cls.metrics.multi_label.METRICS, lowered
+_GREATER_EXACT = METRICS + _MULTI_LABEL
 _GREATER_PARTS = ("acc", "top", "ar@", "auc", "precision", "recall", "f1", "support", "map", "mdice", "miou")
 _LESS_PARTS = ("loss", "error", "_err")
 
 
 # -- arguments -----------------------------------------------------------------------------------
-
-
-def check_metric_names(metric: str | Sequence[str], supported: Sequence[str] = METRICS) -> list[str]:
-    """The metric names of ``metric`` (one or several); names not in ``supported`` are a :class:`ConfigError`."""
-    names = [metric] if isinstance(metric, str) else list(metric)
-    if not names:
-        raise ConfigError("no metric given; choose from " + ", ".join(supported))
-    for name in names:
-        if name not in supported:
-            raise ConfigValueError(
-                f"unknown metric {name!r}; supported: {', '.join(supported)}", hint=did_you_mean(str(name), supported)
-            )
-    return names
 
 
 def _options(metric_options: Mapping[str, Any] | None) -> tuple[Any, Any, str]:
@@ -122,13 +114,23 @@ def _suffixes(thrs: list[float], as_tuple: bool) -> list[str]:
 # -- keys and rules ------------------------------------------------------------------------------
 
 
+def is_multilabel_metric(metric: str | Sequence[str]) -> bool:
+    """Whether ``metric`` names multi-label metrics only (``mAP``, ``CP`` ... ``OF1``)."""
+    names = [metric] if isinstance(metric, str) else list(metric)
+    return bool(names) and all(isinstance(n, str) and n.lower() in _MULTI_LABEL for n in names)
+
+
 def metric_keys(
     metric: str | Sequence[str] = "accuracy",
     metric_options: Mapping[str, Any] | None = None,
     num_classes: int | None = None,
 ) -> list[str]:
     """The result keys :func:`evaluate` will produce, in order (without computing anything)."""
-    names = check_metric_names(metric)
+    if is_multilabel_metric(metric):
+
+        names = check_metric_names(metric, MULTI_LABEL_METRICS)
+        return [name for name in MULTI_LABEL_METRICS if name in names]
+    names = check_metric_names(metric, METRICS)
     topk, thrs, _ = _options(metric_options)
     thr_values, thr_tuple = _thresholds(thrs)
     suffixes = _suffixes(thr_values, thr_tuple)
@@ -249,8 +251,12 @@ def evaluate(
     metric: str | Sequence[str] = "accuracy",
     metric_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of softmax ``scores`` (N x C array/tensor or list of rows) against ``gt_labels``."""
-    names = check_metric_names(metric)
+    """Metrics of softmax ``scores`` (N x C array/tensor or list of rows) against ``gt_labels``; ``(N, C)``
+    label vectors (a multi-label dataset's) go to :func:`minim.cls.metrics.multi_label.evaluate_multilabel`."""
+    if np.ndim(gt_labels) == 2 and not isinstance(gt_labels, (str, bytes)):
+
+        return evaluate_multilabel(scores, gt_labels, metric, metric_options)
+    names = check_metric_names(metric, METRICS)
     topk, thrs, average_mode = _options(metric_options)
     scores, labels = _as_arrays(scores, gt_labels)
     num_classes = scores.shape[1]

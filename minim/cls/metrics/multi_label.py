@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from minim.cls.metrics import check_metric_names
+from minim.cls.metrics.names import check_metric_names
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 

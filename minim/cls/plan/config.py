@@ -1,4 +1,4 @@
-"""Turn the ``config`` argument of the APIs and commands into a :class:`minim.config.Config`."""
+"""The config of a run: a file path, an index name, a dict or a Config, read into a :class:`minim.config.Config`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ ENGINE_KEYS = (
     "checkpoint_config", "log_config", "evaluation", "load_from", "resume_from", "workflow", "work_dir",
     "dist_params", "log_level", "gpu_ids", "seed", "deterministic", "device", "fp16", "auto_scale_lr",
     "custom_hooks", "channels_last", "compile", "normalize_on_device", "cpu_retain_freed_memory", "sync_bn",
-    "find_unused_parameters", "cudnn_benchmark",
+    "find_unused_parameters", "cudnn_benchmark", "allow_tf32",
 )
 
 
@@ -72,6 +72,15 @@ def config_stem(cfg) -> str:
     dir and the copy a run writes there)."""
     filename = getattr(cfg, "filename", None)
     return Path(filename).stem if filename else "config"
+
+
+def resolve_work_dir(cli_work_dir: str | None, cfg, stem: str) -> Path:
+    """``--work-dir`` > config ``work_dir`` > ``work_dirs/<config stem>``."""
+    if cli_work_dir:
+        return Path(cli_work_dir).expanduser()
+    if cfg.get("work_dir"):
+        return Path(cfg.work_dir).expanduser()
+    return Path("work_dirs") / stem
 
 
 def weights_path(checkpoint: str | None, entry=None) -> str | None:
