@@ -128,7 +128,8 @@ def gpu_child(args) -> None:
     variant = GPU_VARIANTS[args.child]
     with tempfile.TemporaryDirectory() as work_dir:
         result = train(args.config, work_dir=work_dir, device=args.device, amp=variant["amp"],
-                       channels_last=variant["channels_last"], validate=False, console=False)
+                       cfg_options=[f"channels_last={variant['channels_last']}"],  # pinned: not the engine's probe
+                       validate=False, console=False)
     print("RESULT " + json.dumps({"images_per_second": result.images_per_second}), flush=True)
 
 

@@ -24,6 +24,22 @@ image against a raw forward pass with the same preprocessing written by hand.
     python scripts/bench_train.py --full           # 15 epochs, MobileNetV2 and ResNet-18
 
 The last line is ``train-bench: minim/plain = R (minim N img/s, plain M img/s)``.
+
+``--real`` benchmarks a user's job instead: the downloaded ``mobilenet-v2_torchvision-v2_in1k``
+config (224 px, ImageNet pipeline, SGD lr 0.1, batch 32, 2 workers; random initial weights) changed
+only where a user must change it: the data paths, ``num_classes=5`` and the number of epochs,
+pointed at ``--images`` generated 500x375 JPEGs (fixed seed, 5 classes told apart by colour and
+shapes, 80 % train / 20 % val). It runs ``minim train`` with the engine's own choices against a
+plain loop written the way torchvision's ``references/classification/train.py`` writes it (ImageFolder,
+the same transforms, SGD + StepLR, the config's workers), then ``minim infer`` over the folder against
+a loop that predicts one image at a time with the same preprocessing. ``--device cuda`` with
+``--amp`` / ``--channels-last`` gives both sides the same setting; ``--arch resnet50`` swaps in
+``resnet50_torchvision-v1_in1k``. The last line is
+``train-bench-real: minim/plain = R (...)``. ``--device cpu`` smoke-tests it anywhere:
+
+    python scripts/bench_train.py --real                              # 1,000 images, 1 epoch
+    python scripts/bench_train.py --real --images 250 --epochs 1      # a few minutes on a loaded 2-core CPU
+    python scripts/bench_train.py --real --device cuda --amp --channels-last --arch resnet50 --epochs 3
 """
 
 from __future__ import annotations
@@ -31,6 +47,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import resource
 import statistics
 import subprocess
@@ -40,12 +58,25 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 DIGITS_CONFIG = Path(__file__).resolve().parents[1] / "model_index" / "cls" / "configs" / "mobilenet_v2" / "mobilenet-v2_digits.py"
 RESNET18_CONFIG = """\
 _base_ = '{digits}'
 model = dict(backbone=dict(_delete_=True, type='ResNet', depth=18), head=dict(in_channels=512))
 """
 MODELS = ("mobilenet_v2", "resnet18")
+#: --real: torchvision architecture -> the index entry a user downloads for it
+REAL_CONFIGS = {"mobilenet_v2": "mobilenet-v2_torchvision-v2_in1k", "resnet50": "resnet50_torchvision-v1_in1k"}
+REAL_CLASSES = 5
+REAL_USER_CONFIG = """\
+_base_ = './{base}.py'
+# what a user changes to train on their folders (plus the epochs of this benchmark)
+model = dict(head=dict(num_classes={classes}))
+data = dict(train=dict(data_prefix='{root}/train'), val=dict(data_prefix='{root}/val'),
+            test=dict(data_prefix='{root}/val'))
+runner = dict(max_epochs={epochs})
+"""
 
 
 def peak_rss_mb() -> float:
@@ -166,10 +197,183 @@ def run_inference(config: Path, repeats: int) -> dict:
     return {"api_ms": api_ms, "raw_ms": raw_ms}
 
 
+# --------------------------------------------------------------------------- --real
+def make_real_images(root: Path, images: int, seed: int = 0, size: tuple[int, int] = (500, 375)) -> Path:
+    """``images`` JPEGs under ``root/{train,val}/class_K`` (every fifth of a class to val); kept when present."""
+    from PIL import Image, ImageDraw
+
+    stamp = root / f".made-{images}-{seed}-{size[0]}x{size[1]}"
+    if stamp.exists():
+        return root
+    rng = np.random.default_rng(seed)
+    hues = [np.array(Image.new("HSV", (1, 1), (int(255 * k / REAL_CLASSES), 160, 200)).convert("RGB").getpixel((0, 0)))
+            for k in range(REAL_CLASSES)]
+    for i in range(images):
+        label, split = i % REAL_CLASSES, "val" if (i // REAL_CLASSES) % 5 == 4 else "train"
+        pixels = hues[label] + rng.normal(0, 25, (size[1], size[0], 3))
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(image)
+        for _ in range(int(rng.integers(3, 7))):
+            x, y = int(rng.integers(0, size[0] - 40)), int(rng.integers(0, size[1] - 40))
+            w, h = int(rng.integers(20, 160)), int(rng.integers(20, 120))
+            shape = draw.ellipse if label % 2 else draw.rectangle
+            shape((x, y, x + w, y + h), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        target = root / split / f"class_{label}" / f"img_{i:05d}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(target, quality=90)
+    stamp.touch()
+    return root
+
+
+def real_user_config(folder: Path, root: Path, arch: str, epochs: int) -> Path:
+    """The index config as ``minim download`` writes it, and the user's config that points it at ``root``."""
+    base = REAL_CONFIGS[arch]
+    subprocess.run([sys.executable, "-m", "minim", "download", "cls", "--config", base, "--no-weights", "--dest",
+                    str(folder), "--quiet"], check=True, capture_output=True, env={**os.environ, "MINIM_OFFLINE": "1"})
+    config = folder / f"my_{arch}.py"
+    config.write_text(REAL_USER_CONFIG.format(base=base, classes=REAL_CLASSES, root=root, epochs=epochs))
+    return config
+
+
+def val_resize(cfg) -> int:
+    """The short side the config's test pipeline resizes to before its 224 px centre crop."""
+    size = next(step["size"] for step in cfg.data.val.pipeline if step["type"] == "Resize")
+    return size[0] if isinstance(size, (list, tuple)) else size
+
+
+def run_real_plain(args) -> dict:
+    """torchvision's classification reference, reduced to the benchmark: same transforms, recipe and workers."""
+    import torch
+    import torchvision
+    from torch import nn
+    from torchvision import datasets, transforms
+    from torchvision.transforms import InterpolationMode
+
+    from minim.config import load_config
+
+    cfg = load_config(args.config)
+    device, root = torch.device(args.device), Path(args.data)
+    norm = cfg.img_norm_cfg
+    normalize = transforms.Normalize([m / 255 for m in norm["mean"]], [s / 255 for s in norm["std"]])
+    to_float = [transforms.PILToTensor(), transforms.ConvertImageDtype(torch.float), normalize]
+    train_tf = transforms.Compose([transforms.RandomResizedCrop(224, interpolation=InterpolationMode.BILINEAR,
+                                                                antialias=True),
+                                   transforms.RandomHorizontalFlip(0.5), *to_float])
+    val_tf = transforms.Compose([transforms.Resize(val_resize(cfg), interpolation=InterpolationMode.BILINEAR,
+                                                   antialias=True),
+                                 transforms.CenterCrop(224), *to_float])
+    train_set = datasets.ImageFolder(str(root / "train"), train_tf)
+    val_set = datasets.ImageFolder(str(root / "val"), val_tf)
+    batch, workers = cfg.data.samples_per_gpu, cfg.data.workers_per_gpu
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=batch, sampler=torch.utils.data.RandomSampler(train_set),
+                                               num_workers=workers, pin_memory=True)
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=batch, sampler=torch.utils.data.SequentialSampler(val_set),
+                                             num_workers=workers, pin_memory=True)
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(args.arch, weights=None, num_classes=REAL_CLASSES).to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    criterion = nn.CrossEntropyLoss()
+    opt = cfg.optimizer
+    optimizer = torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_config.step[0], gamma=0.1)
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler("cuda") if args.amp and device.type == "cuda" else None
+    seconds = 0.0
+    for _ in range(args.epochs):
+        model.train()
+        start = time.perf_counter()
+        for image, target in train_loader:
+            image, target = image.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            if args.channels_last:
+                image = image.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=args.amp):
+                loss = criterion(model(image), target)
+            optimizer.zero_grad()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds += time.perf_counter() - start
+        scheduler.step()
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for image, target in val_loader:
+            correct += int((model(image.to(device)).argmax(1).cpu() == target).sum())
+    return {"images_per_second": args.epochs * len(train_set) / seconds, "top1": 100 * correct / len(val_set)}
+
+
+def run_real_minim(args) -> dict:
+    from minim.cls.commands import train
+
+    result = train(args.config, work_dir=args.work_dir, device=args.device, amp=args.amp,
+                   channels_last=args.channels_last, console=False)
+    choices = [line.split(" - INFO - ", 1)[-1] for line in Path(result.log_file).read_text().splitlines()
+               if "speed choices:" in line]
+    return {"images_per_second": result.images_per_second, "top1": result.last_metrics["accuracy_top-1"],
+            "seconds": result.seconds, "choices": choices[0] if choices else "speed choices: (not logged)"}
+
+
+def run_real_infer(args, batched: bool) -> dict:
+    """``minim infer`` over the folder (its defaults: batches, workers and channels_last as the engine chooses), or
+    a loop predicting one image at a time as a user writes it (same checkpoint, the config's test preprocessing
+    written with torchvision, PIL decoding); seconds include loading the model."""
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+    from torchvision.transforms import InterpolationMode
+
+    from minim.cls.apis import init_model
+    from minim.cls.commands import infer
+    from minim.cls.commands.inference import collect_images
+
+    checkpoint = str(Path(args.work_dir) / "latest.pth")
+    files = collect_images([args.data])
+    start = time.perf_counter()
+    if batched:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predicted = [r["pred_label"] for r in infer(args.config, [args.data], checkpoint, device=args.device,
+                                                        console=False)]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = init_model(args.config, checkpoint, device=args.device)
+        norm = model.cfg.img_norm_cfg
+        preprocess = transforms.Compose([
+            transforms.Resize(val_resize(model.cfg), interpolation=InterpolationMode.BILINEAR, antialias=True),
+            transforms.CenterCrop(224),
+            transforms.PILToTensor(), transforms.ConvertImageDtype(torch.float),
+            transforms.Normalize([m / 255 for m in norm["mean"]], [s / 255 for s in norm["std"]])])
+        predicted = []
+        with torch.inference_mode():
+            for file in files:
+                with Image.open(file) as opened:
+                    tensor = preprocess(opened.convert("RGB"))
+                predicted.append(int(model.forward_test(tensor[None].to(args.device)).argmax(1)))
+    seconds = time.perf_counter() - start
+    return {"images": len(files), "seconds": seconds, "images_per_second": len(files) / seconds,
+            "predicted": len(predicted)}
+
+
 def child(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.child.startswith("real-"):
+        runs = {"real-plain": run_real_plain, "real-minim": run_real_minim,
+                "real-infer": lambda a: run_real_infer(a, batched=True),
+                "real-loop": lambda a: run_real_infer(a, batched=False)}
+        out = runs[args.child](args)
+        out["peak_mb"] = peak_rss_mb()
+        print("RESULT " + json.dumps(out), flush=True)
+        return
     config = Path(args.config)
     if args.child == "plain":
         out = run_plain(config, args.epochs, args.batch_size, args.plain_workers)
@@ -194,6 +398,77 @@ def spawn(kind: str, config: Path, args, model: str = "mobilenet_v2") -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
+def spawn_real(kind: str, args, config: Path, data: Path, work_dir: Path, home: Path) -> dict:
+    command = [sys.executable, __file__, "--child", kind, "--config", str(config), "--data", str(data),
+               "--work-dir", str(work_dir), "--arch", args.arch, "--device", args.device, "--epochs", str(args.epochs),
+               "--threads", str(args.threads)] + (["--amp"] if args.amp else []) + \
+              (["--channels-last"] if args.channels_last else [])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "MINIM_HOME": str(home)})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"bench_train --real: the {kind} run failed")
+    return {**json.loads(lines[-1][len("RESULT "):]), "process_seconds": time.perf_counter() - start}
+
+
+def run_real_distributed(args, config: Path, work_dir: Path, home: Path) -> float:
+    """``minim train --launcher pytorch --gpus N`` (torchrun; NCCL on CUDA, gloo on CPU): training images/s."""
+    command = [sys.executable, "-m", "minim", "train", "cls", str(config), "--launcher", "pytorch", "--gpus",
+               str(args.gpus), "--device", args.device, "--work-dir", str(work_dir)]
+    command += (["--amp"] if args.amp else []) + (["--channels-last"] if args.channels_last else [])
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "MINIM_HOME": str(home)})
+    found = re.findall(r"([\d.]+) training images/s", done.stdout)
+    if done.returncode != 0 or not found:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit("bench_train --real: the distributed run failed")
+    return float(found[-1])
+
+
+def main_real(args) -> None:
+    """``--real``: minim train / minim infer on a user's config and folder against torchvision-style loops."""
+    from minim.cls.apis.batch_inference import DEFAULT_BATCH_SIZE
+
+    if args.images < 5 * REAL_CLASSES:
+        raise SystemExit(f"bench_train --real: --images must be at least {5 * REAL_CLASSES} (one val image per class)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        data = make_real_images(Path(args.data) if args.data else folder / "images", args.images)
+        config = real_user_config(folder, data, args.arch, args.epochs)
+        counts = {split: len(list((data / split).rglob("*.jpg"))) for split in ("train", "val")}
+        settings = ", ".join(name for name, on in (("AMP", args.amp), ("channels_last", args.channels_last)) if on)
+        print(f"real: {args.images} generated 500x375 JPEGs ({counts['train']} train, {counts['val']} val, "
+              f"{REAL_CLASSES} classes), {REAL_CONFIGS[args.arch]} with random initial weights, {args.epochs} "
+              f"epoch(s), device {args.device}{', ' + settings + ' on both sides' if settings else ''}, "
+              f"{args.threads} threads, load average {load:.1f}", flush=True)
+        home, work_dir = folder / "minim_home", folder / "work_dir"
+        plain = spawn_real("real-plain", args, config, data, work_dir, home)
+        minim = spawn_real("real-minim", args, config, data, work_dir, home)
+        for name, r in (("plain", plain), ("minim", minim)):
+            print(f"{args.arch:<13} {name:<6} {r['images_per_second']:7.1f} training img/s  top-1 {r['top1']:6.2f} %  "
+                  f"process {r['process_seconds']:6.1f} s  peak {r['peak_mb']:6.0f} MB", flush=True)
+        print(f"minim's {minim['choices']}", flush=True)
+        if not args.skip_inference:
+            infer = spawn_real("real-infer", args, config, data, work_dir, home)
+            loop = spawn_real("real-loop", args, config, data, work_dir, home)
+            infer_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(f"infer-bench-real: minim infer {infer['images_per_second']:.1f} img/s (batches of "
+                  f"{DEFAULT_BATCH_SIZE}), per-image loop {loop['images_per_second']:.1f} img/s over {infer['images']} "
+                  f"images: minim/loop = {infer['images_per_second'] / loop['images_per_second']:.2f} (load average "
+                  f"{infer_load:.1f})", flush=True)
+        if args.gpus > 1:
+            ddp = run_real_distributed(args, config, folder / "ddp_work_dir", home)
+            print(f"ddp-bench-real: {args.gpus} processes ({'nccl' if args.device == 'cuda' else 'gloo'}) "
+                  f"{ddp:.1f} training img/s, 1 process {minim['images_per_second']:.1f} img/s: "
+                  f"x{ddp / minim['images_per_second']:.2f}", flush=True)
+    end_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"train-bench-real: minim/plain = {minim['images_per_second'] / plain['images_per_second']:.2f} "
+          f"(minim {minim['images_per_second']:.1f} img/s, plain {plain['images_per_second']:.1f} img/s; top-1 "
+          f"{minim['top1']:.1f} vs {plain['top1']:.1f} %; process {minim['process_seconds']:.0f} vs "
+          f"{plain['process_seconds']:.0f} s; load average {load:.1f} -> {end_load:.1f})")
+
+
 def main(argv=None) -> None:
     import torch
 
@@ -207,10 +482,24 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=100, help="inference timing repeats")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per variant, best kept (default 2, 1 with --full)")
     parser.add_argument("--skip-inference", action="store_true")
+    real = parser.add_argument_group("--real: a downloaded ImageNet config on a folder of JPEGs")
+    real.add_argument("--real", action="store_true", help="benchmark a user's job (see the module docs)")
+    real.add_argument("--images", type=int, default=1000, help="generated JPEGs (80 %% train, 20 %% val)")
+    real.add_argument("--arch", choices=sorted(REAL_CONFIGS), default="mobilenet_v2")
+    real.add_argument("--device", default="cpu", help="cpu or cuda (both sides)")
+    real.add_argument("--amp", action="store_true", help="mixed precision on both sides")
+    real.add_argument("--channels-last", action="store_true", help="channels_last on both sides")
+    real.add_argument("--gpus", type=int, default=1, help="also train minim with N processes (torchrun)")
+    real.add_argument("--data", help="folder for the generated images (kept, reused); default: a temporary one")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="mobilenet_v2", help=argparse.SUPPRESS)
+    parser.add_argument("--work-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.real and not args.child:
+        args.epochs = args.epochs or 1
+        main_real(args)
+        return
     args.epochs = args.epochs or (15 if args.full else 3)
     args.rounds = args.rounds or (1 if args.full else 2)
     if args.child:

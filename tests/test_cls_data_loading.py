@@ -151,7 +151,7 @@ def test_build_dataloader_distributed_shards(tmp_path):
     ds = _dataset(tmp_path)
     seen = []
     for rank in range(2):
-        loader = build_dataloader(ds, 8, 0, shuffle=False, dist=True, rank=rank, world_size=2, pad=False)
+        loader = build_dataloader(ds, 8, 0, shuffle=False, dist=True, rank=rank, world_size=2, round_up=False)
         seen += [m["ori_filename"] for b in loader for m in b["img_metas"]]
     assert sorted(seen) == sorted(i["img_info"]["filename"] for i in ds.data_infos)
 

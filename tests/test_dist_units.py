@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg, read_json_log
-from minim.cls.engine.data import EpochSampler
+from minim.cls.datasets.samplers import EpochSampler
 from minim.cls.engine.dist import (
     all_reduce_mean,
     broadcast_buffers,

@@ -14,7 +14,8 @@ from minim.errors import BuildError, DataError
 from minim.cls.datasets.paths import require_file, resolve_data_path
 from minim.cls.datasets.pipelines.compose import Compose
 
-#: ``cache_images='auto'`` caches when the cached images would take at most this many bytes.
+#: ``cache_images='auto'`` caches a dataset when its decoded images take at most this many bytes, and at most a
+#: quarter of the memory available when it is built (so a run's train and val caches stay under half of it)
 CACHE_AUTO_LIMIT_BYTES = 1 << 30
 CACHE_CHOICES = (False, True, "auto")
 
@@ -31,9 +32,10 @@ class BaseDataset(Dataset):
 
     ``cache_images``: ``True`` keeps the output of the pipeline's deterministic prefix
     (``LoadImageFromFile`` and any fixed ``Resize``/``CenterCrop``/``Pad`` right after it) in memory,
-    so later epochs skip decoding; ``'auto'`` does so when it needs at most
-    ``CACHE_AUTO_LIMIT_BYTES``; ``False`` (default) never caches. ``build_dataloader`` fills the cache
-    before starting worker processes so that they share it.
+    so later epochs skip decoding (the images are the same bytes: training is bit-identical);
+    ``'auto'`` (default) does so when it fits :func:`auto_cache_budget`; ``False`` never caches.
+    ``build_dataloader`` fills the cache before starting worker processes so that they share it.
+    :meth:`cache_summary` says in words what was decided.
     """
 
     CLASSES: Sequence[str] | None = None
@@ -45,7 +47,7 @@ class BaseDataset(Dataset):
         classes: Any = None,
         ann_file: str | None = None,
         test_mode: bool = False,
-        cache_images: bool | str = False,
+        cache_images: bool | str = "auto",
     ):
         self.data_prefix = resolve_data_path(data_prefix, "data_prefix")
         self.ann_file = resolve_data_path(ann_file, "ann_file")
@@ -54,6 +56,7 @@ class BaseDataset(Dataset):
         self.CLASSES = self.get_classes(classes)
         self.data_infos = self.load_annotations()
         self._cache: dict[int, dict] | None = None
+        self._cache_summary = "not cached (cache_images=False)"
         self._init_cache(cache_images)
 
     # -- classes and annotations -------------------------------------------------------------
@@ -139,10 +142,15 @@ class BaseDataset(Dataset):
     def _cacheable_prefix(self, idx: int) -> dict:
         return self.pipeline(self.raw_results(idx), stop=self.pipeline.num_cacheable)
 
+    def cache_summary(self) -> str:
+        """In words: whether the decoded images are kept in memory, how much they take, or why not."""
+        return self._cache_summary
+
     def _init_cache(self, cache_images: bool | str) -> None:
         if cache_images not in CACHE_CHOICES:
             raise BuildError(f"cache_images must be True, False or 'auto', got {cache_images!r}")
         if not cache_images or len(self) == 0:
+            self._cache_summary = "not cached (cache_images=False)" if not cache_images else "not cached (no images)"
             return
         if self.pipeline.num_cacheable == 0:
             if cache_images is True:
@@ -151,14 +159,19 @@ class BaseDataset(Dataset):
                     "with LoadImageFromFile (or other deterministic steps)",
                     stacklevel=3,
                 )
+            self._cache_summary = "not cached (the pipeline does not start with LoadImageFromFile)"
             return
         first = self._cacheable_prefix(0)
+        img = first.get("img")
+        needed = (img.nbytes if hasattr(img, "nbytes") else 0) * len(self)
         if cache_images == "auto":
-            img = first.get("img")
-            per_image = img.numel() * img.element_size() if hasattr(img, "numel") else 0
-            if per_image * len(self) > CACHE_AUTO_LIMIT_BYTES:
+            budget = auto_cache_budget()
+            if needed > budget:
+                self._cache_summary = f"not cached ({_megabytes(needed)} > the {_megabytes(budget)} budget)"
                 return
         self._cache = {0: first}
+        how = "cache_images=True" if cache_images is True else "fits the memory budget"
+        self._cache_summary = f"decoded images kept in memory ({len(self)} images, {_megabytes(needed)}; {how})"
 
     def prepare_cache(self, num_threads: int | None = None) -> None:
         """Fill the image cache now (threads decode in parallel); a no-op without caching."""
@@ -178,3 +191,28 @@ class BaseDataset(Dataset):
             f"{type(self).__name__}(data_prefix={self.data_prefix!r}, samples={len(getattr(self, 'data_infos', ()))}, "
             f"classes={classes}, cache={'on' if getattr(self, '_cache', None) is not None else 'off'})"
         )
+
+
+def auto_cache_budget() -> int:
+    """Bytes an ``'auto'`` cache may take: :data:`CACHE_AUTO_LIMIT_BYTES`, at most a quarter of the available memory."""
+    available = _available_memory()
+    return CACHE_AUTO_LIMIT_BYTES if available is None else min(CACHE_AUTO_LIMIT_BYTES, available // 4)
+
+
+def _available_memory() -> int | None:
+    """Memory available to new allocations (Linux's ``MemAvailable``, else free physical pages), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:,.0f} MB" if size >= 2**20 else f"{size / 2**20:.1f} MB"

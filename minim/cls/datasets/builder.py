@@ -12,8 +12,8 @@ from torch.utils.data import default_collate
 
 from minim.errors import BuildError, DataError, MinimError
 from minim.cls.datasets.registry import DATASETS
-from minim.cls.datasets.samplers import ShardedSampler
-from minim.cls.datasets.wrappers import ConcatDataset, RepeatDataset
+from minim.cls.datasets.samplers import EpochSampler, SeededDataset, ShardedSampler, sampler_options
+from minim.cls.datasets.wrappers import WRAPPER_TYPES, ConcatDataset, RepeatDataset, build_wrapper
 
 
 def build_dataset(cfg: Any, default_args: Mapping[str, Any] | None = None, *, key: str | None = None) -> Any:
@@ -44,6 +44,8 @@ def _build(cfg: Any, default_args: dict) -> Any:
         if "dataset" not in cfg or "times" not in cfg:
             raise BuildError("RepeatDataset needs dataset=dict(...) and times=N")
         return RepeatDataset(_build(cfg["dataset"], default_args), cfg["times"])
+    if kind in WRAPPER_TYPES:
+        return build_wrapper(cfg, default_args, _build)
     return DATASETS.build(cfg, **default_args)
 
 
@@ -133,17 +135,27 @@ def build_dataloader(
     dist: bool = False,
     rank: int = 0,
     world_size: int = 1,
+    round_up: bool = True,
+    sampler_cfg: Mapping[str, Any] | None = None,
+    per_sample_seeds: bool = False,
+    block: int = 1,
     pin_memory: bool = False,
     persistent_workers: bool = True,
-    pad: bool = True,
     **kwargs: Any,
 ) -> DataLoader:
-    """A DataLoader over ``dataset`` with a :class:`ShardedSampler` (``loader.sampler``).
+    """A DataLoader over ``dataset``, the one the engine trains and evaluates with (``loader.sampler``).
 
-    Call ``loader.sampler.set_epoch(epoch)`` before each epoch for a new permutation. With
-    ``dist=True`` each rank reads its shard (``pad=False``: no duplicated samples, for evaluation).
-    ``seed`` also fixes the augmentation randomness of the workers (offset by ``rank``).
-    ``persistent_workers`` applies only with workers. Image caches are filled before workers start.
+    The sampler is a :class:`ShardedSampler` (torch's ``DistributedSampler``; call
+    ``loader.sampler.set_epoch(epoch)`` before each epoch for a new permutation), or with
+    ``per_sample_seeds`` (training) an :class:`EpochSampler` whose per-sample seeds make the
+    augmentation independent of the workers and resumable mid-epoch (``set_start``). With
+    ``dist=True`` each rank reads its shard; ``round_up`` (mmcls) pads the shards to equal sizes,
+    ``round_up=False`` leaves them uneven without repeating samples (``block`` = the batch size gives
+    each rank whole batches of a single process, for evaluation). ``sampler_cfg``: mmcls's
+    ``dict(type='DistributedSampler', round_up=..., seed=...)``; other sampler types are errors.
+    ``seed`` also fixes the workers' base seeds (offset by ``rank``); with it the loader never draws
+    from torch's global generator. ``persistent_workers`` applies only with workers. Image caches are
+    filled before workers start, so that the workers share them.
     """
     if samples_per_gpu < 1:
         raise BuildError(f"samples_per_gpu must be >= 1, got {samples_per_gpu!r}")
@@ -151,13 +163,22 @@ def build_dataloader(
         raise BuildError(f"workers_per_gpu must be >= 0, got {workers_per_gpu!r}")
     if not dist:
         rank, world_size = 0, 1
-    sampler = ShardedSampler(dataset, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size, pad=pad)
+    options = {"round_up": round_up, "seed": seed, **sampler_options(sampler_cfg)}
     if workers_per_gpu > 0 and hasattr(dataset, "prepare_cache"):
         dataset.prepare_cache()
+    if per_sample_seeds:
+        sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=options["seed"] or 0, rank=rank,
+                               world_size=world_size, pad=bool(options["round_up"]))
+        dataset = SeededDataset(dataset)
+    else:
+        sampler = ShardedSampler(dataset, shuffle=shuffle, seed=options["seed"], rank=rank, world_size=world_size,
+                                 pad=bool(options["round_up"]), block=block)
     generator = None
     if seed is not None:
         generator = torch.Generator()
         generator.manual_seed(int(seed) + rank)
+    if workers_per_gpu == 0:
+        kwargs.pop("prefetch_factor", None)
     return DataLoader(
         dataset,
         batch_size=samples_per_gpu,

@@ -1,29 +1,41 @@
-"""Data loaders of the engine: reproducible training order and augmentation, per-split settings.
+"""Data loaders of the engine: per-split settings, the number of workers, and the two kinds of loader.
 
-Training batches come from :class:`EpochSampler`, which yields ``(sample_seed, index)`` pairs
-computed from ``(seed, epoch)`` only; :class:`SeededDataset` seeds python/numpy/torch with
-``sample_seed`` before running the pipeline on ``index``. So the data a run sees does not
-depend on the number of workers, on persistent workers, or on where the run was interrupted
-and resumed (the sampler can start mid-epoch).
+Both kinds come from :func:`minim.cls.datasets.build_dataloader`. Training batches come from its
+:class:`~minim.cls.datasets.samplers.EpochSampler` (``per_sample_seeds``): the order and every
+sample's augmentation seed follow from ``(seed, epoch)`` only, so the data a run sees does not
+depend on the number of workers, on persistent workers, or on where the run was interrupted and
+resumed (the sampler can start mid-epoch).
 
 Loader settings follow mmcls 0.x: keys of ``data`` other than the splits
-(``samples_per_gpu``, ``workers_per_gpu``, ``persistent_workers``, ``pin_memory``, ...) are
-shared; ``data.train_dataloader`` / ``val_dataloader`` / ``test_dataloader`` override them.
+(``samples_per_gpu``, ``workers_per_gpu``, ``persistent_workers``, ``pin_memory``, ``round_up``,
+``sampler_cfg``, ...) are shared; ``data.train_dataloader`` / ``val_dataloader`` / ``test_dataloader``
+override them. ``workers_per_gpu`` is the most worker processes the engine starts: it measures
+what loading a sample costs and starts none when that is cheaper than the workers themselves
+(decoded images in memory, tiny images), else as many as the CPUs allow.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from typing import Any, Iterator, Mapping
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler  # noqa: F401
+from torch.utils.data import DataLoader, Dataset
 
+from minim.cls.datasets.builder import build_dataloader
+from minim.cls.datasets.samplers import sampler_options
 from minim.cls.engine.dist import get_rank, get_world_size
-from minim.cls.engine.seed import seed_everything_for_sample
+from minim.cls.engine.seed import capture_rng_state, restore_rng_state
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
+
+#: a batch that loads in less than this many seconds in the training process needs no workers
+FREE_BATCH_SECONDS = 0.01
+#: samples timed to measure the loading cost
+TIMED_SAMPLES = 6
 
 SPLITS = ("train", "val", "test")
 LOADER_KEYS = (
@@ -37,65 +49,6 @@ LOADER_KEYS = (
     "round_up",
     "sampler_cfg",
 )
-
-
-class EpochSampler(Sampler):
-    """Indices (shuffled per epoch when ``shuffle``) paired with per-sample seeds, sharded by rank."""
-
-    def __init__(self, size: int, shuffle: bool = True, seed: int = 0, rank: int | None = None, world_size: int | None = None):
-        self.size = size
-        self.shuffle = shuffle
-        self.seed = int(seed)
-        self.rank = get_rank() if rank is None else rank
-        self.world_size = get_world_size() if world_size is None else world_size
-        self.per_rank = math.ceil(size / self.world_size)
-        self.epoch = 0
-        self.start = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the order and seeds of ``epoch`` (called before each epoch)."""
-        self.epoch = epoch
-
-    def set_start(self, position: int) -> None:
-        """Skip the first ``position`` samples of this rank's share (resume mid-epoch)."""
-        self.start = position
-
-    def _epoch_generator(self) -> torch.Generator:
-        generator = torch.Generator()
-        generator.manual_seed((self.seed * 1_000_003 + self.epoch * 7919 + 12345) % (2**63))
-        return generator
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        generator = self._epoch_generator()
-        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
-        seeds = torch.randint(0, 2**62, (self.size,), generator=generator)
-        total = self.per_rank * self.world_size
-        if total > self.size:  # pad so every rank gets the same count (DistributedSampler's rule)
-            order = torch.cat([order, order[: total - self.size]])
-            seeds = torch.cat([seeds, seeds[: total - self.size]])
-        mine = slice(self.rank, total, self.world_size)
-        pairs = zip(seeds[mine].tolist(), order[mine].tolist())
-        for position, pair in enumerate(pairs):
-            if position >= self.start:
-                yield pair
-
-    def __len__(self) -> int:
-        return self.per_rank - self.start
-
-
-class SeededDataset(Dataset):
-    """Wraps a dataset so that item ``(seed, index)`` runs the pipeline with all generators seeded."""
-
-    def __init__(self, dataset: Dataset):
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key):
-        seed, index = key
-        seed_everything_for_sample(seed)
-        return self.dataset[index]
 
 
 def loader_settings(data_cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
@@ -117,44 +70,90 @@ def loader_settings(data_cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
             )
     if "samples_per_gpu" not in settings:
         raise ConfigError(f"data.samples_per_gpu is missing (the batch size of {split})")
-    _check_unsupported_loader_keys(settings, split)
+    _check_sampler_keys(settings, split)
     return settings
 
 
-def _check_unsupported_loader_keys(settings: Mapping[str, Any], split: str) -> None:
-    """mmcls's ``round_up`` and ``sampler_cfg``: honoured where minim does the same, else an error (never ignored)."""
-    if settings.get("round_up", True) is not True:
-        raise ConfigError(f"data: round_up={settings['round_up']!r} ({split}) is not supported: minim always pads the "
-                          "last shares so every process gets as many samples (unequal shares stall distributed "
-                          "training)", hint="remove round_up (True is mmcls's default)")
-    if settings.get("sampler_cfg") is not None:
-        raise ConfigError(f"data: sampler_cfg={settings['sampler_cfg']!r} ({split}) is not supported: minim samples "
-                          "with its own seeded, resumable epoch sampler", hint="remove sampler_cfg")
+def _check_sampler_keys(settings: Mapping[str, Any], split: str) -> None:
+    """mmcls's ``round_up`` (a bool) and ``sampler_cfg`` (a DistributedSampler dict): honoured, so checked now."""
+    if not isinstance(settings.get("round_up", True), bool):
+        raise ConfigError(f"data: round_up must be True or False, got {settings['round_up']!r} ({split})")
+    sampler_options(settings.get("sampler_cfg"), where=f"data: sampler_cfg ({split})")
 
 
 def effective_workers(requested: int) -> int:
-    """Worker processes to use: the config's number, but never more than the CPUs can feed."""
+    """Worker processes to use at most: the config's number, but never more than this process's share of the CPUs."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(int(requested), cpus))
+    per_process = max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    return max(0, min(int(requested), per_process))
 
 
-def _collate():
-    from minim.cls.datasets import collate
+@dataclass
+class LoadingCost:
+    """What loading one sample in the training process costs (the median of a few), and the image shapes seen."""
 
-    return collate
+    seconds_per_sample: float
+    shapes: set
+
+    @property
+    def fixed_size(self) -> bool:
+        """Whether every timed sample had the same image shape (cudnn.benchmark then pays off)."""
+        return len(self.shapes) == 1
 
 
-def _loader_class():
-    from minim.cls.datasets import DataLoader as CleanErrorsLoader  # worker errors read as one line
+def measure_loading(dataset: Dataset, samples: int = TIMED_SAMPLES) -> LoadingCost | None:
+    """Time ``dataset[i]`` for a few samples spread over the dataset (fill its image cache first to time the
+    cached path); the global random generators are left as they were. None for an empty dataset."""
+    if len(dataset) == 0:
+        return None
+    state = capture_rng_state()
+    seconds, shapes = [], set()
+    try:
+        for index in sorted({round(i * (len(dataset) - 1) / max(1, samples - 1)) for i in range(samples)}):
+            start = time.perf_counter()
+            sample = dataset[index]
+            seconds.append(time.perf_counter() - start)
+            img = sample.get("img") if isinstance(sample, Mapping) else None
+            shapes.add(tuple(img.shape) if hasattr(img, "shape") else None)
+    finally:
+        restore_rng_state(state)
+    return LoadingCost(statistics.median(seconds), shapes)
 
-    return CleanErrorsLoader
+
+def choose_workers(requested: int, cost: LoadingCost | None, batch_size: int) -> tuple[int, str]:
+    """``(workers, reason)``: none when a batch loads in under :data:`FREE_BATCH_SECONDS` in the training process
+    (workers would only add start-up time and copies), else ``requested`` capped by the CPUs."""
+    if int(requested) <= 0:
+        return 0, "0 DataLoader workers (workers_per_gpu=0)"
+    capped = effective_workers(requested)
+    per_image = f"{cost.seconds_per_sample * 1000:.2f} ms per image" if cost is not None else "nothing"
+    if cost is None or cost.seconds_per_sample * batch_size < FREE_BATCH_SECONDS:
+        return 0, f"0 DataLoader workers (loading takes {per_image}: cheaper in the training process)"
+    return capped, f"{capped} DataLoader worker(s) (loading takes {per_image}; at most workers_per_gpu={requested})"
 
 
 def build_train_loader(dataset: Dataset, settings: Mapping[str, Any], seed: int, device: torch.device) -> DataLoader:
-    """The training loader: :class:`EpochSampler` + :class:`SeededDataset` (reproducible, resumable)."""
-    workers = effective_workers(settings.get("workers_per_gpu", 0))
-    sampler = EpochSampler(len(dataset), shuffle=bool(settings.get("shuffle", True)), seed=seed)
-    return _loader(SeededDataset(dataset), settings, sampler, workers, device, drop_last=bool(settings.get("drop_last")))
+    """The training loader: per-sample seeds (reproducible, resumable), sharded over the ranks, padded unless
+    ``round_up=False``. ``loader.worker_note`` says how many workers it uses and why, ``loader.loading_cost``
+    is the measured :class:`LoadingCost` (both set on every loader this module builds)."""
+    loader = _loader(dataset, settings, device, shuffle=bool(settings.get("shuffle", True)), seed=seed,
+                     drop_last=bool(settings.get("drop_last")), dist=get_world_size() > 1, per_sample_seeds=True,
+                     round_up=settings.get("round_up", True), sampler_cfg=settings.get("sampler_cfg"))
+    _check_equal_batch_counts(loader)
+    return loader
+
+
+def _check_equal_batch_counts(loader: DataLoader) -> None:
+    """Uneven shares (``round_up=False``) must still give every rank as many batches: DistributedDataParallel
+    would otherwise wait forever for the missing one."""
+    sampler = loader.sampler
+    world_size, size, batch = sampler.world_size, sampler.size, loader.batch_size
+    shares = {len(range(rank, size, world_size)) for rank in range(world_size)} if not sampler.positions.pad else set()
+    counts = {share // batch if loader.drop_last else -(-share // batch) for share in shares}
+    if len(counts) > 1:
+        raise ConfigError(f"data: round_up=False gives the {world_size} processes {min(counts)} or {max(counts)} "
+                          f"training batches ({size} samples, samples_per_gpu={batch}): distributed training would "
+                          "wait forever for the missing batch", hint="keep round_up=True (mmcls's default)")
 
 
 def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: torch.device,
@@ -162,41 +161,27 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     """A validation/test loader: dataset order, no seeding.
 
     Distributed (by default whenever a process group of several ranks is up) each rank reads
-    every ``world_size``-th batch of a single process's, without padding (a
-    ``ShardedSampler(pad=False, block=batch size)``), and
-    :func:`minim.cls.engine.evaluation.collect_scores` gathers them back into dataset order, so the
-    scores and metrics equal a single process's, bit for bit, whatever the dataset size.
+    every ``world_size``-th batch of a single process's, without padding (``round_up=False`` with
+    ``block`` = the batch size), and :func:`minim.cls.engine.evaluation.collect_scores` gathers them
+    back into dataset order, so the scores and metrics equal a single process's, bit for bit,
+    whatever the dataset size.
     """
-    workers = effective_workers(settings.get("workers_per_gpu", 0))
-    world_size = get_world_size()
     if distributed is None:
-        distributed = world_size > 1
-    if distributed and world_size > 1:
-        from minim.cls.datasets.samplers import ShardedSampler
-
-        sampler = ShardedSampler(dataset, shuffle=False, seed=0, rank=get_rank(), world_size=world_size, pad=False,
-                                 block=int(settings["samples_per_gpu"]))
-    else:
-        sampler = torch.utils.data.SequentialSampler(dataset)
-    return _loader(dataset, settings, sampler, workers, device, drop_last=False)
+        distributed = get_world_size() > 1
+    return _loader(dataset, settings, device, shuffle=False, seed=0, drop_last=False,
+                   dist=distributed and get_world_size() > 1, round_up=False, block=int(settings["samples_per_gpu"]))
 
 
-def _loader(dataset, settings, sampler, workers, device, drop_last) -> DataLoader:
-    kwargs: dict[str, Any] = {}
-    if workers > 0:
-        kwargs["persistent_workers"] = bool(settings.get("persistent_workers", True))
-        if settings.get("prefetch_factor") is not None:
-            kwargs["prefetch_factor"] = settings["prefetch_factor"]
-    return _loader_class()(
-        dataset,
-        batch_size=int(settings["samples_per_gpu"]),
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=_collate(),
+def _loader(dataset, settings, device, **options) -> DataLoader:
+    batch_size = int(settings["samples_per_gpu"])
+    requested = settings.get("workers_per_gpu", 0)
+    cost = measure_loading(dataset)
+    workers, note = choose_workers(requested, cost, batch_size)
+    extra = {"prefetch_factor": settings["prefetch_factor"]} if settings.get("prefetch_factor") is not None else {}
+    loader = build_dataloader(
+        dataset, batch_size, workers, rank=get_rank(), world_size=get_world_size(),
         pin_memory=bool(settings.get("pin_memory", True)) and device.type == "cuda",
-        drop_last=drop_last,
-        # a private generator: creating an iterator (worker base seeds) never draws from the global
-        # RNG, which belongs to the model (dropout) and is saved/restored on resume
-        generator=torch.Generator().manual_seed(0),
-        **kwargs,
+        persistent_workers=bool(settings.get("persistent_workers", True)), **options, **extra,
     )
+    loader.worker_note, loader.loading_cost = note, cost
+    return loader

@@ -126,6 +126,28 @@ def resolve_precision(device: torch.device, fp16_cfg: Any = None, amp: bool = Fa
     return Precision(device, torch.bfloat16, None)
 
 
+def cuda_speed_settings(cfg: Any, fixed_size: bool) -> list[str]:
+    """On CUDA: TF32 matmuls and convolutions unless ``allow_tf32=False``; ``cudnn.benchmark`` as the config's
+    ``cudnn_benchmark`` says, else on for fixed input sizes (never under ``deterministic``). The notes, in words."""
+    allow_tf32 = cfg.get("allow_tf32")
+    allow_tf32 = True if allow_tf32 is None else bool(allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = allow_tf32
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    notes = [f"TF32 matmuls and convolutions {'on' if allow_tf32 else 'off'}"
+             + (" (allow_tf32=False in the config)" if not allow_tf32 else " (allow_tf32=False turns them off)")]
+    benchmark = cfg.get("cudnn_benchmark")
+    if benchmark is not None:
+        notes.append(f"cudnn.benchmark {'on' if benchmark else 'off'} (cudnn_benchmark in the config)")
+    elif cfg.get("deterministic", False):
+        benchmark = False
+        notes.append("cudnn.benchmark off (--deterministic)")
+    else:
+        benchmark = fixed_size
+        notes.append(f"cudnn.benchmark {'on (fixed input size)' if fixed_size else 'off (input sizes vary)'}")
+    torch.backends.cudnn.benchmark = bool(benchmark)
+    return notes
+
+
 def peak_memory_mb(device: torch.device) -> int:
     """Peak memory so far in MiB: CUDA allocator peak on GPUs, the process's peak RSS elsewhere."""
     if device.type == "cuda":

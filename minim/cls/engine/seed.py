@@ -1,6 +1,6 @@
 """Seeds and random-number-generator state: what makes a resumed run equal an uninterrupted one.
 
-The training sampler (:mod:`minim.cls.engine.data`) derives every sample's augmentation
+The training sampler (:mod:`minim.cls.datasets.samplers`) derives every sample's augmentation
 seed from ``(seed, epoch, position)``, so data order and augmentation do not depend on the
 number of workers or on where a run was interrupted; the global generators (model-side
 randomness such as dropout) are saved in each checkpoint and restored on resume.
@@ -35,14 +35,6 @@ def set_random_seed(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
-
-
-def seed_everything_for_sample(seed: int) -> None:
-    """Seed the CPU generators a data pipeline may use (called once per training sample, so cheap:
-    ``torch.manual_seed`` would also queue accelerator seeding, recording a stack trace each time)."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.default_generator.manual_seed(seed)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -15,5 +15,3 @@ log_config = dict(interval=15)
 # keep the last two epoch checkpoints (plus latest.pth and the best one)
 checkpoint_config = dict(interval=1, max_keep_ckpts=2)
 seed = 0
-# channels_last makes MobileNetV2's depth-wise convolutions several times faster on CPUs
-channels_last = True

@@ -21,25 +21,21 @@ test_pipeline = [
     dict(type='Collect', keys=['img'])
 ]
 data = dict(
+    # the engine keeps the decoded images in memory (the whole set is ~4 MB) and so starts no workers
     samples_per_gpu=32,
-    # decoded images stay in memory (the whole set is ~4 MB), so worker processes are not needed
-    workers_per_gpu=0,
     train=dict(
         type=dataset_type,
         data_prefix='minim://digits/train',
         classes=classes,
-        cache_images=True,
         pipeline=train_pipeline),
     val=dict(
         type=dataset_type,
         data_prefix='minim://digits/val',
         classes=classes,
-        cache_images=True,
         pipeline=test_pipeline),
     test=dict(
         type=dataset_type,
         data_prefix='minim://digits/val',
         classes=classes,
-        cache_images=True,
         pipeline=test_pipeline))
 evaluation = dict(interval=1, metric='accuracy', save_best='auto')

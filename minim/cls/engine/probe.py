@@ -1,0 +1,178 @@
+"""channels_last where it is measured to be faster: a short probe at the start of a run, remembered.
+
+Whether NHWC tensors (``channels_last``) speed a network up depends on its layers, the device, the
+precision and the torch build: depth-wise convolutions gain several times on CPUs, other models
+lose. So the engine measures instead of guessing: a few forward+backward steps of a copy of the
+model on a real batch of the run, in each memory format, under the run's precision, interleaved,
+the fastest step of each kept; channels_last is chosen when it is at least :data:`MARGIN` faster.
+On CPUs the probe batch is at most :data:`CPU_PROBE_BATCH` images (the per-image speed ratio of the
+two formats barely depends on the batch size there; whole batches would take minutes).
+
+The answer is remembered in ``$MINIM_HOME/probes/channels_last.json``, keyed by the architecture
+(a digest of the model's structure), the image shape, the probe batch, the precision, the device
+(CPU model and threads, or GPU name) and the torch version, so each combination is measured once.
+The model, its gradients and buffers, and the global random generators are left as they were.
+In a distributed run rank 0 decides for every rank.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from minim.atomic import write_text_atomic
+from minim.cls.engine.device import synchronize
+from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
+from minim.cls.engine.seed import capture_rng_state, restore_rng_state
+from minim.settings import minim_home
+
+#: channels_last must be at least this much faster (a fraction of the contiguous step time) to be chosen
+MARGIN = 0.05
+#: timed steps per memory format (after one warm-up step each)
+TIMED_STEPS = 2
+#: the largest probe batch on CPUs
+CPU_PROBE_BATCH = 8
+
+
+def probe_cache_path() -> Path:
+    """Where measured choices are remembered."""
+    return minim_home() / "probes" / "channels_last.json"
+
+
+def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, precision, device: torch.device,
+                         *, inference: bool = False) -> tuple[bool, str]:
+    """``(channels_last, the reason in words)`` for the run: the config's (or ``--channels-last``'s) value when
+    it sets one; off under ``deterministic`` (no choice that depends on timings); else measured (see module).
+    ``inference`` times eval-mode forward passes (``forward_test``) instead of training steps."""
+    explicit = cfg.get("channels_last")
+    if explicit is not None:
+        return bool(explicit), f"channels_last {'on' if explicit else 'off'} (set by the config or --channels-last)"
+    if cfg.get("deterministic", False):
+        return False, "channels_last off (--deterministic: no timing-dependent choices)"
+    if not any(isinstance(module, nn.Conv2d) for module in model.modules()):
+        return False, "channels_last off (the model has no 2-D convolutions)"
+    if any(isinstance(module, nn.SyncBatchNorm) for module in model.modules()) and get_world_size() > 1:
+        # its forward talks to every rank: rank 0 cannot measure alone
+        return False, "channels_last off (SyncBatchNorm: not measured; set channels_last=True to use it)"
+    measured = _measured_choice(model, loader, precision, device, inference) if is_main_process() else None
+    return broadcast_object(measured)
+
+
+def _measured_choice(model: nn.Module, loader, precision, device: torch.device, inference: bool) -> tuple[bool, str]:
+    batch = _probe_batch(loader, device)
+    if batch is None:
+        return False, "channels_last off (no image batch to measure it on)"
+    img, label = batch
+    key = _cache_key(model, img, precision, device) + (" inference" if inference else "")
+    path = probe_cache_path()
+    remembered = _read_cache(path)
+    found = remembered.get(key)
+    if found is None:
+        times = measure_step_times(model, img, label, precision, device, inference=inference)
+        found = {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
+                 "contiguous_ms": round(times["contiguous"] * 1000, 2),
+                 "channels_last_ms": round(times["channels_last"] * 1000, 2)}
+        remembered[key] = found
+        try:
+            write_text_atomic(path, json.dumps(remembered, indent=1, sort_keys=True))
+        except OSError:
+            pass  # a read-only cache folder only means measuring again next time
+        how = "measured now"
+    else:
+        how = f"measured earlier, remembered in {path}"
+    speed = found["contiguous_ms"] / max(found["channels_last_ms"], 1e-9)
+    words = (f"channels_last {'on' if found['channels_last'] else 'off'} ({speed:.2f}x the speed of contiguous "
+             f"tensors: {found['channels_last_ms']:.0f} vs {found['contiguous_ms']:.0f} ms per probe step of "
+             f"{img.shape[0]} images; {how})")
+    return bool(found["channels_last"]), words
+
+
+def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor, precision, device: torch.device,
+                       *, inference: bool = False) -> dict[str, float]:
+    """The fastest forward+backward step (seconds) of a copy of ``model`` on ``img``, per memory format; with
+    ``inference`` the fastest eval-mode forward pass."""
+    state = capture_rng_state()
+    try:
+        probe = copy.deepcopy(model).train(not inference)
+        formats = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+        best = {name: float("inf") for name in formats}
+        for step, name in itertools.product(range(TIMED_STEPS + 1), formats):
+            probe.to(memory_format=formats[name])
+            inputs = img.contiguous(memory_format=formats[name])
+            synchronize(device)
+            start = time.perf_counter()
+            if inference:
+                with torch.inference_mode(), precision.autocast():
+                    probe.forward_test(inputs)
+            else:
+                with precision.autocast():
+                    losses = probe.forward_train(inputs, label)
+                sum(value for name_, value in losses.items() if "loss" in name_).backward()
+            synchronize(device)
+            if step > 0:  # the first step of each format warms up
+                best[name] = min(best[name], time.perf_counter() - start)
+            probe.zero_grad(set_to_none=True)
+        return best
+    finally:
+        restore_rng_state(state)
+
+
+def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The first images and labels the training loader will give (its sampler's first keys, collated), on the
+    device and normalized as the runner will see them; None when they are not ``N x C x H x W`` with N >= 2."""
+    size = min(loader.batch_size, CPU_PROBE_BATCH) if device.type == "cpu" else loader.batch_size
+    state = capture_rng_state()
+    try:
+        keys = list(itertools.islice(iter(loader.sampler), size))
+        batch = loader.collate_fn([loader.dataset[key] for key in keys])
+    finally:
+        restore_rng_state(state)
+    img, label = batch.get("img"), batch.get("gt_label")
+    if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[0] < 2 or label is None:
+        return None
+    img = img.to(device)
+    normalizer = getattr(loader, "batch_normalizer", None)
+    img = normalizer(img) if normalizer is not None else img.float()
+    return img, label.to(device)
+
+
+def _cache_key(model: nn.Module, img: torch.Tensor, precision, device: torch.device) -> str:
+    architecture = hashlib.sha256(repr(model).encode()).hexdigest()[:16]
+    shape = "x".join(str(n) for n in img.shape)
+    return f"{architecture} {shape} {precision.describe()} {_device_name(device)} torch {torch.__version__}"
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,132 @@
+"""The speed settings the engine chooses by itself (cache, workers, channels_last probe, header words), the one
+sampler family (same indices and per-sample seeds as before, resume mid-epoch) and mmcls's loader keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cls_data_support import write_tree
+from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
+from minim.cls.datasets import build_dataloader, build_dataset
+from minim.cls.datasets import base as dataset_base
+from minim.cls.datasets.samplers import EpochSampler, SeededDataset, ShardedSampler
+from minim.cls.engine import data, probe
+from minim.cls.engine.device import Precision
+from minim.errors import ConfigError
+
+PIPELINE = [dict(type="LoadImageFromFile"), dict(type="Resize", size=8), dict(type="RandomFlip", flip_prob=0.5),
+            dict(type="ImageToTensor", keys=["img"]), dict(type="ToTensor", keys=["gt_label"]),
+            dict(type="Collect", keys=["img", "gt_label"])]
+
+
+def _epoch_pairs_before(size, seed, epoch, rank, world_size, shuffle=True):
+    """The training order and seeds as the engine drew them before the sampler family (the reference)."""
+    generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch * 7919 + 12345) % (2**63))
+    order = torch.randperm(size, generator=generator) if shuffle else torch.arange(size)
+    seeds = torch.randint(0, 2**62, (size,), generator=generator)
+    total = -(-size // world_size) * world_size
+    order, seeds = torch.cat([order, order[: total - size]]), torch.cat([seeds, seeds[: total - size]])
+    return list(zip(seeds[rank:total:world_size].tolist(), order[rank:total:world_size].tolist()))
+
+
+@pytest.mark.parametrize("size, world_size", [(10, 1), (9, 2), (10, 2)])
+def test_training_sampler_keeps_its_indices_and_seeds_and_resumes_mid_epoch(size, world_size):
+    for rank in range(world_size):
+        sampler = EpochSampler(size, seed=4, rank=rank, world_size=world_size)
+        for epoch, shuffle in ((0, True), (3, True), (1, False)):
+            sampler.shuffle = shuffle
+            sampler.set_epoch(epoch)
+            sampler.set_start(0)
+            expected = _epoch_pairs_before(size, 4, epoch, rank, world_size, shuffle)
+            assert list(sampler) == expected and len(sampler) == len(expected)
+            sampler.set_start(2)
+            assert list(sampler) == expected[2:] and len(sampler) == len(expected) - 2
+
+
+def test_unpadded_training_shares_repeat_nothing():
+    shares = [list(EpochSampler(9, seed=1, rank=r, world_size=2, pad=False)) for r in range(2)]
+    assert [len(s) for s in shares] == [5, 4] and sorted(i for s in shares for _, i in s) == list(range(9))
+
+
+def test_build_dataloader_is_the_engines_builder(tmp_path):
+    write_tree(tmp_path, {"a": 3, "b": 2})
+    ds = build_dataset(dict(type="CustomDataset", data_prefix=str(tmp_path), pipeline=PIPELINE))
+    loader = build_dataloader(ds, 2, 0, shuffle=True, seed=5, per_sample_seeds=True)
+    assert isinstance(loader.sampler, EpochSampler) and isinstance(loader.dataset, SeededDataset)
+    first = [b["img"] for b in loader]
+    assert all(torch.equal(a, b) for a, b in zip(first, [b["img"] for b in loader]))  # same seeds, same flips
+    mmcls = build_dataloader(ds, 2, 0, shuffle=False, dist=True, rank=1, world_size=2,
+                             sampler_cfg=dict(type="DistributedSampler", round_up=False))
+    assert isinstance(mmcls.sampler, ShardedSampler) and list(mmcls.sampler) == [1, 3]
+    assert list(build_dataloader(ds, 2, 0, shuffle=False, dist=True, rank=1, world_size=2).sampler) == [1, 3, 0]
+    with pytest.raises(ConfigError, match="RepeatAugSampler"):
+        build_dataloader(ds, 2, 0, shuffle=True, sampler_cfg=dict(type="RepeatAugSampler"))
+
+
+def test_uneven_training_shares_that_would_stall_ranks_are_refused():
+    loader = build_dataloader(NoisyDataset(n=9), 4, 0, shuffle=True, seed=0, dist=True, rank=0, world_size=2,
+                              round_up=False, per_sample_seeds=True)
+    with pytest.raises(ConfigError, match="round_up=False gives the 2 processes 1 or 2 training batches"):
+        data._check_equal_batch_counts(loader)
+    even = build_dataloader(NoisyDataset(n=8), 4, 0, shuffle=True, dist=True, rank=0, world_size=2,
+                            round_up=False, per_sample_seeds=True)
+    data._check_equal_batch_counts(even)
+
+
+def test_cache_auto_decides_by_the_budget_and_says_so(tmp_path, monkeypatch):
+    write_tree(tmp_path, {"a": 2, "b": 2})
+    cfg = dict(type="CustomDataset", data_prefix=str(tmp_path), pipeline=PIPELINE)
+    summary = build_dataset(cfg).cache_summary()
+    assert summary.startswith("decoded images kept in memory (4 images") and "fits the memory budget" in summary
+    monkeypatch.setattr(dataset_base, "CACHE_AUTO_LIMIT_BYTES", 100)
+    small = build_dataset(cfg)
+    assert not small.cache_enabled and "> the 0.0 MB budget" in small.cache_summary()
+    assert build_dataset({**cfg, "cache_images": True}).cache_enabled  # an explicit True still wins
+    assert build_dataset({**cfg, "cache_images": False}).cache_summary() == "not cached (cache_images=False)"
+
+
+def test_workers_follow_the_measured_loading_cost():
+    cheap, costly = data.LoadingCost(1e-5, {(3, 8, 8)}), data.LoadingCost(0.05, {(3, 8, 8)})
+    assert data.choose_workers(2, cheap, 32)[0] == 0
+    workers, words = data.choose_workers(2, costly, 32)
+    assert workers == min(2, data.effective_workers(2)) >= 1 and "50.00 ms per image" in words
+    assert data.choose_workers(0, costly, 32) == (0, "0 DataLoader workers (workers_per_gpu=0)")
+    before = torch.get_rng_state()
+    cost = data.measure_loading(NoisyDataset(n=5))  # its samples draw noise from the global generators
+    assert torch.equal(torch.get_rng_state(), before) and cost.fixed_size
+
+
+def _probe_loader():
+    return build_dataloader(NoisyDataset(n=8), 4, 0, shuffle=True, seed=0, per_sample_seeds=True)
+
+
+def test_channels_last_probe_is_measured_once_then_remembered_and_explicit_settings_win(monkeypatch):
+    model, precision, cpu = TinyClassifier(), Precision(torch.device("cpu")), torch.device("cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    chosen, words = probe.choose_channels_last({}, model, _probe_loader(), precision, cpu)
+    assert "measured now" in words and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    (entry,) = json.loads(probe.probe_cache_path().read_text()).values()
+    assert entry["channels_last"] is chosen and entry["contiguous_ms"] > 0
+    monkeypatch.setattr(probe, "measure_step_times", None)  # a second measurement would fail
+    again, words = probe.choose_channels_last({}, model, _probe_loader(), precision, cpu)
+    assert again is chosen and "remembered in" in words
+    assert probe.choose_channels_last({"channels_last": False}, model, None, precision, cpu)[0] is False
+    assert probe.choose_channels_last({"channels_last": True}, model, None, precision, cpu)[0] is True
+    assert probe.choose_channels_last({"deterministic": True}, model, None, precision, cpu) == (
+        False, "channels_last off (--deterministic: no timing-dependent choices)")
+
+
+def test_run_header_says_what_the_engine_chose(tmp_path):
+    from minim.cls.apis import train_model
+
+    cfg = engine_cfg(tmp_path, runner=dict(type="EpochBasedRunner", max_epochs=1), channels_last=False)
+    train_model(TinyClassifier(), [NoisyDataset(n=8)], cfg, validate=True, device="cpu",
+                val_dataset=NoisyDataset(n=4, seed=1), console=False)
+    log = next(tmp_path.glob("*.log")).read_text()
+    header = next(line for line in log.splitlines() if "speed choices" in line)
+    assert "channels_last off (set by the config or --channels-last)" in header
+    assert "train: 0 DataLoader workers (workers_per_gpu=0)" in header
+    assert "val: 0 DataLoader workers (workers_per_gpu=0)" in log
