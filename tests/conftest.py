@@ -32,6 +32,18 @@ def isolated_minim_env(tmp_path_factory, monkeypatch):
     loader._cache.clear()
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for tiny models: a second gains nothing there, and on a busy machine makes each
+    step far slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @dataclass
 class CliResult:
     exit_code: int

@@ -63,7 +63,7 @@ def write_test_output(out: str, metrics: dict[str, Any], classes: Sequence[str],
         if items:
             shown = [item for item in _JSON_KEYS if item in items]
             payload["predictions"] = [
-                {"file": str(files[i]), "gt_label": int(gt_labels[i]),
+                {"file": str(files[i]), "gt_label": gt_labels[i].tolist(),
                  **{_JSON_KEYS[item]: _plain(values[item][i]) for item in shown}}
                 for i in range(len(scores))
             ]

@@ -65,6 +65,8 @@ def print_train_summary(result: "TrainResult", val_dataset=None) -> None:
     elif result.last_metrics:
         shown = ", ".join(f"{k} {v:.2f} %" for k, v in result.last_metrics.items() if isinstance(v, float))
         console.print(f"Final validation: {shown}")
+    if result.per_class:
+        print_per_class(result.per_class, console)
     chance = _near_chance(result, val_dataset)
     if chance:
         console.print(f"[bold yellow]Note:[/] {chance}", markup=True)
@@ -75,6 +77,29 @@ def print_train_summary(result: "TrainResult", val_dataset=None) -> None:
         image = _sample_image(val_dataset) or "IMAGE_OR_DIR"
         console.print("Try it next:")
         console.print(f"  minim infer cls {result.config_file} {image} --checkpoint {checkpoint}", markup=False)
+
+
+#: above this many classes the summary's per-class table shows the ones with the lowest recall only
+PER_CLASS_ROWS = 20
+
+
+def print_per_class(per_class: dict[str, list], console) -> None:
+    """The last evaluation's precision, recall and F1 per class (the lowest recalls when there are many)."""
+    from rich.table import Table
+
+    rows = list(zip(per_class["classes"], per_class["precision"], per_class["recall"], per_class["f1_score"],
+                    per_class["support"]))
+    title = "Per class on the validation set (last evaluation, top-1):"
+    if len(rows) > PER_CLASS_ROWS:
+        rows = sorted(rows, key=lambda row: row[2])[:10]
+        title = f"The 10 classes with the lowest recall of {len(per_class['classes'])} (last evaluation, top-1):"
+    table = Table()
+    for column in ("class", "precision %", "recall %", "f1 %", "images"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, precision, recall, f1, images in rows:
+        table.add_row(str(name), f"{precision:.2f}", f"{recall:.2f}", f"{f1:.2f}", str(images))
+    console.print(title, markup=False)
+    console.print(table)
 
 
 def print_metrics_table(results: dict[str, Any], title: str = "metrics") -> None:

@@ -1,4 +1,4 @@
-"""Checks the engine runs before training: labels in range, train/val classes alike, readable images."""
+"""Checks the engine runs before training: labels in range, train/val classes alike, readable images, class balance."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from minim.cls.datasets.wrappers import inner_datasets
 from minim.errors import DataError
 
 
@@ -29,6 +30,11 @@ def sample_source(dataset: Any, idx: int) -> str:
 def check_labels(dataset: Any, num_classes: int) -> None:
     """Raise :class:`DataError` naming the first sample whose label is outside ``[0, num_classes)``."""
     labels = np.asarray(dataset.get_gt_labels())
+    if labels.ndim == 2:  # multi-label vectors (1 positive, 0 negative, -1 difficult)
+        if labels.shape[1] != num_classes:
+            raise DataError(f"the label vectors have {labels.shape[1]} entries but num_classes={num_classes}",
+                            hint=f"set the model head's num_classes={labels.shape[1]}")
+        return
     bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
     if bad.size == 0:
         return
@@ -106,3 +112,35 @@ def find_bad_images(dataset: Any, num_threads: int | None = None) -> list[tuple[
     threads = num_threads or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return [found for found in pool.map(probe, range(len(dataset.data_infos))) if found is not None]
+
+
+#: the largest class at least this many times the smallest: :func:`imbalance_warning` speaks up
+IMBALANCE_RATIO = 10
+
+
+def _wraps(dataset: Any, kind: str) -> bool:
+    """Whether ``dataset`` is, or wraps (through ``dataset``/``datasets``), a dataset of class ``kind``."""
+    return type(dataset).__name__ == kind or any(_wraps(part, kind) for part in inner_datasets(dataset))
+
+
+def imbalance_warning(dataset: Any, model: Any) -> list[str]:
+    """A warning naming minim's switches when the largest training class has at least ``IMBALANCE_RATIO``
+    times the images of the smallest (none when the model's loss weights classes or the data is class-balanced)."""
+    from minim.cls.models.losses import class_counts
+
+    if _wraps(dataset, "ClassBalancedDataset") or any(getattr(m, "class_weight", None) is not None
+                                                       for m in model.modules()):
+        return []
+    classes = list(getattr(dataset, "CLASSES", None) or [])
+    labels = np.asarray(dataset.get_gt_labels())
+    num_classes = len(classes) or (labels.shape[1] if labels.ndim == 2 else int(labels.max()) + 1)
+    counts = class_counts(labels, num_classes)
+    if num_classes < 2 or counts.max() < IMBALANCE_RATIO * counts.min():
+        return []
+    names = classes if len(classes) == num_classes else [str(i) for i in range(num_classes)]
+    large, small = int(counts.argmax()), int(counts.argmin())
+    ratio = f"{counts[large] / counts[small]:.0f}x" if counts[small] else "it has none"
+    return [f"the training set is imbalanced: class {names[large]!r} has {counts[large]} images, class "
+            f"{names[small]!r} {counts[small]} ({ratio}); to weigh classes evenly set model.head.loss.class_weight="
+            "'auto' (inverse class frequency), or wrap data.train in dict(type='ClassBalancedDataset', "
+            "oversample_thr=0.1, dataset=...)"]

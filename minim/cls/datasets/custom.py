@@ -8,6 +8,9 @@ Differences from mmcls 0.x, each fixing a trap users hit:
 - an empty class folder, an empty tree or a missing path is a :class:`DataError` before training;
 - hidden folders and files (``.ipynb_checkpoints``, macOS ``._x.jpg``) are skipped;
 - ``skip_bad_images=True`` drops unreadable images at construction, with one warning listing them.
+
+minim extension: ``split=dict(val=0.2, seed=0)`` takes one part of a stratified, seeded split of the
+tree (``part``: train, or val for ``test_mode`` datasets), see :mod:`minim.cls.datasets.split`.
 """
 
 from __future__ import annotations
@@ -19,17 +22,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from minim.errors import DataError
+from minim.filekinds import visible_subfolders
 from minim.cls.datasets.base import BaseDataset
 from minim.cls.datasets.paths import require_dir, require_file
 from minim.cls.datasets.registry import DATASETS
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-
-def list_class_folders(root: str) -> list[str]:
-    """Names of the visible sub-folders of ``root``, sorted as plain strings (mmcls order)."""
-    with os.scandir(root) as entries:
-        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
 def find_images(folder: str, extensions: Sequence[str]) -> list[str]:
@@ -99,6 +97,7 @@ class CustomDataset(BaseDataset):
         file_client_args: dict | None = None,
         cache_images: bool | str = "auto",
         skip_bad_images: bool = False,
+        split: dict | None = None,
     ):
         backend = (file_client_args or {}).get("backend", "disk")
         if backend != "disk":
@@ -108,6 +107,10 @@ class CustomDataset(BaseDataset):
         self.extensions = tuple(extensions)
         self._classes_given = classes is not None
         super().__init__(data_prefix, pipeline, classes, ann_file, test_mode, cache_images=False)
+        #: ``split.json``'s contents when this dataset is a part of a declared split, else None
+        self.split_record: dict | None = None
+        if split is not None:
+            self._apply_split(split)
         if skip_bad_images:
             self._drop_bad_images()
         self._init_cache(cache_images)
@@ -125,7 +128,7 @@ class CustomDataset(BaseDataset):
         return folders, list(folders)
 
     def _load_folders(self) -> list[dict]:
-        folders = list_class_folders(self.data_prefix)
+        folders = visible_subfolders(self.data_prefix)  # sorted as plain strings: mmcls's label order
         if not folders:
             raise DataError(
                 f"data_prefix {self.data_prefix} has no class sub-folders "
@@ -193,6 +196,20 @@ class CustomDataset(BaseDataset):
 
     def _info(self, relative: str, label: int) -> dict:
         return {"img_prefix": self.data_prefix, "img_info": {"filename": relative}, "gt_label": np.int64(label)}
+
+    # -- declared split ------------------------------------------------------------------------
+
+    def _apply_split(self, split: dict) -> None:
+        from minim.cls.datasets.split import SplitSpec, select_part, split_parts, split_record
+
+        spec = SplitSpec(split, self.test_mode)
+        filenames = [info["img_info"]["filename"] for info in self.data_infos]
+        parts = split_parts(filenames, [int(info["gt_label"]) for info in self.data_infos], spec)
+        self.split_record = split_record(self.data_prefix, spec, self.CLASSES or (), parts)
+        self.data_infos = select_part(self.data_infos, parts, spec, self.data_prefix)
+        if not self.data_infos:
+            raise DataError(f"the {spec.part} part of {self.data_prefix} ({spec.describe()}) has no images",
+                            hint="hold out a larger fraction, or add images")
 
     # -- unreadable images ---------------------------------------------------------------------
 

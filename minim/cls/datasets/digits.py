@@ -83,14 +83,9 @@ def _load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def split_indices(labels: np.ndarray, val_fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED) -> dict:
     """Stratified ``{'train': indices, 'val': indices}``: ``round(val_fraction * n)`` of each class to val."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_val = int(round(val_fraction * len(members)))
-        val.extend(members[:n_val].tolist())
-        train.extend(members[n_val:].tolist())
-    return {"train": sorted(train), "val": sorted(val)}
+    from minim.cls.datasets.split import stratified_split
+
+    return stratified_split(labels, {"val": val_fraction}, seed)
 
 
 def _write_tree(staging: Path, images: np.ndarray, labels: np.ndarray) -> None:

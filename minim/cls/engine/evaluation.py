@@ -8,6 +8,11 @@ key (``'auto'`` = the first key, e.g. ``accuracy_top-1``); a key the metrics wil
 an error before training starts. ``rule`` ('greater'/'less') is inferred from the key when not
 given. The best model is saved as ``best_<key>_epoch_<N>.pth`` (previous best removed) and the
 score is kept in the checkpoints' meta (``hook_msgs.best_score``) so resumed runs continue it.
+
+A single-label val set also gets each class's precision, recall and F1 (top-1) in the text log
+(``last_per_class`` keeps the latest, for the end-of-run summary). A multi-label val set (label
+vectors, e.g. ``VOC``) is evaluated with ``mAP``/``CP``...``OF1``. After each evaluation every hook's
+``after_evaluation(runner, results)`` runs (the early-stopping hook reads the results there).
 """
 
 from __future__ import annotations
@@ -21,13 +26,10 @@ import numpy as np
 import torch
 
 from minim.cls.engine.dist import all_gather_object, broadcast_buffers, get_world_size, is_main_process
+from minim.cls.engine.eval_settings import RULES, resolve_save_best, split_eval_cfg
 from minim.cls.engine.hooks import Hook
 from minim.errors import ConfigError
-from minim.suggest import did_you_mean
 
-HOOK_KEYS = ("interval", "start", "by_epoch", "save_best", "rule", "greater_keys", "less_keys", "out_dir", "gpu_collect", "tmpdir")
-METRIC_KEYS = ("metric", "metric_options")
-RULES = {"greater": lambda a, b: a > b, "less": lambda a, b: a < b}
 
 
 @torch.no_grad()
@@ -104,57 +106,6 @@ def gather_in_dataset_order(sampler, scores: np.ndarray, metas: list | None) -> 
     return out, all_metas
 
 
-def split_eval_cfg(cfg: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(hook options, metric options) of an ``evaluation`` dict; unknown keys are errors."""
-    hook, metric = {}, {}
-    for key, value in dict(cfg).items():
-        if key == "type":
-            continue
-        if key in HOOK_KEYS:
-            hook[key] = value
-        elif key in METRIC_KEYS:
-            metric[key] = value
-        else:
-            known = HOOK_KEYS + METRIC_KEYS
-            raise ConfigError(f"evaluation has unknown key {key!r}; known: {', '.join(known)}", hint=did_you_mean(key, known))
-    return hook, metric
-
-
-def resolve_save_best(
-    save_best: str | None, rule: str | None, metric: Any, metric_options: Any, num_classes: int
-) -> tuple[str | None, str | None]:
-    """(key, rule) for ``save_best``, checked against the keys the metrics will produce."""
-    if save_best is None:
-        return None, None
-    from minim.cls.metrics import infer_rule, metric_keys
-
-    keys = [k for k in metric_keys(metric, metric_options, num_classes)]
-    if not keys:
-        raise ConfigError(f"evaluation.save_best={save_best!r} but evaluation.metric={metric!r} produces no key")
-    key = keys[0] if save_best == "auto" else save_best
-    if key not in keys:
-        raise ConfigError(
-            f"evaluation.save_best={save_best!r} is not a key that evaluation.metric={metric!r} "
-            f"(metric_options={metric_options!r}) produces; it produces: {', '.join(keys)}",
-            hint=did_you_mean(save_best, keys),
-        )
-    if rule is not None:
-        if rule not in RULES:
-            raise ConfigError(f"evaluation.rule must be 'greater' or 'less', got {rule!r}")
-        return key, rule
-    try:
-        inferred = infer_rule(key)
-    except (ConfigError, ValueError, KeyError) as exc:
-        message = exc.message if isinstance(exc, ConfigError) else str(exc)
-        raise ConfigError(f"evaluation.save_best={key!r}: {message}", hint="set evaluation.rule='greater' or 'less'") from exc
-    if inferred not in RULES:
-        raise ConfigError(
-            f"cannot infer whether a greater or smaller {key!r} is better",
-            hint="set evaluation.rule='greater' or 'less'",
-        )
-    return key, inferred
-
-
 class EvalHook(Hook):
     """Evaluates on the val loader every ``interval`` epochs/iterations; keeps the best checkpoint."""
 
@@ -181,6 +132,8 @@ class EvalHook(Hook):
             raise ConfigError(f"evaluation.start must be >= 0, got {start!r}")
         self.dataloader = dataloader
         self.gt_labels = np.asarray(gt_labels)
+        _check_metric_fits_labels(metric, self.gt_labels)
+        self.classes = list(getattr(getattr(dataloader, "dataset", None), "CLASSES", None) or [])
         self.interval = interval
         self.start = start
         self.by_epoch = by_epoch
@@ -191,6 +144,8 @@ class EvalHook(Hook):
         self.best_score = None
         self.best_ckpt = None
         self.last_results: dict[str, Any] = {}
+        #: the latest evaluation's per-class ``classes``, ``precision``, ``recall``, ``f1_score``, ``support``
+        self.last_per_class: dict[str, list] | None = None
         self._warned: set[str] = set()
         self._started = False
 
@@ -271,6 +226,12 @@ class EvalHook(Hook):
         else:
             header = f"Iter(val) [{len(self.dataloader)}]"
         logger.log_record(record, header, step=runner.iter + 1)
+        if self.gt_labels.ndim == 1:
+            self.last_per_class = per_class_metrics(scores, self.gt_labels, self.classes)
+            logger.info(format_per_class(self.last_per_class), console=False)
+        for hook in runner.hooks:  # first, so that a best checkpoint saved now holds their state
+            if hasattr(hook, "after_evaluation"):
+                hook.after_evaluation(runner, results)
         if self.key is not None:
             self._save_best(runner, results, number)
         return results
@@ -297,6 +258,42 @@ class EvalHook(Hook):
                 earlier.unlink()
             runner.logger.info(f"Now best checkpoint is saved as {path.name}.")
             runner.logger.info(f"Best {self.key} is {self.best_score:.4f} at {number} {unit}.")
+
+
+def _check_metric_fits_labels(metric: Any, gt_labels: np.ndarray) -> None:
+    """Multi-label metrics for label vectors, single-label ones for class indices (else a ConfigError)."""
+    from minim.cls.metrics import is_multilabel_metric
+
+    multi_label_data = gt_labels.ndim == 2
+    if multi_label_data == is_multilabel_metric(metric):
+        return
+    if multi_label_data:
+        raise ConfigError(f"the val set is multi-label (label vectors) but evaluation.metric={metric!r}",
+                          hint="set evaluation.metric='mAP' (or a list of mAP, CP, CR, CF1, OP, OR, OF1)")
+    raise ConfigError(f"evaluation.metric={metric!r} needs a multi-label val set (such as VOC), but its labels are "
+                      "class indices", hint="set evaluation.metric='accuracy' (or precision, recall, f1_score)")
+
+
+def per_class_metrics(scores: np.ndarray, gt_labels: np.ndarray, classes: Sequence[str]) -> dict[str, list]:
+    """Each class's precision, recall and F1 (percent, top-1 predictions) and its number of images."""
+    from minim.cls.metrics import precision_recall_f1
+
+    precision, recall, f1 = precision_recall_f1(scores, gt_labels.astype(np.int64))
+    num_classes = scores.shape[1]
+    names = list(classes) if len(classes) == num_classes else [str(i) for i in range(num_classes)]
+    support = np.bincount(gt_labels.astype(np.int64), minlength=num_classes)
+    return {"classes": names, "precision": precision.tolist(), "recall": recall.tolist(), "f1_score": f1.tolist(),
+            "support": support.tolist()}
+
+
+def format_per_class(per_class: dict[str, list]) -> str:
+    """``per_class_metrics`` as a text table, one class a line."""
+    width = max(len("class"), *(len(name) for name in per_class["classes"]))
+    lines = [f"{'class':<{width}}  precision  recall      f1  images"]
+    for name, p, r, f, n in zip(per_class["classes"], per_class["precision"], per_class["recall"],
+                                per_class["f1_score"], per_class["support"]):
+        lines.append(f"{name:<{width}}  {p:9.2f}  {r:6.2f}  {f:6.2f}  {n:6d}")
+    return "per-class metrics (%):\n" + "\n".join(lines)
 
 
 def _best_prefix(key: str) -> str:

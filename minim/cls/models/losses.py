@@ -1,16 +1,23 @@
-"""Classification losses with mmcls 0.x arguments (hard labels, soft labels from Mixup/CutMix)."""
+"""Classification losses with mmcls 0.x arguments (hard labels, soft labels from Mixup/CutMix).
+
+``class_weight='auto'`` (minim extension) on ``CrossEntropyLoss``/``LabelSmoothLoss``: the weights are the
+training set's inverse class frequencies, set by :func:`set_auto_class_weights` before training.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from minim.cls.models.registry import LOSSES
+from minim.errors import ConfigError
 
 _REDUCTIONS = ("none", "mean", "sum")
+AUTO = "auto"
 
 
 def reduce_loss(loss: torch.Tensor, weight: torch.Tensor | None = None, reduction: str = "mean",
@@ -37,6 +44,51 @@ def is_soft(label: torch.Tensor, cls_score: torch.Tensor) -> bool:
     return label.dim() == 2 and label.shape == cls_score.shape and label.shape[1] > 1
 
 
+def _class_weight_arg(class_weight: Any) -> list[float] | str | None:
+    if class_weight is None or class_weight == AUTO:
+        return class_weight
+    if isinstance(class_weight, str):
+        raise ConfigError(f"class_weight must be a list of per-class weights or 'auto', got {class_weight!r}")
+    return [float(w) for w in class_weight]
+
+
+def inverse_frequency_weights(counts: Sequence[int]) -> list[float]:
+    """``N / (C * n_c)`` for each class (``N`` samples, ``C`` classes with samples, ``n_c`` of class ``c``): rare
+    classes weigh more and the mean weight over the samples is 1, so the loss keeps its scale; a class without
+    samples gets 0."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total, present = counts.sum(), int((counts > 0).sum())
+    return [float(total / (present * n)) if n > 0 else 0.0 for n in counts]
+
+
+def class_counts(labels: Any, num_classes: int) -> np.ndarray:
+    """Samples per class: of class indices ``(N,)``, or positives of ``(N, C)`` multi-label vectors."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        return (labels == 1).sum(axis=0).astype(np.int64)
+    return np.bincount(labels.astype(np.int64).reshape(-1), minlength=num_classes)[:num_classes]
+
+
+def set_auto_class_weights(model: nn.Module, dataset: Any) -> list[str]:
+    """Give every loss of ``model`` with ``class_weight='auto'`` the inverse class frequencies of ``dataset``
+    (see :func:`inverse_frequency_weights`); returns the log line (none when no loss asks)."""
+    losses = [m for m in model.modules() if getattr(m, "class_weight", None) == AUTO]
+    if not losses:
+        return []
+    classes = list(getattr(dataset, "CLASSES", None) or [])
+    num_classes = int(getattr(getattr(model, "head", None), "num_classes", 0) or len(classes))
+    counts = class_counts(dataset.get_gt_labels(), num_classes)
+    weights = inverse_frequency_weights(counts)
+    for loss in losses:
+        loss.class_weight = weights
+    names = classes if len(classes) == num_classes else [str(i) for i in range(num_classes)]
+    shown = [f"{name} {w:.3g}" for name, w in zip(names, weights)]
+    low, high = int(np.argmin(weights)), int(np.argmax(weights))
+    listing = ", ".join(shown) if num_classes <= 20 else f"from {shown[low]} to {shown[high]}"
+    return [f"class_weight='auto': N / (classes x images of the class) over the {int(counts.sum())} training "
+            f"images (mean weight per image 1): {listing}"]
+
+
 def _check_reduction(reduction: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
@@ -52,7 +104,7 @@ class CrossEntropyLoss(nn.Module):
     """
 
     def __init__(self, use_sigmoid: bool = False, use_soft: bool = False, reduction: str = "mean",
-                 loss_weight: float = 1.0, class_weight: Sequence[float] | None = None,
+                 loss_weight: float = 1.0, class_weight: Sequence[float] | str | None = None,
                  pos_weight: Sequence[float] | None = None, label_smoothing: float = 0.0):
         super().__init__()
         if use_sigmoid and use_soft:
@@ -64,7 +116,7 @@ class CrossEntropyLoss(nn.Module):
         self.use_soft = use_soft
         self.reduction = reduction
         self.loss_weight = loss_weight
-        self.class_weight = None if class_weight is None else list(class_weight)
+        self.class_weight = _class_weight_arg(class_weight)
         self.pos_weight = None if pos_weight is None else list(pos_weight)
         self.label_smoothing = float(label_smoothing)
 
@@ -74,6 +126,9 @@ class CrossEntropyLoss(nn.Module):
         _check_reduction(reduction)
         num_classes = cls_score.shape[-1]
         class_weight = None
+        if self.class_weight == AUTO:
+            raise ConfigError("CrossEntropyLoss: class_weight='auto' has no weights yet: they come from the training "
+                              "set when minim trains (train_model); elsewhere pass a list of weights")
         if self.class_weight is not None:
             if len(self.class_weight) != num_classes:
                 raise ValueError(f"CrossEntropyLoss: class_weight has {len(self.class_weight)} values but the "
@@ -121,7 +176,7 @@ class LabelSmoothLoss(nn.Module):
 
     def __init__(self, label_smooth_val: float, num_classes: int | None = None, use_sigmoid: bool | None = None,
                  mode: str = "original", reduction: str = "mean", loss_weight: float = 1.0,
-                 class_weight: Sequence[float] | None = None, pos_weight: Sequence[float] | None = None):
+                 class_weight: Sequence[float] | str | None = None, pos_weight: Sequence[float] | None = None):
         super().__init__()
         if not isinstance(label_smooth_val, (int, float)) or not 0 <= label_smooth_val < 1:
             raise ValueError(f"LabelSmoothLoss: label_smooth_val must be a float in [0, 1), got {label_smooth_val!r}")
