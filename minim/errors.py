@@ -110,6 +110,10 @@ class OnnxError(MinimError):
     """An ONNX export or its verification failed."""
 
 
+class ExportError(MinimError):
+    """An exported model (ONNX, TorchScript) whose description is missing or cannot be used."""
+
+
 def warning_line(message: str) -> str:
     """How minim shows a warning on stderr: ``minim: warning: <message>``."""
     return f"minim: warning: {message}"

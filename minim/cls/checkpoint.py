@@ -6,7 +6,9 @@ Reads (always with ``torch.load(..., weights_only=True)``: a checkpoint cannot r
 - minim checkpoints: ``{'state_dict', 'meta', 'optimizer', 'scheduler'}``;
 - mmcls 0.x checkpoints: ``{'state_dict', 'meta': {'CLASSES', ...}}`` with ``backbone.`` /
   ``head.`` keys (mmcls MobileNetV2 keys are mapped onto torchvision's layout);
-- mmpretrain 1.x checkpoints (class names in ``meta['dataset_meta']['classes']``).
+- mmpretrain 1.x checkpoints (class names in ``meta['dataset_meta']['classes']``);
+- ``.safetensors`` files of any of these layouts (no pickle at all): the tensors, and the meta that
+  minim writes as JSON under the metadata key ``minim.meta`` (:func:`save_safetensors`).
 
 The layout is detected from the keys: ``backbone.*`` keys mean a classifier checkpoint,
 anything else a plain one that the model's backbone maps onto its own keys (its dropped
@@ -16,6 +18,7 @@ shape differs (fine-tuning 1000 classes -> 10) are skipped with one warning.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -35,6 +38,11 @@ from minim.filekinds import not_a_regular_file
 _DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
 _UNSUPPORTED_SCHEMES = ("open-mmlab://", "mmcls://", "openmmlab://", "modelzoo://", "pavi://", "s3://")
 _SHOWN_KEYS = 8
+SAFETENSORS_SUFFIX = ".safetensors"
+#: the safetensors metadata key holding a checkpoint's meta (class names, config text, ...) as JSON
+SAFETENSORS_META_KEY = "minim.meta"
+#: meta entries a safetensors file leaves out (a resumed training run's random state)
+_UNSAVED_META = ("rng_state",)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -77,8 +85,11 @@ def torchvision_weights_url(name: str) -> str:
 
 
 def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu") -> dict:
-    """``torch.load`` a checkpoint with ``weights_only=True``; any failure is a :class:`CheckpointError`."""
+    """``torch.load`` a checkpoint with ``weights_only=True`` (a ``.safetensors`` file with safetensors);
+    any failure is a :class:`CheckpointError`."""
     path = resolve_checkpoint(filename_or_url)
+    if is_safetensors(path):
+        return _read_safetensors(path, map_location)
     _check_format(path)
     try:
         with warnings.catch_warnings():  # torch's "please file an issue" about pickle protocols
@@ -92,6 +103,33 @@ def read_checkpoint(filename_or_url: str | os.PathLike, map_location: Any = "cpu
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} is not a checkpoint: it holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
+
+
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a safetensors file (by its suffix)."""
+    return os.fspath(path).lower().endswith(SAFETENSORS_SUFFIX)
+
+
+def _read_safetensors(path: Path, map_location: Any) -> dict:
+    """``{'state_dict', 'meta'}`` when the file holds minim's meta, else its plain tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file {path}: {_first_line(exc)}",
+                              hint="the file is truncated or not a safetensors file; download it again") from exc
+    if map_location not in (None, "cpu") and not callable(map_location):
+        tensors = {key: value.to(map_location) for key, value in tensors.items()}
+    if SAFETENSORS_META_KEY not in metadata:
+        return tensors
+    try:
+        meta = json.loads(metadata[SAFETENSORS_META_KEY])
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: its {SAFETENSORS_META_KEY!r} metadata is not JSON ({exc})") from exc
+    return {"state_dict": tensors, "meta": meta}
 
 
 class _TrainingState:
@@ -424,6 +462,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     ``state_dict`` holds CPU tensors without a DDP ``module.`` prefix; ``meta`` gets
     ``CLASSES`` (from ``meta`` or ``model.CLASSES``), ``config`` (flattened text), ``epoch``,
     ``iter``, ``minim_version``, ``torch_version``, ``time`` and whatever ``meta`` holds.
+    A ``path`` ending with ``.safetensors`` gets the weights and meta only (:func:`save_safetensors`).
     """
     import minim
 
@@ -438,10 +477,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     full_meta["minim_version"] = minim.__version__
     full_meta["torch_version"] = str(torch.__version__)
     full_meta.setdefault("time", time.strftime("%Y-%m-%d %H:%M:%S"))
-    checkpoint: dict[str, Any] = {
-        "state_dict": {key: value.detach().cpu() for key, value in target.state_dict().items()},
-        "meta": _weights_only_safe(full_meta),
-    }
+    state_dict = {key: value.detach().cpu() for key, value in target.state_dict().items()}
+    if is_safetensors(path):
+        return save_safetensors(path, state_dict, full_meta)
+    checkpoint: dict[str, Any] = {"state_dict": state_dict, "meta": _weights_only_safe(full_meta)}
     if optimizer is not None:
         checkpoint["optimizer"] = _weights_only_safe(_state_of(optimizer))
     if scheduler is not None:
@@ -462,6 +501,36 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
                                    "untouched") from exc
     return path
 
+
+
+def save_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Tensor],
+                     meta: Mapping[str, Any] | None = None) -> Path:
+    """Write ``state_dict`` (any layout) to a ``.safetensors`` file atomically, with ``meta`` (when given)
+    as JSON under the metadata key ``minim.meta``; what JSON cannot hold (tensors) is left out."""
+    path = Path(path)
+    if not is_safetensors(path):
+        raise CheckpointError(f"{path.name}: a safetensors file name must end with {SAFETENSORS_SUFFIX}")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(safetensors_bytes(state_dict, meta))
+    return path
+
+
+def safetensors_bytes(state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of a safetensors file of ``state_dict`` and ``meta`` (see :func:`save_safetensors`); the same
+    tensors and meta always give the same bytes."""
+    from safetensors.torch import save
+
+    tensors = {str(k): v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}  # no shared storage
+    # one metadata key: safetensors writes several in no fixed order, and the bytes must not change
+    metadata = {"format": "pt"}
+    if meta is not None:
+        kept = {k: v for k, v in meta.items() if k not in _UNSAVED_META}
+        metadata = {SAFETENSORS_META_KEY: json.dumps(_weights_only_safe(kept), default=_json_value)}
+    return save(tensors, metadata=metadata)
+
+
+def _json_value(value: Any) -> Any:
+    return value.tolist() if isinstance(value, torch.Tensor) and value.numel() <= 64 else None
 
 
 def _state_of(obj) -> Any:

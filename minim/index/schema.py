@@ -55,6 +55,8 @@ class ModelEntry:
     source: str
     index_file: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the same weights in other files (``weights`` may list several; the preferred one is ``weights``)
+    other_weights: tuple[Weights, ...] = ()
 
     def field_value(self, name: str) -> Any:
         """The value of a search field (entry attribute or metadata key)."""
@@ -66,8 +68,9 @@ class ModelEntry:
         """The entry as it appears in an index file (plus ``config_path``)."""
         weights = None
         if self.weights is not None:
-            weights = {"url": self.weights.url, "sha256": self.weights.sha256,
-                       "size": self.weights.size, "format": self.weights.format}
+            listed = [{"url": w.url, "sha256": w.sha256, "size": w.size, "format": w.format}
+                      for w in (self.weights, *self.other_weights)]
+            weights = listed if self.other_weights else listed[0]
         data = {"name": self.name, "aliases": list(self.aliases), "collection": self.collection,
                 "config": self.config, "weights": weights, "metadata": dict(self.metadata),
                 "source": self.source}
@@ -133,6 +136,21 @@ def parse_weights(data: Any, index_file: Path, entry: str) -> Weights | None:
     return Weights(url=url, sha256=sha256, size=size, format=fmt)
 
 
+def parse_weights_list(data: Any, index_file: Path,
+                       entry: str) -> tuple[Weights | None, tuple[Weights, ...]]:
+    """``(preferred, others)`` of an entry's ``weights``: one object, or a list of the same weights in several
+    files (``.pth`` and ``.safetensors``), of which a ``.safetensors`` file is preferred (no pickle)."""
+    if not isinstance(data, list):
+        return parse_weights(data, index_file, entry), ()
+    if not data:
+        raise _fail(index_file, entry, "field 'weights' is an empty list: give null or at least one object")
+    options = [parse_weights(item, index_file, entry) for item in data]
+    if None in options:
+        raise _fail(index_file, entry, "field 'weights' lists null: list objects only")
+    preferred = next((w for w in options if w.filename.endswith(".safetensors")), options[0])
+    return preferred, tuple(w for w in options if w is not preferred)
+
+
 def parse_metadata(data: Any, index_file: Path, entry: str) -> dict[str, Any]:
     """Validate an entry's ``metadata`` object: ``dataset`` is required, numbers must be numbers."""
     _require(data, "dataset", str, index_file, entry)
@@ -172,15 +190,17 @@ def parse_entry(data: Any, index_file: Path, position: int) -> ModelEntry:
     config = parse_config(data, index_file, label)
     source = _require(data, "source", str, index_file, label)
     known = {"name", "aliases", "collection", "config", "weights", "metadata", "source"}
+    weights, other_weights = parse_weights_list(data.get("weights"), index_file, label)
     return ModelEntry(
         name=name,
         aliases=tuple(aliases),
         collection=collection,
         config=config,
         config_path=None if config is None else index_file.parent / config,
-        weights=parse_weights(data.get("weights"), index_file, label),
+        weights=weights,
         metadata=parse_metadata(_require(data, "metadata", dict, index_file, label), index_file, label),
         source=source,
         index_file=index_file,
         extra={k: v for k, v in data.items() if k not in known},
+        other_weights=other_weights,
     )

@@ -3,7 +3,9 @@
 The graph takes ``input`` (N x 3 x H x W, normalised as the test pipeline does) and returns ``probs``
 (N x num_classes softmax scores), as mmcls's ``pytorch2onnx.py`` did. ``exporter='auto'`` uses torch's
 ``torch.export``-based exporter when ``onnxscript`` is installed and the TorchScript-based one otherwise.
-Verification runs the file with onnxruntime (the optional ``minim[onnx]`` extra).
+Verification runs the file with onnxruntime (the optional ``minim[onnx]`` extra). The file can carry
+its own description (class names, preprocessing; :mod:`minim.cls.apis.export_format`) in its
+``metadata_props``, which ``minim infer cls model.onnx`` reads.
 """
 
 from __future__ import annotations
@@ -68,11 +70,14 @@ def pick_exporter(exporter: str, opset_version: int | None = None) -> str:
 
 
 def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int] = (3, 224, 224), *,
-                opset_version: int | None = None, dynamic: bool = False, exporter: str = "auto") -> tuple[Path, str, int]:
+                opset_version: int | None = None, dynamic: bool = False, exporter: str = "auto",
+                description: dict | None = None) -> tuple[Path, str, int]:
     """Write ``classifier``'s softmax-score graph to ``output_file`` atomically; returns (path, exporter, opset).
 
     ``dynamic`` makes the batch size (and, with the legacy exporter, height and width) dynamic.
-    The file is checked with ``onnx.checker`` when the ``onnx`` package is installed.
+    ``description`` (see :mod:`minim.cls.apis.export_format`) is stored in the file's
+    ``metadata_props``, which needs the ``onnx`` package. The file is checked with ``onnx.checker``
+    when the ``onnx`` package is installed.
     """
     import torch
 
@@ -99,6 +104,8 @@ def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int]
         except (RuntimeError, ValueError, TypeError, torch.onnx.errors.OnnxExporterError) as exc:
             raise OnnxError(f"ONNX export ({kind} exporter, opset {opset}) failed: {_first_line(exc)}",
                             hint="try another --opset-version or --exporter") from exc
+        if description is not None:
+            write_description(tmp, description)
         check_onnx_file(tmp)
         written = file_opset(tmp)
         if written is not None and written != opset:
@@ -144,6 +151,21 @@ def _stdout_fd_silenced():
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
+
+
+def write_description(path: str | os.PathLike, description: dict) -> None:
+    """Store ``description`` as JSON under ``metadata_props[METADATA_KEY]`` of the ONNX file at ``path``."""
+    from minim.cls.apis.export_format import METADATA_KEY, dumps
+
+    try:
+        import onnx
+    except ImportError:
+        raise OnnxError("writing the model's description into the ONNX file needs the onnx package",
+                        hint="pip install 'minim[onnx]'") from None
+    model = onnx.load(os.fspath(path))
+    props = {prop.key: prop.value for prop in model.metadata_props}
+    onnx.helper.set_model_props(model, {**props, METADATA_KEY: dumps(description)})
+    onnx.save(model, os.fspath(path))
 
 
 def check_onnx_file(path: str | os.PathLike) -> bool:
@@ -217,8 +239,8 @@ def verify_onnx(classifier, onnx_file: str | os.PathLike, shape: Sequence[int] =
 def load_classifier(config: Any, checkpoint: str | None, cfg_options: Sequence[str] = (), device: str = "cpu"):
     """``(model, checkpoint path or None)``: CONFIG's classifier with ``checkpoint`` (or the index entry's
     weights) loaded, in eval mode. Without any weights the model keeps random weights (a warning)."""
-    from minim.cls.apis.config_source import load_cls_config, weights_path
     from minim.cls.apis.inference import init_model
+    from minim.cls.plan.config import load_cls_config, weights_path
 
     cfg, entry = load_cls_config(config, list(cfg_options))
     if "model" not in cfg:

@@ -1,9 +1,10 @@
 """Prepare a checkpoint for release: keep the weights and meta, name the file after its SHA-256.
 
 The published name is ``<OUT stem>-<first 8 hex of sha256>.pth`` (timm's ``clean_checkpoint``
-convention; with ``with_date`` mmcls's ``<OUT stem>_<YYYYMMDD>-<hash8>.pth``). Both carry the hash where
-``torch.hub`` (``load_state_dict_from_url(check_hash=True)``) and minim's downloader look for it:
-the first ``-<hex>.`` run of the file name.
+convention; with ``with_date`` mmcls's ``<OUT stem>_<YYYYMMDD>-<hash8>.pth``); an OUT ending with
+``.safetensors`` gives a safetensors file (the meta as JSON in its metadata) named the same way.
+Both carry the hash where ``torch.hub`` (``load_state_dict_from_url(check_hash=True)``) and minim's
+downloader look for it: the first ``-<hex>.`` run of the file name.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class PublishedCheckpoint:
 
     @property
     def stem(self) -> str:
-        return self.path.name[: -len(".pth")] if self.path.name.endswith(".pth") else self.path.stem
+        return _without_suffix(self.path.name)
 
 
 def hub_hash(file_name: str) -> str | None:
@@ -96,43 +97,56 @@ def best_number(hook_msgs: Mapping[str, Any]) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def published_name(stem: str, sha256: str, with_date: bool = False, today: str | None = None) -> str:
-    """``<stem>-<hash8>.pth`` or ``<stem>_<YYYYMMDD>-<hash8>.pth``."""
+def published_name(stem: str, sha256: str, with_date: bool = False, today: str | None = None,
+                   suffix: str = ".pth") -> str:
+    """``<stem>-<hash8><suffix>`` or ``<stem>_<YYYYMMDD>-<hash8><suffix>``."""
     if with_date:
         stem = f"{stem}_{today or time.strftime('%Y%m%d')}"
-    return f"{stem}-{sha256[:8]}.pth"
+    return f"{stem}-{sha256[:8]}{suffix}"
+
+
+_SUFFIXES = (".pth", ".safetensors")
+
+
+def _without_suffix(name: str) -> str:
+    return next((name[: -len(s)] for s in _SUFFIXES if name.endswith(s)), name)
 
 
 def out_stem(out: str | os.PathLike) -> tuple[Path, str]:
-    """``(folder, stem)`` of the OUT argument (``.pth`` removed)."""
+    """``(folder, stem)`` of the OUT argument (``.pth`` or ``.safetensors`` removed)."""
     text = os.fspath(out)
     path = Path(text)
     if text.endswith(("/", os.sep)) or path.is_dir():
         raise UsageError(f"OUT {text} is a folder; give a file name such as {Path(text) / 'model.pth'}")
-    name = path.name[: -len(".pth")] if path.name.endswith(".pth") else path.name
+    name = _without_suffix(path.name)
     if not name:
         raise UsageError(f"OUT {text} has no file name")
     return path.parent, name
 
 
 def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_date: bool = False) -> PublishedCheckpoint:
-    """Write the release version of ``src`` next to ``out`` under its hashed name (atomically)."""
+    """Write the release version of ``src`` next to ``out`` under its hashed name (atomically); an ``out``
+    ending with ``.safetensors`` writes a safetensors file."""
     import torch
 
-    from minim.cls.checkpoint import read_checkpoint
+    from minim.cls.checkpoint import is_safetensors, read_checkpoint, safetensors_bytes
 
     folder, stem = out_stem(out)
+    suffix = ".safetensors" if is_safetensors(out) else ".pth"
     content, meta, dropped = release_content(read_checkpoint(src), os.fspath(src))
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".pth.tmp", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=f"{suffix}.tmp", dir=folder)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:  # through a handle: the archive's inner name is fixed,
-            torch.save(content, handle)      # so the same weights always give the same bytes
+            if suffix == ".safetensors":     # so the same weights always give the same bytes
+                handle.write(safetensors_bytes(content.get("state_dict", content), meta if "meta" in content else None))
+            else:
+                torch.save(content, handle)
             handle.flush()
             os.fsync(handle.fileno())
         sha256 = file_sha256(tmp).hexdigest()
-        name = published_name(stem, sha256, with_date)
+        name = published_name(stem, sha256, with_date, suffix=suffix)
         if hub_hash(name) != sha256[:8]:
             raise UsageError(f"published name {name}: torch.hub would read the hash {hub_hash(name)!r} from it",
                              hint="avoid '-<hex digits>.' in OUT's name, e.g. write 'v1_5' instead of '-1.5'")

@@ -11,14 +11,15 @@ from minim.cli.options import HELP
 
 @click.command("publish_model", context_settings=HELP)
 @click.argument("in_file", metavar="IN.pth")
-@click.argument("out_file", metavar="OUT.pth")
+@click.argument("out_file", metavar="OUT.pth|OUT.safetensors")
 @click.option("--date", "with_date", is_flag=True, help="Name it <OUT stem>_<YYYYMMDD>-<hash8>.pth, as mmcls did.")
 @click.option("--config", default=None, help="The config's path in the printed index entry, relative to the index "
               "folder (e.g. configs/my_model.py).")
 @click.option("--base-url", default=None, metavar="URL", help="Where the file will be served (for the entry's url).")
 @click.option("--dataset", default=None, help="Dataset name for the entry's metadata.")
 def command(in_file, out_file, with_date, config, base_url, dataset):
-    """Write IN's weights and meta (no optimizer/scheduler state) as <OUT stem>-<sha256[:8]>.pth.
+    """Write IN's weights and meta (no optimizer/scheduler state) as <OUT stem>-<sha256[:8]>.pth
+    (or .safetensors when OUT ends with .safetensors: no pickle, the meta as JSON metadata).
 
     The name carries the hash where torch.hub and `minim download` check it. An index entry for the
     file is printed; `make_index_entry` builds a complete one (parameters, FLOPs) and can add it to an

@@ -19,6 +19,12 @@ the checkpoint loader how foreign checkpoints map onto its own state-dict keys:
 - ``num_classes_keys``: key prefixes of backbone tensors whose shape depends on the class
   count (a classifier kept inside the backbone); shape mismatches there are tolerated like
   head mismatches when fine-tuning.
+
+The reverse direction (``minim run cls convert --to torchvision|timm``) is declared by the families
+that have it: ``plain_formats``, the plain layouts (``'torchvision'``, ``'timm'``) that hold the
+same network, and ``own_key_to_plain(key)``, the plain key of one of the backbone's own keys (the
+head's linear layers go back to ``head_layers``). An empty ``plain_formats`` (the default) means
+no plain counterpart.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class Backbone(nn.Module):
     num_classes: int | None = None
     head_layers: tuple[str, ...] = ()
     num_classes_keys: tuple[str, ...] = ()
+    plain_formats: tuple[str, ...] = ()
 
     def __init__(self, norm_eval: bool = False, frozen_stages: int = -1, init_cfg: Any = None):
         super().__init__()

@@ -212,6 +212,10 @@ class Conformer(Backbone):
         pad_h, pad_w = (-x.shape[2]) % stride, (-x.shape[3]) % stride
         return F.pad(x, [0, pad_w, 0, pad_h]) if pad_h or pad_w else x
 
+    def cam_target_layer(self) -> str:
+        """Grad-CAM's layer: the CNN branch's map after the last block (what the head pools)."""
+        return f"conv_trans_{self.fin_stage - 1}.fusion_block"
+
     def forward(self, x: torch.Tensor):
         base = self._pad(self.maxpool(self.act1(self.bn1(self.conv1(x)))))
         x = self.conv_1(base, out_conv2=False)

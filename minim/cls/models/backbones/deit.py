@@ -17,6 +17,8 @@ class DistilledVisionTransformer(VisionTransformer):
     distillation token (``dist_token``); each output is ``[patch_map, cls_token, dist_token]``
     (pair it with ``DeiTClsHead``)."""
 
+    plain_formats = ()  # torchvision's ViT has no distillation token
+
     num_extra_tokens = 2
 
     def __init__(self, arch: Any = "deit-base", *args: Any, **kwargs: Any):

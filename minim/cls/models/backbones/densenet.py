@@ -35,6 +35,14 @@ _TORCHVISION_NAMES = (
      lambda m: f"stages.{int(m.group(1)) - 1}.block.{int(m.group(2)) - 1}."),
     (re.compile(r"features\.transition(\d+)\."), lambda m: f"transitions.{int(m.group(1)) - 1}."),
 )
+# and back (see ``DenseNet.own_key_to_plain``)
+_OWN_NAMES = (
+    (re.compile(r"stem\.0\."), lambda m: "features.conv0."),
+    (re.compile(r"stem\.1\."), lambda m: "features.norm0."),
+    (re.compile(r"stages\.(\d+)\.block\.(\d+)\."),
+     lambda m: f"features.denseblock{int(m.group(1)) + 1}.denselayer{int(m.group(2)) + 1}."),
+    (re.compile(r"transitions\.(\d+)\."), lambda m: f"features.transition{int(m.group(1)) + 1}."),
+)
 
 
 class DenseLayer(nn.Module):
@@ -140,11 +148,15 @@ class DenseNet(Backbone):
     def plain_key_to_own(self, key: str) -> str | None:
         if key.startswith("features.norm5."):
             return f"transitions.{len(self.transitions) - 1}.0." + key[len("features.norm5."):]
-        for pattern, own in _TORCHVISION_NAMES:
-            match = pattern.match(key)
-            if match:
-                return own(match) + key[match.end():]
-        return key
+        return _renamed(key, _TORCHVISION_NAMES)
+
+    plain_formats = ("torchvision",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        last = f"transitions.{len(self.transitions) - 1}.0."
+        if key.startswith(last):
+            return "features.norm5." + key[len(last):]
+        return _renamed(key, _OWN_NAMES)
 
     #: minim's checkpoints before it used mmcls's names kept torchvision's under ``backbone.``
     classifier_key_to_own = plain_key_to_own
@@ -160,3 +172,12 @@ class DenseNet(Backbone):
             if i in self.out_indices:
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _renamed(key: str, names) -> str:
+    """``key`` with the prefix the first matching ``(pattern, new prefix)`` of ``names`` replaced."""
+    for pattern, new in names:
+        match = pattern.match(key)
+        if match:
+            return new(match) + key[match.end():]
+    return key

@@ -143,6 +143,11 @@ class MobileNetV3(Backbone):
     #: minim's checkpoints before it used mmcls's names kept torchvision's under ``backbone.``
     classifier_key_to_own = plain_key_to_own
 
+    plain_formats = ("torchvision",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        return renamed_module_key(key, {own: plain for plain, own in self._torchvision_names.items()})
+
     def stage_modules(self) -> list[list[nn.Module]]:
         return [[layer] for layer in self._layers()]
 

@@ -88,6 +88,17 @@ _TORCHVISION_KEYS = (
 )
 
 
+#: the reverse of ``_TORCHVISION_KEYS`` (mmcls keys -> torchvision's)
+_MMCLS_KEYS = (
+    (re.compile(r"^conv1\."), "stem.0."),
+    (re.compile(r"^bn1\."), "stem.1."),
+    (re.compile(r"^layer(\d+)\.(\d+)\.downsample\.([01])\."), r"trunk_output.block\1.block\1-\2.proj.\3."),
+    *((re.compile(rf"^layer(\d+)\.(\d+)\.{own}\."), rf"trunk_output.block\1.block\1-\2.f.{plain}.")
+      for own, plain in (("conv1", "a.0"), ("bn1", "a.1"), ("conv2", "b.0"), ("bn2", "b.1"), ("conv3", "c.0"),
+                         ("bn3", "c.1"))),
+)
+
+
 def torchvision_regnet_key_to_mmcls(key: str) -> str:
     """A torchvision RegNetX key (``trunk_output.block1.block1-0.f.b.0.weight``) as mmcls's
     (``layer1.0.conv2.weight``); other keys unchanged."""
@@ -136,3 +147,13 @@ class RegNet(ResNet):
     def classifier_key_to_own(self, key: str) -> str:
         """mmcls keys unchanged; minim's earlier torchvision-layout RegNet checkpoints renamed."""
         return torchvision_regnet_key_to_mmcls(key)
+
+    #: torchvision's ``regnet_x_*`` (the same network for the pycls widths)
+    plain_formats = ("torchvision",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        for pattern, replacement in _MMCLS_KEYS:
+            renamed, count = pattern.subn(replacement, key)
+            if count:
+                return renamed
+        return key

@@ -193,6 +193,21 @@ class ResNet(Backbone):
     def _name(self) -> str:
         return type(self).__name__
 
+    # -- plain checkpoints: the keys are torchvision's and timm's already (``plain_key_to_own`` is the identity)
+    @property
+    def plain_formats(self) -> tuple[str, ...]:
+        """torchvision's and timm's ResNet / ResNeXt, for the layout they have: a 7x7 stem with max-pool, plain
+        blocks, pytorch style, four stages of strides 1, 2, 2, 2 without dilation."""
+        standard = ((self.stem_kernel, self.stem_stride, self.stem_pool) == (7, 2, True) and not self.deep_stem
+                    and not self.avg_down and self.style == "pytorch" and self.strides == [1, 2, 2, 2]
+                    and self.dilations == [1, 1, 1, 1]
+                    and all(type(m) in (BasicBlock, Bottleneck)
+                            for m in self.modules() if isinstance(m, _ResidualBlock)))
+        return ("torchvision", "timm") if standard else ()
+
+    def own_key_to_plain(self, key: str) -> str:
+        return key
+
     # -- construction --------------------------------------------------------------------------
     def _configure(self, in_channels, stem_channels, strides, dilations, style, deep_stem, avg_down, conv_cfg,
                    norm_cfg, with_cp, drop_path_rate, num_stages) -> None:

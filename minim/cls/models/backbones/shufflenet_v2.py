@@ -26,6 +26,10 @@ _RELU = {"type": "ReLU"}
 _TORCHVISION_CONVS = {"branch1": {"0": "0.conv", "1": "0.bn", "2": "1.conv", "3": "1.bn"},
                       "branch2": {"0": "0.conv", "1": "0.bn", "3": "1.conv", "4": "1.bn", "5": "2.conv", "6": "2.bn"}}
 _TORCHVISION_KEY = re.compile(r"stage(\d)\.(\d+)\.(branch[12])\.(\d)\.")
+#: the reverse of ``_TORCHVISION_CONVS`` and ``_TORCHVISION_KEY`` (own keys -> torchvision's)
+_PLAIN_INDEX = {branch: {inner: index for index, inner in convs.items()}
+                for branch, convs in _TORCHVISION_CONVS.items()}
+_OWN_KEY = re.compile(r"layers\.([012])\.(\d+)\.(branch[12])\.(\d\.(?:conv|bn))\.")
 
 
 class ShuffleV2Block(nn.Module):
@@ -146,4 +150,18 @@ class ShuffleNetV2(ShuffleNetBackbone):
 
     #: minim's checkpoints before it used mmcls's names kept torchvision's under ``backbone.``
     classifier_key_to_own = plain_key_to_own
+
+    plain_formats = ("torchvision",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        """The inverse of ``plain_key_to_own``: own keys onto torchvision's."""
+        for own, plain in (("conv1.", "conv1"), ("layers.3.", "conv5")):
+            if key.startswith(own):
+                module, _, rest = key[len(own):].partition(".")
+                return f"{plain}.{'0' if module == 'conv' else '1'}.{rest}"
+        match = _OWN_KEY.match(key)
+        if match:
+            stage, block, branch, inner = match.groups()
+            return f"stage{int(stage) + 2}.{block}.{branch}.{_PLAIN_INDEX[branch][inner]}.{key[match.end():]}"
+        return key
 

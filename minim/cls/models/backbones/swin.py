@@ -488,6 +488,10 @@ class SwinTransformer(Backbone):
                 x, hw_shape = stage.downsample(x, hw_shape)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
+    def cam_target_layer(self) -> str:
+        """Grad-CAM's layer: the normed tokens of the last output stage (what the head pools)."""
+        return f"norm{self.out_indices[-1]}"
+
     # -- freezing ----------------------------------------------------------------------------------
     def stage_modules(self) -> list[list[nn.Module]]:
         """Stage 0 is the patch embedding with the first stage (mmcls freezes them together)."""

@@ -113,6 +113,10 @@ class T2T_ViT(Backbone):  # noqa: N801 - mmcls's type name
         self.final_norm = final_norm
         self.norm = layer_norm(name, norm_cfg, embed_dims) if final_norm else nn.Identity()
 
+    def cam_target_layer(self) -> str:
+        """Grad-CAM's layer: the last encoder layer's ``ln1`` (as ``VisionTransformer``'s)."""
+        return f"encoder.{len(self.encoder) - 1}.ln1"
+
     def convert_mmcls_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """mmcls's keys are this backbone's; a position table of another input size is resized."""
         own = dict(state)

@@ -51,6 +51,11 @@ class TIMMBackbone(Backbone):
     def plain_key_to_own(self, key: str) -> str | None:
         return "timm_model." + key
 
+    plain_formats = ("timm",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        return key[len("timm_model."):]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.timm_model(x)
 

@@ -118,6 +118,9 @@ class TNT(Backbone):
     ``img_size`` pixels.
     """
 
+    #: the class token before the patch tokens (Grad-CAM drops it)
+    num_extra_tokens = 1
+
     def __init__(self, arch: Any = "b", img_size: Any = 224, patch_size: Any = 16, in_channels: int = 3,
                  ffn_ratio: int = 4, qkv_bias: bool = False, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
                  drop_path_rate: float = 0.0, act_cfg: Mapping[str, Any] | None = None,
@@ -149,6 +152,10 @@ class TNT(Backbone):
                           drop_path_rate=rate, num_fcs=num_fcs, qkv_bias=qkv_bias), norm_cfg)
             for rate in rates)
         self.norm = layer_norm("TNT", norm_cfg, outer)
+
+    def cam_target_layer(self) -> str:
+        """Grad-CAM's layer: the normed patch tokens the last layer's class token attends to."""
+        return f"layers.{len(self.layers) - 1}.outer_block.norm_attn"
 
     def forward(self, x: torch.Tensor):
         batch = x.shape[0]

@@ -104,6 +104,12 @@ class TorchvisionModelBackbone(WrappedModelBackbone):
             return None
         return key
 
+    #: the wrapped model's own keys are torchvision's
+    plain_formats = ("torchvision",)
+
+    def own_key_to_plain(self, key: str) -> str:
+        return key
+
     def extra_repr(self) -> str:
         return f"arch={self.arch!r}"
 

@@ -103,6 +103,14 @@ class VGG(Backbone):
     #: minim's checkpoints before it used mmcls's names kept torchvision's under ``backbone.``
     classifier_key_to_own = plain_key_to_own
 
+    @property
+    def plain_formats(self) -> tuple[str, ...]:
+        """torchvision's VGG keeps its classifier: only a VGG with ``num_classes`` (include_top) matches it."""
+        return ("torchvision",) if self.include_top else ()
+
+    def own_key_to_plain(self, key: str) -> str:
+        return renamed_module_key(key, {own: plain for plain, own in self._torchvision_names.items()})
+
     def stage_modules(self) -> list[list[nn.Module]]:
         return [[]] + [list(self.features[start:end]) for start, end in self.stage_ranges]
 

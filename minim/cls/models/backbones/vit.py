@@ -46,6 +46,19 @@ _TORCHVISION_KEYS = (
     (r"^(layers\.\d+\.)mlp\.0\.", r"\1ffn.layers.0.0."),
     (r"^(layers\.\d+\.)mlp\.3\.", r"\1ffn.layers.1."),
 )
+#: the reverse of ``_TORCHVISION_KEYS``, in reverse order (own keys -> torchvision's)
+_OWN_KEYS = (
+    (r"^(layers\.\d+\.)ffn\.layers\.1\.", r"\1mlp.3."),
+    (r"^(layers\.\d+\.)ffn\.layers\.0\.0\.", r"\1mlp.0."),
+    (r"^(layers\.\d+\.)attn\.proj\.", r"\1self_attention.out_proj."),
+    (r"^(layers\.\d+\.)attn\.qkv\.(weight|bias)$", r"\1self_attention.in_proj_\2"),
+    (r"^(layers\.\d+\.)ln(\d)\.", r"\1ln_\2."),
+    (r"^layers\.(\d+)\.", r"encoder.layers.encoder_layer_\1."),
+    (r"^ln1\.", "encoder.ln."),
+    (r"^pos_embed$", "encoder.pos_embedding"),
+    (r"^cls_token$", "class_token"),
+    (r"^patch_embed\.projection\.", "conv_proj."),
+)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -366,6 +379,11 @@ class VisionTransformer(Backbone):
     def _build_extra_tokens(self) -> None:
         self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
 
+    def cam_target_layer(self) -> str:
+        """Grad-CAM's layer: the last layer's ``ln1``, whose patch tokens the class token attends to (after
+        the last layer they no longer reach the head)."""
+        return f"layers.{self.num_layers - 1}.ln1"
+
     def _extra_tokens(self, batch: int) -> list[torch.Tensor]:
         return [self.cls_token.expand(batch, -1, -1)]
 
@@ -373,6 +391,16 @@ class VisionTransformer(Backbone):
     def plain_key_to_own(self, key: str) -> str | None:
         """torchvision ``vit_*`` keys onto this backbone's (mmcls's) keys."""
         for pattern, replacement in _TORCHVISION_KEYS:
+            key = re.sub(pattern, replacement, key)
+        return key
+
+    @property
+    def plain_formats(self) -> tuple[str, ...]:
+        """torchvision's ``vit_*``: a class token and a final norm."""
+        return ("torchvision",) if self.final_norm and self.with_cls_token else ()
+
+    def own_key_to_plain(self, key: str) -> str:
+        for pattern, replacement in _OWN_KEYS:
             key = re.sub(pattern, replacement, key)
         return key
 
