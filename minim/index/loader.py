@@ -102,6 +102,8 @@ def read_index_file(path: Path, codebase: str | None = None) -> tuple[str, list[
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ModelIndexError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if isinstance(data, dict) and "models" not in data and isinstance(data.get("datasets"), list):
+        data = {**data, "models": []}  # a dataset index only (minim.index.datasets)
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise ModelIndexError(f'{path}: expected a JSON object {{"codebase": ..., "models": [...]}}')
     file_codebase = data.get("codebase")

@@ -1,6 +1,6 @@
 """Run logs: ``<timestamp>.log`` (text), ``<timestamp>.log.json`` (one JSON object per line),
-the console (rich progress bar with ETA on a terminal, plain lines otherwise) and, when
-configured and installed, TensorBoard.
+the console (rich progress bar with ETA on a terminal, plain lines otherwise) and the writers of
+the configured trackers (:mod:`minim.cls.engine.trackers`).
 
 JSON lines follow mmcv's ``TextLoggerHook``: the first line is the run's meta (env info,
 config text, seed, experiment name); train lines carry ``mode='train', epoch, iter, lr,
@@ -15,7 +15,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -74,7 +73,7 @@ class RunLogger:
         self._task = None
         self._subtask = None
         self._use_progress = progress
-        self.writers: list[Any] = []  # extra scalar writers (TensorBoard)
+        self.writers: list[Any] = []  # scalar writers of the trackers (minim.cls.engine.trackers)
 
     # --- console ----------------------------------------------------------------------
     @property
@@ -229,36 +228,3 @@ class RunLogger:
 def format_eta(seconds: float) -> str:
     """``H:MM:SS`` for an ETA."""
     return str(datetime.timedelta(seconds=int(max(seconds, 0))))
-
-
-class TensorboardWriter:
-    """Scalars to ``<work_dir>/tf_logs`` (mmcv's ``TensorboardLoggerHook``) when tensorboard is installed."""
-
-    def __init__(self, log_dir: str | Path):
-        from torch.utils.tensorboard import SummaryWriter
-
-        self._writer = SummaryWriter(str(log_dir))
-
-    def add_scalars(self, record: Mapping[str, Any], step: int) -> None:
-        mode = record.get("mode", "train")
-        for key, value in record.items():
-            if key in ("mode", "epoch", "iter") or not isinstance(value, (int, float)):
-                continue
-            self._writer.add_scalar(f"{mode}/{key}", value, step)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-def make_tensorboard_writer(log_dir: str | Path, logger: RunLogger) -> TensorboardWriter | None:
-    """A TensorBoard writer, or None with one clear warning when tensorboard is not installed."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return TensorboardWriter(log_dir)
-    except ImportError:
-        logger.warning(
-            "log_config asks for TensorboardLoggerHook but tensorboard is not installed; "
-            "skipping it (pip install 'minim[tensorboard]')"
-        )
-        return None

@@ -1,6 +1,9 @@
-"""``log_config``: when train/val records are written (text, JSON, console, TensorBoard).
+"""``log_config``: when train/val records are written (text, JSON, console, trackers).
 
-``log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')])``.
+``log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook'), dict(type='TensorboardLoggerHook')])``;
+the trackers ``TensorboardLoggerHook``, ``WandbLoggerHook``, ``MMClsWandbHook`` and ``MlflowLoggerHook`` take
+mmcv's / mmcls's arguments (:mod:`minim.cls.engine.trackers`); a tracker whose pip package is not installed
+is a :class:`ConfigError` naming the package, raised by :func:`check_log_config` before training starts.
 Train records average the iterations since the previous record. Unlike mmcv, the last
 iteration of every epoch is always logged, so an ``interval`` larger than an epoch still
 shows training progress (mmcls trap #11). The text and JSON logs are always written.
@@ -8,36 +11,40 @@ shows training progress (mmcls trap #11). The text and JSON logs are always writ
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from typing import Mapping
 
 from minim.cls.engine.hooks import Hook
-from minim.cls.engine.logger import format_eta, make_tensorboard_writer
+from minim.cls.engine.logger import format_eta
+from minim.cls.engine.trackers import KEYS as TRACKER_KEYS, PACKAGES as TRACKER_PACKAGES
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
-LOGGER_TYPES = ("TextLoggerHook", "TensorboardLoggerHook")
+LOGGER_TYPES = ("TextLoggerHook", *TRACKER_KEYS)
 TEXT_KEYS = ("by_epoch", "ignore_last", "interval_exp_name", "out_dir", "reset_flag", "interval")
-TENSORBOARD_KEYS = ("log_dir", "by_epoch", "ignore_last", "reset_flag", "interval")
 
 
 class LoggerHook(Hook):
     priority = "VERY_LOW"
 
-    def __init__(self, interval: int = 10, tensorboard: dict | None = None):
+    def __init__(self, interval: int = 10, trackers: list[tuple[str, dict]] = ()):
         if not isinstance(interval, int) or interval <= 0:
             raise ConfigError(f"log_config.interval must be a positive int, got {interval!r}")
         self.interval = interval
-        self.tensorboard = tensorboard
+        #: ``(type, options)`` of each tracker of ``log_config.hooks``
+        self.trackers = list(trackers)
 
     def before_run(self, runner) -> None:
+        from minim.cls.engine.trackers import make_tracker, tracker_warnings
+
         logger = runner.logger
         logger.json({k: runner.meta[k] for k in ("env_info", "config", "seed", "exp_name") if k in runner.meta})
-        if self.tensorboard is not None:
-            log_dir = self.tensorboard.get("log_dir") or runner.work_dir / "tf_logs"
-            writer = make_tensorboard_writer(log_dir, logger)
-            if writer is not None:
-                logger.writers.append(writer)
+        if logger.enabled:  # the main process only
+            for kind, options in self.trackers:
+                for message in tracker_warnings(kind, options):
+                    logger.warning(message)
+                logger.writers.append(make_tracker(kind, options, runner.work_dir))
         self._start_time = time.perf_counter()
         self._start_iter = runner.iter
         if not runner.by_epoch:
@@ -103,15 +110,17 @@ class LoggerHook(Hook):
         runner.logger.stop_progress()
 
 
-def build_logger_hook(log_config) -> LoggerHook:
-    """The hook for ``log_config`` (missing -> interval 10, text + JSON only)."""
+def check_log_config(log_config) -> tuple[int, list[tuple[str, dict]]]:
+    """Check ``log_config`` (keys, hook types and their keys, the trackers' pip packages, found with
+    ``importlib.util.find_spec`` without importing them); return its interval and ``(type, options)`` of
+    each tracker. Raises :class:`ConfigError` naming the key, or the package to install."""
     cfg = dict(log_config or {})
     interval = cfg.pop("interval", 10)
     hooks = cfg.pop("hooks", [dict(type="TextLoggerHook")])
     if cfg:
         key = next(iter(cfg))
         raise ConfigError(f"log_config has unknown key {key!r}; known: interval, hooks", hint=did_you_mean(key, ["interval", "hooks"]))
-    tensorboard = None
+    trackers = []
     for hook in hooks or []:
         if not isinstance(hook, Mapping):
             raise ConfigError(f"log_config.hooks entries must be dicts such as dict(type='TextLoggerHook'), got {hook!r}")
@@ -122,11 +131,23 @@ def build_logger_hook(log_config) -> LoggerHook:
                 f"log_config.hooks: unknown logger type {kind!r}; available: {', '.join(LOGGER_TYPES)}",
                 hint=did_you_mean(str(kind), LOGGER_TYPES),
             )
-        allowed = TEXT_KEYS if kind == "TextLoggerHook" else TENSORBOARD_KEYS
+        allowed = TEXT_KEYS if kind == "TextLoggerHook" else TRACKER_KEYS[kind]
         for key in hook:
             if key not in allowed:
-                raise ConfigError(f"log_config.hooks: {kind} has unknown key {key!r}; known: {', '.join(allowed)}")
-        if kind == "TensorboardLoggerHook":
-            tensorboard = hook
-        interval = hook.get("interval", interval) if kind == "TextLoggerHook" else interval
-    return LoggerHook(interval=interval, tensorboard=tensorboard)
+                raise ConfigError(f"log_config.hooks: {kind} has unknown key {key!r}; known: {', '.join(allowed)}",
+                                  hint=did_you_mean(key, allowed))
+        if kind == "TextLoggerHook":
+            interval = hook.get("interval", interval)
+            continue
+        package, module = TRACKER_PACKAGES[kind]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(f"log_config.hooks: {kind} needs the {package} package, which is not installed",
+                              hint=f"pip install {package}, or remove {kind} from log_config.hooks")
+        trackers.append((kind, hook))
+    return interval, trackers
+
+
+def build_logger_hook(log_config) -> LoggerHook:
+    """The hook for ``log_config`` (missing -> interval 10, text + JSON only); see :func:`check_log_config`."""
+    interval, trackers = check_log_config(log_config)
+    return LoggerHook(interval=interval, trackers=trackers)
