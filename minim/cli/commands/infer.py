@@ -1,4 +1,4 @@
-"""``minim infer CODEBASE CONFIG IMAGE_OR_DIR...``: classify images."""
+"""``minim infer CODEBASE CONFIG|MODEL.onnx|MODEL.pt IMAGE_OR_DIR...``: classify images."""
 
 from __future__ import annotations
 
@@ -9,21 +9,28 @@ from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codeb
 
 @click.command("infer", cls=MultiValueCommand, context_settings=HELP)
 @codebase_argument
-@click.argument("config")
+@click.argument("config", metavar="CONFIG|EXPORTED")
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
 @click.option("--checkpoint", metavar="CKPT", help="Checkpoint file or URL (default: the index entry's weights, if any).")
 @click.option("--topk", type=click.IntRange(min=1), default=5, show_default=True, help="How many classes to show per image.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Images per forward pass (an exported model without a dynamic batch axis takes one at a time).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--show-dir", type=click.Path(file_okay=False), help="Write each image annotated with its prediction here.")
 @cfg_options_option
-def command(codebase, config, images, checkpoint, topk, device, as_json, show_dir, cfg_options):
+def command(codebase, config, images, checkpoint, topk, batch_size, device, as_json, show_dir, cfg_options):
     """Print the top-k classes of each image (folders are searched recursively).
 
+    CONFIG is a config file or index name (with --checkpoint), or a model that `minim run cls pytorch2onnx`
+    or `pytorch2torchscript` exported (.onnx, .pt): it carries its class names and preprocessing, so it needs
+    neither config nor checkpoint (.onnx runs with onnxruntime: pip install 'minim[onnx]').
+
     \b
-    Example:
+    Examples:
       minim infer cls work_dirs/mobilenet-v2_digits/mobilenet-v2_digits.py digit.png \\
           --checkpoint work_dirs/mobilenet-v2_digits/latest.pth --topk 3
+      minim infer cls model.onnx digit.png
     """
     codebase.engine_function("infer")(
         config,
@@ -34,4 +41,5 @@ def command(codebase, config, images, checkpoint, topk, device, as_json, show_di
         as_json=as_json,
         show_dir=show_dir,
         cfg_options=list(cfg_options),
+        batch_size=batch_size,
     )

@@ -43,13 +43,23 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
     1000-class models, ``class_<i>`` otherwise. The model is in eval mode on ``device`` with
     ``model.cfg``, ``model.CLASSES`` and ``model.classes_from_checkpoint`` set. A head whose class
     count differs from the checkpoint's keeps fresh weights with a warning, or is an error if ``strict``.
+
+    ``config`` may also be a model exported by minim (``.onnx`` or TorchScript ``.pt``), which describes
+    itself: it comes back as an :class:`~minim.cls.apis.exported.ExportedModel` that
+    :func:`inference_model` runs (no ``checkpoint`` or ``options`` then).
     """
     import torch
 
-    from minim.cls.apis.config_source import load_cls_config, weights_path
+    from minim.cls.apis.exported import exported_kind, load_exported
     from minim.cls.engine.device import resolve_device
     from minim.cls.models import build_classifier, num_classes_of
+    from minim.cls.plan.config import load_cls_config, weights_path
 
+    if exported_kind(config) is not None:
+        if checkpoint is not None or options:
+            raise ConfigError(f"{config} is an exported model with its own weights and preprocessing: "
+                              "give no checkpoint or options")
+        return load_exported(config, device)
     cfg, _entry = load_cls_config(config, options)
     if "model" not in cfg:
         raise ConfigError("config has no 'model'")
@@ -86,17 +96,21 @@ def _drop_pretrained(cfg) -> None:
             sub.init_cfg = None
 
 
-class _Preprocessor:
-    """The test pipeline of ``model.cfg`` for files and for arrays (built once per model)."""
+def test_pipeline_of(cfg) -> list:
+    """The steps of ``cfg.data.test.pipeline`` (dicts copied)."""
+    try:
+        steps = list(cfg.data.test.pipeline)
+    except (AttributeError, KeyError):
+        raise ConfigError("config has no data.test.pipeline (needed to preprocess images)") from None
+    return [dict(s) if isinstance(s, dict) else s for s in steps]
 
-    def __init__(self, cfg):
+
+class _Preprocessor:
+    """A test pipeline (a config's, or an exported model's copy) for files and for arrays."""
+
+    def __init__(self, steps: list):
         from minim.cls.datasets.pipelines.compose import Compose
 
-        try:
-            steps = list(cfg.data.test.pipeline)
-        except (AttributeError, KeyError):
-            raise ConfigError("config has no data.test.pipeline (needed to preprocess images)") from None
-        steps = [dict(s) if isinstance(s, dict) else s for s in steps]
         loads = [i for i, s in enumerate(steps) if isinstance(s, dict) and s.get("type") == "LoadImageFromFile"]
         file_steps = steps if loads else [dict(type="LoadImageFromFile")] + steps
         array_steps = [s for i, s in enumerate(steps) if i not in loads]
@@ -144,7 +158,7 @@ def preprocessor(model) -> _Preprocessor:
     """The cached test-pipeline preprocessor of ``model``."""
     pre = getattr(model, "_minim_preprocessor", None)
     if pre is None or pre.cfg_id != id(model.cfg):
-        pre = _Preprocessor(model.cfg)
+        pre = _Preprocessor(test_pipeline_of(model.cfg))
         pre.cfg_id = id(model.cfg)
         model._minim_preprocessor = pre
     return pre
@@ -153,17 +167,34 @@ def preprocessor(model) -> _Preprocessor:
 def inference_model(model, img, bgr: bool = True) -> dict[str, Any]:
     """Classify one image: a file path, or an ``H x W x C`` uint8 array (BGR unless ``bgr=False``).
 
+    ``model`` comes from :func:`init_model`: a classifier, or an exported ``.onnx`` / TorchScript model.
     Returns ``{'pred_label': int, 'pred_score': float, 'pred_class': str, 'scores': list[float]}``.
+    Many files: :func:`minim.cls.apis.batch_inference.inference_files` classifies them in batches.
     """
+    from minim.cls.apis.exported import ExportedModel
+
+    tensor = model.preprocess(img, bgr=bgr) if isinstance(model, ExportedModel) else preprocessor(model)(img, bgr=bgr)
+    return result_of(model, batch_scores(model, tensor.unsqueeze(0))[0])
+
+
+def batch_scores(model, batch):
+    """Softmax scores (``N x classes`` float tensor on the CPU) of a preprocessed ``N x C x H x W`` batch."""
     import torch
 
-    tensor = preprocessor(model)(img, bgr=bgr)
+    from minim.cls.apis.exported import ExportedModel
+
+    if isinstance(model, ExportedModel):
+        return model.batch_scores(batch)
     device = next(model.parameters()).device
     with torch.inference_mode():
-        scores = model.forward_test(tensor.unsqueeze(0).to(device))
+        scores = model.forward_test(batch.to(device, non_blocking=True))
     if isinstance(scores, (list, tuple)):
-        scores = torch.as_tensor(np.asarray(scores[0]))[None]
-    row = scores[0].float().cpu()
+        scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
+    return scores.float().cpu()
+
+
+def result_of(model, row) -> dict[str, Any]:
+    """``inference_model``'s dict for one image's row of scores."""
     label = int(row.argmax())
     classes = getattr(model, "CLASSES", None) or [f"class_{i}" for i in range(len(row))]
     return {"pred_label": label, "pred_score": float(row[label]), "pred_class": str(classes[label]), "scores": row.tolist()}
@@ -190,7 +221,7 @@ def show_result_pyplot(model, img, result: dict, fig_size=(15, 10), title: str =
     figure is saved as a PNG instead and no window opens; the path is returned. Needs matplotlib
     (``pip install 'minim[plot]'``).
     """
-    from minim.cls.analysis.plotting import import_matplotlib
+    from minim.plotting import import_matplotlib
 
     import_matplotlib()
     rgb = load_rgb(img, bgr=bgr)

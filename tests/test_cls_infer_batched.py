@@ -1,0 +1,105 @@
+"""Batched inference (``inference_files``, ``minim infer --batch-size``) gives the per-image results, in order."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cls_engine_support import write_tiny_setup
+
+#: (width, height) of the images, in folder order; None: a corrupt file. The tiny test pipeline resizes the short
+#: side to 16 px without cropping: batches of 3 or 4 hold squares only (one forward pass) or mixed sizes.
+SIZES = [(20, 20), (24, 24), (32, 32), None, (40, 20), (18, 30), (16, 16), (28, 28)]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(config, random-weight checkpoint, the model, image files in order with a corrupt one in the middle)."""
+    from minim.cls.apis import init_model
+    from minim.cls.checkpoint import save_checkpoint
+
+    root = tmp_path_factory.mktemp("batched")
+    config = write_tiny_setup(root)
+    rng = np.random.default_rng(0)
+    files = []
+    for i, size in enumerate(SIZES):
+        path = root / "photos" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        if size is None:
+            path.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        else:
+            Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        files.append(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no class names: a random-weight model
+        model = init_model(str(config))
+    checkpoint = save_checkpoint(root / "random.pth", model, meta={"CLASSES": ["cat", "dog", "fox"]})
+    return config, checkpoint, model, files
+
+
+@pytest.mark.parametrize("batch_size, workers, channels_last", [(1, 0, False), (4, 0, False), (4, 0, True),
+                                                                 (3, 2, False)])
+def test_batches_give_the_per_image_results_in_order(setup, batch_size, workers, channels_last):
+    import copy
+
+    from minim.cls.apis import inference_model
+    from minim.cls.apis.batch_inference import inference_files
+    from minim.errors import DataError
+
+    _, _, model, files = setup
+    batched = list(inference_files(copy.deepcopy(model), files, batch_size, workers=workers,
+                                   channels_last=channels_last))
+    assert [position for position, _ in batched] == list(range(len(files)))
+    for (_, result), file in zip(batched, files):
+        if file.name == "3.png":
+            assert isinstance(result, DataError) and "cannot decode image" in str(result) and "3.png" in str(result)
+            continue
+        expected = inference_model(model, str(file))
+        assert result["scores"] == pytest.approx(expected["scores"], abs=1e-5)
+        assert np.argsort(result["scores"])[::-1].tolist() == np.argsort(expected["scores"])[::-1].tolist()
+        assert (result["pred_label"], result["pred_class"]) == (expected["pred_label"], expected["pred_class"])
+
+
+def test_cli_batch_size_does_not_change_the_output(setup, run_cli):
+    config, checkpoint, _, files = setup
+    outputs = []
+    for batch_size in ("1", "4"):
+        result = run_cli("infer", "cls", str(config), str(files[0].parent), "--checkpoint", str(checkpoint), "--json",
+                         "--topk", "2", "--batch-size", batch_size)
+        assert result.exit_code == 0, result.err
+        assert result.err.count("minim: warning: skipped: cannot decode image") == 1 and "3.png" in result.err
+        outputs.append(json.loads(result.out))
+    one, four = outputs
+    assert [item["file"] for item in one] == [str(f) for f in files if f.name != "3.png"]
+    assert [item["file"] for item in four] == [item["file"] for item in one]
+    for a, b in zip(one, four):
+        assert [t["label"] for t in a["topk"]] == [t["label"] for t in b["topk"]]
+        assert [t["score"] for t in a["topk"]] == pytest.approx([t["score"] for t in b["topk"]], abs=1e-5)
+    rejected = run_cli("infer", "cls", str(config), str(files[0]), "--checkpoint", str(checkpoint), "--batch-size", "0")
+    assert rejected.exit_code != 0 and "--batch-size" in rejected.err
+
+
+@pytest.mark.parametrize("dynamic", [True, False])
+def test_exported_onnx_runs_in_batches_only_with_a_dynamic_batch_axis(setup, tmp_path, dynamic):
+    pytest.importorskip("onnxruntime")
+    from minim.cls.analysis import onnx_export
+    from minim.cls.analysis.export_metadata import describe_model
+    from minim.cls.apis import inference_model, init_model
+    from minim.cls.apis.batch_inference import inference_files
+
+    _, _, model, files = setup
+    squares = [files[i] for i in (0, 1, 2, 6)]  # all 16x16 after the pipeline: the export's fixed size
+    description = describe_model(model, (3, 16, 16), dynamic_batch=dynamic, input_name=onnx_export.INPUT_NAME,
+                                 output_name=onnx_export.OUTPUT_NAME)
+    path, _, _ = onnx_export.export_onnx(model, tmp_path / "m.onnx", (3, 16, 16), dynamic=dynamic,
+                                         description=description)
+    exported = init_model(str(path))
+    assert exported.dynamic_batch is dynamic
+    batched = list(inference_files(exported, squares, 4, workers=0))
+    assert [position for position, _ in batched] == [0, 1, 2, 3]
+    for (_, result), file in zip(batched, squares):
+        assert result["scores"] == pytest.approx(inference_model(model, str(file))["scores"], abs=1e-5)
