@@ -261,7 +261,7 @@ def cam_files(model, images: Sequence[str], out_dir: str | Path, target_layer: s
               target_class: Any = None) -> list[tuple[Path, Path, CamResult]]:
     """Grad-CAM overlays of image files and folders (searched recursively) written under ``out_dir`` as
     ``<name>_cam.png`` (at the image's path inside a folder given); ``(image, png, result)`` per image."""
-    from minim.cls.datasets.image_files import image_targets
+    from minim.cls.image_files import image_targets
 
     written = []
     for file, target in image_targets(images):

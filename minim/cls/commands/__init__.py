@@ -9,7 +9,7 @@ torch is imported live in :mod:`minim.cls.plan`.
 
 from minim.cls.commands.benchmarking import bench_columns
 from minim.cls.commands.inference import infer
-from minim.cls.datasets.image_files import collect_images
+from minim.cls.image_files import collect_images
 from minim.cls.commands.launching import launch_preflight
 from minim.cls.commands.testing import TestResult, parse_metric_options, test
 from minim.cls.commands.training import TrainResult, train

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from minim.cls.apis.batch_inference import DEFAULT_BATCH_SIZE
 from minim.cls.commands.common import warn
 from minim.cls.commands.render import print_predictions
-from minim.cls.datasets.image_files import image_targets
+from minim.cls.image_files import image_targets
 from minim.cls.plan.checkpoints import checkpoint_for
 from minim.errors import DataError, UsageError
 

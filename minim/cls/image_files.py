@@ -1,11 +1,10 @@
-"""Image files named on a command line (files and folders), and where each one's output goes."""
+"""Image files named on a command line (files and folders), and where each one's output goes (no torch to import)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
-from minim.cls.datasets.custom import IMG_EXTENSIONS, find_images
 from minim.errors import DataError
 
 
@@ -18,6 +17,8 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
 def image_targets(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
     """``(file, where its annotated copy goes below --show-dir)`` per image: its path inside the folder
     given (under the folder's name when several inputs were given), or its name for a file given."""
+    from minim.cls.datasets.custom import IMG_EXTENSIONS, find_images  # the datasets' rule; loads torch
+
     found: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item).expanduser()
