@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 #: shared fixtures defined next to their helpers (``loopback_server``)
-pytest_plugins = ("net_support",)
+pytest_plugins = ("net_support", "pkg_support")
 
 MINIM_ENV = ("MINIM_HOME", "MINIM_OFFLINE", "MINIM_MIRROR", "MINIM_INDEX_PATH", "MINIM_DEBUG", "MINIM_USER_CONF")
 #: kept for subprocesses: the isolated cache, and no user defaults file (the developer's ~/.minimrc)

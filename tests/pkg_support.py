@@ -359,7 +359,8 @@ def arrange(python: Path, index_url: str, *requirements: str, keep=("pip", "setu
 
 
 # ----------------------------------------------------------------------------- shared fixtures
-# Test modules import these names; module scope gives each module its own index and venv.
+# Registered for every test module by conftest.py's pytest_plugins; module scope gives each module its own index
+# and venv. Modules that run pip declare pytestmark = pytest.mark.usefixtures("isolated_pip").
 import pytest  # noqa: E402
 
 
@@ -385,7 +386,7 @@ def venv(tmp_path_factory):
     return copy_venv(tmp_path_factory.mktemp("pkg-venv") / "venv")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def isolated_pip(monkeypatch):
     """Keep this machine's pip configuration and PIP_* variables out of the tests."""
     apply_pip_env(monkeypatch)

@@ -8,10 +8,9 @@ import sys
 
 import pytest
 
-from pkg_support import (arrange, build_shared_library, build_wheel, index, installed,  # noqa: F401 (fixtures)
-                         isolated_pip, pip_env, pip_install, venv)
+from pkg_support import arrange, build_shared_library, build_wheel, installed, pip_env, pip_install
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 def doctor(run_cli, venv, index, *args):

@@ -9,10 +9,9 @@ from importlib import metadata
 
 import pytest
 
-from pkg_support import (arrange, build_wheel, closed_port_url, installed, isolated_pip,  # noqa: F401 (fixture)
-                         pip_env, pip_install, serve_fake_index, venv)
+from pkg_support import arrange, build_wheel, closed_port_url, installed, pip_env, pip_install, serve_fake_index
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 @pytest.fixture(scope="module")

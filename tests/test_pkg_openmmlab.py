@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-from pkg_support import (arrange, closed_port_url, installed, isolated_pip, openmmlab_compat,  # noqa: F401
-                         pip_install, pip_uninstall, publish_openmmlab, serve_fake_index, venv)
+from pkg_support import (arrange, closed_port_url, installed, openmmlab_compat, pip_install, pip_uninstall,
+                         publish_openmmlab, serve_fake_index)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 @pytest.fixture(scope="module")

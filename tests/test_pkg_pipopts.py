@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from pkg_support import (arrange, build_wheel, closed_port_url, installed, isolated_pip,  # noqa: F401 (fixtures)
-                         serve_fake_index, venv)
+from pkg_support import arrange, build_wheel, closed_port_url, installed, serve_fake_index
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ import subprocess
 
 import pytest
 
-from pkg_support import (arrange, build_wheel, installed, isolated_pip, pip_install,  # noqa: F401 (fixtures)
-                         serve_fake_index, venv)
+from pkg_support import arrange, build_wheel, installed, pip_install, serve_fake_index
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 @pytest.fixture(scope="module")

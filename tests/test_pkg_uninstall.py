@@ -8,10 +8,9 @@ import json
 import subprocess
 import sys
 
-from pkg_support import (arrange, closed_port_url, index, installed, isolated_pip, pip_env,  # noqa: F401 (fixtures)
-                         pip_install, venv)
+from pkg_support import arrange, closed_port_url, installed, pip_env, pip_install
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("isolated_pip")]
 
 
 def test_uninstall_warns_about_packages_that_still_need_it(run_cli, venv, index):
