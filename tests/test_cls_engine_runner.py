@@ -485,7 +485,7 @@ def test_a_one_image_last_batch_is_warned_about_and_a_batchnorm_failure_explaine
     cfg = engine_cfg(tmp_path, data=dict(samples_per_gpu=8, workers_per_gpu=0), evaluation=None)
     with pytest.raises(ConfigError, match="BatchNorm layer with one value per channel") as info:
         train_model(PooledBN(), [NoisyDataset(n=25)], cfg, validate=False, device="cpu", console=False)
-    assert "drop_last=True" in info.value.hint
+    assert "(bn1d)" in str(info.value) and "drop_last=True" in info.value.hint
     log = next(tmp_path.glob("*.log")).read_text()
     assert "each epoch's last training batch holds 1 image (25 per process, samples_per_gpu=8)" in log
     cfg.data["train_dataloader"] = dict(drop_last=True)  # the fix the hint gives
@@ -526,3 +526,17 @@ def test_precise_bn_measures_the_weights_evaluation_uses():
                              logger=SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None))
     PreciseBNHook(num_samples=6).update(runner)
     assert state["calls"] == [True, True, True] and not state["evaluation_weights"]
+
+
+def test_one_value_batchnorm_names_the_layer_only_when_it_is_the_cause():
+    from torch import nn
+
+    from minim.cls.engine.batchnorm_guard import one_value_batchnorm
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    assert one_value_batchnorm(model, lambda: model(torch.randn(1, 4))) == "1"
+    assert one_value_batchnorm(model, lambda: model(torch.randn(2, 4))) is None
+    assert one_value_batchnorm(model, lambda: model(torch.randn(1, 5))) is None  # another failure: not explained
+    model.eval()
+    assert one_value_batchnorm(model, lambda: model(torch.randn(1, 4))) is None
+    assert not model[1]._forward_pre_hooks  # the guards are removed

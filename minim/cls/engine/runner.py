@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from minim.cls.engine import checkpoint_io
+from minim.cls.engine.batchnorm_guard import one_value_batchnorm
 from minim.cls.engine.device import Precision, peak_memory_mb
 from minim.cls.engine.dist import all_reduce_mean, get_world_size, is_main_process
 from minim.cls.engine.hooks import Hook, priority_value
@@ -260,10 +261,11 @@ class Runner:
         try:
             losses = self.forward_losses(batch)
         except ValueError as exc:
-            if "Expected more than 1 value per channel" not in str(exc):
+            layer = one_value_batchnorm(self.model, lambda: self.forward_losses(batch))
+            if layer is None:
                 raise
             raise ConfigError(f"a training batch of {len(batch['img'])} image(s) reached a BatchNorm layer with one "
-                              "value per channel, which it cannot train on",
+                              f"value per channel ({layer}), which it cannot train on",
                               hint=ONE_IMAGE_BATCH_HINT) from exc
         loss, log_vars = parse_losses(losses)
         log_vars.update(self.stepper.step(loss, self))
