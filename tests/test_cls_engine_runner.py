@@ -309,7 +309,7 @@ def test_precise_bn_hook_sets_running_statistics_to_the_average_over_batches():
     batches = [{"img": torch.randn(4, 3, 5, 5) * (i + 1) + i} for i in range(3)]
     model = Net().train()
     logs = []
-    runner = SimpleNamespace(model=model, batch_normalizer=None, precision=SimpleNamespace(autocast=nullcontext),
+    runner = SimpleNamespace(model=model, precision=SimpleNamespace(autocast=nullcontext),
                              evaluation_weights=nullcontext,
                              _inputs=lambda batch: (batch["img"], None),
                              logger=SimpleNamespace(info=logs.append, warning=logs.append))
@@ -519,7 +519,7 @@ def test_precise_bn_measures_the_weights_evaluation_uses():
     class Loader(list):
         batch_size = 2
 
-    runner = SimpleNamespace(model=Net().train(), batch_normalizer=None, evaluation_weights=evaluation_weights,
+    runner = SimpleNamespace(model=Net().train(), evaluation_weights=evaluation_weights,
                              precision=SimpleNamespace(autocast=contextlib.nullcontext),
                              _inputs=lambda batch: (batch["img"], None), train_loader=Loader(
                                  [{"img": torch.randn(2, 3, 4, 4)} for _ in range(3)]),

@@ -52,7 +52,7 @@ def test_channels_last_on_cuda_converts_the_weights(tmp_path):
 
 
 def test_batch_normalize_on_the_gpu_equals_the_cpu():
-    from minim.cls.engine.batch_normalize import BatchNormalizer
+    from minim.cls.engine.device_loader import BatchNormalizer
 
     normalizer = BatchNormalizer(torch.tensor([123.675, 116.28, 103.53]), torch.tensor([58.395, 57.12, 57.375]))
     batch = torch.randint(0, 256, (4, 3, 17, 19), dtype=torch.uint8)

@@ -140,12 +140,12 @@ def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
 
 
 @pytest.mark.parametrize("key, value, words", [("round_up", "no", r"round_up must be True or False"),
-                                               ("sampler_cfg", {"type": "RepeatAugSampler"},
-                                                r"sampler_cfg \(train\): sampler type 'RepeatAugSampler' is not "
-                                                "supported"),
+                                               ("sampler_cfg", {"type": "RepeatAugSamplr"},
+                                                r"sampler_cfg \(train\): sampler type 'RepeatAugSamplr' is not "
+                                                "supported; minim has DistributedSampler, RepeatAugSampler"),
                                                ("sampler_cfg", {"num_repeats": 3}, "unknown key 'num_repeats'")])
 def test_loader_keys_minim_cannot_honour_are_errors_not_ignored(key, value, words):
-    from minim.cls.engine.data import loader_settings
+    from minim.cls.plan.loaders import loader_settings
     from minim.errors import ConfigError
 
     assert loader_settings({"samples_per_gpu": 4, "round_up": False}, "train")["round_up"] is False

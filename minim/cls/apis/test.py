@@ -22,13 +22,14 @@ def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, worke
     from torch.utils.data import DataLoader
 
     from minim.cls.engine.data import build_eval_loader
+    from minim.cls.engine.device_loader import DeviceLoader
     from minim.cls.engine.evaluation import collect_scores
 
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
     loader = data
-    if not isinstance(data, DataLoader):
+    if not isinstance(data, (DataLoader, DeviceLoader)):
         settings = {"samples_per_gpu": samples_per_gpu, "workers_per_gpu": workers_per_gpu}
         loader = build_eval_loader(data, settings, device)
     return collect_scores(model, loader, device, keep_metas=metas)
@@ -77,8 +78,8 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
     from minim.cls.apis.inference import init_model
     from minim.cls.datasets import build_dataset, compare_classes
     from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.engine import batch_normalize
-    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.engine.data import build_eval_loader
+    from minim.cls.plan.loaders import loader_settings
     from minim.cls.engine.dist import main_process_first
     from minim.cls.models import num_classes_of
 
@@ -96,8 +97,8 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
     classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
     shown = [str(item.message) for item in caught  # the test set's own class names make the checkpoint's moot
              if dataset.CLASSES is None or "class names are not saved" not in str(item.message)]
-    loader = batch_normalize.attach(build_eval_loader(dataset, loader_settings(cfg.data, "test"), device), dataset,
-                                    bool(cfg.get("normalize_on_device", True)))
+    loader = build_eval_loader(dataset, loader_settings(cfg.data, "test"), device,
+                               normalize_on_device=bool(cfg.get("normalize_on_device", True)))
     metas: list = []
     scores = test_model(model, loader, device, metas=metas)
     return TestRun(checkpoint=path, dataset=dataset, classes=classes, scores=scores,

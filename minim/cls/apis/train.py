@@ -87,7 +87,7 @@ def _build_model_and_data(plan: TrainPlan):
 
 def _scale_lr(cfg, base_batch_size: int, world_size: int) -> str:
     """Scale ``optimizer.lr`` linearly to the real batch size (``auto_scale_lr``); the log line."""
-    from minim.cls.engine.data import loader_settings
+    from minim.cls.plan.loaders import loader_settings
 
     per_process = int(loader_settings(cfg.data, "train")["samples_per_gpu"])  # train_dataloader's, if it sets one
     batch = per_process * world_size
@@ -151,7 +151,7 @@ def train_model(
     replicas are checked to hold identical weights.
     """
     from minim.cls.datasets.checks import imbalance_warning
-    from minim.cls.engine import batch_normalize, checkpoint_io
+    from minim.cls.engine import checkpoint_io
     from minim.cls.engine.compiling import compile_model, compile_options
     from minim.cls.engine.device import cpu_contention, resolve_device
     from minim.cls.engine.dist import is_distributed
@@ -196,15 +196,11 @@ def train_model(
     if compiling is not None:
         notes.append(compile_model(model, compiling))
 
-    try:
-        return _run_in_work_dir(
-            cfg, model, optimizer, train_module, plan, precision, device, loaders, hooks,
-            meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, cautions=cautions,
-            file_notes=file_notes, resume=(resume_from, resume_checkpoint), distributed=distributed,
-        )
-    finally:
-        for dataset in [*datasets, val_dataset]:  # the caller's datasets yield normalized images again
-            batch_normalize.restore(dataset)
+    return _run_in_work_dir(
+        cfg, model, optimizer, train_module, plan, precision, device, loaders, hooks,
+        meta=meta, timestamp=timestamp, console=console, progress=progress, notes=notes, cautions=cautions,
+        file_notes=file_notes, resume=(resume_from, resume_checkpoint), distributed=distributed,
+    )
 
 
 def _run_settings(cfg, plan: TrainPlan, datasets: list, device):
@@ -287,8 +283,8 @@ def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
 
 def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
     """One loader per workflow entry (reproducible training order; Normalize per batch on the device)."""
-    from minim.cls.engine import batch_normalize
-    from minim.cls.engine.data import build_eval_loader, build_train_loader, loader_settings
+    from minim.cls.engine.data import build_eval_loader, build_train_loader
+    from minim.cls.plan.loaders import loader_settings
 
     data_cfg = cfg.get("data") or {}
     on_device = bool(cfg.get("normalize_on_device", True))
@@ -296,10 +292,11 @@ def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
     for dataset, (mode, _) in zip(datasets, workflow):
         _prepare_cache(dataset)
         if mode == "train":
-            loader = build_train_loader(dataset, loader_settings(data_cfg, "train"), seed, device)
+            settings = loader_settings(data_cfg, "train", cfg.get("sampler"))
+            loader = build_train_loader(dataset, settings, seed, device, on_device)
         else:
-            loader = build_eval_loader(dataset, loader_settings(data_cfg, "val"), device)
-        loaders.append(batch_normalize.attach(loader, dataset, on_device))
+            loader = build_eval_loader(dataset, loader_settings(data_cfg, "val"), device, normalize_on_device=on_device)
+        loaders.append(loader)
     return loaders
 
 
@@ -320,8 +317,8 @@ def _one_image_batches(loaders: list, workflow) -> list[str]:
 def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
     """``(val dataset, EvalHook)``: ``data.val`` unless the caller gave the dataset; its classes are checked."""
     from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.engine import batch_normalize
-    from minim.cls.engine.data import build_eval_loader, loader_settings
+    from minim.cls.engine.data import build_eval_loader
+    from minim.cls.plan.loaders import loader_settings
     from minim.cls.engine.evaluation import build_eval_hook
     from minim.cls.models import num_classes_of
 
@@ -333,8 +330,8 @@ def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
     num_classes = num_classes_of(model)
     check_num_classes(val_dataset, num_classes, "val")
     _prepare_cache(val_dataset)
-    loader = build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device)
-    loader = batch_normalize.attach(loader, val_dataset, bool(cfg.get("normalize_on_device", True)))
+    loader = build_eval_loader(val_dataset, loader_settings(data_cfg, "val"), device,
+                               normalize_on_device=bool(cfg.get("normalize_on_device", True)))
     return val_dataset, build_eval_hook(cfg.get("evaluation"), loader, val_dataset.get_gt_labels(), num_classes, by_epoch)
 
 
@@ -377,7 +374,7 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: TrainPlan, preci
             logger.info("Environment:\n" + meta["env_info"], console=False)
         if "config" in meta:
             logger.info("Config:\n" + meta["config"], console=False)
-        batch_normalized = any(loader.batch_normalizer is not None and mode == "train"
+        batch_normalized = any(loader.normalizer is not None and mode == "train"
                                for loader, (mode, _) in zip(loaders, plan.workflow))
         for hook, _ in hooks:
             if hasattr(hook, "dataloader"):

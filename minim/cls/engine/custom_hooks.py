@@ -55,7 +55,6 @@ class PreciseBNHook(Hook):
         variances = [torch.zeros_like(layer.running_var) for layer in layers]
         for layer in layers:
             layer.momentum = 1.0  # each batch's statistics replace the running ones; they are averaged here
-        normalizer, runner.batch_normalizer = runner.batch_normalizer, getattr(loader, "batch_normalizer", None)
         try:
             with runner.evaluation_weights():  # the statistics of the weights evaluation uses (an EMAHook's)
                 for index, batch in enumerate(loader):
@@ -68,7 +67,6 @@ class PreciseBNHook(Hook):
                         means[i] += layer.running_mean / iters
                         variances[i] += layer.running_var / iters
         finally:
-            runner.batch_normalizer = normalizer
             for layer, momentum in zip(layers, momenta):
                 layer.momentum = momentum
         for layer, mean, var in zip(layers, means, variances):

@@ -6,10 +6,8 @@ sample's augmentation seed follow from ``(seed, epoch)`` only, so the data a run
 depend on the number of workers, on persistent workers, or on where the run was interrupted and
 resumed (the sampler can start mid-epoch).
 
-Loader settings follow mmcls 0.x: keys of ``data`` other than the splits
-(``samples_per_gpu``, ``workers_per_gpu``, ``persistent_workers``, ``pin_memory``, ``round_up``,
-``sampler_cfg``, ...) are shared; ``data.train_dataloader`` / ``val_dataloader`` / ``test_dataloader``
-override them. ``workers_per_gpu`` is the most worker processes the engine starts: it measures
+Loader settings follow mmcls 0.x (:func:`minim.cls.plan.loaders.loader_settings` merges and checks them
+before torch loads). ``workers_per_gpu`` is the most worker processes the engine starts: it measures
 what loading a sample costs and starts none when that is cheaper than the workers themselves
 (decoded images in memory, tiny images), else as many as the CPUs allow.
 """
@@ -26,59 +24,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from minim.cls.datasets.builder import build_dataloader
-from minim.cls.datasets.samplers import sampler_options
+from minim.cls.engine.device_loader import DeviceLoader, device_normalized_view
 from minim.cls.engine.dist import get_rank, get_world_size
 from minim.cls.engine.seed import capture_rng_state, restore_rng_state
 from minim.errors import ConfigError
-from minim.suggest import did_you_mean
 
 #: a batch that loads in less than this many seconds in the training process needs no workers
 FREE_BATCH_SECONDS = 0.01
 #: samples timed to measure the loading cost
 TIMED_SAMPLES = 6
-
-SPLITS = ("train", "val", "test")
-LOADER_KEYS = (
-    "samples_per_gpu",
-    "workers_per_gpu",
-    "shuffle",
-    "drop_last",
-    "persistent_workers",
-    "pin_memory",
-    "prefetch_factor",
-    "round_up",
-    "sampler_cfg",
-)
-
-
-def loader_settings(data_cfg: Mapping[str, Any], split: str) -> dict[str, Any]:
-    """The merged dataloader settings of ``split`` (mmcls 0.x precedence); unknown keys are errors."""
-    shared = {k: v for k, v in data_cfg.items() if k not in SPLITS and not k.endswith("_dataloader")}
-    specific = dict(data_cfg.get(f"{split}_dataloader") or {})
-    defaults: dict[str, Any] = {"workers_per_gpu": 2, "persistent_workers": True, "pin_memory": True}
-    defaults.update({"shuffle": True, "drop_last": False} if split == "train" else {"shuffle": False, "drop_last": False})
-    settings = {**defaults, **shared}
-    if split != "train":
-        settings.update(shuffle=False, drop_last=False)
-    settings.update(specific)
-    for key in settings:
-        if key not in LOADER_KEYS:
-            where = f"data.{split}_dataloader" if key in specific else "data"
-            raise ConfigError(
-                f"{where} has unknown dataloader key {key!r}; known: {', '.join(LOADER_KEYS)}",
-                hint=did_you_mean(key, LOADER_KEYS),
-            )
-    if "samples_per_gpu" not in settings:
-        raise ConfigError(f"data.samples_per_gpu is missing (the batch size of {split})")
-    _check_sampler_keys(settings, split)
-    return settings
-
-
-def _check_sampler_keys(settings: Mapping[str, Any], split: str) -> None:
-    """mmcls's ``round_up`` (a bool) and ``sampler_cfg`` (a DistributedSampler dict): honoured, so checked now."""
-    if not isinstance(settings.get("round_up", True), bool):
-        raise ConfigError(f"data: round_up must be True or False, got {settings['round_up']!r} ({split})")
-    sampler_options(settings.get("sampler_cfg"), where=f"data: sampler_cfg ({split})")
 
 
 def effective_workers(requested: int) -> int:
@@ -132,11 +86,14 @@ def choose_workers(requested: int, cost: LoadingCost | None, batch_size: int) ->
     return capped, f"{capped} DataLoader worker(s) (loading takes {per_image}; at most workers_per_gpu={requested})"
 
 
-def build_train_loader(dataset: Dataset, settings: Mapping[str, Any], seed: int, device: torch.device) -> DataLoader:
+def build_train_loader(dataset: Dataset, settings: Mapping[str, Any], seed: int, device: torch.device,
+                       normalize_on_device: bool = True) -> DeviceLoader:
     """The training loader: per-sample seeds (reproducible, resumable), sharded over the ranks, padded unless
-    ``round_up=False``. ``loader.worker_note`` says how many workers it uses and why, ``loader.loading_cost``
-    is the measured :class:`LoadingCost` (both set on every loader this module builds)."""
-    loader = _loader(dataset, settings, device, shuffle=bool(settings.get("shuffle", True)), seed=seed,
+    ``round_up=False``. Every loader this module builds is a :class:`DeviceLoader` (batches on ``device``,
+    normalized there when the pipeline allows it and ``normalize_on_device``); ``loader.worker_note`` says
+    how many workers it uses and why, ``loader.loading_cost`` is the measured :class:`LoadingCost`."""
+    loader = _loader(dataset, settings, device, normalize_on_device, shuffle=bool(settings.get("shuffle", True)),
+                     seed=seed,
                      drop_last=bool(settings.get("drop_last")), dist=get_world_size() > 1, per_sample_seeds=True,
                      round_up=settings.get("round_up", True), sampler_cfg=settings.get("sampler_cfg"))
     _check_equal_batch_counts(loader)
@@ -157,7 +114,7 @@ def _check_equal_batch_counts(loader: DataLoader) -> None:
 
 
 def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: torch.device,
-                      distributed: bool | None = None) -> DataLoader:
+                      distributed: bool | None = None, normalize_on_device: bool = True) -> DeviceLoader:
     """A validation/test loader: dataset order, no seeding.
 
     Distributed (by default whenever a process group of several ranks is up) each rank reads
@@ -168,11 +125,13 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     """
     if distributed is None:
         distributed = get_world_size() > 1
-    return _loader(dataset, settings, device, shuffle=False, seed=0, drop_last=False,
+    return _loader(dataset, settings, device, normalize_on_device, shuffle=False, seed=0, drop_last=False,
                    dist=distributed and get_world_size() > 1, round_up=False, block=int(settings["samples_per_gpu"]))
 
 
-def _loader(dataset, settings, device, **options) -> DataLoader:
+def _loader(dataset, settings, device, normalize_on_device: bool, **options) -> DeviceLoader:
+    view = device_normalized_view(dataset) if normalize_on_device else None
+    dataset, normalizer = view if view is not None else (dataset, None)
     batch_size = int(settings["samples_per_gpu"])
     requested = settings.get("workers_per_gpu", 0)
     cost = measure_loading(dataset)
@@ -184,4 +143,4 @@ def _loader(dataset, settings, device, **options) -> DataLoader:
         persistent_workers=bool(settings.get("persistent_workers", True)), **options, **extra,
     )
     loader.worker_note, loader.loading_cost = note, cost
-    return loader
+    return DeviceLoader(loader, device, normalizer)

@@ -51,12 +51,9 @@ def collect_scores(
     model.eval()
     chunks = []
     metas: list | None = [] if keep_metas is not None else None
-    normalize = getattr(loader, "batch_normalizer", None)
     try:
         for batch in loader:
-            img = batch["img"].to(device, non_blocking=True)
-            if normalize is not None:
-                img = normalize(img)
+            img = batch["img"].to(device, non_blocking=True)  # a DeviceLoader has moved and normalized it
             if channels_last and img.dim() == 4:
                 img = img.contiguous(memory_format=torch.channels_last)
             if precision is not None:
@@ -216,6 +213,7 @@ class EvalHook(Hook):
                 self._warned.add(message)
                 logger.warning(message)
         self.last_results = dict(results)
+        self.last_scores = scores  # (N, C), in dataset order: MMClsWandbHook's prediction tables read them
         epoch = number if self.by_epoch else runner.epoch + 1  # number: 0 before any training
         # mmcv's eval_iter_num: the val batches (epoch-based); the global iteration (iteration-based: plottable)
         record = {"mode": "val", "epoch": epoch, "iter": len(self.dataloader) if self.by_epoch else runner.iter + 1}

@@ -139,8 +139,8 @@ def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tens
     img, label = batch.get("img"), batch.get("gt_label")
     if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[0] < 2 or label is None:
         return None
+    normalizer = getattr(loader, "normalizer", None)
     img = img.to(device)
-    normalizer = getattr(loader, "batch_normalizer", None)
     img = normalizer(img) if normalizer is not None else img.float()
     return img, label.to(device)
 

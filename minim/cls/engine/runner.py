@@ -132,8 +132,6 @@ class Runner:
         self.meta: dict[str, Any] = dict(meta or {})
         self.meta.setdefault("hook_msgs", {})
         self.channels_last = channels_last
-        #: the current loader's device-side Normalize (minim.cls.engine.batch_normalize), if it has one
-        self.batch_normalizer = None
         self.hooks: list[Hook] = []
         self.epoch = 0
         self.iter = 0
@@ -237,9 +235,7 @@ class Runner:
 
     # --- steps --------------------------------------------------------------------------
     def _inputs(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        img = batch["img"].to(self.device, non_blocking=True)
-        if self.batch_normalizer is not None:
-            img = self.batch_normalizer(img)
+        img = batch["img"].to(self.device, non_blocking=True)  # engine loaders (DeviceLoader) have moved it already
         if self.channels_last and img.dim() == 4:
             img = img.contiguous(memory_format=torch.channels_last)
         label = batch.get("gt_label")
@@ -325,7 +321,6 @@ class Runner:
 
     def train_epoch(self, loader) -> None:
         self.mode = "train"
-        self.batch_normalizer = getattr(loader, "batch_normalizer", None)
         self.model.train()
         start_iter = self.iter - self.epoch * self.iters_per_epoch
         self._set_sampler(loader, self.epoch, start_iter)
@@ -346,7 +341,6 @@ class Runner:
         """mmcv's ``('val', N)`` workflow: the validation LOSS (eval mode, no gradient), logged as mode 'val',
         over all of ``loader`` or over ``batches`` drawn from it (the iteration-based runner takes N)."""
         self.mode = "val"
-        self.batch_normalizer = getattr(loader, "batch_normalizer", None)
         self.model.eval()
         self.call_hook("before_val_epoch")
         self.reset_log_buffer()
@@ -371,7 +365,6 @@ class Runner:
             for loader, source, (mode, count) in zip(loaders, data_loaders, workflow):
                 if mode == "train":
                     self.mode = "train"
-                    self.batch_normalizer = getattr(source, "batch_normalizer", None)
                     self.model.train()
                     for _ in range(count):
                         if self.iter >= self._max_iters or self.stop_training:

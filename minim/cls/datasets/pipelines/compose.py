@@ -16,9 +16,18 @@ class Transform:
     """
 
     cacheable = False
+    #: True for steps that never change pixel values (formatting): they may follow a Normalize left to the device
+    pixel_preserving = False
+    #: True for the step whose arithmetic the device may take over for whole batches (``Normalize``)
+    device_normalizable = False
 
     def __call__(self, results: dict) -> dict | None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def for_device(self) -> "Transform | None":
+        """This step as it runs when the device normalizes the batch: itself unless a subclass says otherwise;
+        None when it cannot run that way."""
+        return self
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -58,6 +67,21 @@ class Compose:
             if results is None:
                 return None
         return results
+
+    def for_device(self) -> tuple["Compose", Any] | None:
+        """``(pipeline, normalize)``: a new pipeline that leaves the arithmetic of this one's single
+        ``Normalize`` on ``img`` to the device, and that ``Normalize`` (its ``mean``, ``std``). None when there
+        is no single Normalize or a step after it may change pixel values. This pipeline is not changed."""
+        found = [i for i, t in enumerate(self.transforms) if getattr(t, "device_normalizable", False)]
+        if len(found) != 1:
+            return None
+        at = found[0]
+        if not all(getattr(t, "pixel_preserving", False) for t in self.transforms[at + 1:]):
+            return None
+        steps = [t.for_device() for t in self.transforms[at:]]
+        if any(step is None for step in steps):
+            return None
+        return Compose(self.transforms[:at] + steps), self.transforms[at]
 
     def __len__(self) -> int:
         return len(self.transforms)

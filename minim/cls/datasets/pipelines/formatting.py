@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 from numbers import Number
 from typing import Any, Sequence
 
@@ -37,6 +38,8 @@ class Normalize(Transform):
     file image gives BGR output, as in mmcls; CIFAR arrays are RGB in both.
     """
 
+    device_normalizable = True
+
     def __init__(self, mean: Sequence[float], std: Sequence[float], to_rgb: bool = True):
         if len(mean) != len(std):
             raise BuildError(f"Normalize mean and std must have the same length, got {list(mean)} and {list(std)}")
@@ -51,8 +54,15 @@ class Normalize(Transform):
         self._norm_cfg = dict(
             mean=np.array(self.mean, dtype=np.float32), std=np.array(self.std, dtype=np.float32), to_rgb=self.to_rgb
         )
-        #: set by the engine (minim.cls.engine.batch_normalize): swap channels only, the batch is normalized later
-        self.deferred = False
+        self._img_on_device = False
+
+    def for_device(self) -> "Normalize":
+        """A copy of this step that only puts ``img`` in the channel order and leaves its values to the
+        device, which normalizes whole batches (:mod:`minim.cls.engine.device_loader`); other image
+        fields are still normalized here."""
+        step = copy.copy(self)
+        step._img_on_device = True
+        return step
 
     def __call__(self, results: dict) -> dict:
         mmcls_order = results.get("mmcls_order", "rgb")
@@ -66,8 +76,7 @@ class Normalize(Transform):
                 )
             if channels == 3 and results.get("channel_order", "rgb") != target:
                 img = img.flip(0)
-            # deferred: the engine normalizes the batch's 'img' on the device; other fields are done here
-            if self.deferred and key == "img":
+            if self._img_on_device and key == "img":
                 results[key] = img
             else:
                 results[key] = img.to(torch.float32, copy=True).sub_(self._mean).div_(self._std)
@@ -99,21 +108,33 @@ def _require(results: dict, key: str, step: str) -> Any:
 class ImageToTensor(Transform):
     """Turn image keys into float32 ``C x H x W`` tensors (``H x W x C`` arrays are transposed)."""
 
+    pixel_preserving = True
+
     def __init__(self, keys: Sequence[str] = ("img",)):
         self.keys = list(keys)
-        #: set by the engine when Normalize is deferred to the batch: uint8 images stay uint8
-        self.keep_dtype = False
+        self._keep_dtype = False
+
+    def for_device(self) -> "ImageToTensor | None":
+        """A copy that keeps ``img``'s dtype (uint8 for decoded files) for a device-side Normalize, or None
+        when this step converts more than ``img``."""
+        if self.keys != ["img"]:
+            return None
+        step = copy.copy(self)
+        step._keep_dtype = True
+        return step
 
     def __call__(self, results: dict) -> dict:
         for key in self.keys:
             img = to_chw_tensor(_require(results, key, "ImageToTensor"))
-            results[key] = img if img.is_floating_point() or self.keep_dtype else img.float()
+            results[key] = img if img.is_floating_point() or self._keep_dtype else img.float()
         return results
 
 
 @PIPELINES.register()
 class ToTensor(Transform):
     """Turn the values of ``keys`` into tensors (``gt_label`` becomes an int64 scalar tensor)."""
+
+    pixel_preserving = True
 
     def __init__(self, keys: Sequence[str]):
         self.keys = list(keys)
@@ -215,6 +236,8 @@ class ToNumpy(Transform):
 @PIPELINES.register()
 class Collect(Transform):
     """Keep ``keys`` and gather the ``meta_keys`` present into ``results['img_metas']`` (a plain dict)."""
+
+    pixel_preserving = True
 
     def __init__(self, keys: Sequence[str], meta_keys: Sequence[str] = DEFAULT_META_KEYS):
         if isinstance(keys, str) or isinstance(meta_keys, str):

@@ -1,4 +1,5 @@
-"""Normalize on the device, per batch: identical values, and only where the pipeline allows it."""
+"""Normalize on the device, per batch: identical values, only where the pipeline allows it, and the caller's
+dataset never changed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from cls_engine_support import write_image_tree, write_tiny_setup
 from minim.cls.datasets import build_dataset
 from minim.cls.datasets.wrappers import ConcatDataset
-from minim.cls.engine.batch_normalize import defer_normalization
+from minim.cls.engine.device_loader import DeviceLoader, device_normalized_view
 
 NORM = dict(mean=[120.0, 110.0, 100.0], std=[60.0, 62.0, 64.0])
 
@@ -27,28 +28,43 @@ def dataset(root, after=(), to_rgb=False, norm=NORM):
 def test_deferred_images_normalize_to_the_same_values(tmp_path):
     root = write_image_tree(tmp_path / "data", per_class=2)
     for to_rgb in (False, True):  # BGR output (channels swapped before deferring) and RGB output
-        plain, deferred = dataset(root, to_rgb=to_rgb), dataset(root, to_rgb=to_rgb)
-        normalizer = defer_normalization(deferred)
-        assert normalizer is not None
+        plain = dataset(root, to_rgb=to_rgb)
+        view, normalizer = device_normalized_view(plain)
         for index in range(len(plain)):
             np.random.seed(index)  # RandomFlip draws from numpy, as mmcls
             expected = plain[index]["img"]
             np.random.seed(index)
-            raw = deferred[index]["img"]
-            assert raw.dtype == torch.uint8
+            raw = view[index]["img"]
+            assert raw.dtype == torch.uint8 and expected.dtype == torch.float32  # the dataset itself is unchanged
             assert torch.equal(normalizer(raw[None])[0], expected)
 
 
 def test_pipelines_that_touch_pixels_after_normalize_are_left_alone(tmp_path):
     root = write_image_tree(tmp_path / "data", per_class=1)
     erasing = dataset(root, after=[dict(type="RandomErasing", erase_prob=0.5)])
-    assert defer_normalization(erasing) is None
-    assert erasing[0]["img"].dtype == torch.float32
+    assert device_normalized_view(erasing) is None
     mixed = ConcatDataset([dataset(root), dataset(root, norm=dict(mean=[0, 0, 0], std=[1, 1, 1]))])
-    assert defer_normalization(mixed) is None
-    assert all(d[0]["img"].dtype == torch.float32 for d in mixed.datasets)
+    assert device_normalized_view(mixed) is None
     same = ConcatDataset([dataset(root), dataset(root)])
-    assert defer_normalization(same) is not None and same[0]["img"].dtype == torch.uint8
+    view, _ = device_normalized_view(same)
+    assert view[0]["img"].dtype == torch.uint8 and same[0]["img"].dtype == torch.float32
+
+
+def test_the_device_loader_hands_over_normalized_batches_on_the_device(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from minim.cls.datasets.builder import collate
+
+    root = write_image_tree(tmp_path / "data", per_class=2)
+    plain = dataset(root)
+    view, normalizer = device_normalized_view(plain)
+    loader = DeviceLoader(DataLoader(view, batch_size=4, collate_fn=collate), "cpu", normalizer)
+    np.random.seed(0)
+    batch = next(iter(loader))
+    np.random.seed(0)
+    expected = collate([plain[i] for i in range(4)])
+    assert torch.equal(batch["img"], expected["img"]) and torch.equal(batch["gt_label"], expected["gt_label"])
+    assert len(loader) == len(loader.loader) and loader.batch_size == 4 and loader.dataset is view
 
 
 @pytest.mark.parametrize("runner", [["runner.max_epochs=1"],
@@ -86,5 +102,5 @@ def test_train_model_gives_the_callers_datasets_back_as_they_were(tmp_path):
     val_set = build_dataset(config.data.val, dict(test_mode=True))
     runner = train_model(build_classifier(config.model), [train_set], config, device="cpu", val_dataset=val_set,
                          console=False)
-    assert runner.train_loader.batch_normalizer is not None  # deferred while training
+    assert runner.train_loader.normalizer is not None  # normalized on the device while training
     assert train_set[0]["img"].dtype == torch.float32 and val_set[0]["img"].dtype == torch.float32
