@@ -12,7 +12,7 @@ from cls_data_support import write_tree
 from cls_engine_support import NoisyDataset, TinyClassifier, engine_cfg
 from minim.cls.datasets import build_dataloader, build_dataset
 from minim.cls.datasets import base as dataset_base
-from minim.cls.datasets.samplers import EpochSampler, SeededDataset, ShardedSampler
+from minim.cls.datasets.samplers import EpochSampler, RepeatAugSampler, SeededDataset, ShardedSampler
 from minim.cls.engine import data, probe
 from minim.cls.engine.device import Precision
 from minim.errors import ConfigError
@@ -62,8 +62,44 @@ def test_build_dataloader_is_the_engines_builder(tmp_path):
                              sampler_cfg=dict(type="DistributedSampler", round_up=False))
     assert isinstance(mmcls.sampler, ShardedSampler) and list(mmcls.sampler) == [1, 3]
     assert list(build_dataloader(ds, 2, 0, shuffle=False, dist=True, rank=1, world_size=2).sampler) == [1, 3, 0]
-    with pytest.raises(ConfigError, match="RepeatAugSampler"):
-        build_dataloader(ds, 2, 0, shuffle=True, sampler_cfg=dict(type="RepeatAugSampler"))
+    with pytest.raises(ConfigError, match="sampler type 'RandomSampler' is not supported"):
+        build_dataloader(ds, 2, 0, shuffle=True, sampler_cfg=dict(type="RandomSampler"))
+    with pytest.raises(ConfigError, match="RepeatAugSampler is a training sampler"):
+        build_dataloader(ds, 2, 0, shuffle=False, sampler_cfg=dict(type="RepeatAugSampler"))
+
+
+#: mmcls 0.25's RepeatAugSampler over 10 samples on 2 ranks without shuffling (recorded from mmcls)
+MMCLS_REPEAT_AUG = [(dict(selected_round=0), [[0, 0, 1, 2, 2], [0, 1, 1, 2, 3]]),
+                    (dict(selected_round=4), [[0, 0, 1, 2], [0, 1, 1, 2]]),
+                    (dict(selected_round=4, selected_ratio=1), [[0, 0, 1, 2, 2, 3, 4, 4], [0, 1, 1, 2, 3, 3, 4, 5]])]
+
+
+@pytest.mark.parametrize("options, expected", MMCLS_REPEAT_AUG)
+def test_repeat_aug_sampler_deals_as_mmcls_with_a_seed_per_copy(options, expected):
+    shares = [RepeatAugSampler(10, shuffle=False, rank=r, world_size=2, **options) for r in range(2)]
+    assert [[index for _, index in share] for share in shares] == expected
+    assert [len(share) for share in shares] == [len(e) for e in expected]
+    seeds = [seed for share in shares for seed, _ in share]
+    assert len(set(seeds)) == len(seeds)  # the copies of an image get different augmentations
+    shares[0].set_start(2)
+    assert [index for _, index in shares[0]] == expected[0][2:] and len(shares[0]) == len(expected[0]) - 2
+
+
+def test_top_level_sampler_reaches_the_training_loader_only():
+    from minim.cls.plan.loaders import loader_settings
+
+    data = dict(samples_per_gpu=2)
+    sampler = dict(type="RepeatAugSampler", selected_round=0)
+    assert loader_settings(data, "train", sampler)["sampler_cfg"] is sampler
+    assert "sampler_cfg" not in loader_settings(data, "val", sampler)
+    own = dict(type="DistributedSampler")  # data's own sampler_cfg wins, as in mmcls
+    assert loader_settings({**data, "sampler_cfg": own}, "train", sampler)["sampler_cfg"] is own
+    loader = build_dataloader(NoisyDataset(n=6), 2, 0, shuffle=True, seed=1, per_sample_seeds=True,
+                              sampler_cfg=sampler)
+    assert isinstance(loader.sampler, RepeatAugSampler) and len(loader.sampler) == 6
+    with pytest.raises(ConfigError, match="selects no sample per epoch: the dataset has 6 images"):
+        build_dataloader(NoisyDataset(n=6), 2, 0, shuffle=True, per_sample_seeds=True,
+                         sampler_cfg=dict(type="RepeatAugSampler"))
 
 
 def test_uneven_training_shares_that_would_stall_ranks_are_refused():

@@ -10,10 +10,11 @@ import torch
 from torch.utils.data import DataLoader as TorchDataLoader
 from torch.utils.data import default_collate
 
-from minim.errors import BuildError, DataError, MinimError
+from minim.errors import BuildError, ConfigError, DataError, MinimError
 from minim.cls.datasets.registry import DATASETS
-from minim.cls.datasets.samplers import EpochSampler, SeededDataset, ShardedSampler, sampler_options
+from minim.cls.datasets.samplers import EpochSampler, RepeatAugSampler, SeededDataset, ShardedSampler
 from minim.cls.datasets.wrappers import WRAPPER_TYPES, ConcatDataset, RepeatDataset, build_wrapper
+from minim.cls.plan.loaders import sampler_options
 
 
 def build_dataset(cfg: Any, default_args: Mapping[str, Any] | None = None, *, key: str | None = None) -> Any:
@@ -152,7 +153,8 @@ def build_dataloader(
     ``dist=True`` each rank reads its shard; ``round_up`` (mmcls) pads the shards to equal sizes,
     ``round_up=False`` leaves them uneven without repeating samples (``block`` = the batch size gives
     each rank whole batches of a single process, for evaluation). ``sampler_cfg``: mmcls's
-    ``dict(type='DistributedSampler', round_up=..., seed=...)``; other sampler types are errors.
+    ``dict(type='DistributedSampler', round_up=..., seed=...)`` or ``dict(type='RepeatAugSampler', ...)``
+    (training); other sampler types are errors.
     ``seed`` also fixes the workers' base seeds (offset by ``rank``); with it the loader never draws
     from torch's global generator. ``persistent_workers`` applies only with workers. Image caches are
     filled before workers start, so that the workers share them.
@@ -164,9 +166,16 @@ def build_dataloader(
     if not dist:
         rank, world_size = 0, 1
     options = {"round_up": round_up, "seed": seed, **sampler_options(sampler_cfg)}
+    repeat = {k: v for k, v in options.items() if k in ("num_repeats", "selected_round", "selected_ratio")}
+    if options.get("type") == "RepeatAugSampler" and not per_sample_seeds:
+        raise ConfigError("RepeatAugSampler is a training sampler (it repeats samples): not for evaluation")
     if workers_per_gpu > 0 and hasattr(dataset, "prepare_cache"):
         dataset.prepare_cache()
-    if per_sample_seeds:
+    if options.get("type") == "RepeatAugSampler":
+        sampler = RepeatAugSampler(len(dataset), shuffle=shuffle, seed=options["seed"] or 0, rank=rank,
+                                   world_size=world_size, **repeat)
+        dataset = SeededDataset(dataset)
+    elif per_sample_seeds:
         sampler = EpochSampler(len(dataset), shuffle=shuffle, seed=options["seed"] or 0, rank=rank,
                                world_size=world_size, pad=bool(options["round_up"]))
         dataset = SeededDataset(dataset)

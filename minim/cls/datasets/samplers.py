@@ -13,24 +13,25 @@
   pipeline. So the data a run sees does not depend on the number of workers or on where it was
   interrupted and resumed.
 
-mmcls's ``sampler_cfg`` is read by :func:`sampler_options`: ``DistributedSampler`` (the default
-order) with its ``round_up`` and ``seed``; other sampler types are refused.
+- :class:`RepeatAugSampler` (training, mmcls's top-level ``sampler = dict(type='RepeatAugSampler')``):
+  DeiT's repeated augmentation on the same footing: each index of the epoch's permutation
+  ``num_repeats`` times in a row, so that its copies go to different ranks, each with its own seed.
+
+mmcls's ``sampler_cfg`` and top-level ``sampler`` are checked by
+:func:`minim.cls.plan.loaders.sampler_options`; other sampler types are refused.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from typing import Any, Iterator, Mapping, Sized
+from typing import Iterator, Sized
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from minim.errors import BuildError, ConfigError
-
-#: the keys of mmcls's ``sampler_cfg`` minim honours (``shuffle`` is the loader's, as in mmcls)
-SAMPLER_CFG_KEYS = ("type", "round_up", "seed", "shuffle")
-
 
 class ShardedSampler(DistributedSampler):
     """torch's ``DistributedSampler`` (also for one process) with ``set_start`` and unpadded ``pad=False`` shards."""
@@ -125,6 +126,49 @@ class EpochSampler(Sampler):
         return len(self.positions)
 
 
+class RepeatAugSampler(EpochSampler):
+    """mmcls's ``RepeatAugSampler``: the epoch's permutation with each index ``num_repeats`` times in a row,
+    padded and dealt to the ranks as ``DistributedSampler`` deals (so the copies of an image go to different
+    ranks), each rank reading its first ``selected`` samples: ``len // selected_round * selected_round /
+    selected_ratio`` (``selected_ratio`` 0: the world size; ``selected_round`` 0: ``ceil(len / selected_ratio)``).
+    Every copy has its own augmentation seed; ``set_start`` resumes mid-epoch."""
+
+    def __init__(self, size: int, shuffle: bool = True, seed: int = 0, rank: int | None = None,
+                 world_size: int | None = None, num_repeats: int = 3, selected_round: int = 256,
+                 selected_ratio: int = 0):
+        super().__init__(size, shuffle=shuffle, seed=seed, rank=rank, world_size=world_size)
+        if not isinstance(num_repeats, int) or num_repeats < 1:
+            raise ConfigError(f"sampler: RepeatAugSampler num_repeats must be an int >= 1, got {num_repeats!r}")
+        self.num_repeats = num_repeats
+        self.per_rank = math.ceil(size * num_repeats / self.world_size)
+        ratio = selected_ratio or self.world_size
+        self.selected = (int(size // selected_round * selected_round / ratio) if selected_round
+                         else math.ceil(size / ratio))
+        if self.selected == 0:
+            raise ConfigError(f"sampler: RepeatAugSampler selects no sample per epoch: the dataset has {size} images, "
+                              f"fewer than selected_round={selected_round}",
+                              hint="set sampler = dict(type='RepeatAugSampler', selected_round=0)")
+        self.start = 0
+
+    def set_start(self, position: int) -> None:
+        self.start = position
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        generator = torch.Generator()
+        generator.manual_seed((self.seed * 1_000_003 + self.epoch * 7919 + 12345) % (2**63))
+        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
+        total = self.per_rank * self.world_size
+        repeated = order.repeat_interleave(self.num_repeats)
+        repeated = torch.cat([repeated, repeated[:total - len(repeated)]])
+        seeds = torch.randint(0, 2**62, (total,), generator=generator)
+        positions = range(self.rank, total, self.world_size)[:self.selected][self.start:]
+        for position in positions:
+            yield int(seeds[position]), int(repeated[position])
+
+    def __len__(self) -> int:
+        return min(self.selected, self.per_rank) - self.start
+
+
 class SeededDataset(Dataset):
     """Wraps a dataset so that item ``(seed, index)`` runs the pipeline with all generators seeded."""
 
@@ -146,25 +190,6 @@ def seed_sample(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.default_generator.manual_seed(seed)
-
-
-def sampler_options(sampler_cfg: Mapping[str, Any] | None, where: str = "sampler_cfg") -> dict[str, Any]:
-    """``{'round_up': ..., 'seed': ...}`` set by mmcls's ``sampler_cfg`` (empty for None); a sampler type or key
-    minim does not implement is a :class:`ConfigError` (never ignored)."""
-    if not sampler_cfg:
-        return {}
-    if not isinstance(sampler_cfg, Mapping):
-        raise ConfigError(f"{where} must be a dict such as dict(type='DistributedSampler'), got {sampler_cfg!r}")
-    kind = sampler_cfg.get("type", "DistributedSampler")
-    if kind != "DistributedSampler":
-        raise ConfigError(f"{where}: sampler type {kind!r} is not supported: minim samples as DistributedSampler "
-                          "does (seeded per-epoch permutation, equal shares)",
-                          hint="remove it, or use dict(type='DistributedSampler', round_up=...)")
-    unknown = sorted(set(sampler_cfg) - set(SAMPLER_CFG_KEYS))
-    if unknown:
-        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; DistributedSampler takes "
-                          f"{', '.join(SAMPLER_CFG_KEYS[1:])}")
-    return {key: sampler_cfg[key] for key in ("round_up", "seed") if key in sampler_cfg}
 
 
 def _dist_info() -> tuple[int, int]:

@@ -19,6 +19,7 @@ from minim.cls.metrics import metric_keys
 from minim.cls.plan.checkpoints import check_load_from, check_resume_file, earlier_checkpoints, resume_path
 from minim.cls.plan.config import config_stem, resolve_work_dir
 from minim.cls.plan.data import check_split, head_num_classes
+from minim.cls.plan.loaders import loader_settings
 from minim.config import load_config
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
@@ -125,9 +126,12 @@ def plan_training(cfg, options: TrainOptions | None = None, *, entry=None,
     check_schedules(cfg, by_epoch)
     check_log_config(cfg.get("log_config"))  # a tracker's missing package too
     if options.build_data:
-        train_folders = check_split(cfg.get("data") or {}, "train", num_classes)
+        data = cfg.get("data") or {}
+        loader_settings(data, "train", cfg.get("sampler"))
+        train_folders = check_split(data, "train", num_classes)
         if options.validate:
-            check_split(cfg.get("data") or {}, "val", num_classes, like=train_folders)
+            loader_settings(data, "val")
+            check_split(data, "val", num_classes, like=train_folders)
     check_work_dir(work_dir)
     if not resume_from:
         for message in _start_warnings(cfg, work_dir, load_from, max_epochs, max_iters, entry):
