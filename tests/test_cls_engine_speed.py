@@ -86,7 +86,7 @@ def test_repeat_aug_sampler_deals_as_mmcls_with_a_seed_per_copy(options, expecte
 
 
 def test_top_level_sampler_reaches_the_training_loader_only():
-    from minim.cls.plan.loaders import loader_settings
+    from minim.cls.loader_settings import loader_settings
 
     data = dict(samples_per_gpu=2)
     sampler = dict(type="RepeatAugSampler", selected_round=0)

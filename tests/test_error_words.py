@@ -145,7 +145,7 @@ def test_tool_list_is_whole_sentences(run_cli, monkeypatch):
                                                 "supported; minim has DistributedSampler, RepeatAugSampler"),
                                                ("sampler_cfg", {"num_repeats": 3}, "unknown key 'num_repeats'")])
 def test_loader_keys_minim_cannot_honour_are_errors_not_ignored(key, value, words):
-    from minim.cls.plan.loaders import loader_settings
+    from minim.cls.loader_settings import loader_settings
     from minim.errors import ConfigError
 
     assert loader_settings({"samples_per_gpu": 4, "round_up": False}, "train")["round_up"] is False

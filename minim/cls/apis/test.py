@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
 
+from minim.cls.apis.inference import init_model
+from minim.cls.datasets import build_dataset, compare_classes
+from minim.cls.datasets.checks import check_num_classes
+from minim.cls.engine.data import build_eval_loader
+from minim.cls.engine.device_loader import DeviceLoader
+from minim.cls.engine.dist import is_main_process, main_process_first
+from minim.cls.engine.evaluation import collect_scores
+from minim.cls.loader_settings import loader_settings
+from minim.cls.models import num_classes_of
 from minim.cls.plan.checkpoints import checkpoint_for
 from minim.errors import ConfigError
 
@@ -18,13 +29,6 @@ def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, worke
 
     ``metas``, when given, receives each sample's ``img_metas`` (file names for reports).
     """
-    import torch
-    from torch.utils.data import DataLoader
-
-    from minim.cls.engine.data import build_eval_loader
-    from minim.cls.engine.device_loader import DeviceLoader
-    from minim.cls.engine.evaluation import collect_scores
-
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
@@ -47,8 +51,6 @@ def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect: bool = True, **
     """mmcls's distributed test: each rank scores its shard of ``data_loader`` (a loader from
     ``build_eval_loader`` under a process group); rank 0 gets every row in dataset order, the others None.
     ``tmpdir``/``gpu_collect`` are accepted for compatibility (results are gathered in memory)."""
-    from minim.cls.engine.dist import is_main_process
-
     rows = list(test_model(model, data_loader, **kwargs))
     return rows if is_main_process() else None
 
@@ -75,14 +77,6 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
     The checkpoint's class names must match the test set's, and its head their count. In a launched run
     (``device``: this rank's) each rank scores its share and every rank gets all scores.
     """
-    from minim.cls.apis.inference import init_model
-    from minim.cls.datasets import build_dataset, compare_classes
-    from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.engine.data import build_eval_loader
-    from minim.cls.plan.loaders import loader_settings
-    from minim.cls.engine.dist import main_process_first
-    from minim.cls.models import num_classes_of
-
     with main_process_first():  # downloads and dataset preparation: once, by rank 0 first
         path = checkpoint_for(checkpoint, entry, "test", cfg)
         if "test" not in (cfg.get("data") or {}):

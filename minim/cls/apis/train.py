@@ -12,7 +12,38 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.cls.plan import TrainOptions, TrainPlan, plan_training
+import torch
+import torch.distributed as dist
+
+from minim.cls.checkpoint import load_checkpoint
+from minim.cls.datasets import build_dataset, check_same_classes
+from minim.cls.datasets.checks import check_num_classes, imbalance_warning
+from minim.cls.datasets.split import record_split
+from minim.cls.engine import checkpoint_io
+from minim.cls.engine.allocator import retain_freed_memory
+from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
+from minim.cls.engine.compiling import compile_model, compile_options
+from minim.cls.engine.data import build_eval_loader, build_train_loader
+from minim.cls.engine.device import cpu_contention, resolve_device, resolve_precision
+from minim.cls.engine.dist import (broadcast_buffers, broadcast_object, get_world_size, is_distributed,
+                                   is_main_process, main_process_first, replica_digests)
+from minim.cls.engine.env_info import collect_env, format_env
+from minim.cls.engine.evaluation import build_eval_hook
+from minim.cls.engine.hooks import HOOKS
+from minim.cls.engine.logger import RunLogger
+from minim.cls.engine.logger_hook import build_logger_hook
+from minim.cls.engine.lr_schedule import build_lr_hook
+from minim.cls.engine.momentum_schedule import build_momentum_hook
+from minim.cls.engine.optimizer import build_optimizer
+from minim.cls.engine.parallel import convert_sync_bn, wrap_ddp
+from minim.cls.engine.runner import ONE_IMAGE_BATCH_HINT, Runner, check_resumable
+from minim.cls.engine.seed import init_random_seed, set_random_seed
+from minim.cls.engine.speed import describe_loader, settle_speed_choices
+from minim.cls.engine.work_dir import claim_work_dir
+from minim.cls.loader_settings import loader_settings
+from minim.cls.models import build_classifier, num_classes_of
+from minim.cls.models.losses import set_auto_class_weights
+from minim.cls.plan import TrainOptions, TrainPlan, plan_training, weights_path
 from minim.errors import ConfigError
 
 
@@ -22,9 +53,6 @@ def train_from_plan(plan: TrainPlan, setup=None, *, console: bool = True, progre
     ``setup``: this worker's :class:`~minim.cls.engine.dist.DistSetup` in a launched run (None: one process).
     The plan's warnings, and the setup's notes, have been shown by the caller; they go to the log file.
     """
-    from minim.cls.engine.device import resolve_device
-    from minim.cls.engine.seed import init_random_seed, set_random_seed
-
     cfg = plan.cfg
     shown = [f"warning: {message}" for message in plan.warnings]
     if setup is not None:
@@ -55,12 +83,6 @@ def train_from_plan(plan: TrainPlan, setup=None, *, console: bool = True, progre
 def _build_model_and_data(plan: TrainPlan):
     """``(model, datasets, val dataset, resume checkpoint)``: the model first (cheap), so that the resume
     checkpoint is read before any data work; downloads and dataset preparation are done once, by rank 0 first."""
-    from minim.cls.datasets import build_dataset, check_same_classes
-    from minim.cls.engine import checkpoint_io
-    from minim.cls.engine.dist import main_process_first
-    from minim.cls.models import build_classifier
-    from minim.cls.plan import weights_path
-
     cfg = plan.cfg
     with main_process_first():
         model = build_classifier(cfg.model)
@@ -87,8 +109,6 @@ def _build_model_and_data(plan: TrainPlan):
 
 def _scale_lr(cfg, base_batch_size: int, world_size: int) -> str:
     """Scale ``optimizer.lr`` linearly to the real batch size (``auto_scale_lr``); the log line."""
-    from minim.cls.plan.loaders import loader_settings
-
     per_process = int(loader_settings(cfg.data, "train")["samples_per_gpu"])  # train_dataloader's, if it sets one
     batch = per_process * world_size
     old = cfg.optimizer.lr
@@ -101,8 +121,6 @@ def _scale_lr(cfg, base_batch_size: int, world_size: int) -> str:
 
 def _backend_note() -> str:
     """`` (nccl)`` / `` (gloo)``: the process group's backend, empty when not distributed."""
-    import torch.distributed as dist
-
     return f" ({dist.get_backend()})" if dist.is_available() and dist.is_initialized() else ""
 
 
@@ -150,14 +168,6 @@ def train_model(
     shard of the val set (gathered, so metrics equal a single process's), and at the end the
     replicas are checked to hold identical weights.
     """
-    from minim.cls.datasets.checks import imbalance_warning
-    from minim.cls.engine import checkpoint_io
-    from minim.cls.engine.compiling import compile_model, compile_options
-    from minim.cls.engine.device import cpu_contention, resolve_device
-    from minim.cls.engine.dist import is_distributed
-    from minim.cls.engine.runner import check_resumable
-    from minim.cls.models.losses import set_auto_class_weights
-
     if distributed and not is_distributed():
         raise ConfigError("train_model(distributed=True) needs an initialised process group",
                           hint="run under minim train ... --launcher pytorch|slurm, or call init_distributed first")
@@ -205,10 +215,6 @@ def train_model(
 
 def _run_settings(cfg, plan: TrainPlan, datasets: list, device):
     """What the device decides: the precision (``fp16``), cuDNN's benchmark mode; one dataset per workflow entry."""
-    import torch
-
-    from minim.cls.engine.device import resolve_precision
-
     if len(datasets) != len(plan.workflow):
         raise ConfigError(f"workflow {plan.workflow} needs {len(plan.workflow)} dataset(s), got {len(datasets)}")
     if cfg.get("cudnn_benchmark", False) and device.type == "cuda":
@@ -218,9 +224,6 @@ def _run_settings(cfg, plan: TrainPlan, datasets: list, device):
 
 def _check_class_counts(model, datasets: list, workflow) -> None:
     """Each training dataset's classes must be as many as the head's (before anything is written)."""
-    from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.models import num_classes_of
-
     num_classes = num_classes_of(model)
     for dataset, (mode, _) in zip(datasets, workflow):
         if mode == "train":
@@ -229,9 +232,6 @@ def _check_class_counts(model, datasets: list, workflow) -> None:
 
 def _load_from(model, load_from: str) -> None:
     """``load_from``: the weights to start from (file, URL, ``torchvision://``), strict but for the head."""
-    from minim.cls.checkpoint import load_checkpoint
-    from minim.cls.plan import weights_path
-
     load_checkpoint(model, weights_path(load_from), map_location="cpu")
 
 
@@ -239,12 +239,7 @@ def _place_model(model, cfg, device, distributed: bool, notes: list[str], loader
     """``(model, optimizer, DDP wrapper or None, channels_last)``: SyncBatchNorm on request, on ``device``, the
     engine's speed choices made and noted (channels_last measured on the training loader's batches unless set),
     optimizer built."""
-    from minim.cls.engine.optimizer import build_optimizer
-    from minim.cls.engine.speed import settle_speed_choices
-
     if distributed and cfg.get("sync_bn", False):
-        from minim.cls.engine.parallel import convert_sync_bn
-
         model, note = convert_sync_bn(model, device)
         notes.append(note)
     model.to(device)
@@ -254,8 +249,6 @@ def _place_model(model, cfg, device, distributed: bool, notes: list[str], loader
     optimizer = build_optimizer(model, cfg.optimizer)
     train_module = None
     if distributed:
-        from minim.cls.engine.parallel import wrap_ddp
-
         train_module = wrap_ddp(model, device, cfg.get("find_unused_parameters", False))
     return model, optimizer, train_module, channels_last
 
@@ -264,12 +257,6 @@ def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
     """``(hook, priority)`` pairs: the config's ``custom_hooks`` first (on equal priority they run before the
     built-in ones: PreciseBNHook at ABOVE_NORMAL before the evaluation), then lr, momentum, checkpoint,
     evaluation (None: no evaluation), logger."""
-    from minim.cls.engine.checkpoint_hook import build_checkpoint_hook
-    from minim.cls.engine.hooks import HOOKS
-    from minim.cls.engine.logger_hook import build_logger_hook
-    from minim.cls.engine.lr_schedule import build_lr_hook
-    from minim.cls.engine.momentum_schedule import build_momentum_hook
-
     hooks = []
     for hook_cfg in cfg.get("custom_hooks") or []:  # entries, types and priorities checked by the plan
         hook_cfg = dict(hook_cfg)
@@ -283,9 +270,6 @@ def _build_hooks(cfg, by_epoch: bool, eval_hook) -> list[tuple[Any, Any]]:
 
 def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
     """One loader per workflow entry (reproducible training order; Normalize per batch on the device)."""
-    from minim.cls.engine.data import build_eval_loader, build_train_loader
-    from minim.cls.plan.loaders import loader_settings
-
     data_cfg = cfg.get("data") or {}
     on_device = bool(cfg.get("normalize_on_device", True))
     loaders = []
@@ -303,8 +287,6 @@ def _build_loaders(cfg, datasets: list, workflow, seed: int, device) -> list:
 def _one_image_batches(loaders: list, workflow) -> list[str]:
     """A warning for training loaders whose last batch holds one image: a BatchNorm layer that sees one value
     per channel (after global pooling, or on small images) cannot train on it, and mmcls fails there too."""
-    from minim.cls.engine.runner import ONE_IMAGE_BATCH_HINT
-
     found = []
     for loader, (mode, _) in zip(loaders, workflow):
         per_process, size = len(loader.sampler), loader.batch_size
@@ -316,16 +298,8 @@ def _one_image_batches(loaders: list, workflow) -> list[str]:
 
 def _build_evaluation(cfg, model, val_dataset, by_epoch: bool, device):
     """``(val dataset, EvalHook)``: ``data.val`` unless the caller gave the dataset; its classes are checked."""
-    from minim.cls.datasets.checks import check_num_classes
-    from minim.cls.engine.data import build_eval_loader
-    from minim.cls.plan.loaders import loader_settings
-    from minim.cls.engine.evaluation import build_eval_hook
-    from minim.cls.models import num_classes_of
-
     data_cfg = cfg.get("data") or {}
     if val_dataset is None:
-        from minim.cls.datasets import build_dataset
-
         val_dataset = build_dataset(data_cfg["val"], dict(test_mode=True))
     num_classes = num_classes_of(model)
     check_num_classes(val_dataset, num_classes, "val")
@@ -339,14 +313,6 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: TrainPlan, preci
                      hooks: list, *,
                      meta, timestamp, console, progress, notes, cautions, file_notes, resume, distributed):
     """Claim the work dir, write the config copy and logs, build the runner and train (resuming if asked)."""
-    from minim.cls.datasets.split import record_split
-    from minim.cls.engine.allocator import retain_freed_memory
-    from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
-    from minim.cls.engine.logger import RunLogger
-    from minim.cls.engine.runner import Runner
-    from minim.cls.engine.speed import describe_loader
-    from minim.cls.engine.work_dir import claim_work_dir
-
     retained = device.type == "cpu" and cfg.get("cpu_retain_freed_memory", True) and retain_freed_memory()
     work_dir = Path(cfg.work_dir)
     with claim_work_dir(work_dir, enabled=is_main_process()):  # one run per work dir
@@ -403,8 +369,6 @@ def _check_replicas(model, logger) -> list[str]:
     """After distributed training: rank 0's buffers to every rank, then compare every rank's weights.
 
     Logs ``model state identical on all N ranks (sha256 ...)`` with each rank's digest, or a warning."""
-    from minim.cls.engine.dist import broadcast_buffers, replica_digests
-
     broadcast_buffers(model)
     digests = replica_digests(model)
     listing = ", ".join(f"rank {rank}: {digest}" for rank, digest in enumerate(digests))
@@ -419,8 +383,6 @@ def _check_replicas(model, logger) -> list[str]:
 
 def _complete_meta(meta, cfg, seed: int, device) -> dict[str, Any]:
     """Run meta (first JSON log line, checkpoint meta): env info, config text, seed, experiment name."""
-    from minim.cls.engine.env_info import collect_env, format_env
-
     meta = dict(meta or {})
     meta.setdefault("env_info", format_env(collect_env(device)))
     if "config" not in meta:

@@ -14,7 +14,7 @@ from minim.errors import BuildError, ConfigError, DataError, MinimError
 from minim.cls.datasets.registry import DATASETS
 from minim.cls.datasets.samplers import EpochSampler, RepeatAugSampler, SeededDataset, ShardedSampler
 from minim.cls.datasets.wrappers import WRAPPER_TYPES, ConcatDataset, RepeatDataset, build_wrapper
-from minim.cls.plan.loaders import sampler_options
+from minim.cls.loader_settings import sampler_options
 
 
 def build_dataset(cfg: Any, default_args: Mapping[str, Any] | None = None, *, key: str | None = None) -> Any:

@@ -18,7 +18,7 @@
   ``num_repeats`` times in a row, so that its copies go to different ranks, each with its own seed.
 
 mmcls's ``sampler_cfg`` and top-level ``sampler`` are checked by
-:func:`minim.cls.plan.loaders.sampler_options`; other sampler types are refused.
+:func:`minim.cls.loader_settings.sampler_options`; other sampler types are refused.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Iterator, Sized
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from minim.errors import BuildError, ConfigError
@@ -194,8 +195,6 @@ def seed_sample(seed: int) -> None:
 
 def _dist_info() -> tuple[int, int]:
     """``(rank, world_size)`` of the default process group, ``(0, 1)`` without one."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1

@@ -6,7 +6,7 @@ sample's augmentation seed follow from ``(seed, epoch)`` only, so the data a run
 depend on the number of workers, on persistent workers, or on where the run was interrupted and
 resumed (the sampler can start mid-epoch).
 
-Loader settings follow mmcls 0.x (:func:`minim.cls.plan.loaders.loader_settings` merges and checks them
+Loader settings follow mmcls 0.x (:func:`minim.cls.loader_settings.loader_settings` merges and checks them
 before torch loads). ``workers_per_gpu`` is the most worker processes the engine starts: it measures
 what loading a sample costs and starts none when that is cheaper than the workers themselves
 (decoded images in memory, tiny images), else as many as the CPUs allow.

@@ -15,11 +15,11 @@ from minim.cls.engine.hooks import HOOKS, priority_value
 from minim.cls.engine.logger_hook import check_log_config
 from minim.cls.engine.lr_schedule import build_lr_hook
 from minim.cls.engine.momentum_schedule import build_momentum_hook
+from minim.cls.loader_settings import loader_settings
 from minim.cls.metrics import metric_keys
 from minim.cls.plan.checkpoints import check_load_from, check_resume_file, earlier_checkpoints, resume_path
 from minim.cls.plan.config import config_stem, resolve_work_dir
 from minim.cls.plan.data import check_split, head_num_classes
-from minim.cls.plan.loaders import loader_settings
 from minim.config import load_config
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean

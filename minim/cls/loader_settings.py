@@ -1,4 +1,7 @@
-"""The dataloader settings of a split, as mmcls 0.x merges them, and the samplers a config may name; torch-free.
+"""The dataloader settings of a split, as mmcls 0.x merges them, and the samplers a config may name.
+
+Torch-free (the plan checks them before torch loads; the data loaders are built from them). A leaf module: it
+imports nothing of the engine.
 
 Precedence (mmcls 0.x): the top-level ``sampler`` (training only), then ``data``'s shared keys
 (``samples_per_gpu``, ``workers_per_gpu``, ``round_up``, ``sampler_cfg``, ...), then
