@@ -28,6 +28,8 @@ import torch
 from minim.cls.engine.dist import all_gather_object, broadcast_buffers, get_world_size, is_main_process
 from minim.cls.engine.eval_settings import RULES, resolve_save_best, split_eval_cfg
 from minim.cls.engine.hooks import Hook
+from minim.cls.engine.logger_hook import LoggerHook
+from minim.cls.metrics import evaluate, is_multilabel_metric, precision_recall_f1
 from minim.errors import ConfigError
 
 
@@ -176,8 +178,6 @@ class EvalHook(Hook):
 
     def after_train_iter(self, runner) -> None:
         if not self.by_epoch and self._should_evaluate(runner.iter + 1):
-            from minim.cls.engine.logger_hook import LoggerHook
-
             logger_hook = runner.get_hook(LoggerHook)
             if logger_hook is not None and logger_hook.due(runner):
                 logger_hook.log_train(runner)  # the training record first, as mmcv's EvalHook has it
@@ -190,8 +190,6 @@ class EvalHook(Hook):
             return self._evaluate(runner, number)
 
     def _evaluate(self, runner, number: int) -> dict[str, Any]:
-        from minim.cls.metrics import evaluate
-
         logger = runner.logger
         total = len(self.dataloader.dataset)
         world_size = get_world_size()
@@ -260,8 +258,6 @@ class EvalHook(Hook):
 
 def _check_metric_fits_labels(metric: Any, gt_labels: np.ndarray) -> None:
     """Multi-label metrics for label vectors, single-label ones for class indices (else a ConfigError)."""
-    from minim.cls.metrics import is_multilabel_metric
-
     multi_label_data = gt_labels.ndim == 2
     if multi_label_data == is_multilabel_metric(metric):
         return
@@ -274,8 +270,6 @@ def _check_metric_fits_labels(metric: Any, gt_labels: np.ndarray) -> None:
 
 def per_class_metrics(scores: np.ndarray, gt_labels: np.ndarray, classes: Sequence[str]) -> dict[str, list]:
     """Each class's precision, recall and F1 (percent, top-1 predictions) and its number of images."""
-    from minim.cls.metrics import precision_recall_f1
-
     precision, recall, f1 = precision_recall_f1(scores, gt_labels.astype(np.int64))
     num_classes = scores.shape[1]
     names = list(classes) if len(classes) == num_classes else [str(i) for i in range(num_classes)]

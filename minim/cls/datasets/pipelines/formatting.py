@@ -13,18 +13,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
-from minim.errors import BuildError, DataError
-from minim.cls.datasets.pipelines._image import (
-    field_images,
-    image_fields,
-    is_pil_image,
-    mmcls_array,
-    swapped,
-    to_chw_tensor,
-)
+from minim.cls.datasets.pipelines._image import (field_images, image_fields, is_pil_image, mmcls_array, swapped,
+                                                 to_chw_tensor)
 from minim.cls.datasets.pipelines.compose import Transform
 from minim.cls.datasets.registry import PIPELINES
+from minim.errors import BuildError, DataError
 
 DEFAULT_META_KEYS = ("filename", "ori_filename", "ori_shape", "img_shape", "flip", "flip_direction", "img_norm_cfg")
 
@@ -207,8 +202,6 @@ class ToPIL(Transform):
     """
 
     def __call__(self, results: dict) -> dict:
-        from PIL import Image
-
         _require(results, "img", "ToPIL")
         array = mmcls_array(results, "img")
         if array.dtype != np.uint8:
