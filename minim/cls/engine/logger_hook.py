@@ -36,14 +36,12 @@ class LoggerHook(Hook):
         self.trackers = list(trackers)
 
     def before_run(self, runner) -> None:
-        from minim.cls.engine.trackers import make_tracker, tracker_warnings
+        from minim.cls.engine.trackers import make_tracker
 
         logger = runner.logger
         logger.json({k: runner.meta[k] for k in ("env_info", "config", "seed", "exp_name") if k in runner.meta})
         if logger.enabled:  # the main process only
             for kind, options in self.trackers:
-                for message in tracker_warnings(kind, options):
-                    logger.warning(message)
                 logger.writers.append(make_tracker(kind, options, runner.work_dir))
         self._start_time = time.perf_counter()
         self._start_iter = runner.iter
@@ -105,6 +103,12 @@ class LoggerHook(Hook):
         header = (f"Epoch(val) [{record['epoch']}][{runner.inner_iter + 1}]" if runner.by_epoch
                   else f"Iter(val) [{runner.inner_iter + 1}]")
         runner.logger.log_record(record, header, step=runner.iter)
+
+    def after_evaluation(self, runner, results) -> None:
+        """Trackers that log more than scalars after an evaluation (MMClsWandbHook's tables) do it now."""
+        for writer in runner.logger.writers:
+            if hasattr(writer, "after_evaluation"):
+                writer.after_evaluation(runner, results)
 
     def after_run(self, runner) -> None:
         runner.logger.stop_progress()
