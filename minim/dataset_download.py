@@ -44,7 +44,7 @@ def download_dataset(entry: DatasetEntry, dest, *, overwrite: bool = False, prog
     archive, ``'laid out'`` per layout output, ``'config'`` and ``'ready'`` (already prepared earlier).
     """
     from minim.archive import extract
-    from minim.dataset_layouts import LAYOUTS
+    from minim.dataset_layouts import LAYOUT_REQUIREMENTS, LAYOUTS
 
     dest = Path(dest).expanduser().absolute()
     mirror = _check_settings(mirror)
@@ -53,6 +53,8 @@ def download_dataset(entry: DatasetEntry, dest, *, overwrite: bool = False, prog
     if marker.is_file() and config.is_file() and not overwrite:
         report("ready", config)
         return config
+    if entry.layout in LAYOUT_REQUIREMENTS:
+        LAYOUT_REQUIREMENTS[entry.layout]()  # a missing package stops the run before any download
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
     for file in entry.files:

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -127,8 +128,8 @@ def test_builtin_entries_have_checksums_and_configs_that_point_at_the_download(t
     from minim.index.datasets import load_dataset_index
 
     index = load_dataset_index("cls")
-    assert {"cifar10", "cifar100", "mnist", "fashion-mnist", "imagenette-160", "oxford-iiit-pet"} <= \
-        {e.name for e in index}
+    assert {"cifar10", "cifar100", "mnist", "fashion-mnist", "imagenette-160", "oxford-iiit-pet", "flowers-102",
+            "tiny-imagenet", "caltech-101"} <= {e.name for e in index}
     assert index.resolve("CIFAR-10").name == "cifar10"
     for entry in index:
         assert all(f.sha256 or f.md5 for f in entry.files) and entry.checksums_from
@@ -267,6 +268,148 @@ def test_name_lists_layout_writes_annotation_files(loopback_server, tmp_path, mo
     assert (tmp_path / "trainval.txt").read_text() == "images/Abyssinian_1.jpg 0\nimages/great_pyrenees_7.jpg 1\n"
     assert (tmp_path / "test.txt").read_text() == "images/Abyssinian_2.jpg 0\n"
     assert (tmp_path / "classes.txt").read_text() == "Abyssinian\ngreat_pyrenees\n"
+
+
+def jpeg(value: int) -> bytes:
+    import cv2
+
+    return cv2.imencode(".jpg", np.full((8, 8, 3), value, dtype=np.uint8))[1].tobytes()
+
+
+def mat(variables: dict) -> bytes:
+    from scipy.io import savemat
+
+    buffer = io.BytesIO()
+    savemat(buffer, variables)
+    return buffer.getvalue()
+
+
+def miniature_of(name: str, server, bodies: dict[str, bytes]) -> dict:
+    """The built-in entry ``name`` (its layout and its config) as a private entry ``mini-<name>`` whose files,
+    of the same names, are ``bodies`` served on 127.0.0.1."""
+    from minim.config import load_config
+
+    builtin = get_entry(name)
+    files = [file_entry(serve(server, f.filename, bodies[f.filename]), bodies[f.filename], f.unpack, "md5")
+             for f in builtin.files]
+    return {"name": f"mini-{name}", "files": files, "layout": builtin.layout,
+            "layout_options": builtin.layout_options,
+            "template": load_config(builtin.config_path, confine_to=builtin.index_file.parent).dump()}
+
+
+def write_miniature_index(tmp_path: Path, monkeypatch, entry: dict) -> None:
+    write_index(tmp_path, monkeypatch, [entry], template=entry.pop("template"))
+
+
+def flowers_files() -> dict[str, bytes]:
+    """Flowers-102 in miniature: jpg/image_0000<n>.jpg (6 images), their labels (1, 2, 1, 2, 2, 1) and splits
+    train 1-2, val 3-4, test 5-6, in MATLAB files as the publisher's (1 x N arrays)."""
+    images = tar_gz({f"jpg/image_{n:05d}.jpg": jpeg(20 * n) for n in range(1, 7)})
+    splits = {"trnid": np.array([[1, 2]], np.uint16), "valid": np.array([[3, 4]], np.uint16),
+              "tstid": np.array([[6, 5]], np.uint16)}
+    return {"102flowers.tgz": images, "imagelabels.mat": mat({"labels": np.array([[1, 2, 1, 2, 2, 1]], np.uint8)}),
+            "setid.mat": mat(splits)}
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_flowers_102_becomes_class_folders_of_links(loopback_server, tmp_path, monkeypatch, run_cli):
+    pytest.importorskip("scipy")
+    write_miniature_index(tmp_path, monkeypatch, miniature_of("flowers-102", loopback_server, flowers_files()))
+    dest = tmp_path / "data"
+    result = run_cli("download", "cls", "--dataset", "mini-flowers-102", "--dest", str(dest))
+    assert result.exit_code == 0, result.err
+    assert tree(dest / "train") == ["1/image_00001.jpg", "2/image_00002.jpg"]  # labels below 10: one digit
+    assert tree(dest / "val") == ["1/image_00003.jpg", "2/image_00004.jpg"]
+    assert tree(dest / "test") == ["1/image_00006.jpg", "2/image_00005.jpg"]
+    assert (dest / "test/2/image_00005.jpg").samefile(dest / "jpg/image_00005.jpg")  # a link, not a copy
+    config = (dest / "mini-flowers-102.py").read_text()
+    assert f"data_prefix='{dest}/test'" in config and "num_classes=102" in config
+
+
+def test_flowers_102_without_scipy_names_the_package_before_downloading(loopback_server, tmp_path, monkeypatch,
+                                                                       run_cli):
+    pytest.importorskip("scipy")  # the miniature's .mat files are written with scipy
+    write_miniature_index(tmp_path, monkeypatch, miniature_of("flowers-102", loopback_server, flowers_files()))
+    monkeypatch.setitem(sys.modules, "scipy.io", None)  # import scipy.io fails as when scipy is not installed
+    result = run_cli("download", "cls", "--dataset", "mini-flowers-102", "--dest", str(tmp_path / "data"))
+    assert result.exit_code == 1 and result.err.count("\n") == 1
+    assert "needs scipy, which is not installed" in result.err and "pip install scipy" in result.err
+    assert loopback_server.hits("/pub/102flowers.tgz") == 0
+
+
+def test_labels_above_nine_are_zero_padded_class_folders(tmp_path):
+    from minim.dataset_layouts import layout_mat_labels
+
+    pytest.importorskip("scipy")
+    (tmp_path / "img").mkdir()
+    for n in (1, 2):
+        (tmp_path / f"img/{n}.jpg").write_bytes(jpeg(n))
+    (tmp_path / "labels.mat").write_bytes(mat({"labels": np.array([[7, 102]])}))
+    (tmp_path / "splits.mat").write_bytes(mat({"all": np.array([[1, 2]])}))
+    layout_mat_labels(tmp_path, {"images": "img/{id}.jpg", "labels": ["labels.mat", "labels"],
+                                 "splits": {"train": ["splits.mat", "all"]}}, overwrite=False)
+    assert tree(tmp_path / "train") == ["007/1.jpg", "102/2.jpg"]  # the folders sort in label order
+
+
+def tiny_imagenet_zip() -> bytes:
+    """tiny-imagenet-200.zip in miniature: 2 classes, 2 train images each (with the boxes file), 3 val images
+    labelled in val_annotations.txt, 1 unlabelled test image."""
+    top = "tiny-imagenet-200"
+    members = {f"{top}/wnids.txt": b"n0001\nn0002\n", f"{top}/words.txt": b"n0001\tgoldfish\nn0002\tjellyfish\n"}
+    for wnid in ("n0001", "n0002"):
+        members[f"{top}/train/{wnid}/{wnid}_boxes.txt"] = f"{wnid}_0.JPEG\t0\t0\t7\t7\n".encode()
+        for k in range(2):
+            members[f"{top}/train/{wnid}/images/{wnid}_{k}.JPEG"] = jpeg(10 * k)
+    for k in range(3):
+        members[f"{top}/val/images/val_{k}.JPEG"] = jpeg(30 * k)
+    members[f"{top}/val/val_annotations.txt"] = b"val_0.JPEG\tn0002\t0\t0\t7\t7\nval_1.JPEG\tn0001\t1\t1\t6\t6\n" \
+        b"val_2.JPEG\tn0002\t0\t0\t7\t7\n"
+    members[f"{top}/test/images/test_0.JPEG"] = jpeg(5)
+    return zip_bytes(members)
+
+
+def test_tiny_imagenet_train_and_val_become_class_folders(loopback_server, tmp_path, monkeypatch, run_cli):
+    write_miniature_index(tmp_path, monkeypatch, miniature_of(
+        "tiny-imagenet", loopback_server, {"tiny-imagenet-200.zip": tiny_imagenet_zip()}))
+    dest = tmp_path / "data"
+    result = run_cli("download", "cls", "--dataset", "mini-tiny-imagenet", "--dest", str(dest))
+    assert result.exit_code == 0, result.err
+    assert tree(dest / "train") == ["n0001/n0001_0.JPEG", "n0001/n0001_1.JPEG", "n0002/n0002_0.JPEG",
+                                    "n0002/n0002_1.JPEG"]
+    assert tree(dest / "val") == ["n0001/val_1.JPEG", "n0002/val_0.JPEG", "n0002/val_2.JPEG"]
+    assert (dest / "val/n0001/val_1.JPEG").samefile(dest / "tiny-imagenet-200/val/images/val_1.JPEG")
+    assert f"data_prefix='{dest}/val'" in (dest / "mini-tiny-imagenet.py").read_text()
+
+
+def caltech_101_archive() -> bytes:
+    """caltech_101.tgz in miniature: 101_ObjectCategories/ with 3 classes of 5 images, and BACKGROUND_Google."""
+    members = {"101_ObjectCategories/BACKGROUND_Google/image_0001.jpg": jpeg(0),
+               "101_ObjectCategories/BACKGROUND_Google/tmp": b""}
+    for index, name in enumerate(("Faces", "accordion", "airplanes")):
+        for k in range(1, 6):
+            members[f"101_ObjectCategories/{name}/image_{k:04d}.jpg"] = jpeg(80 * index + k)
+    return tar_gz(members)
+
+
+@pytest.mark.slow  # builds the datasets of the ready config (imports torch)
+def test_caltech_101_leaves_the_background_out_and_its_config_splits_the_classes(loopback_server, tmp_path,
+                                                                                 monkeypatch, run_cli):
+    from minim.cls.datasets.builder import build_dataset
+    from minim.config import Config
+
+    write_miniature_index(tmp_path, monkeypatch, miniature_of(
+        "caltech-101", loopback_server, {"caltech_101.tgz": caltech_101_archive()}))
+    dest = tmp_path / "data"
+    result = run_cli("download", "cls", "--dataset", "mini-caltech-101", "--dest", str(dest))
+    assert result.exit_code == 0, result.err
+    assert sorted(p.name for p in (dest / "images").iterdir()) == ["Faces", "accordion", "airplanes"]
+    config = Config.fromfile(str(dest / "mini-caltech-101.py"))
+    train, val = build_dataset(config.data.train), build_dataset(config.data.val, dict(test_mode=True))
+    assert (len(train), len(val)) == (12, 3) and val.CLASSES == ["Faces", "accordion", "airplanes"]
+    assert sorted(info["gt_label"] for info in val.data_infos) == [0, 1, 2]  # stratified: one of each class
 
 
 # -- hostile archives ---------------------------------------------------------------------------------
