@@ -61,7 +61,9 @@ def test_tensorboard_gets_the_scalars_under_mmcv_names(tmp_path):
     train_tiny(tmp_path, log_config=hooks(dict(type="TensorboardLoggerHook")), runner=ONE_EPOCH)
     events = EventAccumulator(str(tmp_path / "tf_logs"))
     events.Reload()
-    assert sorted(events.Tags()["scalars"]) == ["learning_rate", "train/loss", "val/accuracy_top-1"]
+    assert sorted(events.Tags()["scalars"]) == ["learning_rate", "momentum", "train/loss", "val/accuracy_top-1"]
+    momenta = [e.value for e in events.Scalars("momentum")]
+    assert len(momenta) >= 2 and all(m == pytest.approx(0.9) for m in momenta)  # SGD's, as mmcv logs it
     assert [e.step for e in events.Scalars("train/loss")] == [2, 3]  # log_config.interval=2, and the epoch's end
 
 
@@ -165,6 +167,6 @@ def test_mlflow_local_store_gets_metrics_params_and_the_checkpoint(tmp_path):
     (run,) = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert run.data.params == {"lr": "0.1"} and run.data.tags["team"] == "cv"
     assert len(client.get_metric_history(run.info.run_id, "train/loss")) >= 2
-    assert "val/accuracy_top-1" in run.data.metrics
+    assert "val/accuracy_top-1" in run.data.metrics and run.data.metrics["momentum"] == pytest.approx(0.9)
     # latest.pth, resolved
     assert [a.path for a in client.list_artifacts(run.info.run_id, "models")] == ["models/epoch_1.pth"]

@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 from minim.cls.engine.dist import is_main_process
 from minim.errors import warning_line
 
@@ -79,8 +82,6 @@ class RunLogger:
     @property
     def console(self):
         if self._console is None:
-            from rich.console import Console
-
             self._console = Console(highlight=False, soft_wrap=True)
         return self._console
 
@@ -127,8 +128,10 @@ class RunLogger:
         self._json.flush()
 
     # --- metrics ----------------------------------------------------------------------
-    def log_record(self, record: Mapping[str, Any], header: str, step: int, eta: str | None = None) -> None:
-        """A train/val record: JSON line, formatted text line, scalar writers."""
+    def log_record(self, record: Mapping[str, Any], header: str, step: int, eta: str | None = None,
+                   tracked: Mapping[str, Any] | None = None) -> None:
+        """A train/val record: JSON line, formatted text line, scalar writers (which also get ``tracked``: what
+        mmcv's trackers log beyond its text and JSON logs, e.g. ``momentum``)."""
         if not self.enabled:
             return
         self.json(record)
@@ -142,7 +145,7 @@ class RunLogger:
                 parts.append(f"eta: {eta}")
         self.info(f"{header}\t" + ", ".join(parts))
         for writer in self.writers:
-            writer.add_scalars(record, step)
+            writer.add_scalars({**record, **(tracked or {})}, step)
 
     # --- progress bar -----------------------------------------------------------------
     def progress_active(self) -> bool:
@@ -157,15 +160,6 @@ class RunLogger:
         if not self.progress_active():
             return
         if self._progress is None:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

@@ -89,7 +89,8 @@ class LoggerHook(Hook):
         step_time = values.pop("time")
         record.update(values)
         record["time"] = step_time
-        runner.logger.log_record(record, header, step=runner.iter + 1, eta=self._eta(runner))
+        runner.logger.log_record(record, header, step=runner.iter + 1, eta=self._eta(runner),
+                                 tracked=_momentum(runner))
         return record
 
     def after_val_epoch(self, runner) -> None:
@@ -102,7 +103,7 @@ class LoggerHook(Hook):
         record.update(values)
         header = (f"Epoch(val) [{record['epoch']}][{runner.inner_iter + 1}]" if runner.by_epoch
                   else f"Iter(val) [{runner.inner_iter + 1}]")
-        runner.logger.log_record(record, header, step=runner.iter)
+        runner.logger.log_record(record, header, step=runner.iter, tracked=_momentum(runner))
 
     def after_evaluation(self, runner, results) -> None:
         """Trackers that log more than scalars after an evaluation (MMClsWandbHook's tables) do it now."""
@@ -155,3 +156,9 @@ def build_logger_hook(log_config) -> LoggerHook:
     """The hook for ``log_config`` (missing -> interval 10, text + JSON only); see :func:`check_log_config`."""
     interval, trackers = check_log_config(log_config)
     return LoggerHook(interval=interval, trackers=trackers)
+
+
+def _momentum(runner) -> dict[str, float]:
+    """``{'momentum': ...}`` for the trackers, as mmcv's give them (nothing for an optimizer without one)."""
+    momentum = getattr(runner, "current_momentum", None)
+    return {} if momentum is None else {"momentum": momentum}

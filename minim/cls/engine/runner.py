@@ -163,6 +163,14 @@ class Runner:
     def current_lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
+    @property
+    def current_momentum(self) -> float | None:
+        """The first parameter group's momentum (``betas[0]`` for Adam-like optimizers), as mmcv reports it."""
+        group = self.optimizer.param_groups[0]
+        if "momentum" in group:
+            return group["momentum"]
+        return group["betas"][0] if "betas" in group else None
+
     # --- hooks ------------------------------------------------------------------------
     def register_hook(self, hook: Hook | None, priority: Any = None) -> None:
         """Add ``hook``; it runs after registered hooks of the same or higher priority."""
