@@ -4,7 +4,10 @@ checkpoints."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import sys
+import types
 
 import pytest
 
@@ -168,3 +171,20 @@ def test_confusion_matrix_predicts_through_the_apis_not_the_command_layer():
             "print(','.join(m for m in sys.modules if m.startswith('minim.cls.commands')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_wandb_tables_without_evaluation_are_warned_about(tmp_path, monkeypatch):
+    from minim.cls.plan import TrainOptions, load_cls_config, plan_training
+
+    monkeypatch.chdir(tmp_path)
+    if importlib.util.find_spec("wandb") is None:  # the plan only looks for the package: let it find one
+        present = types.ModuleType("wandb")
+        present.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+        monkeypatch.setitem(sys.modules, "wandb", present)
+    config = write_tiny_setup(tmp_path)
+    config.write_text(config.read_text() + "log_config = dict(interval=1, hooks=[dict(type='MMClsWandbHook')])\n")
+    for validate, tables in ((True, 0), (False, 1)):
+        cfg, entry = load_cls_config(str(config), [])
+        shown = []
+        plan_training(cfg, TrainOptions(validate=validate), entry=entry, warn=shown.append)
+        assert len([m for m in shown if "MMClsWandbHook logs no validation tables" in m]) == tables

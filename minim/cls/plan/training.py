@@ -124,7 +124,12 @@ def plan_training(cfg, options: TrainOptions | None = None, *, entry=None,
         check_evaluation(cfg.get("evaluation") or {}, num_classes)
     check_custom_hooks(cfg.get("custom_hooks"))
     check_schedules(cfg, by_epoch)
-    check_log_config(cfg.get("log_config"))  # a tracker's missing package too
+    _, trackers = check_log_config(cfg.get("log_config"))  # a tracker's missing package too
+    if not options.validate:
+        for kind, tracker in trackers:
+            if kind == "MMClsWandbHook" and tracker.get("num_eval_images", 100) > 0:
+                note(f"MMClsWandbHook logs no validation tables (num_eval_images={tracker.get('num_eval_images', 100)}):"
+                     " --no-validate turns evaluation off; set num_eval_images=0 to silence this")
     if options.build_data:
         data = cfg.get("data") or {}
         loader_settings(data, "train", cfg.get("sampler"))
