@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def test_families_convert_to_torchvision_and_back_bit_for_bit(arch):
 
 
 @pytest.mark.parametrize("arch, torchvision_device", [("vgg11_bn", "meta"), ("vit_b_16", "meta"),
+                                                      ("convnext_tiny", "meta"), ("swin_t", "meta"),
                                                       ("regnet_x_800mf", "cpu")])  # torchvision's RegNet needs data
 def test_large_families_map_onto_torchvision_keys_and_shapes(arch, torchvision_device):
     """Built on the meta device (no memory, no compute): every plain key and shape is torchvision's, and back."""
@@ -211,3 +213,95 @@ def test_index_entry_may_list_both_files_and_prefers_safetensors(tmp_path):
     assert single.to_json()["weights"] == pth and single.other_weights == ()
     with pytest.raises(ModelIndexError, match="empty list"):
         read_index_file(write_index(tmp_path / "c", [entry("tiny", weights=[])], configs=False))
+
+
+#: tiny ConvNeXt / Swin / Swin v2 configs and their (input size, window) per format: at 64x64 with 7x7 windows the
+#: first stages shift and the last ones are padded (torchvision); timm's sizes give every stage whole windows
+_TINY_MODERN = {
+    "convnext": ("dict(type='ConvNeXt', arch=dict(depths=[1, 1, 2, 1], channels=[8, 16, 32, 64]))", 64,
+                 {"torchvision": (64, 7), "timm": (64, 7)}),
+    "swin": ("dict(type='SwinTransformer', arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4]), "
+             "img_size={size}, window_size={window})", 128, {"torchvision": (64, 7), "timm": (128, 4)}),
+    "swin_v2": ("dict(type='SwinTransformerV2', arch=dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4], "
+                "extra_norm_every_n_blocks=0), img_size={size}, window_size={window})", 128,
+                {"torchvision": (64, 4), "timm": (128, 4)}),
+}
+
+def _tiny_plain_model(arch, fmt):
+    """The torchvision / timm model of ``_TINY_MODERN[arch]``."""
+    import timm
+    from torchvision.models import convnext, swin_transformer as swin
+
+    size, window = _TINY_MODERN[arch][2][fmt]
+    swin_kwargs = dict(embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=3)
+    if arch == "convnext":
+        if fmt == "timm":
+            return timm.create_model("convnext_tiny", depths=(1, 1, 2, 1), dims=(8, 16, 32, 64), num_classes=3)
+        channels = [8, 16, 32, 64]
+        stages = [convnext.CNBlockConfig(c, n, d) for c, n, d in zip(channels, channels[1:] + [None], (1, 1, 2, 1))]
+        return convnext.ConvNeXt(stages, num_classes=3)
+    if fmt == "timm":
+        name = "swin_tiny_patch4_window7_224" if arch == "swin" else "swinv2_tiny_window8_256"
+        return timm.create_model(name, img_size=size, window_size=window, **swin_kwargs)
+    v2 = {"block": swin.SwinTransformerBlockV2, "downsample_layer": swin.PatchMergingV2} if arch == "swin_v2" else {}
+    return swin.SwinTransformer(patch_size=[4, 4], window_size=[window, window], **v2, **swin_kwargs)
+
+
+def _tiny_modern_config(tmp_path, arch, fmt="torchvision", option=""):
+    backbone, width, sizes = _TINY_MODERN[arch]
+    size, window = sizes[fmt]
+    backbone = backbone.format(size=size, window=window)
+    if option:
+        backbone = backbone[:-1] + f", {option})"
+    return tiny_config(tmp_path / f"{arch}.py", tmp_path, backbone=backbone, in_channels=width)
+
+
+@pytest.mark.parametrize("fmt", ["torchvision", "timm"])
+@pytest.mark.parametrize("arch", ["convnext", "swin", "swin_v2"])
+def test_convnext_and_swin_convert_to_plain_and_back_bit_for_bit(run_cli, tmp_path, arch, fmt):
+    """Through the CLI: the plain network gives minim's logits (in float64 the same up to rounding, once
+    ConvNeXt's downsampling norms get mmcls's eps) and ``--to minim`` restores every tensor bit for bit."""
+    from minim.cls.checkpoint import save_checkpoint
+    from minim.cls.models.backbones.swin import DERIVED_BUFFERS
+
+    size = _TINY_MODERN[arch][2][fmt][0]
+    config = _tiny_modern_config(tmp_path, arch, fmt)
+    model = _model(config)
+    derived = {key: value.clone() for key, value in model.state_dict().items() if key.endswith(DERIVED_BUFFERS)}
+    model = _randomize(model).eval()
+    model.load_state_dict(derived, strict=False)  # as computed from the config (timm computes them too)
+    assert fmt in model.backbone.plain_formats
+    checkpoint, plain_file, back = tmp_path / "minim.pth", tmp_path / f"{fmt}.pth", tmp_path / "back.pth"
+    save_checkpoint(checkpoint, model)
+    result = run_cli("run", "cls", "convert", str(checkpoint), str(plain_file), "--to", fmt)
+    assert result.exit_code == 0, result.err
+    plain_model = _tiny_plain_model(arch, fmt).eval()
+    plain_model.load_state_dict(torch.load(plain_file, weights_only=True))  # strict: every key in place
+    image = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # ConvNeXt: up to 1.8e-5 measured (logits ~0.3), from the eps alone
+        assert (plain_model(image) - model(image)).abs().max() <= (1e-4 if arch == "convnext" else 1e-5)
+        if arch == "convnext":  # mmcls's downsampling norms: eps 1e-5 (torchvision's and timm's: 1e-6)
+            norms = [module for name, module in plain_model.named_modules()
+                     if re.fullmatch(r"features\.[246]\.0|stages\.[123]\.downsample\.0", name)]
+            for norm in norms:
+                norm.eps = 1e-5
+            assert len(norms) == 3
+        image = image.double()
+        assert (plain_model.double()(image) - model.double()(image)).abs().max() <= 1e-12
+
+    result = run_cli("run", "cls", "convert", str(plain_file), str(back), "--to", "minim", "--config", str(config))
+    assert result.exit_code == 0, result.err
+    assert _equal_states(torch.load(back, weights_only=True)["state_dict"],
+                         torch.load(checkpoint, weights_only=True)["state_dict"])
+
+
+@pytest.mark.parametrize("arch, option, formats", [
+    ("convnext", "gap_before_final_norm=False", ()),  # normed map, then pooled
+    ("convnext", "norm_cfg=dict(type='LN2d', eps=1e-5)", ()),
+    ("swin", "use_abs_pos_embed=True", ()),
+    ("swin", "pad_small_map=True", ()),
+    ("swin", "", ("torchvision",)),  # 64x64: the first stage's 16x16 map is not whole 7x7 windows (timm's condition)
+    ("swin_v2", "stage_cfgs=dict(downsample_cfg=dict(is_post_norm=False))", ()),
+])
+def test_convnext_and_swin_declare_only_the_plain_models_that_compute_the_same(tmp_path, arch, option, formats):
+    assert _model(_tiny_modern_config(tmp_path, arch, option=option)).backbone.plain_formats == formats

@@ -18,6 +18,7 @@ shape differs (fine-tuning 1000 classes -> 10) are skipped with one warning.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -28,12 +29,18 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+import safetensors.torch
 import torch
+import torchvision.models
+from safetensors import SafetensorError, safe_open
 from torch import nn
 
+import minim
 from minim.atomic import atomic_output
 from minim.errors import CheckpointError, caused_by_interrupt
 from minim.filekinds import not_a_regular_file
+from minim.net.download import fetch_cached
 
 _DEFAULT_REVISE_KEYS = ((r"^module\.", ""),)
 _UNSUPPORTED_SCHEMES = ("open-mmlab://", "mmcls://", "openmmlab://", "modelzoo://", "pavi://", "s3://")
@@ -53,8 +60,6 @@ def resolve_checkpoint(filename_or_url: str | os.PathLike) -> Path:
     if name.startswith("torchvision://"):
         name = torchvision_weights_url(name[len("torchvision://"):])
     if name.startswith(("http://", "https://")):
-        from minim.net.download import fetch_cached
-
         return Path(fetch_cached(name))
     if name.startswith(_UNSUPPORTED_SCHEMES):
         scheme = name.split("://", 1)[0]
@@ -67,11 +72,18 @@ def resolve_checkpoint(filename_or_url: str | os.PathLike) -> Path:
     return path
 
 
+class SkippedTensorsWarning(UserWarning):
+    """Checkpoint tensors left out because their shape differs from the model's (a head with another class
+    count); ``shapes`` names them with both shapes."""
+
+    def __init__(self, message: str, shapes: str):
+        super().__init__(message)
+        self.shapes = shapes
+
+
 def torchvision_weights_url(name: str) -> str:
     """URL of torchvision weights named ``resnet50`` (IMAGENET1K_V1, as mmcv's table) or
     ``ResNet50_Weights.IMAGENET1K_V2``."""
-    import torchvision.models
-
     try:
         if "." in name:
             return torchvision.models.get_weight(name).url
@@ -112,8 +124,6 @@ def is_safetensors(path: str | os.PathLike) -> bool:
 
 def _read_safetensors(path: Path, map_location: Any) -> dict:
     """``{'state_dict', 'meta'}`` when the file holds minim's meta, else its plain tensors."""
-    from safetensors import SafetensorError, safe_open
-
     try:
         with safe_open(os.fspath(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
@@ -164,8 +174,6 @@ def _load_training_state(path, map_location: Any) -> Any:
 def _training_state_globals(path) -> list | None:
     """What ``safe_globals`` needs to read an mmengine/mmpretrain training checkpoint (``epoch_N.pth``),
     whose ``message_hub`` holds mmengine objects and numpy arrays; None when the file needs anything else."""
-    import importlib
-
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # noqa: BLE001 - not a zip checkpoint, or unreadable: keep the first error
@@ -183,8 +191,6 @@ def _training_state_globals(path) -> list | None:
         else:
             return None
     if any(not isinstance(item, tuple) for item in found):  # numpy arrays: their dtypes are built too
-        import numpy as np
-
         found += [getattr(np.dtypes, n) for n in dir(getattr(np, "dtypes", None)) if n.endswith("DType")]
     return found or None
 
@@ -301,7 +307,7 @@ def _convert_classifier_layout(model: nn.Module, state_dict: Mapping[str, torch.
 
 def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> dict:
     backbone, head = model.backbone, model.head
-    sources = tuple(getattr(backbone, "head_layers", ()))
+    sources = _plain_head_layers(backbone, state_dict)
     targets = head.linear_layer_paths()
     present = [path for path in sources if any(key.startswith(path + ".") for key in state_dict)]
     if present and len(sources) != len(targets):
@@ -325,6 +331,14 @@ def _convert_plain(model: nn.Module, state_dict: Mapping[str, torch.Tensor], sou
         own_state = convert_tensors(own_state)
     converted.update({"backbone." + key: value for key, value in own_state.items()})
     return converted
+
+
+def _plain_head_layers(backbone: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> tuple[str, ...]:
+    """The backbone's ``head_layers``, or those of the plain layout (``plain_head_layers``) ``state_dict`` has."""
+    for layers in getattr(backbone, "plain_head_layers", {}).values():
+        if any(key.startswith(layers[0] + ".") for key in state_dict):
+            return tuple(layers)
+    return tuple(getattr(backbone, "head_layers", ()))
 
 
 def _head_hint(backbone: nn.Module) -> str:
@@ -414,8 +428,12 @@ def _load_into(model: nn.Module, state_dict: dict, source: str, logger, *, toler
     if skipped:
         shapes = ", ".join(f"{key_prefix}{k} (checkpoint {list(state_dict[k].shape)}, model {list(own[k].shape)})"
                            for k in skipped)
-        _warn(logger, f"{source}: skipped tensors whose shape differs from the model (a different class count; "
-                      f"these layers keep their fresh initialisation): {shapes}")
+        message = (f"{source}: skipped tensors whose shape differs from the model (a different class count; "
+                   f"these layers keep their fresh initialisation): {shapes}")
+        if logger is not None:
+            logger.warning(message)
+        else:
+            warnings.warn(SkippedTensorsWarning(message, shapes), stacklevel=3)
     loadable = {k: v for k, v in state_dict.items() if k not in skipped}
     model.load_state_dict(loadable, strict=False)
 
@@ -447,13 +465,6 @@ def _mismatch_hint(missing, unexpected) -> str:
     return "check that the config's model (architecture, depth, head) matches the checkpoint"
 
 
-def _warn(logger, message: str) -> None:
-    if logger is not None:
-        logger.warning(message)
-    else:
-        warnings.warn(message, UserWarning, stacklevel=3)
-
-
 # ----------------------------------------------------------------------------- saving
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, scheduler=None,
                     meta: Mapping[str, Any] | None = None) -> Path:
@@ -464,8 +475,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     ``iter``, ``minim_version``, ``torch_version``, ``time`` and whatever ``meta`` holds.
     A ``path`` ending with ``.safetensors`` gets the weights and meta only (:func:`save_safetensors`).
     """
-    import minim
-
     target = _unwrap(model)
     full_meta = dict(meta or {})
     classes = full_meta.get("CLASSES", getattr(target, "CLASSES", None))
@@ -518,15 +527,13 @@ def save_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Ten
 def safetensors_bytes(state_dict: Mapping[str, torch.Tensor], meta: Mapping[str, Any] | None = None) -> bytes:
     """The bytes of a safetensors file of ``state_dict`` and ``meta`` (see :func:`save_safetensors`); the same
     tensors and meta always give the same bytes."""
-    from safetensors.torch import save
-
     tensors = {str(k): v.detach().cpu().contiguous().clone() for k, v in state_dict.items()}  # no shared storage
     # one metadata key: safetensors writes several in no fixed order, and the bytes must not change
     metadata = {"format": "pt"}
     if meta is not None:
         kept = {k: v for k, v in meta.items() if k not in _UNSAVED_META}
         metadata = {SAFETENSORS_META_KEY: json.dumps(_weights_only_safe(kept), default=_json_value)}
-    return save(tensors, metadata=metadata)
+    return safetensors.torch.save(tensors, metadata=metadata)
 
 
 def _json_value(value: Any) -> Any:

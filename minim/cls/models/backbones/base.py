@@ -24,12 +24,17 @@ The reverse direction (``minim run cls convert --to torchvision|timm``) is decla
 that have it: ``plain_formats``, the plain layouts (``'torchvision'``, ``'timm'``) that hold the
 same network, and ``own_key_to_plain(key)``, the plain key of one of the backbone's own keys (the
 head's linear layers go back to ``head_layers``). An empty ``plain_formats`` (the default) means
-no plain counterpart.
+no plain counterpart. Layouts that differ by more than names convert whole state dicts both ways:
+``to_plain_state(state, fmt)`` (by default ``own_key_to_plain`` on each key) and its inverse
+``convert_plain_state(state)``, which the loader applies after ``plain_key_to_own`` when a backbone
+defines it (e.g. reordered patch-merging channels, a split ``qkv`` bias). ``plain_head_layers`` maps a
+format whose classifier layers are named otherwise to its own ``head_layers`` (timm's ``head.fc``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -48,6 +53,7 @@ class Backbone(nn.Module):
     head_layers: tuple[str, ...] = ()
     num_classes_keys: tuple[str, ...] = ()
     plain_formats: tuple[str, ...] = ()
+    plain_head_layers: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
     def __init__(self, norm_eval: bool = False, frozen_stages: int = -1, init_cfg: Any = None):
         super().__init__()
@@ -65,6 +71,10 @@ class Backbone(nn.Module):
     def convert_mmcls_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """mmcls-layout backbone tensors (``backbone.`` removed) as this backbone's own state dict."""
         return {self.classifier_key_to_own(key): value for key, value in state.items()}
+
+    def to_plain_state(self, state: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
+        """This backbone's own tensors in the layout of the plain ``fmt`` model (one of ``plain_formats``)."""
+        return {self.own_key_to_plain(key): value for key, value in state.items()}
 
     # -- freezing ----------------------------------------------------------------------------
     def stage_modules(self) -> list[list[nn.Module]]:

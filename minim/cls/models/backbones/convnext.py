@@ -1,8 +1,10 @@
 """mmcls 0.x ``ConvNeXt``, built with mmcls's module names so its checkpoints load unchanged.
 
 torchvision's ``convnext_*`` checkpoints are converted: renamed, with the layer scales reshaped
-from ``(C, 1, 1)`` to mmcls's ``(C,)``.  One difference stays: mmcls's downsampling layer norms
-use eps 1e-5 where torchvision's use 1e-6.
+from ``(C, 1, 1)`` to mmcls's ``(C,)``; so are timm's (renamed only), and both ways back
+(``minim run cls convert --to torchvision|timm``).  One difference stays: mmcls's downsampling
+layer norms use eps 1e-5 where torchvision's and timm's use 1e-6, so the networks' logits agree
+closely but not bit for bit (the tensors do round-trip bit for bit).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ _DOWNSAMPLE_NORM_EPS = 1e-5
 #: torchvision block layer -> mmcls name
 _TORCHVISION_BLOCK = {"block.0": "depthwise_conv", "block.2": "norm", "block.3": "pointwise_conv1",
                       "block.5": "pointwise_conv2"}
+#: timm block layer -> mmcls name
+_TIMM_BLOCK = {"conv_dw": "depthwise_conv", "norm": "norm", "mlp.fc1": "pointwise_conv1", "mlp.fc2": "pointwise_conv2"}
+#: mmcls block layer -> its name in each plain format
+_PLAIN_BLOCK = {fmt: {own: plain for plain, own in names.items()}
+                for fmt, names in (("torchvision", _TORCHVISION_BLOCK), ("timm", _TIMM_BLOCK))}
+#: eps of torchvision's and timm's stem, block and classifier layer norms
+_PLAIN_NORM_EPS = 1e-6
 
 
 def _channel_norm(norm_cfg: Any, channels: int) -> LayerNorm2d:
@@ -90,6 +99,7 @@ class ConvNeXt(Backbone):
     """
 
     head_layers = ("classifier.2",)
+    plain_head_layers = {"timm": ("head.fc",)}
 
     def __init__(self, arch: Any = "tiny", in_channels: int = 3, stem_patch_size: int = 4,
                  norm_cfg: Any = DEFAULT_NORM_CFG, act_cfg: Any = None, linear_pw_conv: bool = True,
@@ -180,16 +190,55 @@ class ConvNeXt(Backbone):
         return [m for group in self.stage_modules()[:max(self.frozen_stages, 0)] for m in group]
 
     # -- checkpoints ------------------------------------------------------------------------------
+    @property
+    def plain_formats(self) -> tuple[str, ...]:
+        """torchvision's and timm's ``convnext_*``, for mmcls's standard layout: RGB input, 4x4 patch stem,
+        linear pointwise convs, layer scales, norms of eps 1e-6 and one output, the last stage pooled before its
+        norm (only the downsampling norms' eps differ, see the module docstring)."""
+        stem_conv, stem_norm = self.downsample_layers[0]
+        blocks = [block for stage in self.stages for block in stage]
+        norms = [stem_norm, getattr(self, f"norm{self.num_stages - 1}"), *(block.norm for block in blocks)]
+        standard = (self.out_indices == (self.num_stages - 1,) and self.gap_before_final_norm
+                    and stem_conv.in_channels == 3 and stem_conv.kernel_size == stem_conv.stride == (4, 4)
+                    and all(block.linear_pw_conv and block.gamma is not None for block in blocks)
+                    and all(norm.eps == _PLAIN_NORM_EPS for norm in norms))
+        return ("torchvision", "timm") if standard else ()
+
+    def to_plain_state(self, state: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
+        """This module's tensors in torchvision's or timm's layout (the inverse of ``convert_plain_state``)."""
+        return dict(self._own_tensor(key, value, fmt) for key, value in state.items())
+
+    def _own_tensor(self, key: str, value: torch.Tensor, fmt: str) -> tuple[str, torch.Tensor]:
+        timm = fmt == "timm"
+        last_norm = f"norm{self.num_stages - 1}."
+        if key.startswith(last_norm):
+            return ("head.norm." if timm else "classifier.0.") + key[len(last_norm):], value
+        match = re.fullmatch(r"downsample_layers\.(\d+)\.(.+)", key)
+        if match:
+            index, rest = int(match.group(1)), match.group(2)
+            if timm:
+                return (f"stages.{index}.downsample.{rest}" if index else f"stem.{rest}"), value
+            return f"features.{2 * index}.{rest}", value
+        stage, block, inner = re.fullmatch(r"stages\.(\d+)\.(\d+)\.(.+)", key).groups()
+        prefix = f"stages.{stage}.blocks.{block}." if timm else f"features.{2 * int(stage) + 1}.{block}."
+        if inner == "gamma":
+            return (prefix + "gamma", value) if timm else (prefix + "layer_scale", value.reshape(-1, 1, 1))
+        layer, _, param = inner.rpartition(".")
+        return prefix + _PLAIN_BLOCK[fmt][layer] + "." + param, value
+
     def convert_mmcls_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """mmcls's keys are this module's; the torchvision layout (minim's earlier ConvNeXt checkpoints)
         is converted."""
         return self.convert_plain_state(state)
 
     def convert_plain_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """torchvision ``convnext_*`` tensors (``features.*``, ``classifier.0``) in this module's layout."""
-        if not any(key.startswith("features.") for key in state):
-            return state
-        return dict(self._torchvision_tensor(key, value) for key, value in state.items())
+        """torchvision ``convnext_*`` tensors (``features.*``, ``classifier.0``) or timm's (``stem.*``,
+        ``stages.*.blocks.*``, ``head.norm``) in this module's layout."""
+        if any(key.startswith("features.") for key in state):
+            return dict(self._torchvision_tensor(key, value) for key, value in state.items())
+        if any(key.startswith("stem.") for key in state):
+            return dict(self._timm_tensor(key, value) for key, value in state.items())
+        return state
 
     def _torchvision_tensor(self, key: str, value: torch.Tensor) -> tuple[str, torch.Tensor]:
         if key.startswith("classifier.0."):
@@ -206,6 +255,22 @@ class ConvNeXt(Backbone):
             return prefix + "gamma", value.reshape(-1)
         layer, _, param = inner.rpartition(".")
         return prefix + _TORCHVISION_BLOCK.get(layer, layer) + "." + param, value
+
+    def _timm_tensor(self, key: str, value: torch.Tensor) -> tuple[str, torch.Tensor]:
+        if key.startswith("head.norm."):
+            return f"norm{self.num_stages - 1}." + key[len("head.norm."):], value
+        if key.startswith("stem."):
+            return "downsample_layers.0." + key[len("stem."):], value
+        match = re.fullmatch(r"stages\.(\d+)\.(downsample|blocks)\.(.+)", key)
+        if match is None:
+            return key, value
+        stage, part, rest = match.groups()
+        if part == "downsample":
+            return f"downsample_layers.{stage}.{rest}", value
+        block, _, inner = rest.partition(".")
+        layer, _, param = inner.rpartition(".")
+        own = f"{_TIMM_BLOCK[layer]}.{param}" if layer else inner  # ``gamma`` keeps its name
+        return f"stages.{stage}.{block}.{own}", value
 
 
 __all__ = ["ConvNeXt", "ConvNeXtBlock"]

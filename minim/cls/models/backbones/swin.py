@@ -4,7 +4,9 @@ minim's own implementation (torchvision's Swin shifts and pads small maps differ
 ``out_indices``/``out_after_downsample``/absolute position embedding), so mmcls checkpoints load
 unchanged.  torchvision's ``swin_t/s/b`` checkpoints (and minim's older checkpoints in that layout)
 are converted: renamed, with the patch-merging channels reordered from torchvision's
-``(dw, dh, c)`` concatenation to the ``(c, dh, dw)`` order of mmcls's ``nn.Unfold``.
+``(dw, dh, c)`` concatenation to the ``(c, dh, dw)`` order of mmcls's ``nn.Unfold``; so are timm's
+(whose merging order is torchvision's), and both ways back (``minim run cls convert --to
+torchvision|timm``, see ``plain_formats`` for the layouts that have a plain counterpart).
 
 The building blocks here (patch embedding and merging, shifted windows, FFN, stages and the
 backbone skeleton) are shared with :mod:`.swin_v2`.
@@ -373,6 +375,7 @@ class SwinTransformer(Backbone):
 
     type_name = "SwinTransformer"
     head_layers = ("head",)
+    plain_head_layers = {"timm": ("head.fc",)}
     archs = _SWIN_ARCHS
     arch_keys = {"embed_dims", "depths", "num_heads"}
     merge_first = False
@@ -512,47 +515,162 @@ class SwinTransformer(Backbone):
                 for key, value in state.items() if "attn_mask" not in key}
 
     def convert_plain_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """torchvision ``swin_*`` tensors (``features.*``, ``norm``; ``head`` goes to the head) in this layout."""
-        if not any(key.startswith("features.") for key in state):
-            return state
-        converted = {}
-        for key, value in state.items():
-            converted.update(self._torchvision_tensors(key, value))
-        return converted
+        """torchvision ``swin_*`` tensors (``features.*``, ``norm``; ``head`` goes to the head) or timm's
+        (``layers.*``, ``norm``; ``head.fc`` goes to the head) in this layout; the index (and v2 coordinate)
+        buffers timm does not save are this module's."""
+        if any(key.startswith("features.") for key in state):
+            return _converted(state, self._torchvision_tensors)
+        if any(key.startswith("layers.") for key in state):
+            own = {key: value for key, value in self.state_dict().items() if key.endswith(DERIVED_BUFFERS)}
+            return {**own, **_converted(state, self._timm_tensors)}
+        return state
 
     def _torchvision_tensors(self, key: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
         match = re.fullmatch(r"features\.(\d+)\.(.+)", key)
         if match is None:
-            last = f"norm{self.num_layers - 1}."
-            return {(last + key[len("norm."):] if key.startswith("norm.") else key): value}
+            return self._final_norm(key, value)
         feature, rest = int(match.group(1)), match.group(2)
         if feature == 0:
-            return {"patch_embed." + {"0": "projection", "2": "norm"}[rest[0]] + rest[1:]: value}
+            return {"patch_embed." + _TORCHVISION_PATCH_EMBED[rest[0]] + rest[1:]: value}
         if feature % 2 == 0:
-            return self._torchvision_merging(feature // 2, rest, value)
+            return self._plain_merging(feature // 2, rest, value)
         block, _, inner = rest.partition(".")
-        prefix = f"stages.{(feature - 1) // 2}.blocks.{block}."
         if inner.endswith("relative_position_index"):
             tokens = int(round(value.numel() ** 0.5))
             value = value.reshape(tokens, tokens)
-        for tv_name, own_name in _TORCHVISION_BLOCK_NAMES:
-            if inner.startswith(tv_name):
-                inner = own_name + inner[len(tv_name):]
-                break
-        return {prefix + inner: value}
+        return {f"stages.{(feature - 1) // 2}.blocks.{block}." + _renamed(inner, _TORCHVISION_BLOCK_NAMES): value}
 
-    def _torchvision_merging(self, merge: int, rest: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
-        """torchvision's ``merge``-th patch merging (after its stage ``merge - 1``), channels reordered."""
-        stage = self.stages[merge] if self.merge_first else self.stages[merge - 1]
-        path = f"stages.{merge if self.merge_first else merge - 1}.downsample."
+    def _timm_tensors(self, key: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
+        if key.startswith("patch_embed.proj."):
+            return {"patch_embed.projection." + key[len("patch_embed.proj."):]: value}
+        match = re.fullmatch(r"layers\.(\d+)\.(downsample|blocks)\.(.+)", key)
+        if match is None:
+            return self._final_norm(key, value)
+        stage, part, rest = match.groups()
+        if part == "downsample":
+            return self._plain_merging(int(stage), rest, value)
+        block, _, inner = rest.partition(".")
+        return {f"stages.{stage}.blocks.{block}." + _renamed(inner, _TIMM_BLOCK_NAMES): value}
+
+    def _final_norm(self, key: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
+        last = f"norm{self.num_layers - 1}."
+        return {(last + key[len("norm."):] if key.startswith("norm.") else key): value}
+
+    def _plain_merging(self, merge: int, rest: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The plain model's ``merge``-th patch merging (v1: after its stage ``merge - 1``; v2: opening stage
+        ``merge``), channels reordered."""
+        stage = merge if self.merge_first else merge - 1
         if rest.startswith("reduction."):
             value = value[:, unfold_order(value.shape[1] // 4, value.device)]
-        elif not stage.downsample.post_norm:
+        elif not self.stages[stage].downsample.post_norm:
             value = value[unfold_order(value.shape[0] // 4, value.device)]
-        return {path + rest: value}
+        return {f"stages.{stage}.downsample.{rest}": value}
+
+    @property
+    def plain_formats(self) -> tuple[str, ...]:
+        """torchvision's ``swin_*`` (``swin_v2_*`` for v2) for the layout it has: RGB input, no absolute position
+        embedding, one window size, ``qkv`` biases and the default scale, FFN ratio 4, layer norms of eps 1e-5, one
+        output (the last stage) and ``pad_small_map=False`` (torchvision never shifts a map no larger than its
+        window). Square inputs compute the same; on a non-square one, a stage whose shorter side fits a window
+        but whose longer side does not is shifted along the longer side by torchvision only.
+
+        timm's ``swin_*`` (``swinv2_*``) too where ``img_size``, the one input size a timm model takes, gives
+        every stage a map of whole windows: timm shifts before padding to whole windows, and shrinks a window
+        larger than the map, where mmcls pads first."""
+        if not self._plain_layout():
+            return ()
+        return ("torchvision", "timm") if self._whole_windows() else ("torchvision",)
+
+    def _plain_layout(self) -> bool:
+        attentions = [m for m in self.modules() if isinstance(m, ShiftWindowMSA)]
+        hidden_layers = [m.layers[0][0] for m in self.modules() if isinstance(m, FFN)]
+        last_norm = getattr(self, f"norm{self.num_layers - 1}", None)
+        return (self.patch_embed.projection.in_channels == 3 and not self.use_abs_pos_embed
+                and not self.pad_small_map and self.out_indices == (self.num_layers - 1,)
+                and isinstance(last_norm, nn.LayerNorm) and len({a.window_size for a in attentions}) == 1
+                and all(self._plain_attention(a.w_msa) for a in attentions)
+                and all(layer.out_features == 4 * layer.in_features for layer in hidden_layers)
+                and all(m.eps == _PLAIN_NORM_EPS for m in self.modules() if isinstance(m, nn.LayerNorm)))
+
+    @staticmethod
+    def _plain_attention(attn: WindowSelfAttention) -> bool:
+        return attn.qkv.bias is not None and attn.scale == (attn.qkv.in_features // attn.num_heads) ** -0.5
+
+    def _whole_windows(self) -> bool:
+        """Whether every stage's map at ``img_size`` is whole windows, both sides above one window or both one."""
+        window = self.stages[0].blocks[0].attn.window_size
+        if any(side % self.patch_embed.patch_size for side in self.img_size):
+            return False
+        sides = self.patch_resolution
+        for _ in self.stages:
+            if any(side % window for side in sides) or (min(sides) == window < max(sides)):
+                return False
+            sides = tuple(-(-side // 2) for side in sides)
+        return True
+
+    def to_plain_state(self, state: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
+        """This module's tensors in torchvision's or timm's layout (the inverse of ``convert_plain_state``)."""
+        return _converted(state, lambda key, value: self._own_tensors(key, value, fmt))
+
+    def _own_tensors(self, key: str, value: torch.Tensor, fmt: str) -> dict[str, torch.Tensor]:
+        timm = fmt == "timm"
+        last = f"norm{self.num_layers - 1}."
+        if key.startswith(last):
+            return {"norm." + key[len(last):]: value}
+        if key.startswith("patch_embed."):
+            layer, _, param = key[len("patch_embed."):].partition(".")
+            if timm:
+                return {f"patch_embed.{'proj' if layer == 'projection' else layer}.{param}": value}
+            return {f"features.0.{_OWN_PATCH_EMBED[layer]}.{param}": value}
+        stage, part, rest = re.fullmatch(r"stages\.(\d+)\.(blocks|downsample)\.(.+)", key).groups()
+        if part == "downsample":
+            return self._own_merging(int(stage), rest, value, fmt)
+        block, _, inner = rest.partition(".")
+        if timm:
+            if inner.endswith(DERIVED_BUFFERS):  # timm computes them, without saving
+                return {}
+            return {f"layers.{stage}.blocks.{block}." + _renamed(inner, _OWN_TIMM_BLOCK_NAMES): value}
+        if inner.endswith("relative_position_index"):
+            value = value.flatten()
+        return {f"features.{2 * int(stage) + 1}.{block}." + _renamed(inner, _OWN_TORCHVISION_BLOCK_NAMES): value}
+
+    def _own_merging(self, stage: int, rest: str, value: torch.Tensor, fmt: str) -> dict[str, torch.Tensor]:
+        """Stage ``stage``'s patch merging as the plain model's, its channels in that model's order."""
+        merge = stage if self.merge_first else stage + 1
+        if rest.startswith("reduction."):
+            value = value[:, torch.argsort(unfold_order(value.shape[1] // 4, value.device))]
+        elif not self.stages[stage].downsample.post_norm:
+            value = value[torch.argsort(unfold_order(value.shape[0] // 4, value.device))]
+        return {(f"layers.{merge}.downsample." if fmt == "timm" else f"features.{2 * merge}.") + rest: value}
 
 
+def _converted(state: dict[str, torch.Tensor], convert) -> dict[str, torch.Tensor]:
+    """The union of ``convert(key, value)`` (a dict of zero or more tensors) over ``state``."""
+    converted = {}
+    for key, value in state.items():
+        converted.update(convert(key, value))
+    return converted
+
+
+def _renamed(key: str, names: Sequence[tuple[str, str]]) -> str:
+    """``key`` with the first of the ``(old, new)`` prefixes it starts with replaced."""
+    for old, new in names:
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+#: (plain prefix, own prefix) of a block's layers
 _TORCHVISION_BLOCK_NAMES = (("attn.", "attn.w_msa."), ("mlp.0.", "ffn.layers.0.0."), ("mlp.3.", "ffn.layers.1."))
+_TIMM_BLOCK_NAMES = (("attn.", "attn.w_msa."), ("mlp.fc1.", "ffn.layers.0.0."), ("mlp.fc2.", "ffn.layers.1."))
+_OWN_TORCHVISION_BLOCK_NAMES = tuple((own, plain) for plain, own in _TORCHVISION_BLOCK_NAMES)
+_OWN_TIMM_BLOCK_NAMES = tuple((own, plain) for plain, own in _TIMM_BLOCK_NAMES)
+_TORCHVISION_PATCH_EMBED = {"0": "projection", "2": "norm"}
+_OWN_PATCH_EMBED = {own: plain for plain, own in _TORCHVISION_PATCH_EMBED.items()}
+#: eps of torchvision's and timm's Swin layer norms
+_PLAIN_NORM_EPS = 1e-5
+#: buffers computed from the config (timm neither saves nor loads them)
+DERIVED_BUFFERS = ("relative_coords_table", "relative_position_index")
 
 
 def unfold_order(channels: int, device=None) -> torch.Tensor:

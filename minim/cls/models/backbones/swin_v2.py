@@ -2,7 +2,8 @@
 log-spaced continuous position bias) with mmcls's module names, so its checkpoints load unchanged.
 
 Built on the Swin v1 pieces of :mod:`.swin`.  torchvision's ``swin_v2_*`` checkpoints are converted
-too (renamed, merged channels reordered, the ``qkv`` bias split into ``q_bias``/``v_bias``).
+too (renamed, merged channels reordered, the ``qkv`` bias split into ``q_bias``/``v_bias``), and so
+are timm's ``swinv2_*``; both ways back with ``minim run cls convert --to torchvision|timm``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from timm.layers import DropPath
 from torch import nn
 
 from minim.cls.models.backbones.swin import (
-    DEFAULT_NORM_CFG, FFN, PatchMerging, ShiftWindowMSA, SwinTransformer, WindowSelfAttention, reject_unknown,
+    DEFAULT_NORM_CFG, DERIVED_BUFFERS, FFN, PatchMerging, ShiftWindowMSA, SwinTransformer, WindowSelfAttention,
+    reject_unknown,
 )
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
@@ -39,8 +41,6 @@ _SWIN_V2_ARCHS = {
 _POST_NORM_MERGING = {"downsample_cfg": {"is_post_norm": True}}
 #: upper bound of the learned attention temperature (its log is clamped to log(1 / 0.01))
 _MAX_LOGIT_SCALE = math.log(100.0)
-#: buffers mmcls rebuilds from the config instead of loading them
-_DERIVED_BUFFERS = ("relative_coords_table", "relative_position_index")
 
 
 def log_spaced_coords(window: int, pretrained_window: int) -> torch.Tensor:
@@ -183,9 +183,37 @@ class SwinTransformerV2(SwinTransformer):
             return self.convert_plain_state(state)
         converted = dict(state)
         for key, own in self.state_dict().items():
-            if key.endswith(_DERIVED_BUFFERS) and (key not in state or state[key].shape != own.shape):
+            if key.endswith(DERIVED_BUFFERS) and (key not in state or state[key].shape != own.shape):
                 converted[key] = own
         return converted
+
+    def _plain_layout(self) -> bool:
+        """v1's conditions, with post-norm patch merging and no extra block norms (the plain v2 models have
+        neither choice). timm builds the coordinate tables from its own ``window_size`` and
+        ``pretrained_window_sizes``, which must be the config's (torchvision loads them)."""
+        return (super()._plain_layout()
+                and all(stage.downsample is None or stage.downsample.post_norm for stage in self.stages)
+                and all(block.norm3 is None for stage in self.stages for block in stage.blocks))
+
+    @staticmethod
+    def _plain_attention(attn: WindowSelfAttention) -> bool:
+        return attn.q_bias is not None
+
+    def to_plain_state(self, state: dict[str, torch.Tensor], fmt: str) -> dict[str, torch.Tensor]:
+        """v1's conversion; for torchvision each ``q_bias``/``v_bias`` pair becomes one ``qkv`` bias whose key
+        part is zero (torchvision zeroes that part in its forward; timm keeps the pair)."""
+        if fmt == "timm":
+            return super().to_plain_state(state, fmt)
+        merged = {}
+        for key, value in state.items():
+            if key.endswith("w_msa.v_bias"):
+                continue
+            if key.endswith("w_msa.q_bias"):
+                prefix = key[: -len("q_bias")]
+                v_bias = state[prefix + "v_bias"]
+                key, value = prefix + "qkv.bias", torch.cat((value, torch.zeros_like(v_bias), v_bias))
+            merged[key] = value
+        return super().to_plain_state(merged, fmt)
 
     def _torchvision_tensors(self, key: str, value: torch.Tensor) -> dict[str, torch.Tensor]:
         converted = super()._torchvision_tensors(key, value)
