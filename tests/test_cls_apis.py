@@ -40,10 +40,16 @@ def test_init_model_without_class_names_warns(trained, tmp_path):
     config, checkpoint, _ = trained
     bare = tmp_path / "bare.pth"
     torch.save(torch.load(checkpoint, weights_only=True)["state_dict"], bare)
-    with pytest.warns(UserWarning, match="class_<i>"):
+    from minim.cls.apis.inference import ClassNamesWarning
+    from minim.cls.apis.test import test_checkpoint
+    from minim.config import load_config
+
+    with pytest.warns(ClassNamesWarning, match="class_<i>"):
         model = init_model(str(config), str(bare))
     assert model.CLASSES == ["class_0", "class_1", "class_2"]
-    with pytest.warns(UserWarning, match="ImageNet names"):
+    run = test_checkpoint(load_config(config), str(bare), None, torch.device("cpu"))
+    assert run.classes == ["cat", "dog", "fox"] and run.warnings == []  # the test set's names make it moot
+    with pytest.warns(ClassNamesWarning, match="ImageNet names"):
         big = init_model(str(config), options={"model.head.num_classes": 1000})
     assert len(big.CLASSES) == 1000 and big.CLASSES[0].startswith("tench")
 

@@ -14,6 +14,7 @@ import torch
 import torchvision
 
 from minim.cls.checkpoint import (
+    SkippedTensorsWarning,
     load_checkpoint,
     load_prefixed_checkpoint,
     read_checkpoint,
@@ -185,8 +186,9 @@ def test_torchvision_checkpoint_fine_tunes_to_ten_classes(torchvision_resnet18_f
         warnings.simplefilter("always")
         assert load_checkpoint(model, torchvision_resnet18_file) == {}
     messages = [str(w.message) for w in caught]
-    assert len(messages) == 1
+    assert len(messages) == 1 and caught[0].category is SkippedTensorsWarning
     assert "head.fc.weight" in messages[0] and "head.fc.bias" in messages[0] and "[1000, 512]" in messages[0]
+    assert caught[0].message.shapes.startswith("head.fc.weight (checkpoint [1000, 512], model [10, 512])")
     reference = torch.load(torchvision_resnet18_file, weights_only=True)
     assert torch.equal(model.backbone.conv1.weight, reference["conv1.weight"])
     assert torch.equal(model.head.fc.weight, head_before)
@@ -464,3 +466,11 @@ def test_an_mmcls_mobilenet_v2_checkpoint_loads_into_torchvision_backbone_too(tm
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model.head(model.extract_feat(images)), reference(images))
+
+
+def test_a_checkpoint_for_the_index_must_fit_the_config_head_and_all(torchvision_resnet18_file):
+    from minim.cls.analysis.index_entry import _load_exactly
+
+    with pytest.raises(CheckpointError, match=r"tensor shapes differ: head.fc.weight \(checkpoint \[1000, 512\], "
+                                              r"model \[10, 512\]\)"):
+        _load_exactly(resnet18(num_classes=10), Path(torchvision_resnet18_file))

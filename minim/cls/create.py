@@ -17,9 +17,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import types
+import warnings
 from typing import Any, Sequence
 
-from minim.errors import NotFoundError, UsageError
+from minim.errors import ConfigError, NotFoundError, UsageError
+from minim.index import load_index
 
 CODEBASE = "cls"
 
@@ -28,8 +30,6 @@ def list_models(pattern: str | Sequence[str] = "*", pretrained: bool = False) ->
     """Sorted names of the index's models that ``create_model`` can build (those with a config), matching
     the fnmatch ``pattern`` (or any of several; case-insensitive); ``pretrained=True``: only those with
     published weights. The index is minim's built-in one plus ``MINIM_INDEX_PATH``."""
-    from minim.index import load_index
-
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     found = [entry.name for entry in load_index(CODEBASE).models
              if entry.config_path is not None and (entry.weights is not None or not pretrained)
@@ -48,10 +48,12 @@ def create_model(name_or_config: Any, pretrained: bool | str | os.PathLike = Fal
     of the backbone (``drop_path_rate=0.1``, ``img_size=384``, ...); ``options``: any config keys
     (``{'model.head.topk': (1,)}``).
     """
-    import warnings
-
-    from minim.cls.apis.inference import init_model
-    from minim.cls.plan.config import load_cls_config, weights_path
+    from minim.cls.apis.inference import ClassNamesWarning, init_model  # lazy: torch (minim.cls imports this module)
+    from minim.cls.checkpoint import SkippedTensorsWarning  # lazy: torch (minim.cls imports this module)
+    from minim.cls.plan.config import (  # lazy: numpy; importing minim.cls imports this module
+        load_cls_config,
+        weights_path,
+    )
 
     cfg, entry = load_cls_config(name_or_config, options)
     if "model" not in cfg:
@@ -65,8 +67,8 @@ def create_model(name_or_config: Any, pretrained: bool | str | os.PathLike = Fal
     checkpoint = _checkpoint(name_or_config, pretrained, entry, weights_path)
     with warnings.catch_warnings():
         if num_classes is not None:  # the new head keeps fresh weights: what was asked for
-            warnings.filterwarnings("ignore", message=".*skipped tensors whose shape differs")
-        warnings.filterwarnings("ignore", message="class names are not saved")
+            warnings.filterwarnings("ignore", category=SkippedTensorsWarning)
+        warnings.filterwarnings("ignore", category=ClassNamesWarning)
         model = init_model(cfg, checkpoint, device=device, strict=num_classes is None)
     model.pretrained_cfg = pretrained_cfg(model, entry, checkpoint)
     model.preprocess = types.MethodType(_preprocess, model)
@@ -88,8 +90,11 @@ def _checkpoint(name: Any, pretrained: Any, entry, weights_path) -> str | None:
 
 def pretrained_cfg(model, entry=None, checkpoint: str | None = None) -> dict[str, Any]:
     """timm's data-config keys for ``model`` (from ``init_model``) from its config's test pipeline."""
-    from minim.cls.analysis.export_metadata import describe_model, pipeline_output_size, test_pipeline_steps
-    from minim.errors import ConfigError
+    from minim.cls.analysis.export_metadata import (  # lazy: torch; importing minim.cls imports this module
+        describe_model,
+        pipeline_output_size,
+        test_pipeline_steps,
+    )
 
     data: dict[str, Any] = {"architecture": entry.name if entry is not None else None,
                             "url": entry.weights.url if entry is not None and entry.weights else checkpoint,
@@ -125,9 +130,9 @@ def _crop_pct(resize: Any, crop: Any) -> float:
 
 def _preprocess(model, img, bgr: bool = True):
     """``model.preprocess(img, bgr=True)``: a ``(1, 3, H, W)`` batch on the model's device."""
-    import numpy as np
+    import numpy as np  # lazy: numpy; importing minim.cls imports this module
 
-    from minim.cls.apis.inference import preprocessor
+    from minim.cls.apis.inference import preprocessor  # lazy: torch; importing minim.cls imports this module
 
     if hasattr(img, "convert") and hasattr(img, "size"):  # a PIL image
         img, bgr = np.asarray(img.convert("RGB")), False

@@ -15,12 +15,21 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from minim.atomic import write_text_atomic
+from minim.cls.analysis.complexity import count_complexity
+from minim.cls.analysis.publish import best_number, checkpoint_format, hub_hash
+from minim.cls.checkpoint import SkippedTensorsWarning, load_checkpoint, read_checkpoint
+from minim.cls.models import build_classifier
+from minim.codebases import get_codebase
 from minim.errors import CheckpointError, ChecksumError, ConfigError, ModelIndexError, UsageError
+from minim.index.configs import load_config_arg
+from minim.index.loader import read_index_file
 from minim.index.schema import NAME_PATTERN, parse_entry
+from minim.net.verify import file_sha256
 
 CODEBASE = "cls"
 CONFIG_FOLDER = "configs"
@@ -78,8 +87,6 @@ def metadata_from_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 def is_best_checkpoint(meta: Mapping[str, Any]) -> bool:
     """Whether the checkpoint was saved at the run's best evaluation (``hook_msgs.best_number``, or the
     ``_epoch_N`` / ``_iter_N`` of ``best_ckpt``, equals its epoch or iteration)."""
-    from minim.cls.analysis.publish import best_number
-
     number = best_number(meta.get("hook_msgs") or {})
     return number is not None and number in (meta.get("epoch"), meta.get("iter"))
 
@@ -120,8 +127,6 @@ def build_entry(*, name: str, config: str, url: str, sha256: str, size: int | No
 
 def check_hash_in_name(file_name: str, sha256: str, what: str) -> None:
     """A hash in ``file_name`` (torch.hub style) must start the file's sha256."""
-    from minim.cls.analysis.publish import hub_hash
-
     prefix = hub_hash(file_name)
     if prefix and not sha256.startswith(prefix):
         raise ChecksumError(f"{what} {file_name} carries the hash {prefix} but the file's sha256 is {sha256[:8]}...",
@@ -173,13 +178,6 @@ def entry_for_checkpoint(config: Any, checkpoint: str | os.PathLike, name: str, 
     The checkpoint must load into the model (strictly); parameters and FLOPs are measured at the
     test-time size (``size``, else the test pipeline's, else 224).
     """
-    from minim.cls.analysis.complexity import count_complexity
-    from minim.cls.analysis.publish import checkpoint_format
-    from minim.net.verify import file_sha256
-    from minim.cls.checkpoint import read_checkpoint
-    from minim.cls.models import build_classifier
-    from minim.index.configs import load_config_arg
-
     check_name(name)
     path = Path(checkpoint)
     cfg = load_config_arg(CODEBASE, config, list(cfg_options))
@@ -210,17 +208,13 @@ def entry_for_checkpoint(config: Any, checkpoint: str | os.PathLike, name: str, 
 
 def _load_exactly(model, path: Path) -> dict:
     """Load ``path`` into ``model``; unlike fine-tuning, a head of another size is an error here."""
-    import warnings
-
-    from minim.cls.checkpoint import load_checkpoint
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         meta = load_checkpoint(model, path)
-    skipped = [str(w.message) for w in caught if "skipped tensors" in str(w.message)]
+    skipped = [w.message for w in caught if issubclass(w.category, SkippedTensorsWarning)]
     if skipped:
         raise CheckpointError(f"checkpoint {path.name} does not fit the config's model: tensor shapes differ: "
-                              f"{skipped[0].rsplit('): ', 1)[-1]}",
+                              f"{skipped[0].shapes}",
                               hint="set model.head.num_classes to the checkpoint's class count")
     return meta
 
@@ -240,8 +234,6 @@ def read_private_index(index_file: Path) -> dict[str, Any]:
     """The JSON of an index file (a new empty ``cls`` index when it does not exist yet)."""
     if not index_file.exists():
         return {"codebase": CODEBASE, "models": []}
-    from minim.index.loader import read_index_file
-
     codebase, _entries = read_index_file(index_file)  # validates every entry
     if codebase != CODEBASE:
         raise ModelIndexError(f"{index_file}: an index of codebase {codebase!r}, not {CODEBASE!r}")
@@ -298,7 +290,4 @@ def _remove_old_config(old: Path, new: Path) -> None:
 
 
 def _builtin_entries():
-    from minim.codebases import get_codebase
-    from minim.index.loader import read_index_file
-
     return read_index_file(get_codebase(CODEBASE).index_file(), CODEBASE)[1]

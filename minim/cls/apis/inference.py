@@ -12,9 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from minim.atomic import atomic_output
+from minim.cls.apis.exported import ExportedModel, exported_kind, load_exported
+from minim.cls.checkpoint import load_checkpoint
+from minim.cls.datasets.imagenet_classes import imagenet_table
+from minim.cls.datasets.pipelines.compose import Compose
+from minim.cls.datasets.pipelines.loading import read_image, results_from_array
+from minim.cls.engine.device import resolve_device
+from minim.cls.models import build_classifier, num_classes_of
+from minim.cls.plan.config import load_cls_config, weights_path
 from minim.errors import ConfigError, MinimError
+from minim.plotting import import_matplotlib
+
+
+class ClassNamesWarning(UserWarning):
+    """The checkpoint holds no class names: the model was given ImageNet's or ``class_<i>`` names."""
 
 
 def class_names_for(meta: dict | None, num_classes: int) -> tuple[list[str], bool]:
@@ -29,8 +44,6 @@ def class_names_for(meta: dict | None, num_classes: int) -> tuple[list[str], boo
     if classes:
         return list(classes), True
     if num_classes == 1000:
-        from minim.cls.datasets.imagenet_classes import imagenet_table
-
         return list(imagenet_table()[1]), False
     return [f"class_{i}" for i in range(num_classes)], False
 
@@ -48,13 +61,6 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
     itself: it comes back as an :class:`~minim.cls.apis.exported.ExportedModel` that
     :func:`inference_model` runs (no ``checkpoint`` or ``options`` then).
     """
-    import torch
-
-    from minim.cls.apis.exported import exported_kind, load_exported
-    from minim.cls.engine.device import resolve_device
-    from minim.cls.models import build_classifier, num_classes_of
-    from minim.cls.plan.config import load_cls_config, weights_path
-
     if exported_kind(config) is not None:
         if checkpoint is not None or options:
             raise ConfigError(f"{config} is an exported model with its own weights and preprocessing: "
@@ -68,15 +74,13 @@ def init_model(config, checkpoint: str | None = None, device: Any = "cpu", optio
     model = build_classifier(cfg.model)
     meta = None
     if checkpoint is not None:
-        from minim.cls.checkpoint import load_checkpoint
-
         meta = load_checkpoint(model, weights_path(checkpoint), map_location="cpu", skip_mismatched_head=not strict)
     num_classes = num_classes_of(model)
     classes, found = class_names_for(meta, num_classes)
     if not found:
         what = "ImageNet names" if num_classes == 1000 else "class_<i> names"
         source = "the checkpoint's meta" if checkpoint is not None else "a checkpoint (none given)"
-        warnings.warn(f"class names are not saved in {source}; using {what}", stacklevel=2)
+        warnings.warn(ClassNamesWarning(f"class names are not saved in {source}; using {what}"), stacklevel=2)
     model.CLASSES = classes
     model.classes_from_checkpoint = found
     model.cfg = cfg
@@ -109,8 +113,6 @@ class _Preprocessor:
     """A test pipeline (a config's, or an exported model's copy) for files and for arrays."""
 
     def __init__(self, steps: list):
-        from minim.cls.datasets.pipelines.compose import Compose
-
         loads = [i for i, s in enumerate(steps) if isinstance(s, dict) and s.get("type") == "LoadImageFromFile"]
         file_steps = steps if loads else [dict(type="LoadImageFromFile")] + steps
         array_steps = [s for i, s in enumerate(steps) if i not in loads]
@@ -122,8 +124,6 @@ class _Preprocessor:
 
     def __call__(self, img, bgr: bool = True):
         if isinstance(img, np.ndarray):
-            from minim.cls.datasets.pipelines.loading import results_from_array
-
             _check_array(img)
             if self.color_type == "color" and (img.ndim == 2 or img.shape[2] == 1):
                 img = np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2)  # grayscale, as a file would load
@@ -171,18 +171,12 @@ def inference_model(model, img, bgr: bool = True) -> dict[str, Any]:
     Returns ``{'pred_label': int, 'pred_score': float, 'pred_class': str, 'scores': list[float]}``.
     Many files: :func:`minim.cls.apis.batch_inference.inference_files` classifies them in batches.
     """
-    from minim.cls.apis.exported import ExportedModel
-
     tensor = model.preprocess(img, bgr=bgr) if isinstance(model, ExportedModel) else preprocessor(model)(img, bgr=bgr)
     return result_of(model, batch_scores(model, tensor.unsqueeze(0))[0])
 
 
 def batch_scores(model, batch):
     """Softmax scores (``N x classes`` float tensor on the CPU) of a preprocessed ``N x C x H x W`` batch."""
-    import torch
-
-    from minim.cls.apis.exported import ExportedModel
-
     if isinstance(model, ExportedModel):
         return model.batch_scores(batch)
     device = next(model.parameters()).device
@@ -207,8 +201,6 @@ def load_rgb(img, bgr: bool = True) -> np.ndarray:
         if array.shape[2] == 1:
             array = np.repeat(array, 3, axis=2)
         return np.ascontiguousarray(array[:, :, ::-1] if bgr else array)
-    from minim.cls.datasets.pipelines.loading import read_image
-
     # the decoding the model sees: EXIF orientation applied, 16-bit grayscale scaled to 8 bits
     return np.ascontiguousarray(read_image(Path(img).expanduser(), "color").permute(1, 2, 0).numpy())
 
@@ -221,14 +213,12 @@ def show_result_pyplot(model, img, result: dict, fig_size=(15, 10), title: str =
     figure is saved as a PNG instead and no window opens; the path is returned. Needs matplotlib
     (``pip install 'minim[plot]'``).
     """
-    from minim.plotting import import_matplotlib
-
     import_matplotlib()
     rgb = load_rgb(img, bgr=bgr)
     lines = [f"{key}: {result[key]:.4f}" if isinstance(result[key], float) else f"{key}: {result[key]}"
              for key in ("pred_label", "pred_score", "pred_class") if key in result]
     if out_file is not None:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # lazy: optional package (minim[plot])
 
         figure = Figure(figsize=fig_size)
         _draw(figure.add_subplot(), rgb, lines, title)
@@ -236,7 +226,7 @@ def show_result_pyplot(model, img, result: dict, fig_size=(15, 10), title: str =
         with atomic_output(out, suffix=".png") as tmp:
             figure.savefig(tmp, format="png", bbox_inches="tight")
         return str(out)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: optional package (minim[plot])
 
     figure = plt.figure(figsize=fig_size)
     _draw(figure.add_subplot(), rgb, lines, title)
@@ -264,8 +254,6 @@ def annotate_image(img, result: dict, out_file: str | Path, min_side: int = 256,
 
     Small images are enlarged (nearest neighbour) to at least ``min_side`` pixels so the text fits.
     """
-    from PIL import Image, ImageDraw, ImageFont
-
     image = Image.fromarray(load_rgb(img, bgr=bgr))
     short = min(image.size)
     if short < min_side:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from minim.cls.apis.inference import init_model
+from minim.cls.apis.inference import ClassNamesWarning, init_model
 from minim.cls.datasets import build_dataset, compare_classes
 from minim.cls.datasets.checks import check_num_classes
 from minim.cls.engine.data import build_eval_loader
@@ -24,7 +24,8 @@ from minim.cls.plan.checkpoints import checkpoint_for
 from minim.errors import ConfigError
 
 
-def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, workers_per_gpu: int = 0, metas: list | None = None) -> np.ndarray:
+def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, workers_per_gpu: int = 0,
+               metas: list | None = None) -> np.ndarray:
     """Scores (N, C) of ``model`` in dataset order; ``data`` is a dataset or a DataLoader.
 
     ``metas``, when given, receives each sample's ``img_metas`` (file names for reports).
@@ -90,7 +91,7 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
     check_num_classes(dataset, num_classes_of(model), "test")
     classes = list(dataset.CLASSES) if dataset.CLASSES is not None else list(model.CLASSES)
     shown = [str(item.message) for item in caught  # the test set's own class names make the checkpoint's moot
-             if dataset.CLASSES is None or "class names are not saved" not in str(item.message)]
+             if dataset.CLASSES is None or not issubclass(item.category, ClassNamesWarning)]
     loader = build_eval_loader(dataset, loader_settings(cfg.data, "test"), device,
                                normalize_on_device=bool(cfg.get("normalize_on_device", True)))
     metas: list = []
