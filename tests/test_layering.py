@@ -97,3 +97,64 @@ def test_no_import_cycles_among_packages_or_cls_sub_packages():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+CLS = MINIM / "cls"
+#: where imports inside functions belong (as ``minim/cls``-relative paths or folders): the thin command layer, the
+#: codebase entry, the package entry and torch-free planning
+BOUNDARY = ("commands/", "plan/", "codebase.py", "__init__.py")
+#: optional third-party packages: imported where used, so that a missing one gives minim's error naming the extra
+OPTIONAL_PACKAGES = {"onnx", "onnxruntime", "matplotlib", "sklearn", "albumentations", "wandb", "mlflow",
+                     "tensorboard", "scipy"}
+
+
+def _function_imports(source: str) -> list[tuple[ast.stmt, str]]:
+    """``(import statement, its first source line)`` of each import inside a function of ``source``."""
+    lines = source.splitlines()
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.append((child, lines[child.lineno - 1]))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def _unexplained_lazy_imports(root: Path) -> list[str]:
+    """Imports inside functions under ``root`` that are neither at the boundary, nor of an optional package, nor
+    explained by a ``# lazy: <why>`` comment on their line."""
+    unexplained = []
+    for path in sorted(root.rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        if name in BOUNDARY or name.startswith(tuple(b for b in BOUNDARY if b.endswith("/"))):
+            continue
+        for node, line in _function_imports(path.read_text()):
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if (module or "").split(".")[0] not in OPTIONAL_PACKAGES and "# lazy:" not in line:
+                unexplained.append(f"{name}:{node.lineno}: {line.strip()}")
+    return unexplained
+
+
+def test_cls_imports_sit_at_the_top_unless_at_the_boundary_optional_or_explained():
+    assert _unexplained_lazy_imports(CLS) == []
+
+
+def test_the_lazy_import_check_flags_an_unexplained_import(tmp_path):
+    (tmp_path / "commands").mkdir()
+    (tmp_path / "commands" / "cli.py").write_text("def f():\n    import torch\n")
+    (tmp_path / "engine.py").write_text(
+        "import os\n\n\ndef f():\n    import onnx\n    import torch  # lazy: torch; a torch-free path imports this\n\n\n"
+        "class A:\n    def g(self):\n        if os.sep:\n            from minim.cls import models\n")
+    assert _unexplained_lazy_imports(tmp_path) == ["engine.py:12: from minim.cls import models"]
+
+
+def test_listing_the_cls_tools_imports_no_torch():
+    """``minim run cls --list`` (and each tool's ``--help``) imports every tool module: they stay torch-free."""
+    code = ("import sys\nfrom minim.codebases import get_codebase\ncls = get_codebase('cls')\n"
+            "for name in cls.tools:\n    cls.load_tool(name)\n"
+            "print(','.join(m for m in ('torch', 'torchvision') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

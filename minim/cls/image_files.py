@@ -17,7 +17,7 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
 def image_targets(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
     """``(file, where its annotated copy goes below --show-dir)`` per image: its path inside the folder
     given (under the folder's name when several inputs were given), or its name for a file given."""
-    from minim.cls.datasets.custom import IMG_EXTENSIONS, find_images  # the datasets' rule; loads torch
+    from minim.cls.datasets.custom import IMG_EXTENSIONS, find_images  # lazy: torch; minim train's plan imports this
 
     found: list[tuple[Path, Path]] = []
     for item in inputs:

@@ -21,6 +21,8 @@ call with the same key reads the cache.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -32,8 +34,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from minim.atomic import atomic_output
+from minim.cls.analysis.index_entry import input_size
+from minim.cls.engine.device import resolve_device, resolve_precision, synchronize
+from minim.cls.models import build_classifier
+from minim.cls.plan.config import load_cls_config
 from minim.errors import UsageError
+from minim.settings import minim_home
 
 WARMUP_RUNS = 3
 MIN_RUNS = 10
@@ -79,8 +88,6 @@ def cache_key(model: str, model_digest: str, batch_size: int, input_size: int, d
 
 def cache_file(key: dict[str, Any]) -> Path:
     """``$MINIM_HOME/benchmarks/<model>-<hash of the key>.json``."""
-    from minim.settings import minim_home
-
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key["model"])[:80]
     return minim_home() / "benchmarks" / f"{safe}-{digest}.json"
@@ -106,8 +113,6 @@ def write_cached(result: BenchmarkResult) -> Path:
 # ----------------------------------------------------------------------------- machine
 def device_name(device) -> str:
     """The GPU's name, or the CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``)."""
-    import torch
-
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     try:
@@ -122,9 +127,6 @@ def device_name(device) -> str:
 def _trim_freed_memory() -> None:
     """Hand memory freed by earlier work back to the system (glibc's ``malloc_trim``), so that the resident
     memory's growth counts this model's allocations; nothing elsewhere."""
-    import ctypes
-    import ctypes.util
-
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
@@ -170,9 +172,6 @@ class _RssPeak:
 # ----------------------------------------------------------------------------- measuring
 def model_config(name_or_config: str):
     """``(display name, cfg, input size, digest of the model dict)`` for an index name/alias or a config file."""
-    from minim.cls.analysis.index_entry import input_size
-    from minim.cls.plan.config import load_cls_config
-
     cfg, entry = load_cls_config(name_or_config)
     if "model" not in cfg:
         raise UsageError(f"{name_or_config}: config has no 'model'")
@@ -187,10 +186,6 @@ def measure(name_or_config: str, batch_size: int = 1, device: str | None = "cpu"
             min_seconds: float = MIN_SECONDS) -> BenchmarkResult:
     """Benchmark one model at one batch size (from the cache when the same key was measured before):
     ``warmup`` untimed runs, then timed runs until ``min_runs`` and ``min_seconds`` are both reached."""
-    import torch
-
-    from minim.cls.engine.device import resolve_device
-
     if batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {batch_size}")
     where = resolve_device(device)
@@ -208,11 +203,6 @@ def measure(name_or_config: str, batch_size: int = 1, device: str | None = "cpu"
 
 def _run(name: str, digest: str, cfg, size: int, batch_size: int, device, amp: bool, channels_last: bool,
          warmup: int, min_runs: int, min_seconds: float) -> BenchmarkResult:
-    import torch
-
-    from minim.cls.engine.device import resolve_precision, synchronize
-    from minim.cls.models import build_classifier
-
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     if device.type == "cuda":
         torch.cuda.empty_cache()

@@ -23,8 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
 
+from minim.atomic import atomic_output
+from minim.cls.apis.inference import _Preprocessor, preprocessor, test_pipeline_of
+from minim.cls.image_files import image_targets
 from minim.errors import MinimError, UsageError
 from minim.suggest import close_matches
 
@@ -48,8 +56,6 @@ class CamResult:
 def resolve_target_layer(model, name: str) -> str:
     """The canonical module path of ``name`` in ``model`` (negative list indices as in mmcls's vis_cam:
     ``backbone.layers.-1.ln1``); an unknown name raises a one-line error listing a few choices."""
-    from torch import nn
-
     module = model
     for part in name.split("."):
         child = module._modules.get(part)
@@ -82,8 +88,6 @@ def declared_target_layer(model) -> str | None:
 def _spatial_tensors(output, input_hw: Sequence[int]) -> list:
     """The floating-point tensors of a module's output (nested tuples/lists flattened: ViT's
     ``[patch_map, cls_token]``, HRNet's branches) that hold more than one position."""
-    import torch
-
     if isinstance(output, (tuple, list)):
         return [t for item in output for t in _spatial_tensors(item, input_hw)]
     if not isinstance(output, torch.Tensor) or not output.is_floating_point() or output.dim() not in (3, 4):
@@ -142,9 +146,6 @@ def grad_cam(model, tensor, target_layer: str | None = None, target_class: int |
 
     Without ``target_layer``, the last backbone module to finish with a spatial output the logit depends on.
     """
-    import torch
-    import torch.nn.functional as F
-
     size = tuple(tensor.shape[-2:])
     if target_layer is None:
         modules = [(f"backbone.{path}", m) for path, m in model.backbone.named_modules() if path]
@@ -207,8 +208,6 @@ def class_index(model, target_class: Any) -> int | None:
 
 def display_image(model, img) -> np.ndarray:
     """The image as the model sees it (test pipeline: resize, crop) before normalisation, H x W x 3 RGB uint8."""
-    from minim.cls.apis.inference import _Preprocessor, test_pipeline_of
-
     steps, bgr_out = [], False
     for step in test_pipeline_of(model.cfg):
         if isinstance(step, dict) and step.get("type") == "Normalize":
@@ -224,8 +223,6 @@ def display_image(model, img) -> np.ndarray:
 
 def compute_cam(model, img, target_layer: str | None = None, target_class: Any = None) -> CamResult:
     """Grad-CAM of one image (path or H x W x 3 BGR uint8 array) for ``model`` (from ``init_model``)."""
-    from minim.cls.apis.inference import preprocessor
-
     tensor = preprocessor(model)(img)
     layer = declared_target_layer(model) if target_layer is None else resolve_target_layer(model, target_layer)
     heatmap, layer, label, score = grad_cam(model, tensor, layer, class_index(model, target_class))
@@ -236,8 +233,6 @@ def compute_cam(model, img, target_layer: str | None = None, target_class: Any =
 
 def overlay(result: CamResult, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
     """The heat map (jet colours) blended over the image, H x W x 3 RGB uint8."""
-    import cv2
-
     heat = cv2.applyColorMap(np.uint8(np.round(result.heatmap * 255)), cv2.COLORMAP_JET)[:, :, ::-1]
     image = result.image
     if heat.shape[:2] != image.shape[:2]:
@@ -247,10 +242,6 @@ def overlay(result: CamResult, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
 
 def save_overlay(result: CamResult, out_file: str | Path) -> Path:
     """Write :func:`overlay` as a PNG (atomically)."""
-    from PIL import Image
-
-    from minim.atomic import atomic_output
-
     out = Path(out_file)
     with atomic_output(out, suffix=".png") as tmp:
         Image.fromarray(overlay(result)).save(tmp, format="PNG")
@@ -261,8 +252,6 @@ def cam_files(model, images: Sequence[str], out_dir: str | Path, target_layer: s
               target_class: Any = None) -> list[tuple[Path, Path, CamResult]]:
     """Grad-CAM overlays of image files and folders (searched recursively) written under ``out_dir`` as
     ``<name>_cam.png`` (at the image's path inside a folder given); ``(image, png, result)`` per image."""
-    from minim.cls.image_files import image_targets
-
     written = []
     for file, target in image_targets(images):
         result = compute_cam(model, str(file), target_layer, target_class)

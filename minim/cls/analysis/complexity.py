@@ -13,7 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from minim.errors import BuildError, UsageError
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from minim.cls.models import build_classifier
+from minim.errors import BuildError, ConfigError, UsageError
+from minim.index.configs import load_config_arg
 
 
 @dataclass
@@ -43,9 +48,6 @@ def input_shape(shape: Sequence[int] | None, channels: int = 3) -> tuple[int, in
 
 def count_complexity(model, shape: tuple[int, ...]) -> Complexity:
     """FLOPs and parameters of ``model`` on one ``shape`` (C, H, W) input (eval mode, no gradient)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
     was_training = model.training
     model.eval()
     try:
@@ -69,10 +71,6 @@ def count_complexity(model, shape: tuple[int, ...]) -> Complexity:
 
 def config_complexity(config: Any, shape: Sequence[int] | None = None, cfg_options: Sequence[str] = ()) -> Complexity:
     """:func:`count_complexity` of the classifier a config (file or index name) describes, random weights."""
-    from minim.cls.models import build_classifier
-    from minim.errors import ConfigError
-    from minim.index.configs import load_config_arg
-
     cfg = load_config_arg("cls", config, list(cfg_options))
     if "model" not in cfg:
         raise ConfigError(f"{getattr(cfg, 'filename', None) or config}: config has no 'model'")

@@ -12,7 +12,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from minim.atomic import write_text_atomic
+from minim.cls.apis.test import test_checkpoint
+from minim.cls.engine.device import resolve_device
+from minim.cls.metrics import confusion_matrix
+from minim.cls.plan import load_cls_config
 from minim.errors import DataError, NotFoundError, UsageError
+from minim.plotting import check_cmap, check_plot_path, new_figure, save_figure
 
 #: above this many classes the plot drops its tick labels (they would overlap)
 MAX_LABELLED_CLASSES = 60
@@ -38,8 +43,6 @@ class Confusion:
 def confusion_from_labels(pred_labels: Sequence[int], gt_labels: Sequence[int], classes: Sequence[str],
                           source: str) -> Confusion:
     """Count (ground truth, prediction) pairs over ``len(classes)`` classes."""
-    from minim.cls.metrics import confusion_matrix
-
     matrix = confusion_matrix(pred_labels, gt_labels, len(classes))
     return Confusion(matrix=np.asarray(matrix, dtype=np.int64), classes=[str(c) for c in classes], source=source)
 
@@ -82,10 +85,6 @@ def _is_label(value: Any) -> bool:
 def confusion_from_model(config: Any, checkpoint: str | None, cfg_options: Sequence[str] = (),
                          device: str | None = None) -> Confusion:
     """Run ``checkpoint`` over the config's ``data.test`` and count its top-1 predictions."""
-    from minim.cls.apis.test import test_checkpoint
-    from minim.cls.engine.device import resolve_device
-    from minim.cls.plan import load_cls_config
-
     cfg, entry = load_cls_config(config, list(cfg_options))
     run = test_checkpoint(cfg, checkpoint, entry, resolve_device(device))
     source = Path(str(checkpoint)).name if checkpoint else str(config)
@@ -108,8 +107,6 @@ def check_outputs(out: str | Path | None, csv_file: str | Path | None, cmap: str
     if csv_file is not None and Path(csv_file).suffix.lower() != ".csv":
         raise UsageError(f"--csv must name a .csv file, got {Path(csv_file).name}")
     if out is not None:
-        from minim.plotting import check_cmap, check_plot_path
-
         check_plot_path(out)
         check_cmap(cmap)
 
@@ -126,8 +123,6 @@ def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool 
 
     ``normalize`` shows each true class's row as fractions (recall on the diagonal).
     """
-    from minim.plotting import new_figure, save_figure
-
     check_outputs(path, None, cmap)
     counts = confusion.matrix
     n = len(confusion.classes)
@@ -143,7 +138,7 @@ def plot_confusion(confusion: Confusion, path: str | Path, *, show_values: bool 
     colorbar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     colorbar.set_label("fraction of the true class" if normalize else "images")
     if not normalize:
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import MaxNLocator  # lazy: optional package (minim[plot])
 
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if n <= MAX_LABELLED_CLASSES:

@@ -3,9 +3,17 @@ model and config."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping, Sequence
 
+import minim
+import minim.cls.datasets.pipelines  # noqa: F401 - registers the transforms
+from minim.cls.analysis.complexity import input_shape
 from minim.cls.apis.export_format import FORMAT, VERSION
+from minim.cls.apis.inference import test_pipeline_of
+from minim.cls.datasets.pipelines._image import size_pair
+from minim.cls.datasets.registry import PIPELINES
+from minim.cls.models.heads.common import MultiLabelClsHead
 from minim.errors import ConfigError
 
 _RESIZES = ("Resize",)
@@ -14,8 +22,6 @@ _CROPS = ("CenterCrop",)
 
 def test_pipeline_steps(cfg) -> list[dict]:
     """The config's ``data.test.pipeline`` as plain JSON-able dicts."""
-    from minim.cls.apis.inference import test_pipeline_of
-
     return [_plain(step) for step in test_pipeline_of(cfg)]
 
 
@@ -34,8 +40,6 @@ def _plain(value: Any) -> Any:
 
 def pipeline_output_size(steps: Sequence[Mapping]) -> tuple[int, int] | None:
     """``(H, W)`` of every image after ``steps`` when the last resize or crop fixes it, else None."""
-    from minim.cls.datasets.pipelines._image import size_pair
-
     size = None
     for step in steps:
         kind = step.get("type")
@@ -50,16 +54,12 @@ def pipeline_output_size(steps: Sequence[Mapping]) -> tuple[int, int] | None:
 def export_input_shape(shape: Sequence[int] | None, cfg) -> tuple[int, int, int]:
     """``(C, H, W)`` to export at: ``--shape`` when given, else the size the test pipeline produces,
     else 224 x 224."""
-    from minim.cls.analysis.complexity import input_shape
-
     return input_shape(shape or pipeline_output_size(test_pipeline_steps(cfg)))
 
 
 def describe_model(model, input_shape: Sequence[int], *, dynamic_batch: bool, input_name: str = "input",
                    output_name: str = "probs") -> dict[str, Any]:
     """The description of ``model`` (from ``init_model``: its ``CLASSES`` and ``cfg``) exported at ``input_shape``."""
-    from minim.cls.models.heads.common import MultiLabelClsHead
-
     kind = "sigmoid" if isinstance(model.head, MultiLabelClsHead) else "softmax"
     return describe(model.CLASSES, model.cfg, input_shape, dynamic_batch=dynamic_batch, input_name=input_name,
                     output_name=output_name, output_kind=kind)
@@ -68,8 +68,6 @@ def describe_model(model, input_shape: Sequence[int], *, dynamic_batch: bool, in
 def describe(classes: Sequence[str], cfg, input_shape: Sequence[int], *, dynamic_batch: bool,
              input_name: str, output_name: str, output_kind: str = "softmax") -> dict[str, Any]:
     """The description of a model exported from ``cfg`` with input ``1 x input_shape`` (C, H, W)."""
-    import minim
-
     steps = test_pipeline_steps(cfg)
     normalize = _last(steps, ("Normalize",))
     if normalize is None:
@@ -99,11 +97,6 @@ def _last(steps: Sequence[Mapping], kinds: Sequence[str]) -> dict | None:
 
 def _with_defaults(step: Mapping) -> dict:
     """``step`` with every default argument of its transform's constructor written out (interpolation, backend)."""
-    import inspect
-
-    import minim.cls.datasets.pipelines  # noqa: F401 - registers the transforms
-    from minim.cls.datasets.registry import PIPELINES
-
     parameters = inspect.signature(PIPELINES.get(step["type"])).parameters.values()
     full = {"type": step["type"]}
     for parameter in parameters:  # in the constructor's order

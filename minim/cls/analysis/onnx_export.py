@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+import torch
+
 from minim.atomic import atomic_output
+from minim.cls.apis.export_format import METADATA_KEY, dumps
+from minim.cls.apis.inference import init_model
+from minim.cls.plan.config import load_cls_config, weights_path
 from minim.errors import BuildError, OnnxError, UsageError
 
 INPUT_NAME = "input"
@@ -42,8 +48,6 @@ class Verification:
 
 def scores_module(classifier):
     """A module whose ``forward(input)`` returns ``classifier``'s softmax scores."""
-    import torch
-
     class SoftmaxScores(torch.nn.Module):
         def __init__(self, model):
             super().__init__()
@@ -79,8 +83,6 @@ def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int]
     ``metadata_props``, which needs the ``onnx`` package. The file is checked with ``onnx.checker``
     when the ``onnx`` package is installed.
     """
-    import torch
-
     path = Path(output_file)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"--output-file {path.name}: the file name must end with .onnx")
@@ -155,10 +157,8 @@ def _first_line(exc: BaseException) -> str:
 
 def write_description(path: str | os.PathLike, description: dict) -> None:
     """Store ``description`` as JSON under ``metadata_props[METADATA_KEY]`` of the ONNX file at ``path``."""
-    from minim.cls.apis.export_format import METADATA_KEY, dumps
-
     try:
-        import onnx
+        import onnx  # lazy: optional package (minim[onnx])
     except ImportError:
         raise OnnxError("writing the model's description into the ONNX file needs the onnx package",
                         hint="pip install 'minim[onnx]'") from None
@@ -171,7 +171,7 @@ def write_description(path: str | os.PathLike, description: dict) -> None:
 def check_onnx_file(path: str | os.PathLike) -> bool:
     """Run ``onnx.checker`` on the file; False when the ``onnx`` package is not installed."""
     try:
-        import onnx
+        import onnx  # lazy: optional package (minim[onnx])
     except ImportError:
         return False
     try:
@@ -184,7 +184,7 @@ def check_onnx_file(path: str | os.PathLike) -> bool:
 def file_opset(path: str | os.PathLike) -> int | None:
     """The default-domain opset of an ONNX file (None without the ``onnx`` package)."""
     try:
-        import onnx
+        import onnx  # lazy: optional package (minim[onnx])
     except ImportError:
         return None
     model = onnx.load(os.fspath(path), load_external_data=False)
@@ -193,7 +193,7 @@ def file_opset(path: str | os.PathLike) -> int | None:
 
 def onnxruntime_available() -> bool:
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime  # noqa: F401  # lazy: optional package (minim[onnx])
     except ImportError:
         return False
     return True
@@ -205,11 +205,8 @@ def verify_onnx(classifier, onnx_file: str | os.PathLike, shape: Sequence[int] =
 
     Raises :class:`OnnxError` on a mismatch and when onnxruntime is missing.
     """
-    import numpy as np
-    import torch
-
     try:
-        import onnxruntime
+        import onnxruntime  # lazy: optional package (minim[onnx])
     except ImportError:
         raise OnnxError("verification needs onnxruntime, which is not installed", hint=ORT_HINT) from None
     session = onnxruntime.InferenceSession(os.fspath(onnx_file), providers=["CPUExecutionProvider"])
@@ -239,9 +236,6 @@ def verify_onnx(classifier, onnx_file: str | os.PathLike, shape: Sequence[int] =
 def load_classifier(config: Any, checkpoint: str | None, cfg_options: Sequence[str] = (), device: str = "cpu"):
     """``(model, checkpoint path or None)``: CONFIG's classifier with ``checkpoint`` (or the index entry's
     weights) loaded, in eval mode. Without any weights the model keeps random weights (a warning)."""
-    from minim.cls.apis.inference import init_model
-    from minim.cls.plan.config import load_cls_config, weights_path
-
     cfg, entry = load_cls_config(config, list(cfg_options))
     if "model" not in cfg:
         raise BuildError(f"{getattr(cfg, 'filename', None) or config}: config has no 'model'")

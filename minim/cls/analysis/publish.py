@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from minim.atomic import default_file_mode
+from minim.cls.checkpoint import (
+    is_safetensors,
+    read_checkpoint,
+    safetensors_bytes,
+    split_checkpoint,
+    without_raw_weights,
+)
 from minim.net.verify import file_sha256
 from minim.errors import UsageError
 
@@ -54,8 +63,6 @@ def hub_hash(file_name: str) -> str | None:
 def release_content(checkpoint: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """``(content to save, meta, dropped keys)``: plain state dicts stay plain; wrapped checkpoints keep
     ``{'state_dict', 'meta'}`` (meta without local checkpoint paths); training state is dropped."""
-    from minim.cls.checkpoint import split_checkpoint, without_raw_weights
-
     state_dict, meta = split_checkpoint(checkpoint, source)
     if len(state_dict) == len(checkpoint) and "state_dict" not in checkpoint:
         return dict(checkpoint), {}, []
@@ -127,10 +134,6 @@ def out_stem(out: str | os.PathLike) -> tuple[Path, str]:
 def publish_checkpoint(src: str | os.PathLike, out: str | os.PathLike, *, with_date: bool = False) -> PublishedCheckpoint:
     """Write the release version of ``src`` next to ``out`` under its hashed name (atomically); an ``out``
     ending with ``.safetensors`` writes a safetensors file."""
-    import torch
-
-    from minim.cls.checkpoint import is_safetensors, read_checkpoint, safetensors_bytes
-
     folder, stem = out_stem(out)
     suffix = ".safetensors" if is_safetensors(out) else ".pth"
     content, meta, dropped = release_content(read_checkpoint(src), os.fspath(src))

@@ -12,7 +12,10 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
 from minim.atomic import atomic_output
+from minim.cls.analysis.onnx_export import scores_module
 from minim.cls.apis.export_format import METADATA_KEY, TORCHSCRIPT_SUFFIXES, dumps, quiet_jit
 from minim.errors import ExportError, UsageError
 
@@ -21,10 +24,6 @@ def export_torchscript(classifier, output_file: str | os.PathLike, shape: Sequen
                        description: dict | None = None) -> Path:
     """Trace ``classifier``'s softmax scores on a ``1 x shape`` input and save them to ``output_file``
     (atomically) with ``description`` as the extra file ``METADATA_KEY``."""
-    import torch
-
-    from minim.cls.analysis.onnx_export import scores_module
-
     path = Path(output_file)
     if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
         raise UsageError(f"--output-file {path.name}: the file name must end with {', '.join(TORCHSCRIPT_SUFFIXES)}")
@@ -45,10 +44,6 @@ def verify_torchscript(classifier, path: str | os.PathLike, shape: Sequence[int]
                        rtol: float = 1e-4, atol: float = 1e-6) -> float:
     """The largest score difference between the saved module and ``classifier`` on random batches of 1 and 3
     (an :class:`ExportError` beyond the tolerance)."""
-    import torch
-
-    from minim.cls.analysis.onnx_export import scores_module
-
     module = scores_module(classifier)
     device = next(classifier.parameters()).device
     with quiet_jit():

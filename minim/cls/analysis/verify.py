@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from minim.cls.datasets import build_dataset
+from minim.cls.datasets.pipelines.loading import read_image
 from minim.errors import ConfigError, DataError
 from minim.suggest import did_you_mean
 
@@ -80,8 +82,6 @@ def image_files(dataset: Any) -> list[str] | None:
 
 def collect_split_files(cfg, splits: Sequence[str]) -> list[SplitReport]:
     """Build each split's dataset (cache off) and list its image files."""
-    from minim.cls.datasets import build_dataset
-
     reports = []
     for split in splits:
         dataset = build_dataset(_without_cache(cfg.data[split]), dict(test_mode=split != "train"), key=f"data.{split}")
@@ -98,8 +98,6 @@ def collect_split_files(cfg, splits: Sequence[str]) -> list[SplitReport]:
 
 def probe_image(path: str) -> str | None:
     """None when ``path`` decodes, else the reason it does not."""
-    from minim.cls.datasets.pipelines.loading import read_image
-
     try:
         read_image(path, "unchanged")
     except DataError as exc:

@@ -40,8 +40,8 @@ class _ImageFiles:
 def collate_images(samples: Sequence[dict]) -> dict[str, Any]:
     """``{'index': [...], 'img': N x C x H x W (or a list when sizes differ), 'gt_label': N zeros, 'errors':
     [(index, (message, hint)), ...]}``; ``gt_label`` is a placeholder that lets the channels_last probe run a batch."""
-    import torch
-    from torch.utils.data import default_collate
+    import torch  # lazy: torch; minim.cls.commands imports this module
+    from torch.utils.data import default_collate  # lazy: torch; minim.cls.commands imports this module
 
     good = [s for s in samples if "img" in s]
     images = [s["img"] for s in good]
@@ -63,12 +63,16 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int = DEFAUL
     parallel. ``channels_last`` (default: the engine's probe decides, for :data:`PROBE_MIN_IMAGES` files or
     more) switches a classifier and its batches to that memory format; exported models ignore it.
     """
-    import torch
+    import torch  # lazy: torch; minim.cls.commands imports this module
 
-    from minim.cls.apis.exported import ExportedModel
-    from minim.cls.apis.inference import preprocessor, result_of
-    from minim.cls.datasets.builder import build_dataloader
-    from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
+    from minim.cls.apis.exported import ExportedModel  # lazy: torch; minim.cls.commands imports this module
+    from minim.cls.apis.inference import preprocessor, result_of  # lazy: torch; minim.cls.commands imports this module
+    from minim.cls.datasets.builder import build_dataloader  # lazy: torch; minim.cls.commands imports this module
+    from minim.cls.engine.data import (  # lazy: torch; minim.cls.commands imports this module
+        choose_workers,
+        effective_workers,
+        measure_loading,
+    )
 
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
@@ -97,9 +101,9 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int = DEFAUL
 
 def _forward(model, img, channels_last: bool):
     """Score rows of a batch: one forward pass, or one per image when their sizes differ."""
-    import torch
+    import torch  # lazy: torch; minim.cls.commands imports this module
 
-    from minim.cls.apis.inference import batch_scores
+    from minim.cls.apis.inference import batch_scores  # lazy: torch; minim.cls.commands imports this module
 
     if isinstance(img, list):
         return [batch_scores(model, image[None])[0] for image in img]
@@ -108,7 +112,7 @@ def _forward(model, img, channels_last: bool):
 
 def _probe_says_channels_last(model, loader, device) -> bool:
     """The engine's measured choice for a classifier's forward passes (remembered per architecture and device)."""
-    from minim.cls.engine.device import Precision
-    from minim.cls.engine.probe import choose_channels_last
+    from minim.cls.engine.device import Precision  # lazy: torch; minim.cls.commands imports this module
+    from minim.cls.engine.probe import choose_channels_last  # lazy: torch; minim.cls.commands imports this module
 
     return choose_channels_last(model.cfg, model, loader, Precision(device), device, inference=True)[0]

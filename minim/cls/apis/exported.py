@@ -12,6 +12,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from minim.cls.apis.export_format import METADATA_KEY, TORCHSCRIPT_SUFFIXES, loads, quiet_jit
+from minim.cls.engine.device import resolve_device
 from minim.errors import ExportError
 
 ONNX_HINT = "pip install 'minim[onnx]'"
@@ -25,8 +29,6 @@ def exported_kind(model: Any) -> str | None:
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         return "onnx"
-    from minim.cls.apis.export_format import TORCHSCRIPT_SUFFIXES
-
     if suffix in TORCHSCRIPT_SUFFIXES and path.is_file() and _is_torchscript_archive(path):
         return "torchscript"
     return None
@@ -46,7 +48,7 @@ class ExportedModel:
 
     def __init__(self, path: Path, kind: str, description: dict, run: Callable[[Any], Any],
                  fixed_size: tuple[int, int] | None, *, dynamic_batch: bool, device: Any):
-        from minim.cls.apis.inference import _Preprocessor
+        from minim.cls.apis.inference import _Preprocessor  # lazy: cycle with minim.cls.apis.inference
 
         self.path, self.kind, self.description = path, kind, description
         self.CLASSES = list(description["classes"])
@@ -59,8 +61,6 @@ class ExportedModel:
     def batch_scores(self, batch) -> Any:
         """Softmax scores (an ``N x classes`` float tensor on the CPU) of a preprocessed ``N x C x H x W`` batch
         (N must be 1 unless :attr:`dynamic_batch`)."""
-        import torch
-
         size = tuple(batch.shape[-2:])
         if self._fixed_size is not None and size != self._fixed_size:
             raise ExportError(f"{self.path.name} takes {self._fixed_size[0]}x{self._fixed_size[1]} images but the "
@@ -86,10 +86,8 @@ def load_exported(path: str | os.PathLike, device: Any = "cpu") -> ExportedModel
 
 
 def _load_onnx(path: Path, device: Any) -> ExportedModel:
-    from minim.cls.apis.export_format import METADATA_KEY, loads
-
     try:
-        import onnxruntime
+        import onnxruntime  # lazy: optional package (minim[onnx])
     except ImportError:
         raise ExportError(f"running {path.name} needs onnxruntime, which is not installed", hint=ONNX_HINT) from None
     providers = ["CPUExecutionProvider"]
@@ -108,19 +106,11 @@ def _load_onnx(path: Path, device: Any) -> ExportedModel:
     def run(batch):
         return session.run([output_name], {graph_input.name: batch.numpy()})[0]
 
-    import torch
-
     return ExportedModel(path, "onnx", description, run, fixed, dynamic_batch=not isinstance(graph_input.shape[0], int),
                          device=torch.device("cpu"))
 
 
 def _load_torchscript(path: Path, device: Any) -> ExportedModel:
-    import torch
-
-    from minim.cls.apis.export_format import METADATA_KEY, loads
-    from minim.cls.apis.export_format import quiet_jit
-    from minim.cls.engine.device import resolve_device
-
     target = device if isinstance(device, torch.device) else resolve_device(device)
     extra = {METADATA_KEY: ""}
     with quiet_jit():

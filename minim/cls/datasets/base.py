@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from minim.errors import BuildError, DataError
 from minim.cls.datasets.paths import require_file, resolve_data_path
 from minim.cls.datasets.pipelines.compose import Compose
+from minim.cls.metrics import evaluate
 
 #: ``cache_images='auto'`` caches a dataset when its decoded images take at most this many bytes, and at most a
 #: quarter of the memory available when it is built (so a run's train and val caches stay under half of it)
@@ -90,8 +91,6 @@ class BaseDataset(Dataset):
         """mmcls's ``dataset.evaluate``: metrics of ``results`` (per-sample score rows, e.g. from
         ``single_gpu_test``) against this dataset's labels (those at ``indices`` when given); see
         :func:`minim.cls.metrics.evaluate`. ``logger`` is accepted and unused."""
-        from minim.cls.metrics import evaluate
-
         labels = self.get_gt_labels()
         if indices is not None:
             labels = labels[np.asarray(indices)]

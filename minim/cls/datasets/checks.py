@@ -8,7 +8,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from minim.cls.datasets.pipelines.loading import read_image
 from minim.cls.datasets.wrappers import inner_datasets
+from minim.cls.models.losses import class_counts
 from minim.errors import DataError
 
 
@@ -98,8 +100,6 @@ def compare_classes(expected: Sequence[str], actual: Sequence[str], names: tuple
 
 def find_bad_images(dataset: Any, num_threads: int | None = None) -> list[tuple[int, str, str]]:
     """``(index, path, reason)`` for every image of a file-based dataset that cannot be decoded."""
-    from minim.cls.datasets.pipelines.loading import read_image
-
     def probe(idx: int) -> tuple[int, str, str] | None:
         info = dataset.data_infos[idx]
         path = os.path.join(info["img_prefix"], info["img_info"]["filename"])
@@ -126,8 +126,6 @@ def _wraps(dataset: Any, kind: str) -> bool:
 def imbalance_warning(dataset: Any, model: Any) -> list[str]:
     """A warning naming minim's switches when the largest training class has at least ``IMBALANCE_RATIO``
     times the images of the smallest (none when the model's loss weights classes or the data is class-balanced)."""
-    from minim.cls.models.losses import class_counts
-
     if _wraps(dataset, "ClassBalancedDataset") or any(getattr(m, "class_weight", None) is not None
                                                        for m in model.modules()):
         return []

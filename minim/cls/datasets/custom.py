@@ -24,8 +24,10 @@ import numpy as np
 from minim.errors import DataError
 from minim.filekinds import visible_subfolders
 from minim.cls.datasets.base import BaseDataset
+from minim.cls.datasets.checks import find_bad_images
 from minim.cls.datasets.paths import require_dir, require_file
 from minim.cls.datasets.registry import DATASETS
+from minim.cls.datasets.split import SplitSpec, select_part, split_parts, split_record
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -200,8 +202,6 @@ class CustomDataset(BaseDataset):
     # -- declared split ------------------------------------------------------------------------
 
     def _apply_split(self, split: dict) -> None:
-        from minim.cls.datasets.split import SplitSpec, select_part, split_parts, split_record
-
         spec = SplitSpec(split, self.test_mode)
         filenames = [info["img_info"]["filename"] for info in self.data_infos]
         parts = split_parts(filenames, [int(info["gt_label"]) for info in self.data_infos], spec)
@@ -214,8 +214,6 @@ class CustomDataset(BaseDataset):
     # -- unreadable images ---------------------------------------------------------------------
 
     def _drop_bad_images(self) -> None:
-        from minim.cls.datasets.checks import find_bad_images
-
         bad = find_bad_images(self)
         if not bad:
             return

@@ -18,7 +18,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from minim.cls.datasets.split import stratified_split
 from minim.errors import DataError, PackageError
 from minim.settings import minim_home
 
@@ -70,7 +72,7 @@ def digits_tree_complete(root: Path) -> bool:
 
 def _load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # lazy: optional package (minim[digits])
     except ImportError:
         raise PackageError(
             "the built-in digits dataset needs scikit-learn, which is not installed",
@@ -83,14 +85,10 @@ def _load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def split_indices(labels: np.ndarray, val_fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED) -> dict:
     """Stratified ``{'train': indices, 'val': indices}``: ``round(val_fraction * n)`` of each class to val."""
-    from minim.cls.datasets.split import stratified_split
-
     return stratified_split(labels, {"val": val_fraction}, seed)
 
 
 def _write_tree(staging: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    from PIL import Image
-
     counts: dict[str, dict[str, int]] = {}
     for split, indices in split_indices(labels).items():
         counts[split] = {}

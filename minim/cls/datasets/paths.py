@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from minim.cls.datasets.digits import ensure_digits
 from minim.errors import DataError
 from minim.filekinds import require_dir, require_file  # noqa: F401 - the datasets' path checks
 from minim.suggest import did_you_mean
@@ -18,8 +19,6 @@ SCHEME = "minim://"
 
 
 def _digits_root() -> Path:
-    from minim.cls.datasets.digits import ensure_digits
-
     return ensure_digits()
 
 

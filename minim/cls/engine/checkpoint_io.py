@@ -16,7 +16,7 @@ CHECKPOINT_NAME = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
 
 def save(path: str | Path, model, optimizer=None, meta: dict[str, Any] | None = None) -> Path:
     """Write ``{'meta', 'state_dict'[, 'optimizer']}`` atomically (the models helper's writer)."""
-    from minim.cls.checkpoint import save_checkpoint
+    from minim.cls.checkpoint import save_checkpoint  # lazy: torch; minim train's plan imports this module
 
     save_checkpoint(str(path), model, optimizer=optimizer, meta=meta)
     return Path(path)
@@ -24,7 +24,7 @@ def save(path: str | Path, model, optimizer=None, meta: dict[str, Any] | None = 
 
 def read(path: str | Path) -> dict[str, Any]:
     """A checkpoint dict; unreadable files raise :class:`CheckpointError` naming the file."""
-    from minim.cls.checkpoint import read_checkpoint
+    from minim.cls.checkpoint import read_checkpoint  # lazy: torch; minim train's plan imports this module
 
     path = Path(path)
     if not path.is_file():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import torch
 from torch import nn
 
 from minim.errors import ConfigError
@@ -19,8 +20,6 @@ from minim.suggest import did_you_mean
 
 def compile_options(setting: Any) -> dict[str, Any] | None:
     """The ``torch.compile`` keyword arguments of a ``compile`` config value (None: do not compile)."""
-    import torch
-
     if setting is None or setting is False:
         return None
     if setting is True:

@@ -12,12 +12,16 @@ and check the replicas equal.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Any
+
+from minim.errors import UsageError
+from minim.launch.worker import worker_env
 
 
 def is_distributed() -> bool:
     """Whether a torch.distributed process group is up."""
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     return dist.is_available() and dist.is_initialized()
 
@@ -26,7 +30,7 @@ def get_rank() -> int:
     """This process's rank (0 when not distributed)."""
     if not is_distributed():
         return 0
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     return dist.get_rank()
 
@@ -35,7 +39,7 @@ def get_world_size() -> int:
     """Number of processes (1 when not distributed)."""
     if not is_distributed():
         return 1
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     return dist.get_world_size()
 
@@ -48,7 +52,7 @@ def is_main_process() -> bool:
 def barrier() -> None:
     """Wait for every process (no-op when not distributed)."""
     if is_distributed():
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
         dist.barrier()
 
@@ -57,7 +61,7 @@ def all_gather_object(obj: Any) -> list[Any]:
     """Every rank's ``obj`` in rank order (``[obj]`` when not distributed)."""
     if not is_distributed():
         return [obj]
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     gathered: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, obj)
@@ -68,7 +72,7 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     """Rank ``src``'s ``obj`` on every rank (``obj`` itself when not distributed)."""
     if not is_distributed():
         return obj
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     box = [obj]
     dist.broadcast_object_list(box, src=src)
@@ -95,11 +99,8 @@ def init_distributed(launcher: str, backend: str | None = None, device: Any = No
     else the CPU. The backend is ``backend`` (e.g. ``dist_params.backend``), NCCL by default on CUDA;
     on the CPU it is always gloo (a note says so when something else was asked for).
     """
-    import torch
-    import torch.distributed as dist
-
-    from minim.errors import UsageError
-    from minim.launch.worker import worker_env
+    import torch  # lazy: torch; minim train's plan imports this module
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     env = worker_env(launcher)
     env.export()
@@ -131,7 +132,7 @@ def init_distributed(launcher: str, backend: str | None = None, device: Any = No
 def destroy_distributed() -> None:
     """Leave the process group (after a final barrier); no-op when not distributed."""
     if is_distributed():
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
         try:
             dist.barrier()
@@ -143,7 +144,7 @@ def all_reduce_mean(tensor):
     """The mean of ``tensor`` over all ranks (``tensor`` itself when not distributed)."""
     if not is_distributed() or get_world_size() == 1:
         return tensor
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     tensor = tensor.clone()
     dist.all_reduce(tensor)
@@ -155,7 +156,7 @@ def broadcast_buffers(model, src: int = 0) -> None:
     evaluating: DDP syncs them at the start of each forward, so after the last step they differ."""
     if not is_distributed() or get_world_size() == 1:
         return
-    import torch.distributed as dist
+    import torch.distributed as dist  # lazy: torch; minim train's plan imports this module
 
     for buffer in model.buffers():
         dist.broadcast(buffer.data, src)
@@ -163,9 +164,7 @@ def broadcast_buffers(model, src: int = 0) -> None:
 
 def state_dict_sha256(state_dict) -> str:
     """A digest of a state dict (names, dtypes, shapes and values), equal for equal weights."""
-    import hashlib
-
-    import torch
+    import torch  # lazy: torch; minim train's plan imports this module
 
     digest = hashlib.sha256()
     for name in sorted(state_dict):

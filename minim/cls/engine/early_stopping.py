@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 
+from minim.cls.engine.evaluation import EvalHook
 from minim.cls.engine.hooks import HOOKS, Hook
+from minim.cls.metrics import infer_rule
 from minim.errors import ConfigError
 
 STATE_KEY = "early_stopping"
@@ -34,8 +36,6 @@ class EarlyStoppingHook(Hook):
 
     def __init__(self, monitor: str, rule: str | None = None, min_delta: float = 0.1, strict: bool = False,
                  check_finite: bool = True, patience: int = 5, stopping_threshold: float | None = None):
-        from minim.cls.metrics import infer_rule
-
         if not isinstance(monitor, str) or not monitor:
             raise ConfigError("EarlyStoppingHook: monitor must be a result key such as 'accuracy_top-1', "
                               f"got {monitor!r}")
@@ -75,8 +75,6 @@ class EarlyStoppingHook(Hook):
 
     def before_run(self, runner) -> None:
         """Without evaluation there is nothing to monitor; a resumed run that had stopped early ends at once."""
-        from minim.cls.engine.evaluation import EvalHook
-
         if runner.get_hook(EvalHook) is None:
             message = f"EarlyStoppingHook: no evaluation runs, so {self.monitor!r} is never measured"
             if self.strict:

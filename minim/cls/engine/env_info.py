@@ -5,14 +5,14 @@ from __future__ import annotations
 import platform
 import sys
 
+import torch
+import torchvision
+
+from minim import __version__
+
 
 def collect_env(device=None) -> dict[str, str]:
     """Python, platform, torch/torchvision/minim versions, threads and device."""
-    import torch
-    import torchvision
-
-    from minim import __version__
-
     info = {
         "sys.platform": sys.platform,
         "Python": sys.version.replace("\n", ""),

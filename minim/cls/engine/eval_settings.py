@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from minim.cls.metrics import infer_rule, metric_keys
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
@@ -34,8 +35,6 @@ def resolve_save_best(
     """(key, rule) for ``save_best``, checked against the keys the metrics will produce."""
     if save_best is None:
         return None, None
-    from minim.cls.metrics import infer_rule, metric_keys
-
     keys = [k for k in metric_keys(metric, metric_options, num_classes)]
     if not keys:
         raise ConfigError(f"evaluation.save_best={save_best!r} but evaluation.metric={metric!r} produces no key")

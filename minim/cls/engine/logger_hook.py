@@ -17,7 +17,7 @@ from typing import Mapping
 
 from minim.cls.engine.hooks import Hook
 from minim.cls.engine.logger import format_eta
-from minim.cls.engine.trackers import KEYS as TRACKER_KEYS, PACKAGES as TRACKER_PACKAGES
+from minim.cls.engine.trackers import KEYS as TRACKER_KEYS, PACKAGES as TRACKER_PACKAGES, make_tracker
 from minim.errors import ConfigError
 from minim.suggest import did_you_mean
 
@@ -36,8 +36,6 @@ class LoggerHook(Hook):
         self.trackers = list(trackers)
 
     def before_run(self, runner) -> None:
-        from minim.cls.engine.trackers import make_tracker
-
         logger = runner.logger
         logger.json({k: runner.meta[k] for k in ("env_info", "config", "seed", "exp_name") if k in runner.meta})
         if logger.enabled:  # the main process only

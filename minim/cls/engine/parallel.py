@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 
 class TrainForward(nn.Module):
@@ -29,8 +30,6 @@ def wrap_ddp(model: nn.Module, device: torch.device, find_unused_parameters: boo
 
     Building it broadcasts rank 0's parameters and buffers, so every replica starts equal.
     """
-    from torch.nn.parallel import DistributedDataParallel
-
     device_ids = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else None
     return DistributedDataParallel(TrainForward(model), device_ids=device_ids,

@@ -75,7 +75,7 @@ class TensorboardWriter:
     """Scalars to ``<work_dir>/tf_logs`` (mmcv's ``TensorboardLoggerHook``)."""
 
     def __init__(self, options: Mapping[str, Any], work_dir: Path):
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # lazy: the optional tensorboard package
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -93,7 +93,7 @@ class WandbWriter:
     """Weights & Biases (mmcv's ``WandbLoggerHook``); see the module docstring."""
 
     def __init__(self, options: Mapping[str, Any], work_dir: Path):
-        import wandb
+        import wandb  # lazy: optional
 
         self.wandb = wandb
         self.work_dir = Path(work_dir)
@@ -143,8 +143,7 @@ class MMClsWandbWriter(WandbWriter):
 
     def after_evaluation(self, runner, results: Mapping[str, Any]) -> None:
         """Keep the metrics for the checkpoints' metadata; log the table of this evaluation's predictions."""
-        from minim.cls.engine.evaluation import EvalHook
-
+        from minim.cls.engine.evaluation import EvalHook  # lazy: torch; the plan reads KEYS and PACKAGES
         number = int(self._last_val_record["epoch" if runner.by_epoch else "iter"])
         self.val_metrics[number] = {k: float(v) for k, v in results.items()
                                     if isinstance(v, numbers.Real) and not isinstance(v, bool)}
@@ -156,8 +155,7 @@ class MMClsWandbWriter(WandbWriter):
 
     def _make_tables(self, runner, dataset):
         """The :class:`EvalTables` of ``dataset`` (False, after a warning, when its images cannot be shown)."""
-        from minim.cls.engine.wandb_tables import EvalTables, why_not_tabulated
-
+        from minim.cls.engine.wandb_tables import EvalTables, why_not_tabulated  # lazy: torch, as above
         reason = why_not_tabulated(dataset)
         if reason:
             runner.logger.warning(f"MMClsWandbHook: {reason}, so no tables of validation images are logged; "
@@ -192,7 +190,7 @@ class MlflowWriter:
     """MLflow (mmcv's ``MlflowLoggerHook``); see the module docstring."""
 
     def __init__(self, options: Mapping[str, Any], work_dir: Path):
-        import mlflow
+        import mlflow  # lazy: optional
 
         self.mlflow = mlflow
         self.work_dir = Path(work_dir)

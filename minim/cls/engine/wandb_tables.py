@@ -20,6 +20,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from minim.cls.datasets.base import BaseDataset
+from minim.cls.datasets.pipelines.loading import LoadImageFromFile
+
 #: the seed of mmcls's permutation that picks the logged images
 EVAL_IMAGES_SEED = 42
 
@@ -31,8 +34,6 @@ def eval_image_indices(size: int, count: int) -> np.ndarray:
 
 def why_not_tabulated(dataset: Any) -> str | None:
     """Why the images of ``dataset`` cannot be tabulated (a reason in words), or None when they can."""
-    from minim.cls.datasets.base import BaseDataset
-
     if not isinstance(dataset, BaseDataset):
         return f"the val set ({type(dataset).__name__}) is not one of minim's image datasets"
     if not dataset.CLASSES:
@@ -45,8 +46,6 @@ def why_not_tabulated(dataset: Any) -> str | None:
 def sample_picture(dataset, index: int) -> tuple[str, np.ndarray]:
     """The name and the picture (``H x W x C`` or ``H x W`` uint8, RGB) of sample ``index``, as the dataset's
     pipeline loads it (up to its ``LoadImageFromFile``, if it has one)."""
-    from minim.cls.datasets.pipelines.loading import LoadImageFromFile
-
     results = dataset.raw_results(index)
     steps = dataset.pipeline.transforms
     loader = next((i for i, step in enumerate(steps) if isinstance(step, LoadImageFromFile)), None)

@@ -30,7 +30,7 @@ def claim_work_dir(work_dir: str | os.PathLike, enabled: bool = True) -> Iterato
         yield
         return
     try:
-        import fcntl
+        import fcntl  # lazy: POSIX only; Windows runs without the lock
     except ImportError:  # pragma: no cover - Windows: no flock
         yield
         return

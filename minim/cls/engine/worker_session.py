@@ -8,7 +8,9 @@ report shows the real cause once.
 
 from __future__ import annotations
 
+from minim.cls.engine.dist import destroy_distributed, init_distributed
 from minim.errors import ConfigError, MinimError, UsageError
+from minim.launch.options import LAUNCHERS
 
 
 class WorkerSession:
@@ -16,8 +18,6 @@ class WorkerSession:
     errors of ranks other than 0 are prefixed with their rank."""
 
     def __init__(self, launcher: str, cfg, device, gpus=None):
-        from minim.launch.options import LAUNCHERS
-
         if launcher not in LAUNCHERS:
             raise UsageError(f"unknown launcher {launcher!r}; known: {', '.join(LAUNCHERS)}")
         if launcher != "none" and gpus is not None:
@@ -28,8 +28,6 @@ class WorkerSession:
     def __enter__(self):
         if self.launcher == "none":
             return None
-        from minim.cls.engine.dist import init_distributed
-
         dist_params = self.cfg.get("dist_params") or {}
         if not isinstance(dist_params, dict):
             raise ConfigError(f"dist_params must be a dict such as dict(backend='nccl'), got {dist_params!r}")
@@ -40,8 +38,6 @@ class WorkerSession:
     def __exit__(self, kind, error, traceback):
         if self.setup is None:
             return False
-        from minim.cls.engine.dist import destroy_distributed
-
         if isinstance(error, MinimError) and self.setup.rank != 0:
             error.message = f"[rank {self.setup.rank}] {error.message}"
         if error is None:

@@ -200,7 +200,7 @@ def _as_arrays(scores: Any, gt_labels: Any) -> tuple[np.ndarray, np.ndarray]:
 def accuracy(scores: np.ndarray, labels: np.ndarray, ks: list[int], thrs: list[float]) -> list[list[float]]:
     """Top-k accuracy (percent) for each k (rows) and threshold (columns), as mmcls computes it:
     ``torch.topk`` of the float32 scores, the percentage a float32."""
-    import torch
+    import torch  # lazy: torch; minim train's plan imports this module
 
     pred = torch.from_numpy(np.ascontiguousarray(scores)).float()
     top_scores, top_labels = pred.topk(max(ks), dim=1)
@@ -217,7 +217,7 @@ def precision_recall_f1(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-class precision, recall and F1 (percent) of the top-1 predictions (``torch.topk``'s, as
     mmcls) scoring ``> thr``."""
-    import torch
+    import torch  # lazy: torch; minim train's plan imports this module
 
     num_classes = scores.shape[1]
     top_score, top_label = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k=1)

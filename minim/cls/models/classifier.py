@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from minim.cls.checkpoint import load_checkpoint, load_prefixed_checkpoint
 from minim.cls.models.augments import build_augments
 from minim.cls.models.registry import BACKBONES, CLASSIFIERS, HEADS, NECKS
 from minim.errors import BuildError
@@ -120,8 +121,6 @@ class ImageClassifier(nn.Module):
     # -- weights -----------------------------------------------------------------------------
     def init_weights(self, logger=None) -> None:
         """Load the weights that ``pretrained`` / ``init_cfg`` name (mmcv's ``init_weights`` step)."""
-        from minim.cls.checkpoint import load_checkpoint, load_prefixed_checkpoint
-
         for owner, module in (("model", self), ("backbone", self.backbone)):
             cfg = getattr(module, "init_cfg", None)
             if cfg is not None and not isinstance(cfg, (Mapping, list, tuple)):

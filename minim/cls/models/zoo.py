@@ -15,6 +15,8 @@ import copy
 import re
 from typing import Any
 
+import torchvision.models
+
 from minim.errors import BuildError
 from minim.suggest import did_you_mean
 
@@ -79,8 +81,6 @@ _MOBILENET_V3_HEADS = {"mobilenet_v3_small": ("small", 576, 1024), "mobilenet_v3
 
 def all_torchvision_archs() -> list[str]:
     """Every ImageNet-1k classification architecture torchvision provides (sorted names)."""
-    import torchvision.models
-
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
@@ -92,8 +92,6 @@ def torchvision_weights_kwargs(arch: str, weights: str | None = None) -> dict[st
     (``num_classes`` aside): ``transform_input`` for GoogLeNet/Inception-v3, ``image_size``
     for ViTs (SWAG weights use larger inputs).
     """
-    import torchvision.models
-
     try:
         enum = torchvision.models.get_model_weights(arch)
     except (ValueError, KeyError) as exc:
@@ -208,6 +206,8 @@ def _backbone_and_head(arch: str, num_classes: int, extra: dict[str, Any]) -> tu
 
 def _feature_dim_of_unknown_arch(arch: str, extra: dict[str, Any]) -> int:
     """Build a torchvision arch not in the table (a newer torchvision) to read its feature dim."""
-    from minim.cls.models.backbones.torchvision_backbone import TorchvisionBackbone
+    from minim.cls.models.backbones.torchvision_backbone import (  # lazy: cycle with backbones.torchvision_backbone
+        TorchvisionBackbone,
+    )
 
     return TorchvisionBackbone(arch=arch, **extra).feature_dim

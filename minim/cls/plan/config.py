@@ -6,7 +6,12 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from minim.config import Config, load_config
 from minim.errors import ConfigError
+from minim.index import load_index
+from minim.index.configs import resolve_config_path
+from minim.net.download import fetch_cached
+from minim.suggest import close_matches
 
 
 def load_cls_config(config: Any, options: Mapping[str, Any] | Sequence[str] | None = None):
@@ -15,20 +20,14 @@ def load_cls_config(config: Any, options: Mapping[str, Any] | Sequence[str] | No
     ``options``: a dict for ``merge_from_dict`` or ``KEY=VALUE`` strings (``--cfg-options``).
     The caller's Config/dict is never modified.
     """
-    from minim.config import Config, load_config
-
     entry = None
     if isinstance(config, Config):
         cfg = Config.from_dict(copy.deepcopy(config.to_dict()), filename=getattr(config, "filename", None))
     elif isinstance(config, Mapping):
         cfg = Config.from_dict(copy.deepcopy(dict(config)))
     elif isinstance(config, (str, Path)):
-        from minim.index.configs import resolve_config_path
-
         path = resolve_config_path("cls", config)
         if not Path(config).expanduser().is_file():
-            from minim.index import load_index
-
             entry = load_index("cls").resolve(str(config))
         cfg = load_config(path)
     else:
@@ -55,8 +54,6 @@ ENGINE_KEYS = (
 def misspelt_engine_keys(cfg: Mapping[str, Any]) -> list[str]:
     """Warnings for top-level keys the engine does not read but that are one slip from one it does
     (``load_form``, ``evalution``): such a key has no effect. Other variables of the config are left alone."""
-    from minim.suggest import close_matches
-
     found = []
     for key in cfg:
         if isinstance(key, str) and key not in ENGINE_KEYS:
@@ -89,13 +86,9 @@ def weights_path(checkpoint: str | None, entry=None) -> str | None:
     if checkpoint is None:
         if entry is None or entry.weights is None:
             return None
-        from minim.net.download import fetch_cached
-
         return str(fetch_cached(entry.weights.url, entry.weights.sha256, entry.weights.size))
     text = str(checkpoint)
     if text.startswith(("http://", "https://")):
-        from minim.net.download import fetch_cached
-
         return str(fetch_cached(text))
     if "://" in text:  # torchvision://resnet50 (and schemes load_checkpoint refuses by name); Path would eat a '/'
         return text

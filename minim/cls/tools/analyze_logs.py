@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from minim.cli.options import HELP, MultiValueCommand
+from minim.cls.analysis.curves import parse_window_size, plot_curves
+from minim.runlogs import load_json_logs, train_time
 
 
 @click.group("analyze_logs", context_settings=HELP)
@@ -28,9 +30,6 @@ def plot_curve(json_logs, keys, legend, title, out, window_size):
     Example:
       minim run cls analyze_logs plot_curve work_dirs/r18/*.log.json --keys loss accuracy_top-1 --out curves.png
     """
-    from minim.cls.analysis.curves import parse_window_size, plot_curves
-    from minim.runlogs import load_json_logs
-
     logs = load_json_logs(json_logs)
     path = plot_curves(logs, list(keys), out, legend=list(legend) or None, title=title,
                        window_size=parse_window_size(window_size))
@@ -49,8 +48,6 @@ def cal_train_time(json_logs, include_outliers):
       minim run cls analyze_logs cal_train_time work_dirs/my_config/20261207_101500.log.json
       minim run cls analyze_logs cal_train_time work_dirs/*/*.log.json --include-outliers
     """
-    from minim.runlogs import load_json_logs, train_time
-
     for log in load_json_logs(json_logs):
         stats = train_time(log, include_outliers)
         click.echo(f"-----Analyze train time of {stats.path}-----")

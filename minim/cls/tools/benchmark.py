@@ -8,6 +8,7 @@ from dataclasses import asdict
 import click
 
 from minim.cli.options import HELP, MultiValueCommand
+from minim.cli.render import print_table
 
 
 @click.command("benchmark", cls=MultiValueCommand, multi_value_options=("--batch-size",), context_settings=HELP)
@@ -36,16 +37,14 @@ def command(models, batch_sizes, device, amp, channels_last, warmup, min_runs, m
       minim run cls benchmark resnet18_8xb32_in1k mobilenet-v2_8xb32_in1k --batch-size 1 32
       minim run cls benchmark my_config.py --device cuda --amp --channels-last --json
     """
-    from minim.cls.analysis.benchmark import COLUMNS, table_rows
-    from minim.cls.commands.benchmarking import benchmark
+    from minim.cls.analysis.benchmark import COLUMNS, table_rows  # lazy: torch; `minim run cls --list` imports it
+    from minim.cls.commands.benchmarking import benchmark  # lazy: numpy; `minim run cls --list` imports it
 
     results = benchmark(models, batch_sizes or (1,), device, amp, channels_last, use_cache=not no_cache,
                         warmup=warmup, min_runs=min_runs, min_seconds=min_seconds)
     if as_json:
         click.echo(json.dumps([asdict(r) for r in results], indent=2))
         return
-    from minim.cli.render import print_table
-
     first = results[0]
     title = (f"{first.device_name} ({first.device}), torch {first.torch_version}"
              f"{', amp' if amp else ''}{', channels-last' if channels_last else ''}")

@@ -31,9 +31,9 @@ def command(config, images, checkpoint, out_dir, target_layer, target_class, dev
       minim run cls cam deit-tiny_pt-4xb256_in1k cat.jpg --out-dir cams --target-class 281
       minim run cls cam my_config.py photos/ --checkpoint latest.pth --out-dir cams --target-layer backbone.layer3
     """
-    from minim.cls.analysis.cam import cam_files
-    from minim.cls.analysis.onnx_export import load_classifier
-    from minim.cls.engine.device import resolve_device
+    from minim.cls.analysis.cam import cam_files  # lazy: torch; `minim run cls --list` imports it
+    from minim.cls.analysis.onnx_export import load_classifier  # lazy: torch; `minim run cls --list` imports it
+    from minim.cls.engine.device import resolve_device  # lazy: torch; `minim run cls --list` imports it
 
     model, weights = load_classifier(config, checkpoint, cfg_options, device=resolve_device(device))
     if weights is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
+from minim.errors import UsageError
 
 
 @click.command("confusion_matrix", cls=MultiValueCommand, context_settings=HELP)
@@ -30,8 +31,7 @@ def command(config, checkpoint, results, out, csv_file, show_values, normalize, 
       minim run cls confusion_matrix my_config.py --checkpoint work_dirs/my_config/latest.pth --out cm.png --csv cm.csv
       minim run cls confusion_matrix --results test_results.json --out cm.png --show-values
     """
-    from minim.cls.analysis import confusion as cm
-    from minim.errors import UsageError
+    from minim.cls.analysis import confusion as cm  # lazy: torch; `minim run cls --list` imports it
 
     cm.check_outputs(out, csv_file, cmap)
     if results is not None:

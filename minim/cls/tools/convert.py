@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from minim.cli.options import HELP
+from minim.cls.analysis.convert import convert_checkpoint
 
 
 @click.command("convert", context_settings=HELP)
@@ -28,8 +29,6 @@ def command(in_file, out_file, target, config):
       minim run cls convert r18_tv.pth r18_minim.pth --to minim --config work_dirs/r18/r18.py
       minim run cls convert mmcls_resnet50.pth resnet50.safetensors --to safetensors
     """
-    from minim.cls.analysis.convert import convert_checkpoint
-
     result = convert_checkpoint(in_file, out_file, to=target, config=config)
     layout = "IN's layout as safetensors" if result.target == "safetensors" else \
         f"{result.target} layout from {result.backbone}"

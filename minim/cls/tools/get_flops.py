@@ -24,7 +24,10 @@ def command(config, shape, by_operator, cfg_options):
       minim run cls get_flops my_config.py --shape 384
       minim run cls get_flops my_config.py --shape 224 320
     """
-    from minim.cls.analysis.complexity import config_complexity, format_count
+    from minim.cls.analysis.complexity import (  # lazy: torch; `minim run cls --list` imports it
+        config_complexity,
+        format_count,
+    )
 
     result = config_complexity(config, shape, cfg_options)
     line = "=" * 40

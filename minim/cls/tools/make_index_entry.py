@@ -7,6 +7,7 @@ import json
 import click
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
+from minim.errors import UsageError
 
 
 @click.command("make_index_entry", cls=MultiValueCommand, multi_value_options=("--alias",), context_settings=HELP)
@@ -37,8 +38,10 @@ def command(config, checkpoint, name, aliases, url, collection, dataset, top1, t
           --url https://example.com/models/r18_flowers-1a2b3c4d.pth --index team_index/index.json
       MINIM_INDEX_PATH=team_index/index.json minim search cls --model r18_flowers
     """
-    from minim.cls.analysis.index_entry import add_to_index, entry_for_checkpoint
-    from minim.errors import UsageError
+    from minim.cls.analysis.index_entry import (  # lazy: torch; `minim run cls --list` imports it
+        add_to_index,
+        entry_for_checkpoint,
+    )
 
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"--url {url!r}: expected the http(s) URL the checkpoint is served from")

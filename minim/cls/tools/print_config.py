@@ -8,6 +8,7 @@ import click
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
 from minim.errors import warning_line
+from minim.index.configs import load_config_arg
 
 
 @click.command("print_config", cls=MultiValueCommand, context_settings=HELP)
@@ -23,8 +24,6 @@ def command(config, cfg_options, as_json):
       minim run cls print_config my_config.py --cfg-options model.head.num_classes=10 optimizer.lr=0.01
       minim run cls print_config my_config.py --json > my_config.json
     """
-    from minim.index.configs import load_config_arg
-
     cfg = load_config_arg("cls", config, cfg_options)
     for warning in cfg.warnings:
         click.echo(warning_line(warning), err=True)

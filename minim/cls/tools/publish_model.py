@@ -30,7 +30,7 @@ def command(in_file, out_file, with_date, config, base_url, dataset):
       minim run cls publish_model work_dirs/r18/best_accuracy_top-1_epoch_9.pth release/r18_flowers.pth \\
           --base-url https://example.com/models
     """
-    from minim.cls.analysis import index_entry, publish
+    from minim.cls.analysis import index_entry, publish  # lazy: torch; `minim run cls --list` imports it
 
     folder, stem = publish.out_stem(out_file)
     index_entry.check_name(stem, "OUT name")

@@ -32,8 +32,11 @@ def command(config, checkpoint, output_file, shape, opset_version, dynamic_expor
     Example:
       minim run cls pytorch2onnx my_cfg.py --checkpoint latest.pth --output-file model.onnx --dynamic-export --verify
     """
-    from minim.cls.analysis import onnx_export
-    from minim.cls.analysis.export_metadata import describe_model, export_input_shape
+    from minim.cls.analysis import onnx_export  # lazy: torch; `minim run cls --list` imports it
+    from minim.cls.analysis.export_metadata import (  # lazy: torch; `minim run cls --list` imports it
+        describe_model,
+        export_input_shape,
+    )
 
     model, weights = onnx_export.load_classifier(config, checkpoint, cfg_options)
     if weights is None:

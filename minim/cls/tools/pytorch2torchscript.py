@@ -28,9 +28,15 @@ def command(config, checkpoint, output_file, shape, verify, cfg_options):
     Example:
       minim run cls pytorch2torchscript my_cfg.py --checkpoint latest.pth --output-file model.pt --verify
     """
-    from minim.cls.analysis.export_metadata import describe_model, export_input_shape
-    from minim.cls.analysis.onnx_export import load_classifier
-    from minim.cls.analysis.torchscript_export import export_torchscript, verify_torchscript
+    from minim.cls.analysis.export_metadata import (  # lazy: torch; `minim run cls --list` imports it
+        describe_model,
+        export_input_shape,
+    )
+    from minim.cls.analysis.onnx_export import load_classifier  # lazy: torch; `minim run cls --list` imports it
+    from minim.cls.analysis.torchscript_export import (  # lazy: torch; `minim run cls --list` imports it
+        export_torchscript,
+        verify_torchscript,
+    )
 
     model, weights = load_classifier(config, checkpoint, cfg_options)
     if weights is None:

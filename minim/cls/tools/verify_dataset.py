@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
 from minim.cli.options import HELP, MultiValueCommand, cfg_options_option
+from minim.errors import DataError
+from minim.index.configs import load_config_arg
 
 
 @click.command("verify_dataset", cls=MultiValueCommand, multi_value_options=("--split",), context_settings=HELP)
@@ -22,9 +26,7 @@ def command(config, splits, workers, cfg_options):
     Example:
       minim run cls verify_dataset my_cfg.py --split train val --workers 8
     """
-    from minim.cls.analysis.verify import verify_datasets
-    from minim.errors import DataError
-    from minim.index.configs import load_config_arg
+    from minim.cls.analysis.verify import verify_datasets  # lazy: torch; `minim run cls --list` imports it
 
     cfg = load_config_arg("cls", config, cfg_options)
     with _Progress() as (advance, on_files):
@@ -52,9 +54,6 @@ class _Progress:
     def __enter__(self):
         self.bar = None
         if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
             self.bar = Progress(console=Console(stderr=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("verifying images", total=None)

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from minim.errors import BuildError, DataError
 
@@ -50,8 +51,6 @@ def to_chw_tensor(img: Any, key: str = "img") -> torch.Tensor:
 
 def is_pil_image(value: Any) -> bool:
     """True for a PIL image (Pillow is imported only when something else than a tensor or array shows up)."""
-    from PIL import Image
-
     return isinstance(value, Image.Image)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from minim.errors import BuildError, DataError
 
@@ -55,7 +56,7 @@ def cv2_module() -> Any:
     worker processes are the parallelism, and the pixels do not depend on it.
     """
     try:
-        import cv2
+        import cv2  # lazy: a broken OpenCV install fails only backend='cv2', with the fix
     except ImportError:
         raise BuildError(
             "backend='cv2' (mmcls's default resize) needs OpenCV: pip install opencv-python-headless "
@@ -98,8 +99,6 @@ def resize(img: torch.Tensor, height: int, width: int, interpolation: str = "bil
     if array.dtype != np.uint8:
         raise DataError(f"backend='pillow' resizes uint8 images only (as mmcv), got {array.dtype}; "
                         "use backend='cv2' or resize before converting to float")
-    from PIL import Image
-
     filters = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
                "bicubic": Image.Resampling.BICUBIC, "box": Image.Resampling.BOX,
                "lanczos": Image.Resampling.LANCZOS, "hamming": Image.Resampling.HAMMING}

@@ -29,7 +29,7 @@ from minim.cls.datasets.registry import PIPELINES
 def _albumentations() -> Any:
     """albumentations 2.x (whose generators :class:`Albu` reseeds), or a :class:`BuildError` naming the install."""
     try:
-        import albumentations
+        import albumentations  # lazy: optional package (minim[albu])
     except ImportError:
         raise BuildError("Albu needs albumentations, which is not installed: pip install albumentations") from None
     if int(albumentations.__version__.split(".")[0]) < 2:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from minim.errors import BuildError, DataError
 from minim.cls.datasets.pipelines._image import hwc_shape
@@ -30,8 +31,6 @@ def read_image(path: str | os.PathLike, color_type: str = "color") -> torch.Tens
     EXIF orientation is applied and colour files become grey with OpenCV's weights and rounding, as mmcv's
     ``imread`` does. Unreadable files raise :class:`DataError` naming the path.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = os.fspath(path)
     if color_type not in COLOR_TYPES:
         raise BuildError(f"color_type must be one of {', '.join(COLOR_TYPES)}, got {color_type!r}")
@@ -149,8 +148,6 @@ def _opencv_gray(image: Any) -> Any:
     """A colour image as OpenCV's ``IMREAD_GRAYSCALE`` gives it (Pillow's ``convert('L')`` is one level off on
     about half of a PNG's pixels): PNGs through libpng's integer weights, WebP through Pillow's (which are
     OpenCV's there), other formats through ``cvtColor``'s."""
-    from PIL import Image
-
     if image.format == "WEBP":
         return image.convert("L")
     weights, shift, rounding = _PNG_GRAY if image.format == "PNG" else _CVT_GRAY
@@ -164,8 +161,6 @@ def _eight_bit(image: Any) -> Any:
     as OpenCV keeps it; Pillow's own ``convert`` would clip every value above 255 to white."""
     if not (image.mode.startswith("I;16") or image.mode == "I"):
         return image
-    from PIL import Image
-
     array = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
     return Image.fromarray((array >> 8).astype(np.uint8), mode="L")
 

@@ -10,6 +10,7 @@ import torch
 from minim.cls.models.backbones.base import Backbone
 from minim.cls.models.registry import BACKBONES
 from minim.errors import BuildError
+from minim.suggest import did_you_mean
 
 
 @BACKBONES.register()
@@ -32,8 +33,6 @@ class TIMMBackbone(Backbone):
             raise BuildError("TIMMBackbone: features_only=True is not supported (minim classifies with the pooled "
                              "features)")
         if not timm.is_model(model_name):
-            from minim.suggest import did_you_mean
-
             raise BuildError(f"TIMMBackbone: timm has no model {model_name!r}",
                              hint=did_you_mean(model_name, timm.list_models()))
         try:

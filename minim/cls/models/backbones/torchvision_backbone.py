@@ -6,6 +6,7 @@ import re
 import warnings
 from typing import Any
 
+import torchvision.models
 from torch import nn
 
 from minim.cls.models.backbones.base import WrappedModelBackbone, replace_module
@@ -50,8 +51,6 @@ def final_layer_path(arch: str, model: nn.Module | None = None) -> str:
 
 def build_torchvision_model(arch: str, type_name: str, **kwargs: Any) -> nn.Module:
     """``torchvision.models.get_model(arch, weights=None, **kwargs)`` with typed errors."""
-    import torchvision.models
-
     archs = all_torchvision_archs()
     if arch not in archs:
         raise BuildError(f"{type_name}: torchvision has no classification architecture {arch!r}",
@@ -139,7 +138,9 @@ class TorchvisionBackbone(TorchvisionModelBackbone):
         """mmcls-layout backbone keys of the same network (MobileNetV2's ``layer*``/``conv1.conv``; ResNet's
         are torchvision's already) onto this model's keys."""
         if self.arch == "mobilenet_v2":
-            from minim.cls.models.backbones.mobilenet_v2 import mmcls_mobilenet_v2_key_to_torchvision
+            from minim.cls.models.backbones.mobilenet_v2 import (  # lazy: cycle with backbones.mobilenet_v2
+                mmcls_mobilenet_v2_key_to_torchvision,
+            )
 
             return mmcls_mobilenet_v2_key_to_torchvision(key)
         return key
