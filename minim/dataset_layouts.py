@@ -221,20 +221,6 @@ def _class_folders(root: Path, part: str, members: list[tuple[Path, str]], overw
     return _place(staging, root / part, overwrite)
 
 
-# -- class folders, less some --------------------------------------------------------------------------
-def layout_class_folders(root: Path, options: dict, overwrite: bool) -> list[Path]:
-    """``ROOT/<to>/<class>/`` from an archive's class folders, less ``exclude`` (see the module docstring)."""
-    tree = root / options["folder"]
-    excluded = set(options.get("exclude", ()))
-    try:
-        members = [(image, folder.name) for folder in sorted(p for p in tree.iterdir() if p.is_dir())
-                   if folder.name not in excluded for image in sorted(folder.iterdir()) if image.is_file()]
-    except OSError as exc:
-        raise DataError(f"cannot list {exc.filename}: {exc.strerror or exc}") from exc
-    return [_class_folders(root, options["to"], members, overwrite)]
-
-
-# -- helpers ------------------------------------------------------------------------------------------
 def _staging(root: Path, part: str) -> Path:
     staging = root / f".minim-layout-{part}"
     shutil.rmtree(staging, ignore_errors=True)
