@@ -512,3 +512,22 @@ def test_the_ready_config_trains_one_epoch(loopback_server, tmp_path, monkeypatc
                       "--cfg-options", "runner.max_epochs=1", "channels_last=False")  # no speed probe
     assert trained.exit_code == 0, trained.err
     assert (tmp_path / "work" / "epoch_1.pth").is_file()
+
+
+def test_class_folders_are_copies_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    import errno
+
+    from minim.dataset_layouts import layout_class_folders
+
+    for name in ("cat", "dog"):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        (tmp_path / "tree" / name / f"{name}.jpg").write_bytes(name.encode())
+
+    def no_links(source, target):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)  # as across file systems
+    (images,) = layout_class_folders(tmp_path, {"folder": "tree", "to": "images"}, overwrite=False)
+    copies = sorted(p.relative_to(images).as_posix() for p in images.rglob("*.jpg"))
+    assert copies == ["cat/cat.jpg", "dog/dog.jpg"] and (images / "dog" / "dog.jpg").read_bytes() == b"dog"
+    assert (images / "cat" / "cat.jpg").stat().st_nlink == 1  # a copy, not a link
