@@ -331,7 +331,7 @@ def run_real_infer(args, batched: bool) -> dict:
 
     from minim.cls.apis import init_model
     from minim.cls.commands import infer
-    from minim.cls.commands.inference import collect_images
+    from minim.cls.image_files import collect_images
 
     checkpoint = str(Path(args.work_dir) / "latest.pth")
     files = collect_images([args.data])
