@@ -358,8 +358,14 @@ def run_real_infer(args, batched: bool) -> dict:
                     tensor = preprocess(opened.convert("RGB"))
                 predicted.append(int(model.forward_test(tensor[None].to(args.device)).argmax(1)))
     seconds = time.perf_counter() - start
+    chosen = "its own batch size"
+    if batched:
+        from minim.cls.engine.probe import probe_cache_path
+
+        sizes = [entry["batch_size"] for entry in json.loads(probe_cache_path("inference_batch").read_text()).values()]
+        chosen = f"batches of {sizes[-1]}, measured" if sizes else chosen
     return {"images": len(files), "seconds": seconds, "images_per_second": len(files) / seconds,
-            "predicted": len(predicted)}
+            "predicted": len(predicted), "chosen": chosen}
 
 
 def child(args) -> None:
@@ -427,8 +433,6 @@ def run_real_distributed(args, config: Path, work_dir: Path, home: Path) -> floa
 
 def main_real(args) -> None:
     """``--real``: minim train / minim infer on a user's config and folder against torchvision-style loops."""
-    from minim.cls.apis.batch_inference import DEFAULT_BATCH_SIZE
-
     if args.images < 5 * REAL_CLASSES:
         raise SystemExit(f"bench_train --real: --images must be at least {5 * REAL_CLASSES} (one val image per class)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -453,8 +457,8 @@ def main_real(args) -> None:
             infer = spawn_real("real-infer", args, config, data, work_dir, home)
             loop = spawn_real("real-loop", args, config, data, work_dir, home)
             infer_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            print(f"infer-bench-real: minim infer {infer['images_per_second']:.1f} img/s (batches of "
-                  f"{DEFAULT_BATCH_SIZE}), per-image loop {loop['images_per_second']:.1f} img/s over {infer['images']} "
+            print(f"infer-bench-real: minim infer {infer['images_per_second']:.1f} img/s ({infer['chosen']}), "
+                  f"per-image loop {loop['images_per_second']:.1f} img/s over {infer['images']} "
                   f"images: minim/loop = {infer['images_per_second'] / loop['images_per_second']:.2f} (load average "
                   f"{infer_load:.1f})", flush=True)
         if args.gpus > 1:

@@ -103,3 +103,40 @@ def test_exported_onnx_runs_in_batches_only_with_a_dynamic_batch_axis(setup, tmp
     assert [position for position, _ in batched] == [0, 1, 2, 3]
     for (_, result), file in zip(batched, squares):
         assert result["scores"] == pytest.approx(inference_model(model, str(file))["scores"], abs=1e-5)
+
+
+def test_the_fastest_batch_is_found_by_doubling_until_the_time_per_image_rises():
+    from minim.cls.engine.probe import fastest_batch
+
+    per_image = {1: 10.0, 2: 6.0, 3: 6.5, 4: 5.0, 8: 7.0, 16: 1.0, 32: 1.0}  # 16: never tried, 8 was slower than 4
+    tried = []
+
+    def seconds(size):
+        tried.append(size)
+        return per_image[size] * size
+
+    assert fastest_batch(seconds, 32) == {"batch_size": 4, "images_per_second": 0.2}
+    assert tried == [1, 2, 4, 8]
+    assert fastest_batch(seconds, 3)["batch_size"] == 2 and tried[-3:] == [1, 2, 3]  # 1, 2, then 3 itself
+    assert fastest_batch(lambda size: 1.0, 32, sizes=[32]) == {"batch_size": 32, "images_per_second": 32.0}
+
+
+def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_results(setup, monkeypatch):
+    import copy
+    import json
+
+    from minim.cls.apis import batch_inference
+    from minim.cls.engine.probe import probe_cache_path
+
+    _, _, model, files = setup
+    squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]]
+    monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", len(squares))  # the probes run for these few
+    measured = list(batch_inference.inference_files(copy.deepcopy(model), squares))
+    eager = list(batch_inference.inference_files(copy.deepcopy(model), squares, 2, channels_last=False))
+    choices = json.loads(probe_cache_path("inference").read_text())
+    (choice,) = [value for key, value in choices.items() if " at most " in key]
+    assert choice["forward"] in ("eager", "frozen TorchScript") and set(choice["rates"]) == {"eager",
+                                                                                            "frozen TorchScript"}
+    assert 1 <= choice["batch_size"] <= len(squares)
+    for (_, fast), (_, plain) in zip(measured, eager):  # frozen TorchScript folds BatchNorm: rounding only
+        assert fast["scores"] == pytest.approx(plain["scores"], abs=1e-5) and fast["pred_label"] == plain["pred_label"]

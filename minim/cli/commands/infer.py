@@ -13,8 +13,10 @@ from minim.cli.options import HELP, MultiValueCommand, cfg_options_option, codeb
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
 @click.option("--checkpoint", metavar="CKPT", help="Checkpoint file or URL (default: the index entry's weights, if any).")
 @click.option("--topk", type=click.IntRange(min=1), default=5, show_default=True, help="How many classes to show per image.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
-              help="Images per forward pass (an exported model without a dynamic batch axis takes one at a time).")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Images per forward pass (default: for 256 images or more the size measured fastest, at most 32, "
+                   "remembered per model and device; else 32; an exported model without a dynamic batch axis takes "
+                   "one at a time).")
 @click.option("--device", help="auto (default), cpu, cuda, cuda:N or mps.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
 @click.option("--show-dir", type=click.Path(file_okay=False), help="Write each image annotated with its prediction here.")

@@ -26,6 +26,7 @@ import torch
 from minim.atomic import atomic_output
 from minim.cls.apis.export_format import METADATA_KEY, dumps
 from minim.cls.apis.inference import init_model
+from minim.cls.models.classifier import SoftmaxScores
 from minim.cls.plan.config import load_cls_config, weights_path
 from minim.errors import BuildError, OnnxError, UsageError
 
@@ -44,19 +45,6 @@ class Verification:
     max_abs_diff: float
     shapes: list[tuple[int, ...]]
     onnxruntime_version: str
-
-
-def scores_module(classifier):
-    """A module whose ``forward(input)`` returns ``classifier``'s softmax scores."""
-    class SoftmaxScores(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input):  # noqa: A002 - the graph input's name
-            return self.model.forward_test(input)
-
-    return SoftmaxScores(classifier).eval()
 
 
 def pick_exporter(exporter: str, opset_version: int | None = None) -> str:
@@ -88,7 +76,7 @@ def export_onnx(classifier, output_file: str | os.PathLike, shape: Sequence[int]
         raise UsageError(f"--output-file {path.name}: the file name must end with .onnx")
     kind = pick_exporter(exporter, opset_version)
     opset = opset_version or DEFAULT_OPSET[kind]
-    module = scores_module(classifier)
+    module = SoftmaxScores(classifier).eval()
     device = next(classifier.parameters()).device
     example = torch.randn((1, *shape), device=device)
     with atomic_output(path) as tmp, _quiet_exporter():
@@ -210,7 +198,7 @@ def verify_onnx(classifier, onnx_file: str | os.PathLike, shape: Sequence[int] =
     except ImportError:
         raise OnnxError("verification needs onnxruntime, which is not installed", hint=ORT_HINT) from None
     session = onnxruntime.InferenceSession(os.fspath(onnx_file), providers=["CPUExecutionProvider"])
-    module = scores_module(classifier)
+    module = SoftmaxScores(classifier).eval()
     device = next(classifier.parameters()).device
     generator = torch.Generator().manual_seed(0)
     batches = [1, 3] if dynamic else [1]

@@ -15,8 +15,8 @@ from typing import Sequence
 import torch
 
 from minim.atomic import atomic_output
-from minim.cls.analysis.onnx_export import scores_module
 from minim.cls.apis.export_format import METADATA_KEY, TORCHSCRIPT_SUFFIXES, dumps, quiet_jit
+from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import ExportError, UsageError
 
 
@@ -27,7 +27,7 @@ def export_torchscript(classifier, output_file: str | os.PathLike, shape: Sequen
     path = Path(output_file)
     if path.suffix.lower() not in TORCHSCRIPT_SUFFIXES:
         raise UsageError(f"--output-file {path.name}: the file name must end with {', '.join(TORCHSCRIPT_SUFFIXES)}")
-    module = scores_module(classifier)
+    module = SoftmaxScores(classifier).eval()
     device = next(classifier.parameters()).device
     example = torch.randn((1, *shape), device=device)
     extra = {METADATA_KEY: dumps(description)} if description is not None else {}
@@ -44,7 +44,7 @@ def verify_torchscript(classifier, path: str | os.PathLike, shape: Sequence[int]
                        rtol: float = 1e-4, atol: float = 1e-6) -> float:
     """The largest score difference between the saved module and ``classifier`` on random batches of 1 and 3
     (an :class:`ExportError` beyond the tolerance)."""
-    module = scores_module(classifier)
+    module = SoftmaxScores(classifier).eval()
     device = next(classifier.parameters()).device
     with quiet_jit():
         loaded = torch.jit.load(os.fspath(path), map_location=device)

@@ -4,8 +4,8 @@
 (training from a config), ``test_model`` / ``single_gpu_test`` / ``multi_gpu_test`` (scores over a dataset),
 ``init_random_seed`` / ``set_random_seed``.
 
-The names are imported on first use: importing one torch-free module of the package (``apis.batch_inference``)
-does not import torch, so the commands that plan a run stay quick.
+The names are imported on first use, so that importing the package imports no torch: the commands that plan a
+run stay quick.
 """
 
 from __future__ import annotations

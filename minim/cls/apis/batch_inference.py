@@ -4,20 +4,34 @@ Each file goes through the same test pipeline as :func:`~minim.cls.apis.inferenc
 (the same pixels), in a DataLoader whose workers decode in parallel when decoding costs more
 than it saves (the engine's rule, :func:`minim.cls.engine.data.choose_workers`); batches of
 equal-sized images run in one forward pass under ``torch.inference_mode``, in channels_last when
-the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`).
+the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`), of the
+size measured fastest (:func:`minim.cls.engine.probe.choose_inference_batch`: on CPUs a few images
+per pass often beat 32, whose activations overflow the caches).
 Exported models run in batches when their batch axis is dynamic, else one image at a time.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import torch
+from torch.utils.data import default_collate
+
+from minim.cls.apis.export_format import quiet_jit
+from minim.cls.apis.exported import ExportedModel
+from minim.cls.apis.inference import batch_scores, preprocessor, result_of
+from minim.cls.datasets.builder import build_dataloader
+from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
+from minim.cls.engine.device import Precision
+from minim.cls.engine.probe import choose_channels_last, choose_inference
+from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import DataError, UsageError
 
-#: the default number of images per forward pass
+#: the most images per forward pass unless told otherwise (the probe may choose fewer)
 DEFAULT_BATCH_SIZE = 32
-#: the fewest images for which the channels_last probe (seconds, once per architecture and device) is run
+#: the fewest images for which the probes (seconds, once per architecture and device) are run
 PROBE_MIN_IMAGES = 256
 
 
@@ -40,9 +54,6 @@ class _ImageFiles:
 def collate_images(samples: Sequence[dict]) -> dict[str, Any]:
     """``{'index': [...], 'img': N x C x H x W (or a list when sizes differ), 'gt_label': N zeros, 'errors':
     [(index, (message, hint)), ...]}``; ``gt_label`` is a placeholder that lets the channels_last probe run a batch."""
-    import torch  # lazy: torch; minim.cls.commands imports this module
-    from torch.utils.data import default_collate  # lazy: torch; minim.cls.commands imports this module
-
     good = [s for s in samples if "img" in s]
     images = [s["img"] for s in good]
     same_size = len({tuple(i.shape) for i in images}) == 1
@@ -52,67 +63,84 @@ def collate_images(samples: Sequence[dict]) -> dict[str, Any]:
             "errors": [(s["index"], s["error"]) for s in samples if "error" in s]}
 
 
-def inference_files(model, files: Sequence[str | Path], batch_size: int = DEFAULT_BATCH_SIZE, *,
+def inference_files(model, files: Sequence[str | Path], batch_size: int | None = None, *,
                     workers: int | None = None, channels_last: bool | None = None
                     ) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
     """Classify image ``files`` with ``model`` (from :func:`~minim.cls.apis.inference.init_model`) in batches.
 
     Yields ``(position in files, result)`` in the order of ``files``: ``result`` is what
     ``inference_model`` returns for that file, or the :class:`~minim.errors.DataError` that made it
-    unreadable. ``workers`` (default: chosen from the CPUs and the measured decoding cost) decode in
-    parallel. ``channels_last`` (default: the engine's probe decides, for :data:`PROBE_MIN_IMAGES` files or
-    more) switches a classifier and its batches to that memory format; exported models ignore it.
+    unreadable. ``batch_size`` (default: the size measured fastest, at most :data:`DEFAULT_BATCH_SIZE`, for
+    :data:`PROBE_MIN_IMAGES` files or more) images go through each forward pass. ``workers`` (default: chosen
+    from the CPUs and the measured decoding cost) decode in parallel. ``channels_last`` (default: the engine's
+    probe decides, for :data:`PROBE_MIN_IMAGES` files or more) switches a classifier and its batches to that
+    memory format; exported models ignore it.
     """
-    import torch  # lazy: torch; minim.cls.commands imports this module
-
-    from minim.cls.apis.exported import ExportedModel  # lazy: torch; minim.cls.commands imports this module
-    from minim.cls.apis.inference import preprocessor, result_of  # lazy: torch; minim.cls.commands imports this module
-    from minim.cls.datasets.builder import build_dataloader  # lazy: torch; minim.cls.commands imports this module
-    from minim.cls.engine.data import (  # lazy: torch; minim.cls.commands imports this module
-        choose_workers,
-        effective_workers,
-        measure_loading,
-    )
-
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     exported = isinstance(model, ExportedModel)
-    if exported and not model.dynamic_batch:
-        batch_size = 1
     device = model.device if exported else next(model.parameters()).device
     dataset = _ImageFiles(files, model.preprocess if exported else preprocessor(model))
-    batch_size = max(1, min(batch_size, len(dataset)))
+    largest = 1 if exported and not model.dynamic_batch else max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset)))
     if workers is None:
-        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), batch_size)
-    loader = build_dataloader(dataset, batch_size, workers, shuffle=False, round_up=False, collate_fn=collate_images,
-                              pin_memory=device.type == "cuda", persistent_workers=False)
+        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), largest)
+    loader = _loader(dataset, largest, workers, device)
+    probing = not exported and len(dataset) >= PROBE_MIN_IMAGES
     if exported:
         channels_last = False
-    elif channels_last is None:
-        channels_last = len(dataset) >= PROBE_MIN_IMAGES and _probe_says_channels_last(model, loader, device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    else:
+        if channels_last is None:
+            channels_last = probing and _probe_says_channels_last(model, loader, device)
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    scores = functools.partial(batch_scores, model)
+    if probing:
+        forwards = {"eager": lambda: scores, "frozen TorchScript": lambda: _frozen_scores(model, loader, device)}
+        name, size, _reason = choose_inference(model, loader, Precision(device), device, largest, channels_last,
+                                               forwards, fixed_size=batch_size is not None)
+        scores = forwards[name]()
+        if size != largest:
+            loader = _loader(dataset, size, workers, device)
     for batch in loader:
-        rows = dict(zip(batch["index"], _forward(model, batch["img"], channels_last))) if batch["index"] else {}
+        rows = dict(zip(batch["index"], _forward(scores, batch["img"], channels_last))) if batch["index"] else {}
         errors = dict(batch["errors"])
         for index in sorted(rows.keys() | errors.keys()):
             yield index, result_of(model, rows[index]) if index in rows else DataError(*errors[index])
 
 
-def _forward(model, img, channels_last: bool):
+def _loader(dataset, batch_size: int, workers: int, device):
+    return build_dataloader(dataset, batch_size, workers, shuffle=False, round_up=False, collate_fn=collate_images,
+                            pin_memory=device.type == "cuda", persistent_workers=False)
+
+
+def _forward(scores, img, channels_last: bool):
     """Score rows of a batch: one forward pass, or one per image when their sizes differ."""
-    import torch  # lazy: torch; minim.cls.commands imports this module
-
-    from minim.cls.apis.inference import batch_scores  # lazy: torch; minim.cls.commands imports this module
-
     if isinstance(img, list):
-        return [batch_scores(model, image[None])[0] for image in img]
-    return batch_scores(model, img.contiguous(memory_format=torch.channels_last) if channels_last else img)
+        return [scores(image[None])[0] for image in img]
+    return scores(img.contiguous(memory_format=torch.channels_last) if channels_last else img)
+
+
+def _frozen_scores(model, loader, device):
+    """``model``'s softmax scores as a TorchScript trace, frozen and optimized for inference (BatchNorm folded into
+    the convolutions, oneDNN layouts on CPUs): the same scores up to float rounding, often twice as fast on a CPU;
+    None when the model cannot be traced. Traced on the loader's first image, in the model's memory format."""
+    sample = loader.collate_fn([loader.dataset[0]])["img"]
+    if not isinstance(sample, torch.Tensor):
+        return None
+    channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
+    sample = sample.to(device).contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    with quiet_jit(), torch.no_grad():
+        try:
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(
+                torch.jit.trace(SoftmaxScores(model).eval(), (sample,), check_trace=False)))
+        except (RuntimeError, TypeError, ValueError):
+            return None
+
+    def scores(batch):
+        with torch.no_grad():
+            return frozen(batch.to(device, non_blocking=True)).float().cpu()
+    return scores
 
 
 def _probe_says_channels_last(model, loader, device) -> bool:
     """The engine's measured choice for a classifier's forward passes (remembered per architecture and device)."""
-    from minim.cls.engine.device import Precision  # lazy: torch; minim.cls.commands imports this module
-    from minim.cls.engine.probe import choose_channels_last  # lazy: torch; minim.cls.commands imports this module
-
     return choose_channels_last(model.cfg, model, loader, Precision(device), device, inference=True)[0]

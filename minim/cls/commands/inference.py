@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from minim.cls.apis.batch_inference import DEFAULT_BATCH_SIZE
 from minim.cls.commands.common import warn
 from minim.cls.commands.render import print_predictions
 from minim.cls.image_files import image_targets
@@ -52,11 +51,11 @@ def infer(
     as_json: bool = False,
     show_dir: str | None = None,
     cfg_options: Sequence[str] = (),
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     console: bool = True,
 ) -> list[dict[str, Any]]:
     """``minim infer cls CONFIG IMAGE_OR_DIR...``: top-k classes of each image, ``batch_size`` images per forward
-    pass. CONFIG may be a model exported by minim (``.onnx``, TorchScript ``.pt``), which needs no config or
+    pass (None: the size measured fastest, at most 32). CONFIG may be a model exported by minim (``.onnx``, TorchScript ``.pt``), which needs no config or
     checkpoint."""
     from minim.cls.apis.batch_inference import inference_files
     from minim.cls.apis.inference import annotate_image

@@ -24,7 +24,7 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -41,11 +41,14 @@ MARGIN = 0.05
 TIMED_STEPS = 2
 #: the largest probe batch on CPUs
 CPU_PROBE_BATCH = 8
+#: inference probes: calls before timing, and images per timing
+WARM_UP_CALLS = 3
+TIMED_IMAGES = 12
 
 
-def probe_cache_path() -> Path:
-    """Where measured choices are remembered."""
-    return minim_home() / "probes" / "channels_last.json"
+def probe_cache_path(name: str = "channels_last") -> Path:
+    """Where measured choices of kind ``name`` (``channels_last``, ``inference``) are remembered."""
+    return minim_home() / "probes" / f"{name}.json"
 
 
 def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, precision, device: torch.device,
@@ -73,22 +76,14 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
         return False, "channels_last off (no image batch to measure it on)"
     img, label = batch
     key = _cache_key(model, img, precision, device) + (" inference" if inference else "")
-    path = probe_cache_path()
-    remembered = _read_cache(path)
-    found = remembered.get(key)
-    if found is None:
+
+    def measure() -> dict[str, Any]:
         times = measure_step_times(model, img, label, precision, device, inference=inference)
-        found = {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
-                 "contiguous_ms": round(times["contiguous"] * 1000, 2),
-                 "channels_last_ms": round(times["channels_last"] * 1000, 2)}
-        remembered[key] = found
-        try:
-            write_text_atomic(path, json.dumps(remembered, indent=1, sort_keys=True))
-        except OSError:
-            pass  # a read-only cache folder only means measuring again next time
-        how = "measured now"
-    else:
-        how = f"measured earlier, remembered in {path}"
+        return {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
+                "contiguous_ms": round(times["contiguous"] * 1000, 2),
+                "channels_last_ms": round(times["channels_last"] * 1000, 2)}
+
+    found, how = _remembered("channels_last", key, measure)
     speed = found["contiguous_ms"] / max(found["channels_last_ms"], 1e-9)
     words = (f"channels_last {'on' if found['channels_last'] else 'off'} ({speed:.2f}x the speed of contiguous "
              f"tensors: {found['channels_last_ms']:.0f} vs {found['contiguous_ms']:.0f} ms per probe step of "
@@ -124,6 +119,91 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
         return best
     finally:
         restore_rng_state(state)
+
+
+def choose_inference(model: nn.Module, loader, precision, device: torch.device, largest: int, channels_last: bool,
+                     forwards: Mapping[str, Callable[[], Callable | None]], fixed_size: bool = False
+                     ) -> tuple[str, int, str]:
+    """``(forward, batch size, the reason in words)``: of ``forwards`` (name -> a factory of a callable from a
+    batch to scores, or of None where it cannot be made), the one and the batch size that score the most images
+    per second, the size at most ``largest`` (exactly it with ``fixed_size``). Sizes are found by doubling from 1
+    while the time per image falls (on CPUs a few images per pass often beat 32, whose activations overflow the
+    caches). Remembered like channels_last (``$MINIM_HOME/probes/inference.json``)."""
+    first = next(iter(forwards))
+    batch = _probe_batch(loader, device)
+    if batch is None:
+        return first, largest, f"{first} forward passes of {largest} images (no image batch to measure on)"
+    img = batch[0][:1].contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    key = (f"{_cache_key(model, img, precision, device)} channels_last={channels_last} "
+           f"{'exactly' if fixed_size else 'at most'} {largest} {'/'.join(forwards)}")
+
+    def measure() -> dict[str, Any]:
+        rates = {}
+        for name, make in forwards.items():
+            forward = make()
+            if forward is None:
+                continue
+            def seconds(size, forward=forward):
+                return _forward_seconds(forward, img, size, precision, device)
+            rates[name] = (fastest_batch(seconds, largest, sizes=[largest]) if fixed_size
+                           else fastest_batch(seconds, largest))
+        name = max(rates, key=lambda n: rates[n]["images_per_second"])
+        return {"forward": name, **rates[name], "rates": {n: r["images_per_second"] for n, r in rates.items()}}
+
+    found, how = _remembered("inference", key, measure)
+    others = ", ".join(f"{n} {r:.0f}" for n, r in found["rates"].items() if n != found["forward"])
+    return found["forward"], found["batch_size"], (
+        f"{found['forward']} forward passes of {found['batch_size']} images ({found['images_per_second']:.0f} "
+        f"images/s measured{'; ' + others if others else ''}; {how})")
+
+
+def fastest_batch(seconds_per_batch, largest: int, sizes: list[int] | None = None) -> dict[str, Any]:
+    """``{'batch_size', 'images_per_second'}``: ``sizes`` (default 1, 2, 4, ... up to ``largest``, and ``largest``
+    itself) timed with ``seconds_per_batch(size)`` until one is slower per image than the one before."""
+    sizes = sizes or [size for size in (2 ** k for k in range(16)) if size < largest] + [largest]
+    best_size, best_rate = 1, 0.0
+    for size in sizes:
+        rate = size / seconds_per_batch(size)
+        if rate <= best_rate:
+            break
+        best_size, best_rate = size, rate
+    return {"batch_size": best_size, "images_per_second": round(best_rate, 1)}
+
+
+def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision, device: torch.device) -> float:
+    """Seconds per call of ``forward`` (eval mode, no gradients) on ``size`` copies of the image ``img[0]``, in
+    ``img``'s memory format: the best of :data:`TIMED_STEPS` timings of enough calls for
+    :data:`TIMED_IMAGES` images, after :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones)."""
+    fmt = torch.channels_last if img.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    inputs = img[:1].expand(size, -1, -1, -1).contiguous(memory_format=fmt)
+    calls = -(-TIMED_IMAGES // size)
+    best = float("inf")
+    with torch.inference_mode(), precision.autocast():
+        for _ in range(WARM_UP_CALLS):
+            forward(inputs)
+        for _ in range(TIMED_STEPS):
+            synchronize(device)
+            start = time.perf_counter()
+            for _ in range(calls):
+                forward(inputs)
+            synchronize(device)
+            best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def _remembered(kind: str, key: str, measure) -> tuple[dict[str, Any], str]:
+    """``(the answer under key, how it was found)``: from ``probe_cache_path(kind)``, else ``measure()``d now
+    and written there."""
+    path = probe_cache_path(kind)
+    remembered = _read_cache(path)
+    if key in remembered:
+        return remembered[key], f"measured earlier, remembered in {path}"
+    remembered[key] = found = measure()
+    try:
+        write_text_atomic(path, json.dumps(remembered, indent=1, sort_keys=True))
+    except OSError:
+        pass  # a read-only cache folder only means measuring again next time
+    return found, "measured now"
 
 
 def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -137,3 +137,14 @@ class ImageClassifier(nn.Module):
                 load_checkpoint(self, checkpoint, logger=logger)
             else:
                 load_prefixed_checkpoint(self, checkpoint, prefix=prefix or "backbone", logger=logger)
+
+
+class SoftmaxScores(nn.Module):
+    """``forward(input)``: ``classifier``'s softmax scores (its ``forward_test``), as a module to trace or export."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.model = classifier
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - the exported graph input's name
+        return self.model.forward_test(input)
