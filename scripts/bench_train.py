@@ -269,7 +269,7 @@ def run_real_plain(args) -> dict:
                                                num_workers=workers, pin_memory=True)
     val_loader = torch.utils.data.DataLoader(val_set, batch_size=batch, sampler=torch.utils.data.SequentialSampler(val_set),
                                              num_workers=workers, pin_memory=True)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = torchvision.models.get_model(args.arch, weights=None, num_classes=REAL_CLASSES).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -313,7 +313,7 @@ def run_real_minim(args) -> dict:
     from minim.cls.commands import train
 
     result = train(args.config, work_dir=args.work_dir, device=args.device, amp=args.amp,
-                   channels_last=args.channels_last, console=False)
+                   channels_last=args.channels_last, seed=args.seed, console=False)
     choices = [line.split(" - INFO - ", 1)[-1] for line in Path(result.log_file).read_text().splitlines()
                if "speed choices:" in line]
     return {"images_per_second": result.images_per_second, "top1": result.last_metrics["accuracy_top-1"],
@@ -362,8 +362,8 @@ def run_real_infer(args, batched: bool) -> dict:
     if batched:
         from minim.cls.engine.probe import probe_cache_path
 
-        sizes = [entry["batch_size"] for entry in json.loads(probe_cache_path("inference_batch").read_text()).values()]
-        chosen = f"batches of {sizes[-1]}, measured" if sizes else chosen
+        choices = list(json.loads(probe_cache_path("inference").read_text()).values())
+        chosen = f"{choices[-1]['forward']} forward passes of {choices[-1]['batch_size']}, measured"
     return {"images": len(files), "seconds": seconds, "images_per_second": len(files) / seconds,
             "predicted": len(predicted), "chosen": chosen}
 
@@ -407,7 +407,7 @@ def spawn(kind: str, config: Path, args, model: str = "mobilenet_v2") -> dict:
 def spawn_real(kind: str, args, config: Path, data: Path, work_dir: Path, home: Path) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--config", str(config), "--data", str(data),
                "--work-dir", str(work_dir), "--arch", args.arch, "--device", args.device, "--epochs", str(args.epochs),
-               "--threads", str(args.threads)] + (["--amp"] if args.amp else []) + \
+               "--threads", str(args.threads), "--seed", str(args.seed)] + (["--amp"] if args.amp else []) + \
               (["--channels-last"] if args.channels_last else [])
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "MINIM_HOME": str(home)})
@@ -494,6 +494,7 @@ def main(argv=None) -> None:
     real.add_argument("--amp", action="store_true", help="mixed precision on both sides")
     real.add_argument("--channels-last", action="store_true", help="channels_last on both sides")
     real.add_argument("--gpus", type=int, default=1, help="also train minim with N processes (torchrun)")
+    real.add_argument("--seed", type=int, default=0, help="the seed of both sides' runs (initial weights, order)")
     real.add_argument("--data", help="folder for the generated images (kept, reused); default: a temporary one")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
