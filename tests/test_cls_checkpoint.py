@@ -397,6 +397,7 @@ def test_torchvision_scheme_names():
         torchvision_weights_url("resnet5")
 
 
+@pytest.mark.slow
 def test_a_failed_checkpoint_write_names_the_file_and_keeps_the_old_one(tmp_path):
     """A write the OS refuses (RLIMIT_FSIZE here; a full disk alike) is one CheckpointError naming the
     checkpoint; the previous file stays and no temporary is left."""

@@ -47,6 +47,7 @@ def _train(work_dir, resume_from=None, **stopper):
                       runner=dict(type="EpochBasedRunner", max_epochs=4))
 
 
+@pytest.mark.slow
 def test_training_stops_early_and_a_resumed_run_keeps_counting(tmp_path, one_thread):
     runner = _train(tmp_path / "run")
     assert runner.epoch == 2 and (tmp_path / "run" / "epoch_2.pth").exists()

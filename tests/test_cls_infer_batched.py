@@ -121,6 +121,7 @@ def test_the_fastest_batch_is_found_by_doubling_until_the_time_per_image_rises()
     assert fastest_batch(lambda size: 1.0, 32, sizes=[32]) == {"batch_size": 32, "images_per_second": 32.0}
 
 
+@pytest.mark.slow
 def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_results(setup, monkeypatch):
     import copy
     import json

@@ -159,6 +159,7 @@ def test_test_without_checkpoint_gives_the_command_with_the_runs_best_checkpoint
     assert f"minim test cls {config} --checkpoint work_dirs/tiny_cfg/best_accuracy_top-1_epoch_2.pth" in result.stderr
 
 
+@pytest.mark.slow
 def test_confusion_matrix_predicts_through_the_apis_not_the_command_layer():
     import inspect
     import subprocess

@@ -95,6 +95,7 @@ def test_bad_arguments(run_cli, tmp_path, model_files):
     assert result.exit_code == 1 and "none.pth" in result.err and not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_export_is_one_line_with_nothing_on_stdout(tmp_path, model_files):
     """torch's C++ prints the IR graph of a failed export to file descriptor 1; the user sees one line."""
     from conftest import minim_subprocess

@@ -67,6 +67,7 @@ def test_changed_config_is_kept_unless_overwrite(run_cli, zoo, tmp_path):
     assert result.exit_code == 0 and "lr=0.01" in (dest / "tinynet_in10.py").read_text()
 
 
+@pytest.mark.slow
 def test_network_down_keeps_config_and_reports_one_line(run_cli, tmp_path, monkeypatch):
     url = LoopbackServer.closed_port_url("/m/tiny-0123abcd.pth")
     path = write_index(tmp_path / "zoo", [entry("tinynet", weights={"url": url, "sha256": "0123abcd"})])
