@@ -92,16 +92,18 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         if channels_last is None:
             channels_last = probing and _probe_says_channels_last(model, loader, device)
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    scores = functools.partial(batch_scores, model)
+    eager = scores = functools.partial(batch_scores, model)
     if probing:
-        forwards = {"eager": lambda: scores, "frozen TorchScript": lambda: _frozen_scores(model, loader, device)}
+        forwards = {"eager": lambda: eager,
+                    "frozen TorchScript": lambda: _frozen_scores(model, loader, device, channels_last)}
         name, size, _reason = choose_inference(model, loader, Precision(device), device, largest, channels_last,
                                                forwards, fixed_size=batch_size is not None)
-        scores = forwards[name]()
+        scores = forwards[name]() or eager  # (a trace that fails now: the model as it is)
         if size != largest:
             loader = _loader(dataset, size, workers, device)
     for batch in loader:
-        rows = dict(zip(batch["index"], _forward(scores, batch["img"], channels_last))) if batch["index"] else {}
+        img = batch["img"]
+        rows = dict(zip(batch["index"], _forward(scores, eager, img, channels_last))) if batch["index"] else {}
         errors = dict(batch["errors"])
         for index in sorted(rows.keys() | errors.keys()):
             yield index, result_of(model, rows[index]) if index in rows else DataError(*errors[index])
@@ -112,22 +114,23 @@ def _loader(dataset, batch_size: int, workers: int, device):
                             pin_memory=device.type == "cuda", persistent_workers=False)
 
 
-def _forward(scores, img, channels_last: bool):
-    """Score rows of a batch: one forward pass, or one per image when their sizes differ."""
+def _forward(scores, eager, img, channels_last: bool):
+    """Score rows of a batch: one forward pass, or one per image of the model as it is when their sizes differ
+    (a trace holds the size it was traced at)."""
     if isinstance(img, list):
-        return [scores(image[None])[0] for image in img]
+        return [eager(image[None])[0] for image in img]
     return scores(img.contiguous(memory_format=torch.channels_last) if channels_last else img)
 
 
-def _frozen_scores(model, loader, device):
+def _frozen_scores(model, loader, device, channels_last: bool):
     """``model``'s softmax scores as a TorchScript trace, frozen and optimized for inference (BatchNorm folded into
     the convolutions, oneDNN layouts on CPUs): the same scores up to float rounding, often twice as fast on a CPU;
     None when the model cannot be traced. Traced on the loader's first image, in the model's memory format."""
     sample = loader.collate_fn([loader.dataset[0]])["img"]
     if not isinstance(sample, torch.Tensor):
         return None
-    channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
-    sample = sample.to(device).contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    sample = sample.to(device).contiguous(memory_format=fmt)
     with quiet_jit(), torch.no_grad():
         try:
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(
