@@ -511,7 +511,6 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer=None, s
     return path
 
 
-
 def save_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Tensor],
                      meta: Mapping[str, Any] | None = None) -> Path:
     """Write ``state_dict`` (any layout) to a ``.safetensors`` file atomically, with ``meta`` (when given)

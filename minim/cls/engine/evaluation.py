@@ -33,7 +33,6 @@ from minim.cls.metrics import evaluate, is_multilabel_metric, precision_recall_f
 from minim.errors import ConfigError
 
 
-
 @torch.no_grad()
 def collect_scores(
     model,
