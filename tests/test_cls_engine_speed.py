@@ -130,6 +130,10 @@ def test_workers_follow_the_measured_loading_cost():
     workers, words = data.choose_workers(2, costly, 32)
     assert workers == min(2, data.effective_workers(2)) >= 1 and "50.00 ms per image" in words
     assert data.choose_workers(0, costly, 32) == (0, "0 DataLoader workers (workers_per_gpu=0)")
+    workers, words = data.choose_workers(2, costly, 32, cpu_seconds_per_sample=0.08)  # the model needs the cores
+    assert workers == 0 and "the model 80.00 ms on the same CPU cores" in words
+    loading_costs_more = data.choose_workers(2, costly, 32, cpu_seconds_per_sample=0.01)[0]
+    assert loading_costs_more == min(2, data.effective_workers(2))
     before = torch.get_rng_state()
     cost = data.measure_loading(NoisyDataset(n=5))  # its samples draw noise from the global generators
     assert torch.equal(torch.get_rng_state(), before) and cost.fixed_size

@@ -132,12 +132,20 @@ def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_result
     _, _, model, files = setup
     squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]]
     monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", len(squares))  # the probes run for these few
+    traces, worker_choices = [], []
+    trace, choose_workers = batch_inference._frozen_scores, batch_inference.choose_workers
+    monkeypatch.setattr(batch_inference, "_frozen_scores", lambda *args: traces.append(args) or trace(*args))
+    monkeypatch.setattr(batch_inference, "choose_workers",
+                        lambda *args, **kw: worker_choices.append(kw) or choose_workers(*args, **kw))
     measured = list(batch_inference.inference_files(copy.deepcopy(model), squares))
+    assert len(traces) == 1  # the trace the probe timed is the one that scores
     eager = list(batch_inference.inference_files(copy.deepcopy(model), squares, 2, channels_last=False))
     choices = json.loads(probe_cache_path("inference").read_text())
     (choice,) = [value for key, value in choices.items() if " at most " in key]
     assert choice["forward"] in ("eager", "frozen TorchScript") and set(choice["rates"]) == {"eager",
                                                                                             "frozen TorchScript"}
     assert 1 <= choice["batch_size"] <= len(squares)
+    # on a CPU the workers are weighed against the model's measured cost per image (they share the cores)
+    assert worker_choices[0]["cpu_seconds_per_sample"] == pytest.approx(1 / choice["images_per_second"])
     for (_, fast), (_, plain) in zip(measured, eager):  # frozen TorchScript folds BatchNorm: rounding only
         assert fast["scores"] == pytest.approx(plain["scores"], abs=1e-5) and fast["pred_label"] == plain["pred_label"]

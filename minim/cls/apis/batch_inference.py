@@ -2,11 +2,13 @@
 
 Each file goes through the same test pipeline as :func:`~minim.cls.apis.inference.inference_model`
 (the same pixels), in a DataLoader whose workers decode in parallel when decoding costs more
-than it saves (the engine's rule, :func:`minim.cls.engine.data.choose_workers`); batches of
-equal-sized images run in one forward pass under ``torch.inference_mode``, in channels_last when
-the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`), of the
-size measured fastest (:func:`minim.cls.engine.probe.choose_inference_batch`: on CPUs a few images
-per pass often beat 32, whose activations overflow the caches).
+than it saves (the engine's rule, :func:`minim.cls.engine.data.choose_workers`: on a CPU, only when
+decoding an image costs more than scoring it, as the workers take their cores from the model); batches
+of equal-sized images run in one forward pass under ``torch.inference_mode``, in channels_last when
+the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`), as the
+model or its frozen TorchScript trace and of the size measured fastest
+(:func:`minim.cls.engine.probe.choose_inference`: on CPUs a few images per pass often beat 32, whose
+activations overflow the caches).
 Exported models run in batches when their batch axis is dynamic, else one image at a time.
 """
 
@@ -82,25 +84,30 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
     device = model.device if exported else next(model.parameters()).device
     dataset = _ImageFiles(files, model.preprocess if exported else preprocessor(model))
     largest = 1 if exported and not model.dynamic_batch else max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset)))
-    if workers is None:
-        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), largest)
-    loader = _loader(dataset, largest, workers, device)
     probing = not exported and len(dataset) >= PROBE_MIN_IMAGES
+    in_process = _loader(dataset, largest, 0, device)  # what the probes read (no workers to start for them)
     if exported:
         channels_last = False
     else:
         if channels_last is None:
-            channels_last = probing and _probe_says_channels_last(model, loader, device)
+            channels_last = probing and _probe_says_channels_last(model, in_process, device)
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     eager = scores = functools.partial(batch_scores, model)
+    size, model_seconds = largest, None
     if probing:
-        forwards = {"eager": lambda: eager,
-                    "frozen TorchScript": lambda: _frozen_scores(model, loader, device, channels_last)}
-        name, size, _reason = choose_inference(model, loader, Precision(device), device, largest, channels_last,
-                                               forwards, fixed_size=batch_size is not None)
-        scores = forwards[name]() or eager  # (a trace that fails now: the model as it is)
-        if size != largest:
-            loader = _loader(dataset, size, workers, device)
+        forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
+                    "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, in_process, device,
+                                                                                 channels_last))}
+        choice = choose_inference(model, in_process, Precision(device), device, largest, channels_last, forwards,
+                                  fixed_size=batch_size is not None)
+        scores = forwards[choice.forward]() or eager  # (a trace that fails now: the model as it is)
+        size = choice.batch_size
+        if device.type == "cpu" and choice.images_per_second:
+            model_seconds = 1 / choice.images_per_second
+    if workers is None:
+        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), size,
+                                          cpu_seconds_per_sample=model_seconds)
+    loader = _loader(dataset, size, workers, device)
     for batch in loader:
         img = batch["img"]
         rows = dict(zip(batch["index"], _forward(scores, eager, img, channels_last))) if batch["index"] else {}

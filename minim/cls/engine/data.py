@@ -74,15 +74,23 @@ def measure_loading(dataset: Dataset, samples: int = TIMED_SAMPLES) -> LoadingCo
     return LoadingCost(statistics.median(seconds), shapes)
 
 
-def choose_workers(requested: int, cost: LoadingCost | None, batch_size: int) -> tuple[int, str]:
+def choose_workers(requested: int, cost: LoadingCost | None, batch_size: int,
+                   cpu_seconds_per_sample: float | None = None) -> tuple[int, str]:
     """``(workers, reason)``: none when a batch loads in under :data:`FREE_BATCH_SECONDS` in the training process
-    (workers would only add start-up time and copies), else ``requested`` capped by the CPUs."""
+    (workers would only add start-up time and copies), else ``requested`` capped by the CPUs.
+
+    ``cpu_seconds_per_sample``: what the model costs per sample on the same CPU cores, when it runs on the CPU
+    and that was measured. Workers then take their cores from the model, so none are started unless loading a
+    sample costs more than the model does (measured on a 2-core CPU: 2 workers scored 75 images/s, none 100)."""
     if int(requested) <= 0:
         return 0, "0 DataLoader workers (workers_per_gpu=0)"
     capped = effective_workers(requested)
     per_image = f"{cost.seconds_per_sample * 1000:.2f} ms per image" if cost is not None else "nothing"
     if cost is None or cost.seconds_per_sample * batch_size < FREE_BATCH_SECONDS:
         return 0, f"0 DataLoader workers (loading takes {per_image}: cheaper in the training process)"
+    if cpu_seconds_per_sample is not None and cost.seconds_per_sample <= cpu_seconds_per_sample:
+        return 0, (f"0 DataLoader workers (loading takes {per_image}, the model "
+                   f"{cpu_seconds_per_sample * 1000:.2f} ms on the same CPU cores: workers would slow it down)")
     return capped, f"{capped} DataLoader worker(s) (loading takes {per_image}; at most workers_per_gpu={requested})"
 
 

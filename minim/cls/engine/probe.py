@@ -24,7 +24,7 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import torch
 from torch import nn
@@ -121,18 +121,28 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
         restore_rng_state(state)
 
 
+class InferenceChoice(NamedTuple):
+    """The forward pass and batch size measured fastest, its speed (None when not measured), and why in words."""
+
+    forward: str
+    batch_size: int
+    images_per_second: float | None
+    reason: str
+
+
 def choose_inference(model: nn.Module, loader, precision, device: torch.device, largest: int, channels_last: bool,
                      forwards: Mapping[str, Callable[[], Callable | None]], fixed_size: bool = False
-                     ) -> tuple[str, int, str]:
-    """``(forward, batch size, the reason in words)``: of ``forwards`` (name -> a factory of a callable from a
-    batch to scores, or of None where it cannot be made), the one and the batch size that score the most images
-    per second, the size at most ``largest`` (exactly it with ``fixed_size``). Sizes are found by doubling from 1
+                     ) -> InferenceChoice:
+    """Of ``forwards`` (name -> a factory of a callable from a batch to scores, or of None where it cannot be
+    made), the one and the batch size that score the most images per second, the size at most ``largest``
+    (exactly it with ``fixed_size``). Sizes are found by doubling from 1
     while the time per image falls (on CPUs a few images per pass often beat 32, whose activations overflow the
     caches). Remembered like channels_last (``$MINIM_HOME/probes/inference.json``)."""
     first = next(iter(forwards))
     batch = _probe_batch(loader, device)
     if batch is None:
-        return first, largest, f"{first} forward passes of {largest} images (no image batch to measure on)"
+        return InferenceChoice(first, largest, None,
+                               f"{first} forward passes of {largest} images (no image batch to measure on)")
     img = batch[0][:1].contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     key = (f"{_cache_key(model, img, precision, device)} channels_last={channels_last} "
            f"{'exactly' if fixed_size else 'at most'} {largest} {'/'.join(forwards)}")
@@ -152,9 +162,9 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
 
     found, how = _remembered("inference", key, measure)
     others = ", ".join(f"{n} {r:.0f}" for n, r in found["rates"].items() if n != found["forward"])
-    return found["forward"], found["batch_size"], (
+    return InferenceChoice(found["forward"], found["batch_size"], found["images_per_second"], (
         f"{found['forward']} forward passes of {found['batch_size']} images ({found['images_per_second']:.0f} "
-        f"images/s measured{'; ' + others if others else ''}; {how})")
+        f"images/s measured{'; ' + others if others else ''}; {how})"))
 
 
 def fastest_batch(seconds_per_batch, largest: int, sizes: list[int] | None = None) -> dict[str, Any]:
