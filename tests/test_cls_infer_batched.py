@@ -41,18 +41,10 @@ def setup(tmp_path_factory):
     return config, checkpoint, model, files
 
 
-@pytest.mark.parametrize("batch_size, workers, channels_last", [(1, 0, False), (4, 0, False), (4, 0, True),
-                                                                 (3, 2, False)])
-def test_batches_give_the_per_image_results_in_order(setup, batch_size, workers, channels_last):
-    import copy
-
+def assert_per_image_results_in_order(model, files, batched):
     from minim.cls.apis import inference_model
-    from minim.cls.apis.batch_inference import inference_files
     from minim.errors import DataError
 
-    _, _, model, files = setup
-    batched = list(inference_files(copy.deepcopy(model), files, batch_size, workers=workers,
-                                   channels_last=channels_last))
     assert [position for position, _ in batched] == list(range(len(files)))
     for (_, result), file in zip(batched, files):
         if file.name == "3.png":
@@ -62,6 +54,39 @@ def test_batches_give_the_per_image_results_in_order(setup, batch_size, workers,
         assert result["scores"] == pytest.approx(expected["scores"], abs=1e-5)
         assert np.argsort(result["scores"])[::-1].tolist() == np.argsort(expected["scores"])[::-1].tolist()
         assert (result["pred_label"], result["pred_class"]) == (expected["pred_label"], expected["pred_class"])
+
+
+@pytest.mark.parametrize("batch_size, workers, channels_last", [(1, 0, False), (4, 0, False), (4, 0, True),
+                                                                 (3, 2, False), (None, None, None)])
+def test_batches_give_the_per_image_results_in_order(setup, batch_size, workers, channels_last, monkeypatch):
+    import copy
+
+    from minim.cls.apis import batch_inference
+
+    _, _, model, files = setup
+    monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", 1)  # the probes run (on mixed sizes, a bad file)
+    batched = list(batch_inference.inference_files(copy.deepcopy(model), files, batch_size, workers=workers,
+                                                   channels_last=channels_last))
+    assert_per_image_results_in_order(model, files, batched)
+
+
+def test_the_probe_scores_the_first_images_and_workers_read_the_rest(setup, monkeypatch):
+    import copy
+
+    from minim.cls.apis import batch_inference
+    from minim.cls.engine import probe
+
+    _, _, model, files = setup
+    monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", 1)
+    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):  # two batches per forward: eager files 0-1,
+        monkeypatch.setattr(probe, name, 1)  # 2 (3.png is bad), frozen 6-7 (4-5 differ in size), 8-9
+    starts = []
+    image_files = batch_inference._ImageFiles
+    monkeypatch.setattr(batch_inference, "_ImageFiles",
+                        lambda *args, **kw: starts.append(kw.get("start", 0)) or image_files(*args, **kw))
+    batched = list(batch_inference.inference_files(copy.deepcopy(model), files * 2, 2, workers=1))
+    assert starts == [0, 10]  # the workers' loader starts after the files the probe read
+    assert_per_image_results_in_order(model, files * 2, batched)
 
 
 def test_cli_batch_size_does_not_change_the_output(setup, run_cli):

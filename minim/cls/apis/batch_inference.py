@@ -8,13 +8,15 @@ of equal-sized images run in one forward pass under ``torch.inference_mode``, in
 the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`), as the
 model or its frozen TorchScript trace and of the size measured fastest
 (:func:`minim.cls.engine.probe.choose_inference`: on CPUs a few images per pass often beat 32, whose
-activations overflow the caches).
+activations overflow the caches). That probe times batches of the job's own first images, whose
+scores are kept: measuring costs little more than the slower candidates' extra time.
 Exported models run in batches when their batch axis is dynamic, else one image at a time.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import deque
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -40,17 +42,71 @@ PROBE_MIN_IMAGES = 256
 class _ImageFiles:
     """A dataset of image files: ``{'index', 'img'}`` per decodable file, ``{'index', 'error'}`` otherwise."""
 
-    def __init__(self, files: Sequence[str | Path], preprocess):
-        self.files, self.preprocess = [str(f) for f in files], preprocess
+    def __init__(self, files: Sequence[str | Path], preprocess, start: int = 0):
+        """``files[start:]``, each sample's ``index`` its position in ``files``."""
+        self.files, self.preprocess, self.start = [str(f) for f in files[start:]], preprocess, start
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         try:
-            return {"index": index, "img": self.preprocess(self.files[index])}
+            return {"index": self.start + index, "img": self.preprocess(self.files[index])}
         except DataError as exc:  # one bad file does not cost the others their predictions
-            return {"index": index, "error": (exc.message, exc.hint)}
+            return {"index": self.start + index, "error": (exc.message, exc.hint)}
+
+
+class _JobImages:
+    """The inference probe's batches, taken from the job itself (a
+    :class:`~minim.cls.engine.probe.ProbeImages`): what the probe scores are results, not lost time.
+    Reads the job's loader batches in order; :meth:`results` then scores the images read but not taken."""
+
+    def __init__(self, batches: Iterator[dict], eager):
+        self.batches, self.eager = batches, eager
+        self.pending: deque = deque()  # (index, image) read, not yet scored
+        self.taken: deque = deque()  # the indices of each batch handed out whose scores are not yet kept
+        self.rows: dict[int, torch.Tensor] = {}
+        self.errors: dict[int, tuple] = {}
+        self.read = 0  # files read from ``batches``
+
+    def take(self, size: int) -> torch.Tensor | None:
+        while len(self.pending) < size and self._read_batch():
+            pass
+        if not self.pending:
+            return None
+        run = self._same_shape_run(size)
+        self.taken.append([index for index, _ in run])
+        return torch.stack([img for _, img in run])
+
+    def keep(self, scores: torch.Tensor) -> None:
+        self.rows.update(zip(self.taken.popleft(), scores))
+
+    def results(self, model, scores, size: int, channels_last: bool) -> Iterator[tuple[int, Any]]:
+        """``(position, result)`` for every file read so far, in order: the images not taken scored now, with
+        ``scores`` ``size`` at a time."""
+        while self.pending:
+            run = self._same_shape_run(size)
+            self.rows.update(zip([index for index, _ in run],
+                                 _forward(scores, self.eager, torch.stack([img for _, img in run]), channels_last)))
+        yield from _in_order(model, self.rows, self.errors)
+
+    def _read_batch(self) -> bool:
+        batch = next(self.batches, None)
+        if batch is None:
+            return False
+        self.read += len(batch["index"]) + len(batch["errors"])
+        self.errors.update(batch["errors"])
+        if isinstance(batch["img"], list):  # sizes differ: the model as it is, one image at a time
+            self.rows.update(zip(batch["index"], _forward(self.eager, self.eager, batch["img"], False)))
+        else:
+            self.pending.extend(zip(batch["index"], batch["img"]))
+        return True
+
+    def _same_shape_run(self, size: int) -> list[tuple[int, torch.Tensor]]:
+        shape, run = self.pending[0][1].shape, []
+        while self.pending and len(run) < size and self.pending[0][1].shape == shape:
+            run.append(self.pending.popleft())
+        return run
 
 
 def collate_images(samples: Sequence[dict]) -> dict[str, Any]:
@@ -94,12 +150,14 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     eager = scores = functools.partial(batch_scores, model)
     size, model_seconds = largest, None
+    batches = iter(in_process)
+    job = _JobImages(batches, eager)
     if probing:
         forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
                     "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, in_process, device,
                                                                                  channels_last))}
         choice = choose_inference(model, in_process, Precision(device), device, largest, channels_last, forwards,
-                                  fixed_size=batch_size is not None)
+                                  fixed_size=batch_size is not None, images=job)
         scores = forwards[choice.forward]() or eager  # (a trace that fails now: the model as it is)
         size = choice.batch_size
         if device.type == "cpu" and choice.images_per_second:
@@ -107,13 +165,17 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
     if workers is None:
         workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), size,
                                           cpu_seconds_per_sample=model_seconds)
-    loader = _loader(dataset, size, workers, device)
-    for batch in loader:
-        img = batch["img"]
-        rows = dict(zip(batch["index"], _forward(scores, eager, img, channels_last))) if batch["index"] else {}
-        errors = dict(batch["errors"])
-        for index in sorted(rows.keys() | errors.keys()):
-            yield index, result_of(model, rows[index]) if index in rows else DataError(*errors[index])
+    yield from job.results(model, scores, size, channels_last)
+    rest = batches if workers == 0 else _loader(_ImageFiles(files, dataset.preprocess, start=job.read), largest,
+                                                workers, device)
+    for batch in rest:
+        rows = dict(zip(batch["index"], _forward(scores, eager, batch["img"], channels_last, size)))
+        yield from _in_order(model, rows, dict(batch["errors"]))
+
+
+def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:
+    for index in sorted(rows.keys() | errors.keys()):
+        yield index, result_of(model, rows[index]) if index in rows else DataError(*errors[index])
 
 
 def _loader(dataset, batch_size: int, workers: int, device):
@@ -121,12 +183,15 @@ def _loader(dataset, batch_size: int, workers: int, device):
                             pin_memory=device.type == "cuda", persistent_workers=False)
 
 
-def _forward(scores, eager, img, channels_last: bool):
-    """Score rows of a batch: one forward pass, or one per image of the model as it is when their sizes differ
-    (a trace holds the size it was traced at)."""
+def _forward(scores, eager, img, channels_last: bool, size: int | None = None):
+    """Score rows of a batch: forward passes of ``size`` images (default: all), or one per image of the model
+    as it is when their sizes differ (a trace holds the size it was traced at)."""
     if isinstance(img, list):
         return [eager(image[None])[0] for image in img]
-    return scores(img.contiguous(memory_format=torch.channels_last) if channels_last else img)
+    if len(img) == 0:
+        return []
+    img = img.contiguous(memory_format=torch.channels_last) if channels_last else img
+    return torch.cat([scores(chunk) for chunk in img.split(size or len(img))])
 
 
 def _frozen_scores(model, loader, device, channels_last: bool):

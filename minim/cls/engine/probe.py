@@ -24,7 +24,7 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -130,14 +130,26 @@ class InferenceChoice(NamedTuple):
     reason: str
 
 
+class ProbeImages(Protocol):
+    """Where the inference probe takes its batches from: the job's own images, so that measuring is work done."""
+
+    def take(self, size: int) -> torch.Tensor | None:
+        """Up to ``size`` images of one shape, ``N x C x H x W``; None when there are none left."""
+
+    def keep(self, scores: torch.Tensor) -> None:
+        """The scores of the batch taken first among those not yet kept."""
+
+
 def choose_inference(model: nn.Module, loader, precision, device: torch.device, largest: int, channels_last: bool,
-                     forwards: Mapping[str, Callable[[], Callable | None]], fixed_size: bool = False
-                     ) -> InferenceChoice:
+                     forwards: Mapping[str, Callable[[], Callable | None]], fixed_size: bool = False,
+                     images: ProbeImages | None = None) -> InferenceChoice:
     """Of ``forwards`` (name -> a factory of a callable from a batch to scores, or of None where it cannot be
     made), the one and the batch size that score the most images per second, the size at most ``largest``
     (exactly it with ``fixed_size``). Sizes are found by doubling from 1
     while the time per image falls (on CPUs a few images per pass often beat 32, whose activations overflow the
-    caches). Remembered like channels_last (``$MINIM_HOME/probes/inference.json``)."""
+    caches). The batches timed come from ``images`` (their scores handed back to it) while it has any, else
+    they are copies of the loader's first image. Remembered like channels_last
+    (``$MINIM_HOME/probes/inference.json``)."""
     first = next(iter(forwards))
     batch = _probe_batch(loader, device)
     if batch is None:
@@ -154,7 +166,7 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
             if forward is None:
                 continue
             def seconds(size, forward=forward):
-                return _forward_seconds(forward, img, size, precision, device)
+                return _forward_seconds(forward, img, size, precision, device, images)
             rates[name] = (fastest_batch(seconds, largest, sizes=[largest]) if fixed_size
                            else fastest_batch(seconds, largest))
         name = max(rates, key=lambda n: rates[n]["images_per_second"])
@@ -180,25 +192,35 @@ def fastest_batch(seconds_per_batch, largest: int, sizes: list[int] | None = Non
     return {"batch_size": best_size, "images_per_second": round(best_rate, 1)}
 
 
-def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision, device: torch.device) -> float:
-    """Seconds per call of ``forward`` (eval mode, no gradients) on ``size`` copies of the image ``img[0]``, in
-    ``img``'s memory format: the best of :data:`TIMED_STEPS` timings of enough calls for
-    :data:`TIMED_IMAGES` images, after :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones)."""
+def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision, device: torch.device,
+                     images: ProbeImages | None = None) -> float:
+    """Seconds per call of ``forward`` (eval mode, no gradients) on ``size`` images in ``img``'s memory format
+    and device: the best of :data:`TIMED_STEPS` timings of enough calls for :data:`TIMED_IMAGES` images, after
+    :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones). The batches come from ``images``
+    (taken before the clock starts, scores kept) while it has any, else they are copies of ``img[0]``."""
     fmt = torch.channels_last if img.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    inputs = img[:1].expand(size, -1, -1, -1).contiguous(memory_format=fmt)
     calls = -(-TIMED_IMAGES // size)
-    best = float("inf")
+
+    def batches(count: int) -> list[tuple[torch.Tensor, bool]]:
+        taken = [images.take(size) if images is not None else None for _ in range(count)]
+        return [(img[:1].expand(size, -1, -1, -1).contiguous(memory_format=fmt), False) if batch is None
+                else (batch.to(img.device).contiguous(memory_format=fmt), True) for batch in taken]
+
+    def run(inputs: list[tuple[torch.Tensor, bool]]) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        scores = [forward(batch) for batch, _ in inputs]
+        synchronize(device)
+        seconds = time.perf_counter() - start
+        for row, (_, real) in zip(scores, inputs):
+            if real:
+                images.keep(row)
+        return seconds / sum(len(batch) for batch, _ in inputs) * size
+
     with torch.inference_mode(), precision.autocast():
         for _ in range(WARM_UP_CALLS):
-            forward(inputs)
-        for _ in range(TIMED_STEPS):
-            synchronize(device)
-            start = time.perf_counter()
-            for _ in range(calls):
-                forward(inputs)
-            synchronize(device)
-            best = min(best, (time.perf_counter() - start) / calls)
-    return best
+            run(batches(1))
+        return min(run(batches(calls)) for _ in range(TIMED_STEPS))
 
 
 def _remembered(kind: str, key: str, measure) -> tuple[dict[str, Any], str]:
