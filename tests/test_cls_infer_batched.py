@@ -24,6 +24,9 @@ def setup(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("batched")
     config = write_tiny_setup(root)
+    tiny = config.read_text()
+    assert tiny.count("dict(type='Resize', size=16)") == 2
+    config.write_text(tiny.replace("dict(type='Resize', size=16)", "dict(type='Resize', size=(16, -1))"))  # short side
     rng = np.random.default_rng(0)
     files = []
     for i, size in enumerate(SIZES):
@@ -78,14 +81,14 @@ def test_the_probe_scores_the_first_images_and_workers_read_the_rest(setup, monk
 
     _, _, model, files = setup
     monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", 1)
-    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):  # two batches per forward: eager files 0-1,
-        monkeypatch.setattr(probe, name, 1)  # 2 (3.png is bad), frozen 6-7 (4-5 differ in size), 8-9
+    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):  # two batches of two per forward: eager
+        monkeypatch.setattr(probe, name, 1)  # files 0-1, 2 and 6 (3 is bad, 4-5 differ in size), frozen 7-8, 9-10
     starts = []
     image_files = batch_inference._ImageFiles
     monkeypatch.setattr(batch_inference, "_ImageFiles",
                         lambda *args, **kw: starts.append(kw.get("start", 0)) or image_files(*args, **kw))
     batched = list(batch_inference.inference_files(copy.deepcopy(model), files * 2, 2, workers=1))
-    assert starts == [0, 10]  # the workers' loader starts after the files the probe read
+    assert starts == [0, 12]  # the workers' loader starts after the files the probe read
     assert_per_image_results_in_order(model, files * 2, batched)
 
 
@@ -174,3 +177,21 @@ def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_result
     assert worker_choices[0]["cpu_seconds_per_sample"] == pytest.approx(1 / choice["images_per_second"])
     for (_, fast), (_, plain) in zip(measured, eager):  # frozen TorchScript folds BatchNorm: rounding only
         assert fast["scores"] == pytest.approx(plain["scores"], abs=1e-5) and fast["pred_label"] == plain["pred_label"]
+
+
+def test_batches_are_normalized_on_the_device_to_the_per_image_values(setup):
+    import torch
+
+    from minim.cls.apis.batch_inference import _ImageFiles, _loader
+    from minim.cls.apis.inference import preprocessor
+
+    _, _, model, files = setup
+    squares, mixed = [files[i] for i in (0, 1, 2, 6)], [files[4], files[5]]
+    for group in (squares, mixed):
+        loader = _loader(_ImageFiles(group, preprocessor(model)), len(group), 0, torch.device("cpu"))
+        assert loader.normalizer is not None and loader.dataset[0]["img"].dtype == torch.uint8
+        (batch,) = list(loader)
+        expected = [preprocessor(model)(str(file)) for file in group]
+        images = batch["img"] if isinstance(batch["img"], list) else list(batch["img"])
+        assert isinstance(batch["img"], list) == (group is mixed)
+        assert len(images) == len(expected) and all(torch.equal(a, b) for a, b in zip(images, expected))

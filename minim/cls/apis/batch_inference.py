@@ -1,7 +1,8 @@
 """Classify many image files in batches: ``inference_files``, the batched form of ``inference_model``.
 
 Each file goes through the same test pipeline as :func:`~minim.cls.apis.inference.inference_model`
-(the same pixels), in a DataLoader whose workers decode in parallel when decoding costs more
+(the same values; Normalize's arithmetic done once per batch when the pipeline allows it, as in
+training: :class:`~minim.cls.engine.device_loader.DeviceLoader`), in a DataLoader whose workers decode in parallel when decoding costs more
 than it saves (the engine's rule, :func:`minim.cls.engine.data.choose_workers`: on a CPU, only when
 decoding an image costs more than scoring it, as the workers take their cores from the model); batches
 of equal-sized images run in one forward pass under ``torch.inference_mode``, in channels_last when
@@ -15,6 +16,7 @@ Exported models run in batches when their batch axis is dynamic, else one image 
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import deque
 from pathlib import Path
@@ -29,6 +31,7 @@ from minim.cls.apis.inference import batch_scores, preprocessor, result_of
 from minim.cls.datasets.builder import build_dataloader
 from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
 from minim.cls.engine.device import Precision
+from minim.cls.engine.device_loader import BatchNormalizer, DeviceLoader
 from minim.cls.engine.probe import choose_channels_last, choose_inference
 from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import DataError, UsageError
@@ -54,6 +57,16 @@ class _ImageFiles:
             return {"index": self.start + index, "img": self.preprocess(self.files[index])}
         except DataError as exc:  # one bad file does not cost the others their predictions
             return {"index": self.start + index, "error": (exc.message, exc.hint)}
+
+    def for_device(self) -> tuple["_ImageFiles", BatchNormalizer] | None:
+        """``(files, normalizer)``: these files before Normalize's arithmetic, and the batch step that finishes it;
+        None when the preprocessing does not allow it."""
+        found = self.preprocess.for_device() if hasattr(self.preprocess, "for_device") else None
+        if found is None:
+            return None
+        view = copy.copy(self)
+        view.preprocess = found[0]
+        return view, found[1]
 
 
 class _JobImages:
@@ -163,7 +176,7 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         if device.type == "cpu" and choice.images_per_second:
             model_seconds = 1 / choice.images_per_second
     if workers is None:
-        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(dataset), size,
+        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset), size,
                                           cpu_seconds_per_sample=model_seconds)
     yield from job.results(model, scores, size, channels_last)
     rest = batches if workers == 0 else _loader(_ImageFiles(files, dataset.preprocess, start=job.read), largest,
@@ -178,9 +191,13 @@ def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:
         yield index, result_of(model, rows[index]) if index in rows else DataError(*errors[index])
 
 
-def _loader(dataset, batch_size: int, workers: int, device):
-    return build_dataloader(dataset, batch_size, workers, shuffle=False, round_up=False, collate_fn=collate_images,
-                            pin_memory=device.type == "cuda", persistent_workers=False)
+def _loader(dataset: _ImageFiles, batch_size: int, workers: int, device) -> DeviceLoader:
+    """Batches of ``dataset`` on ``device``, normalized there when the pipeline allows it (uint8 images through the
+    loader: the same values, a quarter of the bytes, one operation per batch)."""
+    found = dataset.for_device()
+    loader = build_dataloader(found[0] if found else dataset, batch_size, workers, shuffle=False, round_up=False,
+                              collate_fn=collate_images, pin_memory=device.type == "cuda", persistent_workers=False)
+    return DeviceLoader(loader, device, found[1] if found else None)
 
 
 def _forward(scores, eager, img, channels_last: bool, size: int | None = None):
@@ -198,11 +215,11 @@ def _frozen_scores(model, loader, device, channels_last: bool):
     """``model``'s softmax scores as a TorchScript trace, frozen and optimized for inference (BatchNorm folded into
     the convolutions, oneDNN layouts on CPUs): the same scores up to float rounding, often twice as fast on a CPU;
     None when the model cannot be traced. Traced on the loader's first image, in the model's memory format."""
-    sample = loader.collate_fn([loader.dataset[0]])["img"]
+    sample = loader.to_device(loader.collate_fn([loader.dataset[0]]))["img"]
     if not isinstance(sample, torch.Tensor):
         return None
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    sample = sample.to(device).contiguous(memory_format=fmt)
+    sample = sample.contiguous(memory_format=fmt)
     with quiet_jit(), torch.no_grad():
         try:
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(

@@ -7,6 +7,7 @@ matplotlib). Image files are decoded by the test pipeline itself.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from minim.cls.datasets.imagenet_classes import imagenet_table
 from minim.cls.datasets.pipelines.compose import Compose
 from minim.cls.datasets.pipelines.loading import read_image, results_from_array
 from minim.cls.engine.device import resolve_device
+from minim.cls.engine.device_loader import BatchNormalizer
 from minim.cls.models import build_classifier, num_classes_of
 from minim.cls.plan.config import load_cls_config, weights_path
 from minim.errors import ConfigError, MinimError
@@ -121,6 +123,18 @@ class _Preprocessor:
         load = file_steps[loads[0]] if loads else file_steps[0]
         #: arrays are decoded as the pipeline decodes files: 1-channel arrays become 3 in ``color`` mode
         self.color_type = load.get("color_type", "color") if isinstance(load, dict) else "color"
+
+    def for_device(self) -> tuple["_Preprocessor", BatchNormalizer] | None:
+        """``(preprocessor, normalizer)``: a copy handing over files' images before Normalize's arithmetic, and
+        the batch step that finishes it with the same values (:meth:`Compose.for_device`); None when the
+        pipeline does not allow it."""
+        found = self.for_file.for_device()
+        if found is None:
+            return None
+        pipeline, normalize = found
+        view = copy.copy(self)
+        view.for_file = pipeline
+        return view, BatchNormalizer(normalize.mean, normalize.std)
 
     def __call__(self, img, bgr: bool = True):
         if isinstance(img, np.ndarray):

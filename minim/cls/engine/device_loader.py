@@ -113,9 +113,14 @@ class DeviceLoader:
         batch = dict(batch)
         img = batch.get("img")
         if isinstance(img, torch.Tensor):
-            img = img.to(self.device, non_blocking=True)
-            batch["img"] = self.normalizer(img) if self.normalizer is not None else img
+            batch["img"] = self._ready(img)
+        elif isinstance(img, list):  # images of different sizes (inference batches): one at a time
+            batch["img"] = [self._ready(image[None])[0] for image in img]
         label = batch.get("gt_label")
         if isinstance(label, torch.Tensor):
             batch["gt_label"] = label.to(self.device, non_blocking=True)
         return batch
+
+    def _ready(self, img: torch.Tensor) -> torch.Tensor:
+        img = img.to(self.device, non_blocking=True)
+        return self.normalizer(img) if self.normalizer is not None else img
