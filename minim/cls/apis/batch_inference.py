@@ -1,16 +1,17 @@
 """Classify many image files in batches: ``inference_files``, the batched form of ``inference_model``.
 
 Each file goes through the same test pipeline as :func:`~minim.cls.apis.inference.inference_model`
-(the same values; Normalize's arithmetic done once per batch when the pipeline allows it, as in
-training: :class:`~minim.cls.engine.device_loader.DeviceLoader`), in a DataLoader whose workers decode in parallel when decoding costs more
-than it saves (the engine's rule, :func:`minim.cls.engine.data.choose_workers`: on a CPU, only when
-decoding an image costs more than scoring it, as the workers take their cores from the model); batches
-of equal-sized images run in one forward pass under ``torch.inference_mode``, in channels_last when
-the engine's probe measures it faster (:func:`minim.cls.engine.probe.choose_channels_last`), as the
-model or its frozen TorchScript trace and of the size measured fastest
-(:func:`minim.cls.engine.probe.choose_inference`: on CPUs a few images per pass often beat 32, whose
-activations overflow the caches). That probe times batches of the job's own first images, whose
-scores are kept: measuring costs little more than the slower candidates' extra time.
+(the same values; Normalize's arithmetic is done once per batch when the pipeline allows it, as in
+training: :class:`~minim.cls.engine.device_loader.DeviceLoader`), in a DataLoader whose workers
+decode in parallel when decoding costs more than it saves (the engine's rule,
+:func:`minim.cls.engine.data.choose_workers`: on a CPU, only when decoding an image costs more than
+scoring it, as the workers take their cores from the model); batches of equal-sized images run in
+forward passes under ``torch.inference_mode``, in channels_last when the engine's probe measures it
+faster (:func:`minim.cls.engine.probe.choose_channels_last`), as the model or its frozen TorchScript
+trace and of the size measured fastest (:func:`minim.cls.engine.probe.choose_inference`: on CPUs a
+few images per pass often beat 32, whose activations overflow the caches). That probe times batches
+of the job's own first images, whose scores are kept: measuring costs only the slower candidates'
+extra time.
 Exported models run in batches when their batch axis is dynamic, else one image at a time.
 """
 
@@ -205,8 +206,6 @@ def _forward(scores, eager, img, channels_last: bool, size: int | None = None):
     as it is when their sizes differ (a trace holds the size it was traced at)."""
     if isinstance(img, list):
         return [eager(image[None])[0] for image in img]
-    if len(img) == 0:
-        return []
     img = img.contiguous(memory_format=torch.channels_last) if channels_last else img
     return torch.cat([scores(chunk) for chunk in img.split(size or len(img))])
 
