@@ -81,15 +81,15 @@ def test_the_probe_scores_the_first_images_and_workers_read_the_rest(setup, monk
 
     _, _, model, files = setup
     monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", 1)
-    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):  # two batches of two per forward: eager
-        monkeypatch.setattr(probe, name, 1)  # files 0-1, 2 and 6 (3 is bad, 4-5 differ in size), frozen 7-8, 9-10
+    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):  # 4 batches of 2 per probe, channels_last
+        monkeypatch.setattr(probe, name, 1)  # and forward: files 0-24 (those that differ in size scored one by one)
     starts = []
     image_files = batch_inference._ImageFiles
     monkeypatch.setattr(batch_inference, "_ImageFiles",
                         lambda *args, **kw: starts.append(kw.get("start", 0)) or image_files(*args, **kw))
-    batched = list(batch_inference.inference_files(copy.deepcopy(model), files * 2, 2, workers=1))
-    assert starts == [0, 12]  # the workers' loader starts after the files the probe read
-    assert_per_image_results_in_order(model, files * 2, batched)
+    batched = list(batch_inference.inference_files(copy.deepcopy(model), files * 4, 2, workers=1))
+    assert starts == [0, 26]  # the workers' loader starts after the files the probes read (25: scored after them)
+    assert_per_image_results_in_order(model, files * 4, batched)
 
 
 def test_cli_batch_size_does_not_change_the_output(setup, run_cli):

@@ -28,7 +28,7 @@ from torch.utils.data import default_collate
 
 from minim.cls.apis.export_format import quiet_jit
 from minim.cls.apis.exported import ExportedModel
-from minim.cls.apis.inference import batch_scores, preprocessor, result_of
+from minim.cls.apis.inference import as_scores, batch_scores, preprocessor, result_of
 from minim.cls.datasets.builder import build_dataloader
 from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
 from minim.cls.engine.device import Precision
@@ -92,8 +92,8 @@ class _JobImages:
         self.taken.append([index for index, _ in run])
         return torch.stack([img for _, img in run])
 
-    def keep(self, scores: torch.Tensor) -> None:
-        self.rows.update(zip(self.taken.popleft(), scores))
+    def keep(self, scores) -> None:
+        self.rows.update(zip(self.taken.popleft(), as_scores(scores)))
 
     def results(self, model, scores, size: int, channels_last: bool) -> Iterator[tuple[int, Any]]:
         """``(position, result)`` for every file read so far, in order: the images not taken scored now, with
@@ -156,16 +156,16 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
     largest = 1 if exported and not model.dynamic_batch else max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset)))
     probing = not exported and len(dataset) >= PROBE_MIN_IMAGES
     in_process = _loader(dataset, largest, 0, device)  # what the probes read (no workers to start for them)
+    eager = scores = functools.partial(batch_scores, model)
+    batches = iter(in_process)
+    job = _JobImages(batches, eager)  # the probes' batches: the job's first images
     if exported:
         channels_last = False
     else:
         if channels_last is None:
-            channels_last = probing and _probe_says_channels_last(model, in_process, device)
+            channels_last = probing and _probe_says_channels_last(model, in_process, device, job)
         model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    eager = scores = functools.partial(batch_scores, model)
     size, model_seconds = largest, None
-    batches = iter(in_process)
-    job = _JobImages(batches, eager)
     if probing:
         forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
                     "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, in_process, device,
@@ -232,6 +232,8 @@ def _frozen_scores(model, loader, device, channels_last: bool):
     return scores
 
 
-def _probe_says_channels_last(model, loader, device) -> bool:
-    """The engine's measured choice for a classifier's forward passes (remembered per architecture and device)."""
-    return choose_channels_last(model.cfg, model, loader, Precision(device), device, inference=True)[0]
+def _probe_says_channels_last(model, loader, device, images: _JobImages) -> bool:
+    """The engine's measured choice for a classifier's forward passes (remembered per architecture and device),
+    timed on batches of ``images``."""
+    return choose_channels_last(model.cfg, model, loader, Precision(device), device, inference=True,
+                                images=images)[0]

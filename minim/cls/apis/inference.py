@@ -195,10 +195,15 @@ def batch_scores(model, batch):
         return model.batch_scores(batch)
     device = next(model.parameters()).device
     with torch.inference_mode():
-        scores = model.forward_test(batch.to(device, non_blocking=True))
-    if isinstance(scores, (list, tuple)):
-        scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
-    return scores.float().cpu()
+        return as_scores(model.forward_test(batch.to(device, non_blocking=True)))
+
+
+def as_scores(output) -> torch.Tensor:
+    """A classifier's ``forward_test`` output (a tensor, or a list of per-image rows) as ``N x classes`` float
+    scores on the CPU."""
+    if isinstance(output, (list, tuple)):
+        output = torch.as_tensor(np.stack([np.asarray(s) for s in output]))
+    return output.float().cpu()
 
 
 def result_of(model, row) -> dict[str, Any]:

@@ -46,16 +46,27 @@ WARM_UP_CALLS = 3
 TIMED_IMAGES = 12
 
 
+class ProbeImages(Protocol):
+    """Where the inference probe takes its batches from: the job's own images, so that measuring is work done."""
+
+    def take(self, size: int) -> torch.Tensor | None:
+        """Up to ``size`` images of one shape, ``N x C x H x W``; None when there are none left."""
+
+    def keep(self, scores) -> None:
+        """The scores (``forward_test``'s output) of the batch taken first among those not yet kept."""
+
+
 def probe_cache_path(name: str = "channels_last") -> Path:
     """Where measured choices of kind ``name`` (``channels_last``, ``inference``) are remembered."""
     return minim_home() / "probes" / f"{name}.json"
 
 
 def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, precision, device: torch.device,
-                         *, inference: bool = False) -> tuple[bool, str]:
+                         *, inference: bool = False, images: ProbeImages | None = None) -> tuple[bool, str]:
     """``(channels_last, the reason in words)`` for the run: the config's (or ``--channels-last``'s) value when
     it sets one; off under ``deterministic`` (no choice that depends on timings); else measured (see module).
-    ``inference`` times eval-mode forward passes (``forward_test``) instead of training steps."""
+    ``inference`` times eval-mode forward passes (``forward_test``) instead of training steps, on batches of
+    ``images`` (their scores handed back) while it has any."""
     explicit = cfg.get("channels_last")
     if explicit is not None:
         return bool(explicit), f"channels_last {'on' if explicit else 'off'} (set by the config or --channels-last)"
@@ -66,11 +77,12 @@ def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, preci
     if any(isinstance(module, nn.SyncBatchNorm) for module in model.modules()) and get_world_size() > 1:
         # its forward talks to every rank: rank 0 cannot measure alone
         return False, "channels_last off (SyncBatchNorm: not measured; set channels_last=True to use it)"
-    measured = _measured_choice(model, loader, precision, device, inference) if is_main_process() else None
+    measured = _measured_choice(model, loader, precision, device, inference, images) if is_main_process() else None
     return broadcast_object(measured)
 
 
-def _measured_choice(model: nn.Module, loader, precision, device: torch.device, inference: bool) -> tuple[bool, str]:
+def _measured_choice(model: nn.Module, loader, precision, device: torch.device, inference: bool,
+                     images: ProbeImages | None) -> tuple[bool, str]:
     batch = _probe_batch(loader, device)
     if batch is None:
         return False, "channels_last off (no image batch to measure it on)"
@@ -78,7 +90,7 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
     key = _cache_key(model, img, precision, device) + (" inference" if inference else "")
 
     def measure() -> dict[str, Any]:
-        times = measure_step_times(model, img, label, precision, device, inference=inference)
+        times = measure_step_times(model, img, label, precision, device, inference=inference, images=images)
         return {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
                 "contiguous_ms": round(times["contiguous"] * 1000, 2),
                 "channels_last_ms": round(times["channels_last"] * 1000, 2)}
@@ -92,9 +104,10 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
 
 
 def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor, precision, device: torch.device,
-                       *, inference: bool = False) -> dict[str, float]:
+                       *, inference: bool = False, images: ProbeImages | None = None) -> dict[str, float]:
     """The fastest forward+backward step (seconds) of a copy of ``model`` on ``img``, per memory format; with
-    ``inference`` the fastest eval-mode forward pass."""
+    ``inference`` the fastest eval-mode forward pass, on batches of ``images`` (as many images as ``img``, their
+    scores handed back) while it has any."""
     state = capture_rng_state()
     try:
         probe = copy.deepcopy(model).train(not inference)
@@ -102,19 +115,22 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
         best = {name: float("inf") for name in formats}
         for step, name in itertools.product(range(TIMED_STEPS + 1), formats):
             probe.to(memory_format=formats[name])
-            inputs = img.contiguous(memory_format=formats[name])
+            taken = images.take(len(img)) if inference and images is not None else None
+            inputs = (img if taken is None else taken.to(img.device)).contiguous(memory_format=formats[name])
             synchronize(device)
             start = time.perf_counter()
             if inference:
                 with torch.inference_mode(), precision.autocast():
-                    probe.forward_test(inputs)
+                    scores = probe.forward_test(inputs)
             else:
                 with precision.autocast():
                     losses = probe.forward_train(inputs, label)
                 sum(value for name_, value in losses.items() if "loss" in name_).backward()
             synchronize(device)
-            if step > 0:  # the first step of each format warms up
-                best[name] = min(best[name], time.perf_counter() - start)
+            if step > 0:  # the first step of each format warms up (the time is for len(img) images)
+                best[name] = min(best[name], (time.perf_counter() - start) * len(img) / len(inputs))
+            if taken is not None:
+                images.keep(scores)
             probe.zero_grad(set_to_none=True)
         return best
     finally:
@@ -128,16 +144,6 @@ class InferenceChoice(NamedTuple):
     batch_size: int
     images_per_second: float | None
     reason: str
-
-
-class ProbeImages(Protocol):
-    """Where the inference probe takes its batches from: the job's own images, so that measuring is work done."""
-
-    def take(self, size: int) -> torch.Tensor | None:
-        """Up to ``size`` images of one shape, ``N x C x H x W``; None when there are none left."""
-
-    def keep(self, scores: torch.Tensor) -> None:
-        """The scores of the batch taken first among those not yet kept."""
 
 
 def choose_inference(model: nn.Module, loader, precision, device: torch.device, largest: int, channels_last: bool,
