@@ -8,7 +8,11 @@ the fastest step of each kept; channels_last is chosen when it is at least :data
 On CPUs the probe batch is at most :data:`CPU_PROBE_BATCH` images (the per-image speed ratio of the
 two formats barely depends on the batch size there; whole batches would take minutes).
 
-The answer is remembered in ``$MINIM_HOME/probes/channels_last.json``, keyed by the architecture
+For inference (``minim infer``) the probes time forward passes instead, and :func:`choose_inference` also
+picks the forward pass (the model or its frozen trace) and the batch size; their batches are the job's own
+first images (:class:`ProbeImages`), whose scores are kept as results.
+
+The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``), keyed by the architecture
 (a digest of the model's structure), the image shape, the probe batch, the precision, the device
 (CPU model and threads, or GPU name) and the torch version, so each combination is measured once.
 The model, its gradients and buffers, and the global random generators are left as they were.
@@ -47,7 +51,7 @@ TIMED_IMAGES = 12
 
 
 class ProbeImages(Protocol):
-    """Where the inference probe takes its batches from: the job's own images, so that measuring is work done."""
+    """Where the inference probes take their batches from: the job's own images, so that measuring is work done."""
 
     def take(self, size: int) -> torch.Tensor | None:
         """Up to ``size`` images of one shape, ``N x C x H x W``; None when there are none left."""
@@ -218,9 +222,9 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
         scores = [forward(batch) for batch, _ in inputs]
         synchronize(device)
         seconds = time.perf_counter() - start
-        for row, (_, real) in zip(scores, inputs):
+        for result, (_, real) in zip(scores, inputs):
             if real:
-                images.keep(row)
+                images.keep(result)
         return seconds / sum(len(batch) for batch, _ in inputs) * size
 
     with torch.inference_mode(), precision.autocast():
