@@ -12,9 +12,10 @@ For inference (``minim infer``) the probes time forward passes instead, and :fun
 picks the forward pass (the model or its frozen trace) and the batch size; their batches are the job's own
 first images (:class:`ProbeImages`), whose scores are kept as results.
 
-The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``), keyed by the architecture
-(a digest of the model's structure), the image shape, the probe batch, the precision, the device
-(CPU model and threads, or GPU name) and the torch version, so each combination is measured once.
+The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``),
+keyed by the architecture (a digest of the model's structure), the image shape, the probe batch, the
+precision, the device (CPU model and threads, or GPU name) and the torch version, so each combination
+is measured once.
 The model, its gradients and buffers, and the global random generators are left as they were.
 In a distributed run rank 0 decides for every rank.
 """
