@@ -4,6 +4,10 @@ sampler family (same indices and per-sample seeds as before, resume mid-epoch) a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -144,6 +148,7 @@ def _probe_loader():
 
 
 def test_channels_last_probe_is_measured_once_then_remembered_and_explicit_settings_win(monkeypatch):
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
     model, precision, cpu = TinyClassifier(), Precision(torch.device("cpu")), torch.device("cpu")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     chosen, words = probe.choose_channels_last({}, model, _probe_loader(), precision, cpu)
@@ -157,6 +162,38 @@ def test_channels_last_probe_is_measured_once_then_remembered_and_explicit_setti
     assert probe.choose_channels_last({"channels_last": True}, model, None, precision, cpu)[0] is True
     assert probe.choose_channels_last({"deterministic": True}, model, None, precision, cpu) == (
         False, "channels_last off (--deterministic: no timing-dependent choices)")
+
+
+def _busy_forward(batch):
+    """A forward pass that keeps one core busy for about 30 ms (the scheduler shares a core in slices of a few)."""
+    deadline = time.thread_time() + 0.03
+    while time.thread_time() < deadline:
+        pass
+    return torch.zeros(len(batch), 2)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/self/task"),
+                    reason="needs Linux's CPU affinity and per-thread scheduler statistics")
+def test_a_probe_measured_while_other_processes_take_the_cores_is_not_remembered():
+    """Two processes spinning on the one core this test runs on: the probe's answer serves its run only."""
+    affinity, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    os.sched_setaffinity(0, {max(affinity)})
+    torch.set_num_threads(1)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]  # (same core)
+    try:
+        time.sleep(0.2)
+        loader, cpu = _probe_loader(), torch.device("cpu")
+        choice = probe.choose_inference(TinyClassifier(), loader, Precision(cpu), cpu, 4, False,
+                                        {"busy": lambda: _busy_forward}, fixed_size=True)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+        os.sched_setaffinity(0, affinity)
+        torch.set_num_threads(threads)
+    assert choice.forward == "busy" and choice.batch_size == 4
+    assert "measured now, not remembered: other processes were taking the CPU cores" in choice.reason
+    assert not probe.probe_cache_path("inference").exists()
 
 
 def test_run_header_says_what_the_engine_chose(tmp_path):

@@ -155,9 +155,11 @@ def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_result
     import json
 
     from minim.cls.apis import batch_inference
+    from minim.cls.engine import probe
     from minim.cls.engine.probe import probe_cache_path
 
     _, _, model, files = setup
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
     squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]]
     monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", len(squares))  # the probes run for these few
     traces, worker_choices = [], []

@@ -15,7 +15,10 @@ first images (:class:`ProbeImages`), whose scores are kept as results.
 The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``),
 keyed by the architecture (a digest of the model's structure), the image shape, the probe batch, the
 precision, the device (CPU model and threads, or GPU name) and the torch version, so each combination
-is measured once.
+is measured once. A CPU probe during which other processes took the cores (its threads ran less than
+:data:`MIN_RUN_SHARE` of the time they wanted one) decides for its own run only and is not remembered:
+contention slows the candidates unequally (oneDNN's frozen graphs lose more than eager passes), so its
+answer could be wrong on the idle machine for good.
 The model, its gradients and buffers, and the global random generators are left as they were.
 In a distributed run rank 0 decides for every rank.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import itertools
 import json
 import platform
@@ -49,6 +53,53 @@ CPU_PROBE_BATCH = 8
 #: inference probes: calls before timing, and images per timing
 WARM_UP_CALLS = 3
 TIMED_IMAGES = 12
+#: a CPU probe whose threads ran less than this share of the time they wanted a core is not remembered
+MIN_RUN_SHARE = 0.75
+
+
+class ProbeClock:
+    """Times a probe's steps, and how long its threads waited for a CPU core meanwhile (Linux's per-thread
+    scheduler statistics: time runnable but not running, because other processes had the cores)."""
+
+    def __init__(self):
+        self.ran = self.waited = 0  # nanoseconds, over every timed step and thread
+        self._start: tuple[float, dict[str, tuple[int, int]]] = (0.0, {})
+
+    def start(self) -> None:
+        """Start a timed step."""
+        self._start = (time.perf_counter(), _thread_schedstats())
+
+    def stop(self) -> float:
+        """End the timed step; returns its seconds."""
+        seconds = time.perf_counter() - self._start[0]
+        before = self._start[1]
+        for thread, (ran, waited) in _thread_schedstats().items():
+            ran_before, waited_before = before.get(thread, (0, 0))
+            self.ran, self.waited = self.ran + ran - ran_before, self.waited + waited - waited_before
+        return seconds
+
+    def run_share(self) -> float:
+        """The share of the time the probe's threads wanted a core that they ran (1.0 where the OS does not tell)."""
+        wanted = self.ran + self.waited
+        return self.ran / wanted if wanted > 0 else 1.0
+
+
+def _thread_schedstats() -> dict[str, tuple[int, int]]:
+    """``{thread id: (ns run on a CPU, ns waited for one)}`` of this process's threads; empty where the OS has no
+    ``/proc/self/task/*/schedstat``."""
+    stats = {}
+    try:
+        threads = os.listdir("/proc/self/task")
+    except OSError:
+        return stats
+    for thread in threads:
+        try:
+            with open(f"/proc/self/task/{thread}/schedstat", encoding="ascii") as handle:
+                ran, waited = handle.read().split()[:2]
+            stats[thread] = (int(ran), int(waited))
+        except (OSError, ValueError):
+            continue
+    return stats
 
 
 class ProbeImages(Protocol):
@@ -94,13 +145,14 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
     img, label = batch
     key = _cache_key(model, img, precision, device) + (" inference" if inference else "")
 
-    def measure() -> dict[str, Any]:
-        times = measure_step_times(model, img, label, precision, device, inference=inference, images=images)
+    def measure(clock: ProbeClock) -> dict[str, Any]:
+        times = measure_step_times(model, img, label, precision, device, inference=inference, images=images,
+                                   clock=clock)
         return {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
                 "contiguous_ms": round(times["contiguous"] * 1000, 2),
                 "channels_last_ms": round(times["channels_last"] * 1000, 2)}
 
-    found, how = _remembered("channels_last", key, measure)
+    found, how = _remembered("channels_last", key, measure, device)
     speed = found["contiguous_ms"] / max(found["channels_last_ms"], 1e-9)
     words = (f"channels_last {'on' if found['channels_last'] else 'off'} ({speed:.2f}x the speed of contiguous "
              f"tensors: {found['channels_last_ms']:.0f} vs {found['contiguous_ms']:.0f} ms per probe step of "
@@ -109,10 +161,12 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
 
 
 def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor, precision, device: torch.device,
-                       *, inference: bool = False, images: ProbeImages | None = None) -> dict[str, float]:
+                       *, inference: bool = False, images: ProbeImages | None = None,
+                       clock: ProbeClock | None = None) -> dict[str, float]:
     """The fastest forward+backward step (seconds) of a copy of ``model`` on ``img``, per memory format; with
     ``inference`` the fastest eval-mode forward pass, on batches of ``images`` (as many images as ``img``, their
-    scores handed back) while it has any."""
+    scores handed back) while it has any. ``clock`` accumulates the timed steps' wall and CPU time."""
+    clock = clock or ProbeClock()
     state = capture_rng_state()
     try:
         probe = copy.deepcopy(model).train(not inference)
@@ -123,7 +177,7 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
             taken = images.take(len(img)) if inference and images is not None else None
             inputs = (img if taken is None else taken.to(img.device)).contiguous(memory_format=formats[name])
             synchronize(device)
-            start = time.perf_counter()
+            clock.start()
             if inference:
                 with torch.inference_mode(), precision.autocast():
                     scores = probe.forward_test(inputs)
@@ -132,8 +186,9 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
                     losses = probe.forward_train(inputs, label)
                 sum(value for name_, value in losses.items() if "loss" in name_).backward()
             synchronize(device)
+            seconds = clock.stop()
             if step > 0:  # the first step of each format warms up (the time is for len(img) images)
-                best[name] = min(best[name], (time.perf_counter() - start) * len(img) / len(inputs))
+                best[name] = min(best[name], seconds * len(img) / len(inputs))
             if taken is not None:
                 images.keep(scores)
             probe.zero_grad(set_to_none=True)
@@ -170,20 +225,20 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
     key = (f"{_cache_key(model, img, precision, device)} channels_last={channels_last} "
            f"{'exactly' if fixed_size else 'at most'} {largest} {'/'.join(forwards)}")
 
-    def measure() -> dict[str, Any]:
+    def measure(clock: ProbeClock) -> dict[str, Any]:
         rates = {}
         for name, make in forwards.items():
             forward = make()
             if forward is None:
                 continue
             def seconds(size, forward=forward):
-                return _forward_seconds(forward, img, size, precision, device, images)
+                return _forward_seconds(forward, img, size, precision, device, images, clock)
             rates[name] = (fastest_batch(seconds, largest, sizes=[largest]) if fixed_size
                            else fastest_batch(seconds, largest))
         name = max(rates, key=lambda n: rates[n]["images_per_second"])
         return {"forward": name, **rates[name], "rates": {n: r["images_per_second"] for n, r in rates.items()}}
 
-    found, how = _remembered("inference", key, measure)
+    found, how = _remembered("inference", key, measure, device)
     others = ", ".join(f"{n} {r:.0f}" for n, r in found["rates"].items() if n != found["forward"])
     return InferenceChoice(found["forward"], found["batch_size"], found["images_per_second"], (
         f"{found['forward']} forward passes of {found['batch_size']} images ({found['images_per_second']:.0f} "
@@ -204,11 +259,12 @@ def fastest_batch(seconds_per_batch, largest: int, sizes: list[int] | None = Non
 
 
 def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision, device: torch.device,
-                     images: ProbeImages | None = None) -> float:
+                     images: ProbeImages | None = None, clock: ProbeClock | None = None) -> float:
     """Seconds per call of ``forward`` (eval mode, no gradients) on ``size`` images in ``img``'s memory format
     and device: the best of :data:`TIMED_STEPS` timings of enough calls for :data:`TIMED_IMAGES` images, after
     :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones). The batches come from ``images``
     (taken before the clock starts, scores kept) while it has any, else they are copies of ``img[0]``."""
+    clock = clock or ProbeClock()
     fmt = torch.channels_last if img.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
     calls = -(-TIMED_IMAGES // size)
 
@@ -219,10 +275,10 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
 
     def run(inputs: list[tuple[torch.Tensor, bool]]) -> float:
         synchronize(device)
-        start = time.perf_counter()
+        clock.start()
         scores = [forward(batch) for batch, _ in inputs]
         synchronize(device)
-        seconds = time.perf_counter() - start
+        seconds = clock.stop()
         for result, (_, real) in zip(scores, inputs):
             if real:
                 images.keep(result)
@@ -234,14 +290,21 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
         return min(run(batches(calls)) for _ in range(TIMED_STEPS))
 
 
-def _remembered(kind: str, key: str, measure) -> tuple[dict[str, Any], str]:
-    """``(the answer under key, how it was found)``: from ``probe_cache_path(kind)``, else ``measure()``d now
-    and written there."""
+def _remembered(kind: str, key: str, measure: Callable[[ProbeClock], dict[str, Any]],
+                device: torch.device) -> tuple[dict[str, Any], str]:
+    """``(the answer under key, how it was found)``: from ``probe_cache_path(kind)``, else ``measure(clock)``d
+    now and written there, unless other processes took the CPU cores while it measured (:data:`MIN_RUN_SHARE`)."""
     path = probe_cache_path(kind)
     remembered = _read_cache(path)
     if key in remembered:
         return remembered[key], f"measured earlier, remembered in {path}"
-    remembered[key] = found = measure()
+    clock = ProbeClock()
+    found = measure(clock)
+    share = clock.run_share()
+    if device.type == "cpu" and share < MIN_RUN_SHARE:
+        return found, (f"measured now, not remembered: other processes were taking the CPU cores (the probe's "
+                       f"threads got one {share:.0%} of the time they wanted it)")
+    remembered[key] = found
     try:
         write_text_atomic(path, json.dumps(remembered, indent=1, sort_keys=True))
     except OSError:
