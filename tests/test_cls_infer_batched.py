@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -162,11 +163,8 @@ def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_result
     monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
     squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]]
     monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", len(squares))  # the probes run for these few
-    traces, worker_choices = [], []
-    trace, choose_workers = batch_inference._frozen_scores, batch_inference.choose_workers
+    traces, trace = [], batch_inference._frozen_scores
     monkeypatch.setattr(batch_inference, "_frozen_scores", lambda *args: traces.append(args) or trace(*args))
-    monkeypatch.setattr(batch_inference, "choose_workers",
-                        lambda *args, **kw: worker_choices.append(kw) or choose_workers(*args, **kw))
     measured = list(batch_inference.inference_files(copy.deepcopy(model), squares))
     assert len(traces) == 1  # the trace the probe timed is the one that scores
     eager = list(batch_inference.inference_files(copy.deepcopy(model), squares, 2, channels_last=False))
@@ -175,10 +173,69 @@ def test_many_files_get_the_measured_forward_and_batch_size_with_the_same_result
     assert choice["forward"] in ("eager", "frozen TorchScript") and set(choice["rates"]) == {"eager",
                                                                                             "frozen TorchScript"}
     assert 1 <= choice["batch_size"] <= len(squares)
-    # on a CPU the workers are weighed against the model's measured cost per image (they share the cores)
-    assert worker_choices[0]["cpu_seconds_per_sample"] == pytest.approx(1 / choice["images_per_second"])
     for (_, fast), (_, plain) in zip(measured, eager):  # frozen TorchScript folds BatchNorm: rounding only
         assert fast["scores"] == pytest.approx(plain["scores"], abs=1e-5) and fast["pred_label"] == plain["pred_label"]
+
+
+def test_a_cpu_with_several_cores_reads_and_scores_in_one_stream_per_core(setup):
+    import copy
+    import threading
+
+    import torch
+
+    from minim.cls.apis import batch_inference
+    from minim.cls.engine.data import usable_cpus
+
+    if usable_cpus() < 2:
+        pytest.skip("one usable CPU: a single stream")
+    _, _, model, files = setup
+    scorer, calls = copy.deepcopy(model), []
+    forward_test = scorer.forward_test
+
+    def recorded(img):
+        calls.append((threading.current_thread().name, torch.get_num_threads()))
+        return forward_test(img)
+
+    scorer.forward_test = recorded
+    threads = torch.get_num_threads()
+    batched = list(batch_inference.inference_files(scorer, files * 3, 2, channels_last=False))
+    assert_per_image_results_in_order(model, files * 3, batched)
+    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used in calls)
+    assert torch.get_num_threads() == threads
+    unfinished = batch_inference.inference_files(scorer, files * 3, 2, channels_last=False)
+    next(unfinished)
+    assert torch.get_num_threads() == 1  # while the streams run
+    unfinished.close()  # a caller that stops early gets its threads back
+    assert torch.get_num_threads() == threads
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity to run on one core")
+def test_on_one_core_workers_are_weighed_against_the_measured_model(setup, monkeypatch):
+    import copy
+
+    from minim.cls.apis import batch_inference
+    from minim.cls.engine import probe
+
+    _, _, model, files = setup
+    monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", 1)
+    for name in ("WARM_UP_CALLS", "TIMED_STEPS", "TIMED_IMAGES"):
+        monkeypatch.setattr(probe, name, 1)
+    chosen, worker_choices = [], []
+    choose_inference, choose_workers = batch_inference.choose_inference, batch_inference.choose_workers
+    monkeypatch.setattr(batch_inference, "choose_inference",
+                        lambda *args, **kw: chosen.append(choose_inference(*args, **kw)) or chosen[-1])
+    monkeypatch.setattr(batch_inference, "choose_workers",
+                        lambda *args, **kw: worker_choices.append(kw) or choose_workers(*args, **kw))
+    squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]] * 4  # measurable
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {max(affinity)})
+    try:
+        batched = list(batch_inference.inference_files(copy.deepcopy(model), squares, channels_last=False))
+    finally:
+        os.sched_setaffinity(0, affinity)
+    assert_per_image_results_in_order(model, squares, batched)
+    # one core: DataLoader workers would take it from the model, so they are weighed against its measured cost
+    assert worker_choices[0]["cpu_seconds_per_sample"] == pytest.approx(1 / chosen[0].images_per_second)
 
 
 def test_batches_are_normalized_on_the_device_to_the_per_image_values(setup):

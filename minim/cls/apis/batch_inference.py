@@ -2,10 +2,12 @@
 
 Each file goes through the same test pipeline as :func:`~minim.cls.apis.inference.inference_model`
 (the same values; Normalize's arithmetic is done once per batch when the pipeline allows it, as in
-training: :class:`~minim.cls.engine.device_loader.DeviceLoader`), in a DataLoader whose workers
-decode in parallel when decoding costs more than it saves (the engine's rule,
-:func:`minim.cls.engine.data.choose_workers`: on a CPU, only when decoding an image costs more than
-scoring it, as the workers take their cores from the model); batches of equal-sized images run in
+training: :class:`~minim.cls.engine.device_loader.DeviceLoader`). On a CPU with several cores the
+images are read and scored in streams: one thread per core, each decoding a batch of files and running
+its forward pass with one intra-op thread (the throughput layout of CPU inference servers: no core waits
+at an OpenMP barrier for another, and one stream's decoding overlaps another's forward pass). Elsewhere
+a DataLoader's workers decode in parallel when decoding costs more than it saves (the engine's rule,
+:func:`minim.cls.engine.data.choose_workers`). Batches of equal-sized images run in
 forward passes under ``torch.inference_mode``, in channels_last when the engine's probe measures it
 faster (:func:`minim.cls.engine.probe.choose_channels_last`), as the model or its frozen TorchScript
 trace and of the size measured fastest (:func:`minim.cls.engine.probe.choose_inference`: on CPUs a
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import default_collate
@@ -30,9 +34,9 @@ from minim.cls.apis.export_format import quiet_jit
 from minim.cls.apis.exported import ExportedModel
 from minim.cls.apis.inference import as_scores, batch_scores, preprocessor, result_of
 from minim.cls.datasets.builder import build_dataloader
-from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
+from minim.cls.engine.data import choose_workers, effective_workers, measure_loading, usable_cpus
 from minim.cls.engine.device import Precision
-from minim.cls.engine.device_loader import BatchNormalizer, DeviceLoader
+from minim.cls.engine.device_loader import BatchNormalizer, DeviceLoader, batch_on_device
 from minim.cls.engine.probe import choose_channels_last, choose_inference
 from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import DataError, UsageError
@@ -143,8 +147,10 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
     Yields ``(position in files, result)`` in the order of ``files``: ``result`` is what
     ``inference_model`` returns for that file, or the :class:`~minim.errors.DataError` that made it
     unreadable. ``batch_size`` (default: the size measured fastest, at most :data:`DEFAULT_BATCH_SIZE`, for
-    :data:`PROBE_MIN_IMAGES` files or more) images go through each forward pass. ``workers`` (default: chosen
-    from the CPUs and the measured decoding cost) decode in parallel. ``channels_last`` (default: the engine's
+    :data:`PROBE_MIN_IMAGES` files or more) images go through each forward pass. ``workers`` DataLoader worker
+    processes decode in parallel; by default a classifier on a CPU with several cores reads and scores in one
+    stream per core (see the module), and elsewhere the workers are chosen from the CPUs and the measured
+    decoding cost. ``channels_last`` (default: the engine's
     probe decides, for :data:`PROBE_MIN_IMAGES` files or more) switches a classifier and its batches to that
     memory format; exported models ignore it.
     """
@@ -176,15 +182,48 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         size = choice.batch_size
         if device.type == "cpu" and choice.images_per_second:
             model_seconds = 1 / choice.images_per_second
-    if workers is None:
+    def score(img):
+        return _forward(scores, eager, img, channels_last, size)
+
+    streams = usable_cpus() if workers is None and device.type == "cpu" and not exported else 1
+    if workers is None and streams == 1:
         workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset), size,
                                           cpu_seconds_per_sample=model_seconds)
     yield from job.results(model, scores, size, channels_last)
-    rest = batches if workers == 0 else _loader(_ImageFiles(files, dataset.preprocess, start=job.read), largest,
-                                                workers, device)
-    for batch in rest:
-        rows = dict(zip(batch["index"], _forward(scores, eager, batch["img"], channels_last, size)))
-        yield from _in_order(model, rows, dict(batch["errors"]))
+    rest = _ImageFiles(files, dataset.preprocess, start=job.read)
+    if streams > 1:
+        for rows, errors in _scored_in_streams(rest, device, size, streams, score):
+            yield from _in_order(model, rows, errors)
+        return
+    for batch in batches if workers == 0 else _loader(rest, largest, workers, device):
+        yield from _in_order(model, dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"]))
+
+
+def _scored_in_streams(files: _ImageFiles, device, size: int, streams: int,
+                       score: Callable[[Any], torch.Tensor]) -> Iterator[tuple[dict, dict]]:
+    """``(scores by position, errors by position)`` of each run of ``size`` of ``files``, in order: each run
+    read, normalized and scored by one of ``streams`` threads, torch running on one thread in each (restored
+    afterwards); at most two runs per stream are in flight."""
+    found = files.for_device()
+    view, normalizer = found if found is not None else (files, None)
+
+    def read_and_score(start: int) -> tuple[dict, dict]:
+        samples = [view[index] for index in range(start, min(start + size, len(view)))]
+        batch = batch_on_device(collate_images(samples), device, normalizer)
+        return dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"])
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(streams, thread_name_prefix="minim-infer") as pool:
+            starts = iter(range(0, len(view), size))
+            in_flight = deque(pool.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams))
+            while in_flight:
+                done = in_flight.popleft().result()
+                in_flight.extend(pool.submit(read_and_score, start) for start in itertools.islice(starts, 1))
+                yield done
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:

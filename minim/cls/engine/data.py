@@ -35,9 +35,14 @@ FREE_BATCH_SECONDS = 0.01
 TIMED_SAMPLES = 6
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def effective_workers(requested: int) -> int:
     """Worker processes to use at most: the config's number, but never more than this process's share of the CPUs."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cpus()
     per_process = max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     return max(0, min(int(requested), per_process))
 

@@ -110,17 +110,23 @@ class DeviceLoader:
 
     def to_device(self, batch: Mapping[str, Any]) -> dict:
         """``batch`` as the model takes it: ``img`` (normalized) and ``gt_label`` on the device."""
-        batch = dict(batch)
-        img = batch.get("img")
-        if isinstance(img, torch.Tensor):
-            batch["img"] = self._ready(img)
-        elif isinstance(img, list):  # images of different sizes (inference batches): one at a time
-            batch["img"] = [self._ready(image[None])[0] for image in img]
-        label = batch.get("gt_label")
-        if isinstance(label, torch.Tensor):
-            batch["gt_label"] = label.to(self.device, non_blocking=True)
-        return batch
+        return batch_on_device(batch, self.device, self.normalizer)
 
-    def _ready(self, img: torch.Tensor) -> torch.Tensor:
-        img = img.to(self.device, non_blocking=True)
-        return self.normalizer(img) if self.normalizer is not None else img
+
+def batch_on_device(batch: Mapping[str, Any], device: torch.device, normalizer: BatchNormalizer | None = None) -> dict:
+    """``batch`` with ``img`` (normalized by ``normalizer`` when given; a list of images of different sizes is
+    handled one image at a time) and ``gt_label`` on ``device``, by non-blocking copies."""
+    def ready(img: torch.Tensor) -> torch.Tensor:
+        img = img.to(device, non_blocking=True)
+        return normalizer(img) if normalizer is not None else img
+
+    batch = dict(batch)
+    img = batch.get("img")
+    if isinstance(img, torch.Tensor):
+        batch["img"] = ready(img)
+    elif isinstance(img, list):  # images of different sizes (inference batches)
+        batch["img"] = [ready(image[None])[0] for image in img]
+    label = batch.get("gt_label")
+    if isinstance(label, torch.Tensor):
+        batch["gt_label"] = label.to(device, non_blocking=True)
+    return batch
