@@ -19,13 +19,14 @@ Exported models run in batches when their batch axis is dynamic, else one image 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import itertools
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import torch
 from torch.utils.data import default_collate
@@ -158,52 +159,69 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     exported = isinstance(model, ExportedModel)
     device = model.device if exported else next(model.parameters()).device
+    streams = usable_cpus() if workers is None and device.type == "cpu" and not exported else 1
     dataset = _ImageFiles(files, model.preprocess if exported else preprocessor(model))
-    largest = 1 if exported and not model.dynamic_batch else max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset)))
-    probing = not exported and len(dataset) >= PROBE_MIN_IMAGES
+    dynamic = not exported or model.dynamic_batch
+    largest = max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset))) if dynamic else 1
     in_process = _loader(dataset, largest, 0, device)  # what the probes read (no workers to start for them)
-    eager = scores = functools.partial(batch_scores, model)
+    eager = functools.partial(batch_scores, model)
     batches = iter(in_process)
     job = _JobImages(batches, eager)  # the probes' batches: the job's first images
-    if exported:
-        channels_last = False
-    else:
-        if channels_last is None:
-            channels_last = probing and _probe_says_channels_last(model, in_process, device, job)
-        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    size, model_seconds = largest, None
-    if probing:
-        forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
-                    "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, in_process, device,
-                                                                                 channels_last))}
-        choice = choose_inference(model, in_process, Precision(device), device, largest, channels_last, forwards,
-                                  fixed_size=batch_size is not None, images=job)
-        scores = forwards[choice.forward]() or eager  # (a trace that fails now: the model as it is)
-        size = choice.batch_size
-        if device.type == "cpu" and choice.images_per_second:
-            model_seconds = 1 / choice.images_per_second
-    def score(img):
-        return _forward(scores, eager, img, channels_last, size)
-
-    streams = usable_cpus() if workers is None and device.type == "cpu" and not exported else 1
+    forward = _chosen_forward(model, in_process, job, eager, largest, fixed_size=batch_size is not None,
+                              channels_last=channels_last, probing=len(dataset) >= PROBE_MIN_IMAGES)
     if workers is None and streams == 1:
-        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset), size,
-                                          cpu_seconds_per_sample=model_seconds)
-    yield from job.results(model, scores, size, channels_last)
+        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset),
+                                          forward.size, cpu_seconds_per_sample=forward.seconds_per_image)
+    yield from job.results(model, forward.scores, forward.size, forward.channels_last)
     rest = _ImageFiles(files, dataset.preprocess, start=job.read)
     if streams > 1:
-        for rows, errors in _scored_in_streams(rest, device, size, streams, score):
-            yield from _in_order(model, rows, errors)
+        with _torch_threads(1):  # one core per stream (the probes measured with all of them: faster, same choices)
+            for rows, errors in _scored_in_streams(rest, device, forward.size, streams, forward):
+                yield from _in_order(model, rows, errors)
         return
     for batch in batches if workers == 0 else _loader(rest, largest, workers, device):
-        yield from _in_order(model, dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"]))
+        yield from _in_order(model, dict(zip(batch["index"], forward(batch["img"]))), dict(batch["errors"]))
 
+
+class _Forward(NamedTuple):
+    """How a job scores its batches: ``scores`` (a batch to softmax scores) in forward passes of ``size``, in
+    channels_last or not; ``eager`` for images of different sizes; the measured seconds per image on a CPU."""
+
+    scores: Callable
+    eager: Callable
+    size: int
+    channels_last: bool
+    seconds_per_image: float | None
+
+    def __call__(self, img) -> torch.Tensor:
+        """The scores of a loader batch's images (a tensor, or a list of images of different sizes)."""
+        return _forward(self.scores, self.eager, img, self.channels_last, self.size)
+
+
+def _chosen_forward(model, loader, job: "_JobImages", eager, largest: int, *, fixed_size: bool,
+                    channels_last: bool | None, probing: bool) -> _Forward:
+    """The forward pass, batch size and memory format: measured by the engine's probes on the job's first images
+    when ``probing`` (exported models: as they are, in their own format)."""
+    if isinstance(model, ExportedModel):
+        return _Forward(eager, eager, largest, False, None)
+    device = next(model.parameters()).device
+    if channels_last is None:
+        channels_last = probing and _probe_says_channels_last(model, loader, device, job)
+    model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    if not probing:
+        return _Forward(eager, eager, largest, channels_last, None)
+    forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
+                "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, loader, device, channels_last))}
+    choice = choose_inference(model, loader, Precision(device), device, largest, channels_last, forwards,
+                              fixed_size=fixed_size, images=job)
+    scores = forwards[choice.forward]() or eager  # (a trace that fails now: the model as it is)
+    cpu_seconds = 1 / choice.images_per_second if device.type == "cpu" and choice.images_per_second else None
+    return _Forward(scores, eager, choice.batch_size, channels_last, cpu_seconds)
 
 def _scored_in_streams(files: _ImageFiles, device, size: int, streams: int,
                        score: Callable[[Any], torch.Tensor]) -> Iterator[tuple[dict, dict]]:
     """``(scores by position, errors by position)`` of each run of ``size`` of ``files``, in order: each run
-    read, normalized and scored by one of ``streams`` threads, torch running on one thread in each (restored
-    afterwards); at most two runs per stream are in flight."""
+    read, normalized and scored by one of ``streams`` threads (at most two runs per stream in flight)."""
     found = files.for_device()
     view, normalizer = found if found is not None else (files, None)
 
@@ -212,16 +230,22 @@ def _scored_in_streams(files: _ImageFiles, device, size: int, streams: int,
         batch = batch_on_device(collate_images(samples), device, normalizer)
         return dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"])
 
+    with ThreadPoolExecutor(streams, thread_name_prefix="minim-infer") as pool:
+        starts = iter(range(0, len(view), size))
+        in_flight = deque(pool.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams))
+        while in_flight:
+            done = in_flight.popleft().result()
+            in_flight.extend(pool.submit(read_and_score, start) for start in itertools.islice(starts, 1))
+            yield done
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` inside the block, restored after it."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
-        with ThreadPoolExecutor(streams, thread_name_prefix="minim-infer") as pool:
-            starts = iter(range(0, len(view), size))
-            in_flight = deque(pool.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams))
-            while in_flight:
-                done = in_flight.popleft().result()
-                in_flight.extend(pool.submit(read_and_score, start) for start in itertools.islice(starts, 1))
-                yield done
+        yield
     finally:
         torch.set_num_threads(threads)
 
