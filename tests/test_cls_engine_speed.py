@@ -185,6 +185,8 @@ def test_a_probe_measured_while_other_processes_take_the_cores_is_not_remembered
         loader, cpu = _probe_loader(), torch.device("cpu")
         choice = probe.choose_inference(TinyClassifier(), loader, Precision(cpu), cpu, 4, False,
                                         {"busy": lambda: _busy_forward}, fixed_size=True)
+        again = probe.choose_inference(TinyClassifier(), loader, Precision(cpu), cpu, 4, False,
+                                       {"busy": lambda: None}, fixed_size=True)  # (measuring again would fail)
     finally:
         for spinner in spinners:
             spinner.kill()
@@ -194,6 +196,7 @@ def test_a_probe_measured_while_other_processes_take_the_cores_is_not_remembered
     assert choice.forward == "busy" and choice.batch_size == 4
     assert "measured now, not remembered: other processes were taking the CPU cores" in choice.reason
     assert not probe.probe_cache_path("inference").exists()
+    assert again.forward == "busy" and "measured earlier in this process" in again.reason
 
 
 def test_run_header_says_what_the_engine_chose(tmp_path):

@@ -18,7 +18,8 @@ precision, the device (CPU model and threads, or GPU name) and the torch version
 is measured once. A CPU probe during which other processes took the cores (its threads ran less than
 :data:`MIN_RUN_SHARE` of the time they wanted one) decides for its own run only and is not remembered:
 contention slows the candidates unequally (oneDNN's frozen graphs lose more than eager passes), so its
-answer could be wrong on the idle machine for good.
+answer could be wrong on the idle machine for good. Later runs in the same process reuse it (the same choice,
+so the same float rounding, within a process).
 The model, its gradients and buffers, and the global random generators are left as they were.
 In a distributed run rank 0 decides for every rank.
 """
@@ -290,18 +291,26 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
         return min(run(batches(calls)) for _ in range(TIMED_STEPS))
 
 
+#: answers measured while other processes took the cores, kept for this process only: (cache file, key) -> answer
+_THIS_PROCESS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def _remembered(kind: str, key: str, measure: Callable[[ProbeClock], dict[str, Any]],
                 device: torch.device) -> tuple[dict[str, Any], str]:
     """``(the answer under key, how it was found)``: from ``probe_cache_path(kind)``, else ``measure(clock)``d
-    now and written there, unless other processes took the CPU cores while it measured (:data:`MIN_RUN_SHARE`)."""
+    now and written there, unless other processes took the CPU cores while it measured (:data:`MIN_RUN_SHARE`):
+    then it is kept for this process only."""
     path = probe_cache_path(kind)
     remembered = _read_cache(path)
     if key in remembered:
         return remembered[key], f"measured earlier, remembered in {path}"
+    if (str(path), key) in _THIS_PROCESS:
+        return _THIS_PROCESS[str(path), key], "measured earlier in this process, while other processes took the cores"
     clock = ProbeClock()
     found = measure(clock)
     share = clock.run_share()
     if device.type == "cpu" and share < MIN_RUN_SHARE:
+        _THIS_PROCESS[str(path), key] = found  # the same choice for this process's later runs
         return found, (f"measured now, not remembered: other processes were taking the CPU cores (the probe's "
                        f"threads got one {share:.0%} of the time they wanted it)")
     remembered[key] = found
