@@ -218,6 +218,7 @@ def _chosen_forward(model, loader, job: "_JobImages", eager, largest: int, *, fi
     cpu_seconds = 1 / choice.images_per_second if device.type == "cpu" and choice.images_per_second else None
     return _Forward(scores, eager, choice.batch_size, channels_last, cpu_seconds)
 
+
 def _scored_in_streams(files: _ImageFiles, device, size: int, streams: int,
                        score: Callable[[Any], torch.Tensor]) -> Iterator[tuple[dict, dict]]:
     """``(scores by position, errors by position)`` of each run of ``size`` of ``files``, in order: each run

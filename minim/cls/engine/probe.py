@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import itertools
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -166,7 +166,8 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
                        clock: ProbeClock | None = None) -> dict[str, float]:
     """The fastest forward+backward step (seconds) of a copy of ``model`` on ``img``, per memory format; with
     ``inference`` the fastest eval-mode forward pass, on batches of ``images`` (as many images as ``img``, their
-    scores handed back) while it has any. ``clock`` accumulates the timed steps' wall and CPU time."""
+    scores handed back) while it has any. ``clock`` accumulates the timed steps (their seconds, and how long the
+    threads waited for a core)."""
     clock = clock or ProbeClock()
     state = capture_rng_state()
     try:
