@@ -26,12 +26,14 @@ image against a raw forward pass with the same preprocessing written by hand.
 The last line is ``train-bench: minim/plain = R (minim N img/s, plain M img/s)``.
 
 ``--real`` benchmarks a user's job instead: the downloaded ``mobilenet-v2_torchvision-v2_in1k``
-config (224 px, ImageNet pipeline, SGD lr 0.1, batch 32, 2 workers; random initial weights) changed
-only where a user must change it: the data paths, ``num_classes=5`` and the number of epochs,
+config (224 px, ImageNet pipeline, SGD lr 0.1 for 8 GPUs x 32 images, 2 workers; random initial weights)
+changed only where a user must change it to train in one process: the data paths, ``num_classes=5``,
+the lr scaled linearly to the batch of 32 (``auto_scale_lr``: 0.0125), and the number of epochs (with the
+recipe's lr steps, 30/60/90 of 100 epochs, at the same fractions of the shorter run),
 pointed at ``--images`` generated 500x375 JPEGs (fixed seed, 5 classes told apart by colour and
 shapes, 80 % train / 20 % val). It runs ``minim train`` with the engine's own choices against a
 plain loop written the way torchvision's ``references/classification/train.py`` writes it (ImageFolder,
-the same transforms, SGD + StepLR, the config's workers), then ``minim infer`` over the folder against
+the same transforms, SGD + MultiStepLR, the config's workers), then ``minim infer`` over the folder against
 a loop that predicts one image at a time with the same preprocessing: once while ``minim infer``
 measures its choices, then twice each, interleaved, with them remembered (best kept). ``--device cuda`` with
 ``--amp`` / ``--channels-last`` gives both sides the same setting; ``--arch resnet50`` swaps in
@@ -72,11 +74,15 @@ REAL_CONFIGS = {"mobilenet_v2": "mobilenet-v2_torchvision-v2_in1k", "resnet50": 
 REAL_CLASSES = 5
 REAL_USER_CONFIG = """\
 _base_ = './{base}.py'
-# what a user changes to train on their folders (plus the epochs of this benchmark)
+# what a user changes to train on their folders in one process: the classes, the data paths, the lr
+# scaled to one process's batch (linearly, as mmcls asks for fewer GPUs than the recipe's 8); and the
+# epochs of this benchmark, with the recipe's lr steps at the same fractions of them
 model = dict(head=dict(num_classes={classes}))
 data = dict(train=dict(data_prefix='{root}/train'), val=dict(data_prefix='{root}/val'),
             test=dict(data_prefix='{root}/val'))
+auto_scale_lr = dict(enable=True)
 runner = dict(max_epochs={epochs})
+lr_config = dict(step={steps})
 """
 
 
@@ -230,13 +236,26 @@ def make_real_images(root: Path, images: int, seed: int = 0, size: tuple[int, in
     return root
 
 
+def scaled_steps(steps: list[int], recipe_epochs: int, epochs: int) -> list[int]:
+    """The recipe's lr milestones at the same fractions of a run of ``epochs`` (at least one epoch apart), so a
+    shortened run still ends at the recipe's small learning rate instead of stopping at its first, largest one."""
+    scaled: list[int] = []
+    for step in steps:
+        scaled.append(max(round(step * epochs / recipe_epochs), scaled[-1] + 1 if scaled else 1))
+    return scaled
+
+
 def real_user_config(folder: Path, root: Path, arch: str, epochs: int) -> Path:
     """The index config as ``minim download`` writes it, and the user's config that points it at ``root``."""
+    from minim.config import load_config
+
     base = REAL_CONFIGS[arch]
     subprocess.run([sys.executable, "-m", "minim", "download", "cls", "--config", base, "--no-weights", "--dest",
                     str(folder), "--quiet"], check=True, capture_output=True, env={**os.environ, "MINIM_OFFLINE": "1"})
+    recipe = load_config(folder / f"{base}.py")
+    steps = scaled_steps(list(recipe.lr_config.step), recipe.runner.max_epochs, epochs)
     config = folder / f"my_{arch}.py"
-    config.write_text(REAL_USER_CONFIG.format(base=base, classes=REAL_CLASSES, root=root, epochs=epochs))
+    config.write_text(REAL_USER_CONFIG.format(base=base, classes=REAL_CLASSES, root=root, epochs=epochs, steps=steps))
     return config
 
 
@@ -280,8 +299,11 @@ def run_real_plain(args) -> dict:
         model = model.to(memory_format=torch.channels_last)
     criterion = nn.CrossEntropyLoss()
     opt = cfg.optimizer
-    optimizer = torch.optim.SGD(model.parameters(), lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_config.step[0], gamma=0.1)
+    scaling = cfg.get("auto_scale_lr") or {}
+    lr = opt.lr * batch / scaling["base_batch_size"] if scaling.get("enable") else opt.lr  # the linear scaling rule
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=opt.momentum, weight_decay=opt.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.lr_config.step),
+                                                     gamma=cfg.lr_config.get("gamma", 0.1))
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     scaler = torch.amp.GradScaler("cuda") if args.amp and device.type == "cuda" else None
     seconds = 0.0
@@ -367,8 +389,10 @@ def run_real_infer(args, batched: bool) -> dict:
     if batched:
         from minim.cls.engine.probe import probe_cache_path
 
-        choices = list(json.loads(probe_cache_path("inference").read_text()).values())
-        chosen = f"{choices[-1]['forward']} forward passes of {choices[-1]['batch_size']}, measured"
+        path = probe_cache_path("inference")
+        choices = list(json.loads(path.read_text()).values()) if path.exists() else []
+        chosen = (f"{choices[-1]['forward']} forward passes of {choices[-1]['batch_size']}, measured" if choices
+                  else "not remembered: measured while other processes took the cores")
     return {"images": len(files), "seconds": seconds, "images_per_second": len(files) / seconds,
             "predicted": len(predicted), "chosen": chosen}
 
