@@ -33,6 +33,18 @@ def isolated_minim_env(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def ctrl_c_handled():
+    """Ctrl-C (SIGINT) handled by Python in this process for the test, so that the processes it starts get the
+    default action: a suite started in the background by a non-interactive shell inherits SIGINT ignored, and
+    so would they."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def one_thread():
     """One torch thread for tiny models: a second gains nothing there, and on a busy machine makes each
     step far slower."""

@@ -252,7 +252,7 @@ def test_a_failed_combination_is_reported_and_the_others_finish(tmp_path, monkey
     assert not (tmp_path / "gs" / "optimizer.type=Sgdd" / "gridsearch_done.json").exists()
 
 
-def test_ctrl_c_stops_the_search_without_calling_runs_failed(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_stops_the_search_without_calling_runs_failed(tmp_path, monkeypatch, capsys, ctrl_c_handled):
     """The terminal's Ctrl-C reaches the training process too; it dies of SIGINT, and the search stops
     there instead of reporting a failure and starting the next combination."""
     config = write_tiny_setup(tmp_path)

@@ -375,7 +375,7 @@ def _wait_for(predicate, seconds: float = 20) -> bool:
     ("SIGINT", "stubborn", "KeyboardInterrupt"),  # the launcher ignores SIGTERM: its group is killed
     ("kill launcher", "polite", "LaunchError 137: torchrun was killed by signal SIGKILL; the workers' messages are above"),
 ])
-def test_no_worker_outlives_the_launcher(tmp_path, how, mode, expected):
+def test_no_worker_outlives_the_launcher(tmp_path, how, mode, expected, ctrl_c_handled):
     import os
     import signal
     import subprocess
