@@ -184,9 +184,9 @@ def test_a_cpu_with_several_cores_reads_and_scores_in_one_stream_per_core(setup)
     import torch
 
     from minim.cls.apis import batch_inference
-    from minim.cls.engine.data import usable_cpus
+    from minim.launch.commands import usable_cpu_count
 
-    if usable_cpus() < 2:
+    if usable_cpu_count() < 2:
         pytest.skip("one usable CPU: a single stream")
     _, _, model, files = setup
     scorer, calls = copy.deepcopy(model), []

@@ -35,12 +35,13 @@ from minim.cls.apis.export_format import quiet_jit
 from minim.cls.apis.exported import ExportedModel
 from minim.cls.apis.inference import as_scores, batch_scores, preprocessor, result_of
 from minim.cls.datasets.builder import build_dataloader
-from minim.cls.engine.data import choose_workers, effective_workers, measure_loading, usable_cpus
+from minim.cls.engine.data import choose_workers, effective_workers, measure_loading
 from minim.cls.engine.device import Precision
 from minim.cls.engine.device_loader import BatchNormalizer, DeviceLoader, batch_on_device
 from minim.cls.engine.probe import choose_channels_last, choose_inference
 from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import DataError, UsageError
+from minim.launch.commands import usable_cpu_count
 
 #: the most images per forward pass unless told otherwise (the probe may choose fewer)
 DEFAULT_BATCH_SIZE = 32
@@ -159,7 +160,7 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     exported = isinstance(model, ExportedModel)
     device = model.device if exported else next(model.parameters()).device
-    streams = usable_cpus() if workers is None and device.type == "cpu" and not exported else 1
+    streams = usable_cpu_count() if workers is None and device.type == "cpu" and not exported else 1
     dataset = _ImageFiles(files, model.preprocess if exported else preprocessor(model))
     dynamic = not exported or model.dynamic_batch
     largest = max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset))) if dynamic else 1

@@ -28,6 +28,7 @@ from minim.cls.engine.device_loader import DeviceLoader, device_normalized_view
 from minim.cls.engine.dist import get_rank, get_world_size
 from minim.cls.engine.seed import capture_rng_state, restore_rng_state
 from minim.errors import ConfigError
+from minim.launch.commands import usable_cpu_count
 
 #: a batch that loads in less than this many seconds in the training process needs no workers
 FREE_BATCH_SECONDS = 0.01
@@ -35,14 +36,9 @@ FREE_BATCH_SECONDS = 0.01
 TIMED_SAMPLES = 6
 
 
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def effective_workers(requested: int) -> int:
     """Worker processes to use at most: the config's number, but never more than this process's share of the CPUs."""
-    cpus = usable_cpus()
+    cpus = usable_cpu_count()
     per_process = max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     return max(0, min(int(requested), per_process))
 
