@@ -164,6 +164,50 @@ def test_channels_last_probe_is_measured_once_then_remembered_and_explicit_setti
         False, "channels_last off (--deterministic: no timing-dependent choices)")
 
 
+def test_cpu_streams_run_torch_on_one_thread_each_and_give_the_threads_back():
+    import threading
+
+    from minim.cls.engine.streams import CpuStreams
+
+    threads = torch.get_num_threads()
+    seen = []
+
+    def square(value):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return value * value
+
+    with CpuStreams(2) as streams:
+        assert torch.get_num_threads() == 1
+        assert streams.map(square, range(6)) == [0, 1, 4, 9, 16, 25]  # in the items' order
+        assert streams.submit(square, 7).result() == 49
+    assert torch.get_num_threads() == threads
+    assert {name.rsplit("_", 1)[0] for name, _ in seen} == {"minim-infer"} and {used for _, used in seen} == {1}
+    with pytest.raises(ValueError), CpuStreams(2):
+        raise ValueError("a job that fails")
+    assert torch.get_num_threads() == threads
+
+
+def test_an_inference_probe_in_streams_times_as_many_calls_in_each_stream():
+    import threading
+
+    from minim.cls.engine.streams import CpuStreams
+
+    cpu, calls = torch.device("cpu"), []
+
+    def forward(batch):
+        calls.append((threading.current_thread().name, torch.is_inference_mode_enabled(), len(batch)))
+        return torch.zeros(len(batch), 2)
+
+    img = torch.zeros(1, 3, 8, 8)
+    with CpuStreams(2) as streams:
+        seconds = probe._forward_seconds(forward, img, 4, Precision(cpu), cpu, streams=streams)
+    assert seconds > 0
+    timed = calls[2 * probe.WARM_UP_CALLS:]  # (each warm-up: one call per stream)
+    # enough calls for TIMED_IMAGES images, rounded up to a multiple of the streams, per timing
+    assert len(timed) == probe.TIMED_STEPS * 2 * -(-probe.TIMED_IMAGES // 8)
+    assert all(name.startswith("minim-infer") and inference and size == 4 for name, inference, size in calls)
+
+
 def _busy_forward(batch):
     """A forward pass that keeps one core busy for about 30 ms (the scheduler shares a core in slices of a few)."""
     deadline = time.thread_time() + 0.03

@@ -209,6 +209,41 @@ def test_a_cpu_with_several_cores_reads_and_scores_in_one_stream_per_core(setup)
     assert torch.get_num_threads() == threads
 
 
+def test_the_probes_measure_in_the_streams_that_then_score(setup, monkeypatch):
+    """Probes timed on all cores at once would choose for a layout that does not run: they run in the streams."""
+    import copy
+    import threading
+
+    import torch
+
+    from minim.cls.apis import batch_inference
+    from minim.cls.engine import probe
+    from minim.launch.commands import usable_cpu_count
+
+    if usable_cpu_count() < 2:
+        pytest.skip("one usable CPU: a single stream")
+    _, _, model, files = setup
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
+    squares = [f for f, size in zip(files, SIZES) if size is not None and size[0] == size[1]] * 4
+    monkeypatch.setattr(batch_inference, "PROBE_MIN_IMAGES", len(squares))
+    scorer, calls = copy.deepcopy(model), []
+    forward_test = scorer.forward_test
+
+    def recorded(img):
+        if not torch.jit.is_tracing():  # (the trace is made once, in the calling thread)
+            calls.append((threading.current_thread().name, torch.get_num_threads()))
+        return forward_test(img)
+
+    scorer.forward_test = recorded  # (the probes' copy of the model keeps it)
+    batched = list(batch_inference.inference_files(scorer, squares))
+    assert_per_image_results_in_order(model, squares, batched)
+    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used in calls)
+    streams = f"({usable_cpu_count()} streams of 1 thread)"
+    for kind in ("channels_last", "inference"):
+        (key,) = json.loads(probe.probe_cache_path(kind).read_text())
+        assert streams in key  # measured for this layout: a run on all cores in one stream measures again
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity to run on one core")
 def test_on_one_core_workers_are_weighed_against_the_measured_model(setup, monkeypatch):
     import copy

@@ -3,9 +3,8 @@
 Each file goes through the same test pipeline as :func:`~minim.cls.apis.inference.inference_model`
 (the same values; Normalize's arithmetic is done once per batch when the pipeline allows it, as in
 training: :class:`~minim.cls.engine.device_loader.DeviceLoader`). On a CPU with several cores the
-images are read and scored in streams: one thread per core, each decoding a batch of files and running
-its forward pass with one intra-op thread (the throughput layout of CPU inference servers: no core waits
-at an OpenMP barrier for another, and one stream's decoding overlaps another's forward pass). Elsewhere
+images are read, measured and scored in streams (:class:`~minim.cls.engine.streams.CpuStreams`): one thread
+per core, each decoding a batch of files and running its forward pass with one intra-op thread. Elsewhere
 a DataLoader's workers decode in parallel when decoding costs more than it saves (the engine's rule,
 :func:`minim.cls.engine.data.choose_workers`). Batches of equal-sized images run in
 forward passes under ``torch.inference_mode``, in channels_last when the engine's probe measures it
@@ -24,7 +23,6 @@ import copy
 import functools
 import itertools
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
@@ -39,6 +37,7 @@ from minim.cls.engine.data import choose_workers, effective_workers, measure_loa
 from minim.cls.engine.device import Precision
 from minim.cls.engine.device_loader import BatchNormalizer, DeviceLoader, batch_on_device
 from minim.cls.engine.probe import choose_channels_last, choose_inference
+from minim.cls.engine.streams import CpuStreams
 from minim.cls.models.classifier import SoftmaxScores
 from minim.errors import DataError, UsageError
 from minim.launch.commands import usable_cpu_count
@@ -65,12 +64,12 @@ class _ImageFiles:
         except DataError as exc:  # one bad file does not cost the others their predictions
             return {"index": self.start + index, "error": (exc.message, exc.hint)}
 
-    def for_device(self) -> tuple["_ImageFiles", BatchNormalizer] | None:
+    def for_device(self) -> tuple["_ImageFiles", BatchNormalizer | None]:
         """``(files, normalizer)``: these files before Normalize's arithmetic, and the batch step that finishes it;
-        None when the preprocessing does not allow it."""
+        ``(self, None)`` when the preprocessing does not allow it."""
         found = self.preprocess.for_device() if hasattr(self.preprocess, "for_device") else None
         if found is None:
-            return None
+            return self, None
         view = copy.copy(self)
         view.preprocess = found[0]
         return view, found[1]
@@ -79,10 +78,11 @@ class _ImageFiles:
 class _JobImages:
     """The inference probe's batches, taken from the job itself (a
     :class:`~minim.cls.engine.probe.ProbeImages`): what the probe scores are results, not lost time.
-    Reads the job's loader batches in order; :meth:`results` then scores the images read but not taken."""
+    Reads the job's loader batches in order; :meth:`results` then scores the images read but not taken (in
+    ``streams`` when given)."""
 
-    def __init__(self, batches: Iterator[dict], eager):
-        self.batches, self.eager = batches, eager
+    def __init__(self, batches: Iterator[dict], eager, streams: CpuStreams | None = None):
+        self.batches, self.eager, self.streams = batches, eager, streams
         self.pending: deque = deque()  # (index, image) read, not yet scored
         self.taken: deque = deque()  # the indices of each batch handed out whose scores are not yet kept
         self.rows: dict[int, torch.Tensor] = {}
@@ -104,10 +104,14 @@ class _JobImages:
     def results(self, model, scores, size: int, channels_last: bool) -> Iterator[tuple[int, Any]]:
         """``(position, result)`` for every file read so far, in order: the images not taken scored now, with
         ``scores`` ``size`` at a time."""
+        runs = []
         while self.pending:
-            run = self._same_shape_run(size)
-            self.rows.update(zip([index for index, _ in run],
-                                 _forward(scores, self.eager, torch.stack([img for _, img in run]), channels_last)))
+            runs.append(self._same_shape_run(size))
+
+        def scored(run: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+            return _forward(scores, self.eager, torch.stack([img for _, img in run]), channels_last)
+        for run, rows in zip(runs, self.streams.map(scored, runs) if self.streams else map(scored, runs)):
+            self.rows.update(zip([index for index, _ in run], rows))
         yield from _in_order(model, self.rows, self.errors)
 
     def _read_batch(self) -> bool:
@@ -160,26 +164,35 @@ def inference_files(model, files: Sequence[str | Path], batch_size: int | None =
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     exported = isinstance(model, ExportedModel)
     device = model.device if exported else next(model.parameters()).device
-    streams = usable_cpu_count() if workers is None and device.type == "cpu" and not exported else 1
+    count = usable_cpu_count() if workers is None and device.type == "cpu" and not exported else 1
+    with CpuStreams(count) if count > 1 else contextlib.nullcontext() as streams:
+        yield from _classified(model, files, batch_size, workers, channels_last, device, streams)
+
+
+def _classified(model, files: Sequence[str | Path], batch_size: int | None, workers: int | None,
+                channels_last: bool | None, device, streams: CpuStreams | None) -> Iterator[tuple[int, Any]]:
+    """:func:`inference_files`' results: its first images read (in ``streams`` when given) and scored by the probes,
+    then the rest in ``streams``, or in a DataLoader's batches."""
+    exported = isinstance(model, ExportedModel)
     dataset = _ImageFiles(files, model.preprocess if exported else preprocessor(model))
     dynamic = not exported or model.dynamic_batch
     largest = max(1, min(batch_size or DEFAULT_BATCH_SIZE, len(dataset))) if dynamic else 1
     in_process = _loader(dataset, largest, 0, device)  # what the probes read (no workers to start for them)
     eager = functools.partial(batch_scores, model)
-    batches = iter(in_process)
-    job = _JobImages(batches, eager)  # the probes' batches: the job's first images
+    batches = iter(in_process) if streams is None else _read_in_streams(dataset, largest, device, streams)
+    job = _JobImages(batches, eager, streams)  # the probes' batches: the job's first images
     forward = _chosen_forward(model, in_process, job, eager, largest, fixed_size=batch_size is not None,
-                              channels_last=channels_last, probing=len(dataset) >= PROBE_MIN_IMAGES)
-    if workers is None and streams == 1:
-        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset),
-                                          forward.size, cpu_seconds_per_sample=forward.seconds_per_image)
+                              channels_last=channels_last, probing=len(dataset) >= PROBE_MIN_IMAGES,
+                              streams=streams)
     yield from job.results(model, forward.scores, forward.size, forward.channels_last)
     rest = _ImageFiles(files, dataset.preprocess, start=job.read)
-    if streams > 1:
-        with _torch_threads(1):  # one core per stream (the probes measured with all of them: faster, same choices)
-            for rows, errors in _scored_in_streams(rest, device, forward.size, streams, forward):
-                yield from _in_order(model, rows, errors)
+    if streams is not None:
+        for rows, errors in _scored_in_streams(rest, device, forward.size, streams, forward):
+            yield from _in_order(model, rows, errors)
         return
+    if workers is None:
+        workers, _reason = choose_workers(effective_workers(len(dataset)), measure_loading(in_process.dataset),
+                                          forward.size, cpu_seconds_per_sample=forward.seconds_per_image)
     for batch in batches if workers == 0 else _loader(rest, largest, workers, device):
         yield from _in_order(model, dict(zip(batch["index"], forward(batch["img"]))), dict(batch["errors"]))
 
@@ -200,56 +213,52 @@ class _Forward(NamedTuple):
 
 
 def _chosen_forward(model, loader, job: "_JobImages", eager, largest: int, *, fixed_size: bool,
-                    channels_last: bool | None, probing: bool) -> _Forward:
+                    channels_last: bool | None, probing: bool, streams: CpuStreams | None) -> _Forward:
     """The forward pass, batch size and memory format: measured by the engine's probes on the job's first images
-    when ``probing`` (exported models: as they are, in their own format)."""
+    when ``probing``, in ``streams`` when given (exported models: as they are, in their own format)."""
     if isinstance(model, ExportedModel):
         return _Forward(eager, eager, largest, False, None)
     device = next(model.parameters()).device
     if channels_last is None:
-        channels_last = probing and _probe_says_channels_last(model, loader, device, job)
+        channels_last = probing and _probe_says_channels_last(model, loader, device, job, streams)
     model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     if not probing:
         return _Forward(eager, eager, largest, channels_last, None)
     forwards = {"eager": lambda: eager,  # (each made once: the probe's trace is the one that runs)
                 "frozen TorchScript": functools.cache(lambda: _frozen_scores(model, loader, device, channels_last))}
     choice = choose_inference(model, loader, Precision(device), device, largest, channels_last, forwards,
-                              fixed_size=fixed_size, images=job)
+                              fixed_size=fixed_size, images=job, streams=streams)
     scores = forwards[choice.forward]() or eager  # (a trace that fails now: the model as it is)
     cpu_seconds = 1 / choice.images_per_second if device.type == "cpu" and choice.images_per_second else None
     return _Forward(scores, eager, choice.batch_size, channels_last, cpu_seconds)
 
 
-def _scored_in_streams(files: _ImageFiles, device, size: int, streams: int,
+def _read_in_streams(files: _ImageFiles, size: int, device, streams: CpuStreams) -> Iterator[dict]:
+    """The batches of ``size`` of ``files`` a loader would give (normalized on ``device`` when the pipeline allows
+    it), the files of each batch decoded in ``streams``."""
+    view, normalizer = files.for_device()
+    for start in range(0, len(view), size):
+        samples = streams.map(view.__getitem__, range(start, min(start + size, len(view))))
+        yield batch_on_device(collate_images(samples), device, normalizer)
+
+
+def _scored_in_streams(files: _ImageFiles, device, size: int, streams: CpuStreams,
                        score: Callable[[Any], torch.Tensor]) -> Iterator[tuple[dict, dict]]:
     """``(scores by position, errors by position)`` of each run of ``size`` of ``files``, in order: each run
-    read, normalized and scored by one of ``streams`` threads (at most two runs per stream in flight)."""
-    found = files.for_device()
-    view, normalizer = found if found is not None else (files, None)
+    read, normalized and scored by one of the ``streams`` (at most two runs per stream in flight)."""
+    view, normalizer = files.for_device()
 
     def read_and_score(start: int) -> tuple[dict, dict]:
         samples = [view[index] for index in range(start, min(start + size, len(view)))]
         batch = batch_on_device(collate_images(samples), device, normalizer)
         return dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"])
 
-    with ThreadPoolExecutor(streams, thread_name_prefix="minim-infer") as pool:
-        starts = iter(range(0, len(view), size))
-        in_flight = deque(pool.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams))
-        while in_flight:
-            done = in_flight.popleft().result()
-            in_flight.extend(pool.submit(read_and_score, start) for start in itertools.islice(starts, 1))
-            yield done
-
-
-@contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``count`` inside the block, restored after it."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    starts = iter(range(0, len(view), size))
+    in_flight = deque(streams.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams.count))
+    while in_flight:
+        done = in_flight.popleft().result()
+        in_flight.extend(streams.submit(read_and_score, start) for start in itertools.islice(starts, 1))
+        yield done
 
 
 def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:
@@ -260,10 +269,10 @@ def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:
 def _loader(dataset: _ImageFiles, batch_size: int, workers: int, device) -> DeviceLoader:
     """Batches of ``dataset`` on ``device``, normalized there when the pipeline allows it (uint8 images through the
     loader: the same values, a quarter of the bytes, one operation per batch)."""
-    found = dataset.for_device()
-    loader = build_dataloader(found[0] if found else dataset, batch_size, workers, shuffle=False, round_up=False,
+    view, normalizer = dataset.for_device()
+    loader = build_dataloader(view, batch_size, workers, shuffle=False, round_up=False,
                               collate_fn=collate_images, pin_memory=device.type == "cuda", persistent_workers=False)
-    return DeviceLoader(loader, device, found[1] if found else None)
+    return DeviceLoader(loader, device, normalizer)
 
 
 def _forward(scores, eager, img, channels_last: bool, size: int | None = None):
@@ -297,8 +306,8 @@ def _frozen_scores(model, loader, device, channels_last: bool):
     return scores
 
 
-def _probe_says_channels_last(model, loader, device, images: _JobImages) -> bool:
+def _probe_says_channels_last(model, loader, device, images: _JobImages, streams: CpuStreams | None) -> bool:
     """The engine's measured choice for a classifier's forward passes (remembered per architecture and device),
-    timed on batches of ``images``."""
+    timed on batches of ``images`` (in ``streams`` when given)."""
     return choose_channels_last(model.cfg, model, loader, Precision(device), device, inference=True,
-                                images=images)[0]
+                                images=images, streams=streams)[0]

@@ -10,7 +10,8 @@ two formats barely depends on the batch size there; whole batches would take min
 
 For inference (``minim infer``) the probes time forward passes instead, and :func:`choose_inference` also
 picks the forward pass (the model or its frozen trace) and the batch size; their batches are the job's own
-first images (:class:`ProbeImages`), whose scores are kept as results.
+first images (:class:`ProbeImages`), whose scores are kept as results. On a CPU with several cores they
+run in the job's :class:`~minim.cls.engine.streams.CpuStreams`, as the job's forward passes will.
 
 The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``),
 keyed by the architecture (a digest of the model's structure), the image shape, the probe batch, the
@@ -43,6 +44,7 @@ from minim.atomic import write_text_atomic
 from minim.cls.engine.device import synchronize
 from minim.cls.engine.dist import broadcast_object, get_world_size, is_main_process
 from minim.cls.engine.seed import capture_rng_state, restore_rng_state
+from minim.cls.engine.streams import CpuStreams
 from minim.settings import minim_home
 
 #: channels_last must be at least this much faster (a fraction of the contiguous step time) to be chosen
@@ -119,11 +121,12 @@ def probe_cache_path(name: str = "channels_last") -> Path:
 
 
 def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, precision, device: torch.device,
-                         *, inference: bool = False, images: ProbeImages | None = None) -> tuple[bool, str]:
+                         *, inference: bool = False, images: ProbeImages | None = None,
+                         streams: CpuStreams | None = None) -> tuple[bool, str]:
     """``(channels_last, the reason in words)`` for the run: the config's (or ``--channels-last``'s) value when
     it sets one; off under ``deterministic`` (no choice that depends on timings); else measured (see module).
     ``inference`` times eval-mode forward passes (``forward_test``) instead of training steps, on batches of
-    ``images`` (their scores handed back) while it has any."""
+    ``images`` (their scores handed back) while it has any, split over ``streams`` when given."""
     explicit = cfg.get("channels_last")
     if explicit is not None:
         return bool(explicit), f"channels_last {'on' if explicit else 'off'} (set by the config or --channels-last)"
@@ -134,21 +137,22 @@ def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, preci
     if any(isinstance(module, nn.SyncBatchNorm) for module in model.modules()) and get_world_size() > 1:
         # its forward talks to every rank: rank 0 cannot measure alone
         return False, "channels_last off (SyncBatchNorm: not measured; set channels_last=True to use it)"
-    measured = _measured_choice(model, loader, precision, device, inference, images) if is_main_process() else None
+    measured = (_measured_choice(model, loader, precision, device, inference, images, streams)
+                if is_main_process() else None)
     return broadcast_object(measured)
 
 
 def _measured_choice(model: nn.Module, loader, precision, device: torch.device, inference: bool,
-                     images: ProbeImages | None) -> tuple[bool, str]:
+                     images: ProbeImages | None, streams: CpuStreams | None) -> tuple[bool, str]:
     batch = _probe_batch(loader, device)
     if batch is None:
         return False, "channels_last off (no image batch to measure it on)"
     img, label = batch
-    key = _cache_key(model, img, precision, device) + (" inference" if inference else "")
+    key = _cache_key(model, img, precision, device, streams) + (" inference" if inference else "")
 
     def measure(clock: ProbeClock) -> dict[str, Any]:
         times = measure_step_times(model, img, label, precision, device, inference=inference, images=images,
-                                   clock=clock)
+                                   clock=clock, streams=streams)
         return {"channels_last": times["channels_last"] < (1 - MARGIN) * times["contiguous"],
                 "contiguous_ms": round(times["contiguous"] * 1000, 2),
                 "channels_last_ms": round(times["channels_last"] * 1000, 2)}
@@ -163,11 +167,11 @@ def _measured_choice(model: nn.Module, loader, precision, device: torch.device, 
 
 def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor, precision, device: torch.device,
                        *, inference: bool = False, images: ProbeImages | None = None,
-                       clock: ProbeClock | None = None) -> dict[str, float]:
+                       clock: ProbeClock | None = None, streams: CpuStreams | None = None) -> dict[str, float]:
     """The fastest forward+backward step (seconds) of a copy of ``model`` on ``img``, per memory format; with
     ``inference`` the fastest eval-mode forward pass, on batches of ``images`` (as many images as ``img``, their
-    scores handed back) while it has any. ``clock`` accumulates the timed steps (their seconds, and how long the
-    threads waited for a core)."""
+    scores handed back) while it has any, split into one part per stream of ``streams`` when given. ``clock``
+    accumulates the timed steps (their seconds, and how long the threads waited for a core)."""
     clock = clock or ProbeClock()
     state = capture_rng_state()
     try:
@@ -181,8 +185,8 @@ def measure_step_times(model: nn.Module, img: torch.Tensor, label: torch.Tensor,
             synchronize(device)
             clock.start()
             if inference:
-                with torch.inference_mode(), precision.autocast():
-                    scores = probe.forward_test(inputs)
+                scores = torch.cat(_scored(probe.forward_test, list(inputs.chunk(_count(streams))), precision,
+                                           streams))
             else:
                 with precision.autocast():
                     losses = probe.forward_train(inputs, label)
@@ -210,13 +214,14 @@ class InferenceChoice(NamedTuple):
 
 def choose_inference(model: nn.Module, loader, precision, device: torch.device, largest: int, channels_last: bool,
                      forwards: Mapping[str, Callable[[], Callable | None]], fixed_size: bool = False,
-                     images: ProbeImages | None = None) -> InferenceChoice:
+                     images: ProbeImages | None = None, streams: CpuStreams | None = None) -> InferenceChoice:
     """Of ``forwards`` (name -> a factory of a callable from a batch to scores, or of None where it cannot be
     made), the one and the batch size that score the most images per second, the size at most ``largest``
     (exactly it with ``fixed_size``). Sizes are found by doubling from 1
     while the time per image falls (on CPUs a few images per pass often beat 32, whose activations overflow the
     caches). The batches timed come from ``images`` (their scores handed back to it) while it has any, else
-    they are copies of the loader's first image. Remembered like channels_last
+    they are copies of the loader's first image. With ``streams`` each timing runs its forward passes in the
+    streams, as the job will, and measures their images per second together. Remembered like channels_last
     (``$MINIM_HOME/probes/inference.json``)."""
     first = next(iter(forwards))
     batch = _probe_batch(loader, device)
@@ -224,7 +229,7 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
         return InferenceChoice(first, largest, None,
                                f"{first} forward passes of {largest} images (no image batch to measure on)")
     img = batch[0][:1].contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    key = (f"{_cache_key(model, img, precision, device)} channels_last={channels_last} "
+    key = (f"{_cache_key(model, img, precision, device, streams)} channels_last={channels_last} "
            f"{'exactly' if fixed_size else 'at most'} {largest} {'/'.join(forwards)}")
 
     def measure(clock: ProbeClock) -> dict[str, Any]:
@@ -234,7 +239,7 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
             if forward is None:
                 continue
             def seconds(size, forward=forward):
-                return _forward_seconds(forward, img, size, precision, device, images, clock)
+                return _forward_seconds(forward, img, size, precision, device, images, clock, streams)
             rates[name] = (fastest_batch(seconds, largest, sizes=[largest]) if fixed_size
                            else fastest_batch(seconds, largest))
         name = max(rates, key=lambda n: rates[n]["images_per_second"])
@@ -261,14 +266,18 @@ def fastest_batch(seconds_per_batch, largest: int, sizes: list[int] | None = Non
 
 
 def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision, device: torch.device,
-                     images: ProbeImages | None = None, clock: ProbeClock | None = None) -> float:
-    """Seconds per call of ``forward`` (eval mode, no gradients) on ``size`` images in ``img``'s memory format
-    and device: the best of :data:`TIMED_STEPS` timings of enough calls for :data:`TIMED_IMAGES` images, after
-    :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones). The batches come from ``images``
-    (taken before the clock starts, scores kept) while it has any, else they are copies of ``img[0]``."""
+                     images: ProbeImages | None = None, clock: ProbeClock | None = None,
+                     streams: CpuStreams | None = None) -> float:
+    """Seconds per image-``size`` call of ``forward`` (eval mode, no gradients), in ``img``'s memory format and
+    device: the best of :data:`TIMED_STEPS` timings of enough calls for :data:`TIMED_IMAGES` images, after
+    :data:`WARM_UP_CALLS` calls (TorchScript optimizes after its first ones). With ``streams`` the calls of
+    each timing (and warm-up) run spread over them, a multiple of their count, and the seconds are the wall time
+    per call's images. The batches come from ``images`` (taken before the clock starts, scores kept) while it
+    has any, else they are copies of ``img[0]``."""
     clock = clock or ProbeClock()
     fmt = torch.channels_last if img.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    calls = -(-TIMED_IMAGES // size)
+    parallel = _count(streams)
+    calls = -(-TIMED_IMAGES // (size * parallel)) * parallel
 
     def batches(count: int) -> list[tuple[torch.Tensor, bool]]:
         taken = [images.take(size) if images is not None else None for _ in range(count)]
@@ -278,7 +287,7 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
     def run(inputs: list[tuple[torch.Tensor, bool]]) -> float:
         synchronize(device)
         clock.start()
-        scores = [forward(batch) for batch, _ in inputs]
+        scores = _scored(forward, [batch for batch, _ in inputs], precision, streams)
         synchronize(device)
         seconds = clock.stop()
         for result, (_, real) in zip(scores, inputs):
@@ -286,10 +295,22 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
                 images.keep(result)
         return seconds / sum(len(batch) for batch, _ in inputs) * size
 
-    with torch.inference_mode(), precision.autocast():
-        for _ in range(WARM_UP_CALLS):
-            run(batches(1))
-        return min(run(batches(calls)) for _ in range(TIMED_STEPS))
+    for _ in range(WARM_UP_CALLS):
+        run(batches(parallel))
+    return min(run(batches(calls)) for _ in range(TIMED_STEPS))
+
+
+def _scored(forward: Callable, batches: list[torch.Tensor], precision, streams: CpuStreams | None) -> list:
+    """``forward`` of each batch in eval mode without gradients, under ``precision``: in ``streams`` when given
+    (each stream thread enters the modes itself: they are per thread)."""
+    def run(batch: torch.Tensor):
+        with torch.inference_mode(), precision.autocast():
+            return forward(batch)
+    return streams.map(run, batches) if streams is not None else [run(batch) for batch in batches]
+
+
+def _count(streams: CpuStreams | None) -> int:
+    return streams.count if streams is not None else 1
 
 
 #: answers measured while other processes took the cores, kept for this process only: (cache file, key) -> answer
@@ -341,15 +362,19 @@ def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tens
     return img, label.to(device)
 
 
-def _cache_key(model: nn.Module, img: torch.Tensor, precision, device: torch.device) -> str:
+def _cache_key(model: nn.Module, img: torch.Tensor, precision, device: torch.device,
+               streams: CpuStreams | None = None) -> str:
     architecture = hashlib.sha256(repr(model).encode()).hexdigest()[:16]
     shape = "x".join(str(n) for n in img.shape)
-    return f"{architecture} {shape} {precision.describe()} {_device_name(device)} torch {torch.__version__}"
+    return (f"{architecture} {shape} {precision.describe()} {_device_name(device, streams)} "
+            f"torch {torch.__version__}")
 
 
-def _device_name(device: torch.device) -> str:
+def _device_name(device: torch.device, streams: CpuStreams | None = None) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "cpu" and streams is not None:
+        return f"{_cpu_model()} ({streams.count} streams of 1 thread)"
     if device.type == "cpu":
         return f"{_cpu_model()} ({torch.get_num_threads()} threads)"
     return device.type
