@@ -172,6 +172,52 @@ def test_test_model_scores_in_dataset_order(trained):
     assert first_four["accuracy"] == pytest.approx((scores[:4].argmax(1) == dataset.get_gt_labels()[:4]).mean() * 100)
 
 
+def test_on_a_cpu_with_several_cores_evaluation_reads_and_scores_in_streams(trained, monkeypatch):
+    """The same scores and metas in dataset order as the loader's own batches, read and scored in one stream per
+    core (torch on one thread each) without iterating the loader; deterministic: in the loader's batch size."""
+    import json
+    import threading
+
+    from minim.cls.apis import init_model
+    from minim.cls.datasets import build_dataset
+    from minim.cls.engine import evaluation, probe
+    from minim.cls.engine.data import build_eval_loader
+    from minim.cls.engine.device_loader import DeviceLoader
+    from minim.launch.commands import usable_cpu_count
+
+    if usable_cpu_count() < 2:
+        pytest.skip("one usable CPU: a single stream")
+    config, checkpoint, _ = trained
+    model, cpu = init_model(str(config), checkpoint), torch.device("cpu")
+    dataset = build_dataset(model.cfg.data.test, dict(test_mode=True))
+    loader = build_eval_loader(dataset, {"samples_per_gpu": 4, "workers_per_gpu": 2}, cpu)
+    turn_metas: list = []
+    with monkeypatch.context() as one_stream:
+        one_stream.setattr(evaluation, "eval_stream_count", lambda *args: 1)
+        in_turn = evaluation.collect_scores(model, loader, cpu, keep_metas=turn_metas)
+    calls, forward_test = [], model.forward_test
+
+    def recorded(img):
+        calls.append((threading.current_thread().name, torch.get_num_threads(), len(img)))
+        return forward_test(img)
+
+    model.forward_test = recorded
+    monkeypatch.setattr(DeviceLoader, "__iter__", None)  # the loader's batches (and workers) are not used
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
+    metas, threads = [], torch.get_num_threads()
+    in_streams = evaluation.collect_scores(model, loader, cpu, keep_metas=metas)
+    assert np.allclose(in_streams, in_turn, atol=1e-6) and metas == turn_metas and len(metas) == len(dataset)
+    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used, _ in calls)
+    assert torch.get_num_threads() == threads
+    (key,) = json.loads(probe.probe_cache_path("inference").read_text())  # measured, on images without labels
+    assert key.endswith(" at most 4 eager") and f"({usable_cpu_count()} streams of 1 thread)" in key
+    calls.clear()
+    monkeypatch.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True)
+    monkeypatch.setattr(evaluation, "choose_inference", None)  # no timing-dependent choice
+    assert np.array_equal(evaluation.collect_scores(model, loader, cpu), evaluation.collect_scores(model, loader, cpu))
+    assert sorted(size for _, _, size in calls) == [1, 1, 4, 4, 4, 4]  # 9 images in the loader's batches of 4
+
+
 def test_config_fromfile_is_load_config(trained):
     from minim.config import Config
 

@@ -105,6 +105,26 @@ def test_the_test_set_must_name_the_checkpoints_classes_in_its_order(trained, tm
     assert labels == [0, 0, 0, 2, 2, 2]
 
 
+def test_test_measures_channels_last_for_its_forward_passes_unless_the_config_sets_it(trained, tmp_path, run_cli,
+                                                                                      monkeypatch):
+    from minim.cls.engine import probe
+
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # remembered whatever else this machine runs meanwhile
+    config, checkpoint, _ = trained
+    scores = {}
+    for name, options in (("on", ["channels_last=True"]), ("off", ["channels_last=False"]), ("measured", [])):
+        out = tmp_path / f"{name}.json"
+        cfg_options = ["--cfg-options", *options] if options else []
+        result = run_cli("test", "cls", str(config), "--checkpoint", checkpoint, "--out", str(out), *cfg_options)
+        assert result.exit_code == 0, result.err
+        scores[name] = [p["scores"] for p in json.loads(out.read_text())["predictions"]]
+        assert probe.probe_cache_path().exists() == (name == "measured")  # the config's value: nothing measured
+    (key,) = json.loads(probe.probe_cache_path().read_text())
+    assert key.endswith(" inference")  # eval-mode forward passes, not training steps
+    for name in ("on", "measured"):  # the memory format changes float rounding only
+        assert np.allclose(scores[name], scores["off"], atol=1e-6)
+
+
 def test_infer_json_matches_test_scores(trained, tmp_path, run_cli):
     config, checkpoint, data = trained
     image = data / "val" / "dog" / "1.png"

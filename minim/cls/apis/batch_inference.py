@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import itertools
 from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
@@ -245,7 +244,7 @@ def _read_in_streams(files: _ImageFiles, size: int, device, streams: CpuStreams)
 def _scored_in_streams(files: _ImageFiles, device, size: int, streams: CpuStreams,
                        score: Callable[[Any], torch.Tensor]) -> Iterator[tuple[dict, dict]]:
     """``(scores by position, errors by position)`` of each run of ``size`` of ``files``, in order: each run
-    read, normalized and scored by one of the ``streams`` (at most two runs per stream in flight)."""
+    read, normalized and scored by one of the ``streams``."""
     view, normalizer = files.for_device()
 
     def read_and_score(start: int) -> tuple[dict, dict]:
@@ -253,12 +252,7 @@ def _scored_in_streams(files: _ImageFiles, device, size: int, streams: CpuStream
         batch = batch_on_device(collate_images(samples), device, normalizer)
         return dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"])
 
-    starts = iter(range(0, len(view), size))
-    in_flight = deque(streams.submit(read_and_score, start) for start in itertools.islice(starts, 2 * streams.count))
-    while in_flight:
-        done = in_flight.popleft().result()
-        in_flight.extend(streams.submit(read_and_score, start) for start in itertools.islice(starts, 1))
-        yield done
+    return streams.imap(read_and_score, range(0, len(view), size))
 
 
 def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:

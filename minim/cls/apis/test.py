@@ -17,7 +17,7 @@ from minim.cls.datasets.checks import check_num_classes
 from minim.cls.engine.data import build_eval_loader
 from minim.cls.engine.device_loader import DeviceLoader
 from minim.cls.engine.dist import is_main_process, main_process_first
-from minim.cls.engine.evaluation import collect_scores
+from minim.cls.engine.evaluation import collect_scores, eval_channels_last
 from minim.cls.loader_settings import loader_settings
 from minim.cls.models import num_classes_of
 from minim.cls.plan.checkpoints import checkpoint_for
@@ -25,10 +25,11 @@ from minim.errors import ConfigError
 
 
 def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, workers_per_gpu: int = 0,
-               metas: list | None = None) -> np.ndarray:
+               metas: list | None = None, channels_last: bool = False) -> np.ndarray:
     """Scores (N, C) of ``model`` in dataset order; ``data`` is a dataset or a DataLoader.
 
-    ``metas``, when given, receives each sample's ``img_metas`` (file names for reports).
+    ``metas``, when given, receives each sample's ``img_metas`` (file names for reports). ``channels_last``: the
+    batches in that memory format (the model's own format is the caller's).
     """
     if device is None:
         device = next(model.parameters()).device
@@ -37,7 +38,7 @@ def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, worke
     if not isinstance(data, (DataLoader, DeviceLoader)):
         settings = {"samples_per_gpu": samples_per_gpu, "workers_per_gpu": workers_per_gpu}
         loader = build_eval_loader(data, settings, device)
-    return collect_scores(model, loader, device, keep_metas=metas)
+    return collect_scores(model, loader, device, channels_last=channels_last, keep_metas=metas)
 
 
 test_model.__test__ = False  # not a pytest test
@@ -94,8 +95,10 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
              if dataset.CLASSES is None or not issubclass(item.category, ClassNamesWarning)]
     loader = build_eval_loader(dataset, loader_settings(cfg.data, "test"), device,
                                normalize_on_device=bool(cfg.get("normalize_on_device", True)))
+    channels_last = eval_channels_last(cfg, model, loader, device)
+    model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     metas: list = []
-    scores = test_model(model, loader, device, metas=metas)
+    scores = test_model(model, loader, device, metas=metas, channels_last=channels_last)
     return TestRun(checkpoint=path, dataset=dataset, classes=classes, scores=scores,
                    gt_labels=dataset.get_gt_labels(), metas=metas, warnings=shown)
 

@@ -17,20 +17,27 @@ vectors, e.g. ``VOC``) is evaluated with ``mAP``/``CP``...``OF1``. After each ev
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
+from minim.cls.engine.device import Precision
+from minim.cls.engine.device_loader import DeviceLoader
 from minim.cls.engine.dist import all_gather_object, broadcast_buffers, get_world_size, is_main_process
 from minim.cls.engine.eval_settings import RULES, resolve_save_best, split_eval_cfg
 from minim.cls.engine.hooks import Hook
 from minim.cls.engine.logger_hook import LoggerHook
+from minim.cls.engine.probe import choose_channels_last, choose_inference
+from minim.cls.engine.streams import CpuStreams
 from minim.cls.metrics import evaluate, is_multilabel_metric, precision_recall_f1
 from minim.errors import ConfigError
+from minim.launch.commands import usable_cpu_count
 
 
 @torch.no_grad()
@@ -46,29 +53,25 @@ def collect_scores(
     """Softmax scores (N, C) of ``model`` over ``loader`` in dataset order (eval mode, no grad).
 
     ``keep_metas``, when given, receives each sample's ``img_metas`` entry. With a sharded loader
-    (distributed evaluation) every rank gets all scores, gathered back into dataset order.
+    (distributed evaluation) every rank gets all scores, gathered back into dataset order. A single process
+    on a CPU with several cores reads and scores an engine loader's samples in streams (see
+    :func:`eval_stream_count`) instead of iterating the loader.
     """
+    precision = precision if precision is not None else Precision(device)
     was_training = model.training
     model.eval()
     chunks = []
     metas: list | None = [] if keep_metas is not None else None
+    streams = eval_stream_count(loader, device)
     try:
-        for batch in loader:
-            img = batch["img"].to(device, non_blocking=True)  # a DeviceLoader has moved and normalized it
-            if channels_last and img.dim() == 4:
-                img = img.contiguous(memory_format=torch.channels_last)
-            if precision is not None:
-                with precision.autocast():
-                    scores = model.forward_test(img)
-            else:
-                scores = model.forward_test(img)
-            if isinstance(scores, (list, tuple)):
-                scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
-            chunks.append(scores.detach().float().cpu())
+        batches = (_scored_in_streams(model, loader, precision, channels_last, streams) if streams > 1
+                   else _scored_in_turn(model, loader, device, precision, channels_last))
+        for scores, batch_metas in batches:
+            chunks.append(scores)
             if metas is not None:
-                metas.extend(batch.get("img_metas") or [{}] * len(img))
+                metas.extend(batch_metas)
             if on_batch is not None:
-                on_batch(len(img))
+                on_batch(len(scores))
     finally:
         model.train(was_training)
     scores = torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), dtype=np.float32)
@@ -78,6 +81,70 @@ def collect_scores(
     if keep_metas is not None:
         keep_metas.extend(metas)
     return scores
+
+
+def eval_stream_count(loader, device: torch.device) -> int:
+    """How many :class:`~minim.cls.engine.streams.CpuStreams` evaluate ``loader``: one per usable core for an engine
+    loader (a :class:`~minim.cls.engine.device_loader.DeviceLoader`) on a CPU in a single process, else 1 (the
+    loader's own batches, read by its workers). On a CPU the workers would take their cores from the model, and one
+    multi-threaded forward pass after another leaves cores waiting at each layer's barrier."""
+    if device.type != "cpu" or get_world_size() > 1 or not isinstance(loader, DeviceLoader):
+        return 1
+    return usable_cpu_count()
+
+
+def eval_channels_last(cfg, model, loader, device: torch.device) -> bool:
+    """Whether to score ``loader`` with ``model`` in channels_last: the engine's inference probe
+    (:func:`~minim.cls.engine.probe.choose_channels_last`: the config's value when it sets one), timed in the
+    streams the evaluation will use."""
+    count = eval_stream_count(loader, device)
+    with CpuStreams(count) if count > 1 else contextlib.nullcontext() as streams:
+        return choose_channels_last(cfg, model, loader, Precision(device), device, inference=True,
+                                    streams=streams)[0]
+
+
+def _scored_in_turn(model, loader, device: torch.device, precision, channels_last: bool) -> Iterator[tuple]:
+    for batch in loader:
+        img = batch["img"].to(device, non_blocking=True)  # a DeviceLoader has moved and normalized it
+        yield _scores_of(model, img, precision, channels_last), batch.get("img_metas") or [{}] * len(img)
+
+
+def _scored_in_streams(model, loader, precision, channels_last: bool, count: int) -> Iterator[tuple]:
+    """``(scores, metas)`` of runs of the loader's samples in its sampler's order, each run read, collated,
+    normalized and scored in one of ``count`` streams; the run's size measured (at most the loader's batch size:
+    on CPUs a few images per pass often beat 32), or the loader's batch size under deterministic algorithms (no
+    timing-dependent choice)."""
+    order = list(loader.sampler)
+    with CpuStreams(count) as streams:
+        size = _stream_batch_size(model, loader, precision, channels_last, streams)
+
+        def read_and_score(start: int) -> tuple[torch.Tensor, list]:
+            batch = loader.to_device(loader.collate_fn([loader.dataset[key] for key in order[start:start + size]]))
+            with torch.no_grad():
+                scores = _scores_of(model, batch["img"], precision, channels_last)
+            return scores, batch.get("img_metas") or [{}] * len(scores)
+
+        yield from streams.imap(read_and_score, range(0, len(order), size))
+
+
+def _stream_batch_size(model, loader, precision, channels_last: bool, streams: CpuStreams) -> int:
+    if torch.are_deterministic_algorithms_enabled():
+        return loader.batch_size
+    device = torch.device("cpu")
+    forward = {"eager": lambda: functools.partial(_scores_of, model, precision=precision, channels_last=False)}
+    return choose_inference(model, loader, precision, device, loader.batch_size, channels_last, forward,
+                            streams=streams).batch_size
+
+
+def _scores_of(model, img: torch.Tensor, precision, channels_last: bool) -> torch.Tensor:
+    """The model's softmax scores of a batch (``N x C`` float on the CPU), under ``precision``."""
+    if channels_last and img.dim() == 4:
+        img = img.contiguous(memory_format=torch.channels_last)
+    with precision.autocast():
+        scores = model.forward_test(img)
+    if isinstance(scores, (list, tuple)):
+        scores = torch.as_tensor(np.stack([np.asarray(s) for s in scores]))
+    return scores.detach().float().cpu()
 
 
 def gather_in_dataset_order(sampler, scores: np.ndarray, metas: list | None) -> tuple[np.ndarray, list | None]:

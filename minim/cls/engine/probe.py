@@ -144,7 +144,7 @@ def choose_channels_last(cfg: Mapping[str, Any], model: nn.Module, loader, preci
 
 def _measured_choice(model: nn.Module, loader, precision, device: torch.device, inference: bool,
                      images: ProbeImages | None, streams: CpuStreams | None) -> tuple[bool, str]:
-    batch = _probe_batch(loader, device)
+    batch = _probe_batch(loader, device, labels=not inference)
     if batch is None:
         return False, "channels_last off (no image batch to measure it on)"
     img, label = batch
@@ -224,7 +224,7 @@ def choose_inference(model: nn.Module, loader, precision, device: torch.device, 
     streams, as the job will, and measures their images per second together. Remembered like channels_last
     (``$MINIM_HOME/probes/inference.json``)."""
     first = next(iter(forwards))
-    batch = _probe_batch(loader, device)
+    batch = _probe_batch(loader, device, labels=False)
     if batch is None:
         return InferenceChoice(first, largest, None,
                                f"{first} forward passes of {largest} images (no image batch to measure on)")
@@ -301,10 +301,11 @@ def _forward_seconds(forward: Callable, img: torch.Tensor, size: int, precision,
 
 
 def _scored(forward: Callable, batches: list[torch.Tensor], precision, streams: CpuStreams | None) -> list:
-    """``forward`` of each batch in eval mode without gradients, under ``precision``: in ``streams`` when given
-    (each stream thread enters the modes itself: they are per thread)."""
+    """``forward`` of each batch without gradients, under ``precision``: in ``streams`` when given (each stream
+    thread enters the modes itself: they are per thread). Not inference mode: a model evaluated during training
+    must not keep inference tensors it made."""
     def run(batch: torch.Tensor):
-        with torch.inference_mode(), precision.autocast():
+        with torch.no_grad(), precision.autocast():
             return forward(batch)
     return streams.map(run, batches) if streams is not None else [run(batch) for batch in batches]
 
@@ -343,9 +344,10 @@ def _remembered(kind: str, key: str, measure: Callable[[ProbeClock], dict[str, A
     return found, "measured now"
 
 
-def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The first images and labels the training loader will give (its sampler's first keys, collated), on the
-    device and normalized as the runner will see them; None when they are not ``N x C x H x W`` with N >= 2."""
+def _probe_batch(loader, device: torch.device, labels: bool = True) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The first images and labels the loader will give (its sampler's first keys, collated), on the device and
+    normalized as the runner will see them; None when they are not ``N x C x H x W`` with N >= 2, or when
+    ``labels`` are wanted and there are none (a test pipeline may collect the images only)."""
     size = min(loader.batch_size, CPU_PROBE_BATCH) if device.type == "cpu" else loader.batch_size
     state = capture_rng_state()
     try:
@@ -354,12 +356,12 @@ def _probe_batch(loader, device: torch.device) -> tuple[torch.Tensor, torch.Tens
     finally:
         restore_rng_state(state)
     img, label = batch.get("img"), batch.get("gt_label")
-    if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[0] < 2 or label is None:
+    if not isinstance(img, torch.Tensor) or img.dim() != 4 or img.shape[0] < 2 or (labels and label is None):
         return None
     normalizer = getattr(loader, "normalizer", None)
     img = img.to(device)
     img = normalizer(img) if normalizer is not None else img.float()
-    return img, label.to(device)
+    return img, label.to(device) if label is not None else None
 
 
 def _cache_key(model: nn.Module, img: torch.Tensor, precision, device: torch.device,

@@ -10,8 +10,10 @@ probes time the layout that then runs.
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -47,3 +49,13 @@ class CpuStreams:
     def submit(self, function: Callable[..., Any], *args: Any) -> Future:
         """``function(*args)`` in the next free stream."""
         return self._pool.submit(function, *args)
+
+    def imap(self, function: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``function`` of each item in the streams, yielded in the items' order as they finish; the items are
+        taken lazily, at most two per stream in flight (memory stays bounded on long jobs)."""
+        items = iter(items)
+        in_flight = deque(self.submit(function, item) for item in itertools.islice(items, 2 * self.count))
+        while in_flight:
+            done = in_flight.popleft().result()
+            in_flight.extend(self.submit(function, item) for item in itertools.islice(items, 1))
+            yield done
