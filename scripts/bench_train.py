@@ -387,14 +387,58 @@ def run_real_infer(args, batched: bool) -> dict:
     seconds = time.perf_counter() - start
     chosen = "its own batch size"
     if batched:
-        from minim.cls.engine.probe import probe_cache_path
-
-        path = probe_cache_path("inference")
-        choices = list(json.loads(path.read_text()).values()) if path.exists() else []
-        chosen = (f"{choices[-1]['forward']} forward passes of {choices[-1]['batch_size']}, measured" if choices
-                  else "not remembered: measured while other processes took the cores")
+        chosen = remembered_choice("eager/frozen TorchScript")
     return {"images": len(files), "seconds": seconds, "images_per_second": len(files) / seconds,
             "predicted": len(predicted), "chosen": chosen}
+
+
+def remembered_choice(candidates: str) -> str:
+    """The forward pass and batch size the engine remembered for a job measuring ``candidates``, in words."""
+    from minim.cls.engine.probe import probe_cache_path
+
+    path = probe_cache_path("inference")
+    choices = [value for key, value in (json.loads(path.read_text()) if path.exists() else {}).items()
+               if key.endswith(" " + candidates)]
+    return (f"{choices[-1]['forward']} forward passes of {choices[-1]['batch_size']}, measured" if choices
+            else "not remembered: measured while other processes took the cores")
+
+
+def run_real_test(args, engine: bool) -> dict:
+    """``minim test`` over the config's ``data.test`` (its defaults: on a CPU, streams with a measured batch size),
+    or the evaluation loop of torchvision's reference (the config's test transforms written with torchvision, its
+    batch size and workers, one multi-threaded forward pass after another); seconds include loading the model."""
+    import torch
+    from torchvision import datasets, transforms
+    from torchvision.transforms import InterpolationMode
+
+    from minim.cls.apis import init_model
+    from minim.cls.commands import test
+
+    checkpoint = str(Path(args.work_dir) / "latest.pth")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if engine:
+            result = test(args.config, checkpoint, device=args.device, console=False)
+            images, top1 = len(result.predictions), result.metrics["accuracy_top-1"]
+        else:
+            model = init_model(args.config, checkpoint, device=args.device)
+            cfg, norm = model.cfg, model.cfg.img_norm_cfg
+            preprocess = transforms.Compose([
+                transforms.Resize(val_resize(cfg), interpolation=InterpolationMode.BILINEAR, antialias=True),
+                transforms.CenterCrop(224), transforms.PILToTensor(), transforms.ConvertImageDtype(torch.float),
+                transforms.Normalize([m / 255 for m in norm["mean"]], [s / 255 for s in norm["std"]])])
+            test_set = datasets.ImageFolder(cfg.data.test.data_prefix, preprocess)
+            loader = torch.utils.data.DataLoader(test_set, batch_size=cfg.data.samples_per_gpu,
+                                                 num_workers=cfg.data.workers_per_gpu)
+            correct = 0
+            with torch.inference_mode():
+                for image, target in loader:
+                    correct += int((model.forward_test(image.to(args.device)).argmax(1).cpu() == target).sum())
+            images, top1 = len(test_set), 100 * correct / len(test_set)
+    seconds = time.perf_counter() - start
+    return {"images": images, "seconds": seconds, "images_per_second": images / seconds, "top1": top1,
+            "chosen": remembered_choice("eager") if engine else "its own batch size and workers"}
 
 
 def child(args) -> None:
@@ -404,7 +448,9 @@ def child(args) -> None:
     if args.child.startswith("real-"):
         runs = {"real-plain": run_real_plain, "real-minim": run_real_minim,
                 "real-infer": lambda a: run_real_infer(a, batched=True),
-                "real-loop": lambda a: run_real_infer(a, batched=False)}
+                "real-loop": lambda a: run_real_infer(a, batched=False),
+                "real-test": lambda a: run_real_test(a, engine=True),
+                "real-evalloop": lambda a: run_real_test(a, engine=False)}
         out = runs[args.child](args)
         out["peak_mb"] = peak_rss_mb()
         print("RESULT " + json.dumps(out), flush=True)
@@ -496,6 +542,15 @@ def main_real(args) -> None:
                   f"{INFER_ROUNDS}); per-image loop {loop['images_per_second']:.1f} img/s (best of {INFER_ROUNDS}) "
                   f"over {infer['images']} images: minim/loop = {first:.2f} (first run), {remembered:.2f} (choices "
                   f"remembered) (load average {infer_load:.1f})", flush=True)
+            tests, loops = [], []
+            for _ in range(INFER_ROUNDS):  # (the first minim test may measure its choices)
+                tests.append(spawn_real("real-test", args, config, data, work_dir, home))
+                loops.append(spawn_real("real-evalloop", args, config, data, work_dir, home))
+            tested, loop = (max(runs, key=lambda r: r["images_per_second"]) for runs in (tests, loops))
+            print(f"test-bench-real: minim test {tested['images_per_second']:.1f} img/s ({tested['chosen']}; top-1 "
+                  f"{tested['top1']:.1f} %), reference evaluation loop {loop['images_per_second']:.1f} img/s (top-1 "
+                  f"{loop['top1']:.1f} %) over {tested['images']} images, best of {INFER_ROUNDS} each: minim/loop = "
+                  f"{tested['images_per_second'] / loop['images_per_second']:.2f}", flush=True)
         if args.gpus > 1:
             ddp = run_real_distributed(args, config, folder / "ddp_work_dir", home)
             print(f"ddp-bench-real: {args.gpus} processes ({'nccl' if args.device == 'cuda' else 'gloo'}) "
