@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cls_engine_support import train_tiny
-from minim.cls.engine.compiling import compile_model, compile_options
+from minim.cls.engine.compiling import compile_model, compile_options, is_compiled
 from minim.errors import ConfigError
 
 
@@ -33,6 +33,7 @@ def test_classifier_backbone_and_neck_are_compiled_in_place():
     assert model.backbone._compiled_call_impl is not None and model.neck._compiled_call_impl is not None
     assert model.head._compiled_call_impl is None
     assert list(model.state_dict()) == keys
+    assert is_compiled(model) and not is_compiled(model.head)
 
 
 @pytest.mark.slow
@@ -41,5 +42,7 @@ def test_compiled_training_runs_and_checkpoints_load_uncompiled(tmp_path):
     assert runner.model._compiled_call_impl is not None and runner.epoch == 2
     (log,) = tmp_path.glob("*.log")
     assert "torch.compile(dynamic=False) on the model" in log.read_text()
+    # evaluated in turn: in CPU streams each batch size would compile again, and the threads would recompile
+    assert "val: 0 DataLoader workers" in log.read_text() and "streams" not in log.read_text()
     checkpoint = torch.load(tmp_path / "latest.pth", weights_only=True)
     assert set(checkpoint["state_dict"]) == set(type(runner.model)().state_dict())

@@ -28,7 +28,7 @@ from minim.cls.engine.device import cpu_contention, resolve_device, resolve_prec
 from minim.cls.engine.dist import (broadcast_buffers, broadcast_object, get_world_size, is_distributed,
                                    is_main_process, main_process_first, replica_digests)
 from minim.cls.engine.env_info import collect_env, format_env
-from minim.cls.engine.evaluation import build_eval_hook
+from minim.cls.engine.evaluation import build_eval_hook, describe_evaluation
 from minim.cls.engine.hooks import HOOKS
 from minim.cls.engine.logger import RunLogger
 from minim.cls.engine.logger_hook import build_logger_hook
@@ -38,7 +38,7 @@ from minim.cls.engine.optimizer import build_optimizer
 from minim.cls.engine.parallel import convert_sync_bn, wrap_ddp
 from minim.cls.engine.runner import ONE_IMAGE_BATCH_HINT, Runner, check_resumable
 from minim.cls.engine.seed import init_random_seed, set_random_seed
-from minim.cls.engine.speed import describe_loader, settle_speed_choices
+from minim.cls.engine.speed import settle_speed_choices
 from minim.cls.engine.work_dir import claim_work_dir
 from minim.cls.loader_settings import loader_settings
 from minim.cls.models import build_classifier, num_classes_of
@@ -344,7 +344,7 @@ def _run_in_work_dir(cfg, model, optimizer, train_module, plan: TrainPlan, preci
                                for loader, (mode, _) in zip(loaders, plan.workflow))
         for hook, _ in hooks:
             if hasattr(hook, "dataloader"):
-                logger.info(f"val: {describe_loader(hook.dataloader)}")
+                logger.info(f"val: {describe_evaluation(hook.dataloader, device, model)}")
         logger.info(
             f"device {device}, precision {precision.describe()}{', channels_last' if plan.channels_last else ''}"
             f"{', freed CPU memory kept for reuse' if retained else ''}"

@@ -44,3 +44,8 @@ def compile_model(model: nn.Module, options: dict[str, Any]) -> str:
     where = " and ".join(parts) if parts else "the model"
     arguments = ", ".join(f"{k}={v!r}" for k, v in options.items())
     return f"torch.compile({arguments}) on {where}: the first training and evaluation iterations compile"
+
+
+def is_compiled(model: nn.Module) -> bool:
+    """Whether ``model`` or one of its modules was compiled in place (``nn.Module.compile``)."""
+    return any(getattr(module, "_compiled_call_impl", None) is not None for module in model.modules())

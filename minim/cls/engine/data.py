@@ -26,7 +26,6 @@ from torch.utils.data import DataLoader, Dataset
 from minim.cls.datasets.builder import build_dataloader
 from minim.cls.engine.device_loader import DeviceLoader, device_normalized_view
 from minim.cls.engine.dist import get_rank, get_world_size
-from minim.cls.engine.evaluation import eval_stream_count
 from minim.cls.engine.seed import capture_rng_state, restore_rng_state
 from minim.errors import ConfigError
 from minim.launch.commands import usable_cpu_count
@@ -136,14 +135,8 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     """
     if distributed is None:
         distributed = get_world_size() > 1
-    loader = _loader(dataset, settings, device, normalize_on_device, shuffle=False, seed=0, drop_last=False,
-                     dist=distributed and get_world_size() > 1, round_up=False,
-                     block=int(settings["samples_per_gpu"]))
-    streams = eval_stream_count(loader, device)
-    if streams > 1:
-        loader.worker_note = (f"read and scored in {streams} CPU streams of one thread each, not by DataLoader "
-                              "workers (batch size measured at the first evaluation)")
-    return loader
+    return _loader(dataset, settings, device, normalize_on_device, shuffle=False, seed=0, drop_last=False,
+                   dist=distributed and get_world_size() > 1, round_up=False, block=int(settings["samples_per_gpu"]))
 
 
 def _loader(dataset, settings, device, normalize_on_device: bool, **options) -> DeviceLoader:

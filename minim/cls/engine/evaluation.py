@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from minim.cls.engine.compiling import is_compiled
 from minim.cls.engine.device import Precision
 from minim.cls.engine.device_loader import DeviceLoader
 from minim.cls.engine.dist import all_gather_object, broadcast_buffers, get_world_size, is_main_process
@@ -34,6 +35,7 @@ from minim.cls.engine.eval_settings import RULES, resolve_save_best, split_eval_
 from minim.cls.engine.hooks import Hook
 from minim.cls.engine.logger_hook import LoggerHook
 from minim.cls.engine.probe import choose_channels_last, choose_inference
+from minim.cls.engine.speed import describe_cache, describe_loader
 from minim.cls.engine.streams import CpuStreams
 from minim.cls.metrics import evaluate, is_multilabel_metric, precision_recall_f1
 from minim.errors import ConfigError
@@ -62,7 +64,7 @@ def collect_scores(
     model.eval()
     chunks = []
     metas: list | None = [] if keep_metas is not None else None
-    streams = eval_stream_count(loader, device)
+    streams = eval_stream_count(loader, device, model)
     try:
         batches = (_scored_in_streams(model, loader, precision, channels_last, streams) if streams > 1
                    else _scored_in_turn(model, loader, device, precision, channels_last))
@@ -83,21 +85,32 @@ def collect_scores(
     return scores
 
 
-def eval_stream_count(loader, device: torch.device) -> int:
-    """How many :class:`~minim.cls.engine.streams.CpuStreams` evaluate ``loader``: one per usable core for an engine
-    loader (a :class:`~minim.cls.engine.device_loader.DeviceLoader`) on a CPU in a single process, else 1 (the
-    loader's own batches, read by its workers). On a CPU the workers would take their cores from the model, and one
-    multi-threaded forward pass after another leaves cores waiting at each layer's barrier."""
-    if device.type != "cpu" or get_world_size() > 1 or not isinstance(loader, DeviceLoader):
+def eval_stream_count(loader, device: torch.device, model) -> int:
+    """How many :class:`~minim.cls.engine.streams.CpuStreams` evaluate ``loader`` with ``model``: one per usable
+    core for an engine loader (a :class:`~minim.cls.engine.device_loader.DeviceLoader`) on a CPU in a single
+    process, else 1 (the loader's own batches, read by its workers). On a CPU the workers would take their cores
+    from the model, and one multi-threaded forward pass after another leaves cores waiting at each layer's barrier.
+    A compiled model is evaluated in turn: each batch size it meets compiles again, and compiled code called from
+    several threads at once recompiles."""
+    if device.type != "cpu" or get_world_size() > 1 or not isinstance(loader, DeviceLoader) or is_compiled(model):
         return 1
     return usable_cpu_count()
+
+
+def describe_evaluation(loader, device: torch.device, model) -> str:
+    """How :func:`collect_scores` will read and score ``loader`` with ``model``, in words for the run header."""
+    streams = eval_stream_count(loader, device, model)
+    if streams == 1:
+        return describe_loader(loader)
+    return (f"{describe_cache(loader)}read and scored in {streams} CPU streams of one thread each, "
+            "not by DataLoader workers (the images per pass measured at the first evaluation)")
 
 
 def eval_channels_last(cfg, model, loader, device: torch.device) -> bool:
     """Whether to score ``loader`` with ``model`` in channels_last: the engine's inference probe
     (:func:`~minim.cls.engine.probe.choose_channels_last`: the config's value when it sets one), timed in the
     streams the evaluation will use."""
-    count = eval_stream_count(loader, device)
+    count = eval_stream_count(loader, device, model)
     with CpuStreams(count) if count > 1 else contextlib.nullcontext() as streams:
         return choose_channels_last(cfg, model, loader, Precision(device), device, inference=True,
                                     streams=streams)[0]

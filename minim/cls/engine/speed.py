@@ -41,6 +41,11 @@ def settle_speed_choices(cfg: Any, model: nn.Module, loaders: Sequence[tuple[str
 
 def describe_loader(loader) -> str:
     """The loader's image cache and worker choice, in words."""
+    return f"{describe_cache(loader)}{getattr(loader, 'worker_note', 'DataLoader')}"
+
+
+def describe_cache(loader) -> str:
+    """The image cache of the loader's dataset in words and ``', '``; empty for a dataset without one."""
     dataset = loader.dataset.dataset if isinstance(loader.dataset, SeededDataset) else loader.dataset
     cache = getattr(dataset, "cache_summary", None)
-    return f"{cache() + ', ' if cache else ''}{getattr(loader, 'worker_note', 'DataLoader')}"
+    return f"{cache()}, " if cache else ""
