@@ -35,7 +35,9 @@ shapes, 80 % train / 20 % val). It runs ``minim train`` with the engine's own ch
 plain loop written the way torchvision's ``references/classification/train.py`` writes it (ImageFolder,
 the same transforms, SGD + MultiStepLR, the config's workers), then ``minim infer`` over the folder against
 a loop that predicts one image at a time with the same preprocessing: once while ``minim infer``
-measures its choices, then twice each, interleaved, with them remembered (best kept). ``--device cuda`` with
+measures its choices, then twice each, interleaved, with them remembered (best kept); then ``minim test`` over
+``data.test`` (the val folder) against the evaluation loop of torchvision's reference (the config's batch size and
+workers), twice each, interleaved (best kept): ``test-bench-real``. ``--device cuda`` with
 ``--amp`` / ``--channels-last`` gives both sides the same setting; ``--arch resnet50`` swaps in
 ``resnet50_torchvision-v1_in1k``. The last line is
 ``train-bench-real: minim/plain = R (...)``. ``--device cpu`` smoke-tests it anywhere:
