@@ -8,10 +8,11 @@ the fastest step of each kept; channels_last is chosen when it is at least :data
 On CPUs the probe batch is at most :data:`CPU_PROBE_BATCH` images (the per-image speed ratio of the
 two formats barely depends on the batch size there; whole batches would take minutes).
 
-For inference (``minim infer``) the probes time forward passes instead, and :func:`choose_inference` also
-picks the forward pass (the model or its frozen trace) and the batch size; their batches are the job's own
-first images (:class:`ProbeImages`), whose scores are kept as results. On a CPU with several cores they
-run in the job's :class:`~minim.cls.engine.streams.CpuStreams`, as the job's forward passes will.
+For inference (``minim infer``, ``minim test``) the probes time forward passes instead, and
+:func:`choose_inference` also picks the forward pass (the model or its frozen trace) and the batch size (also
+for evaluation on a CPU); ``minim infer``'s batches are the job's own first images (:class:`ProbeImages`),
+whose scores are kept as results. On a CPU with several cores they run in the job's
+:class:`~minim.cls.engine.streams.CpuStreams`, as the job's forward passes will.
 
 The answers are remembered in ``$MINIM_HOME/probes/`` (``channels_last.json``, ``inference.json``),
 keyed by the architecture (a digest of the model's structure), the image shape, the probe batch, the
