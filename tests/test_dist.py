@@ -24,6 +24,8 @@ import torch
 
 from conftest import minim_subprocess
 from dist_support import train_plain, write_dist_setup
+from minim.cls.engine import probe
+from minim.launch.commands import usable_cpu_count
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -93,21 +95,27 @@ def test_distributed_training_keeps_the_replicas_identical(trained):
 
 
 def test_distributed_test_equals_single_process(trained, run_cli, monkeypatch):
+    """Bit for bit with ``deterministic`` (a single CPU process then scores the loader's batches in its streams);
+    without it a single CPU process measures its own batch size: equal to float rounding."""
     root, _config, work, done = trained
     assert done.returncode == 0, done.stderr
     config = work / "dist_cfg.py"
     metrics = ["--metrics", "accuracy", "precision", "recall", "f1_score", "support"]
+    deterministic = ["--cfg-options", "deterministic=True"]
     dist = minim_subprocess("test", "cls", str(config), "--checkpoint", str(work / "latest.pth"), *metrics,
                             "--launcher", "pytorch", "--gpus", "2", "--device", "cpu", "--out",
-                            str(root / "dist.json"), cwd=root, env=CPU_ENV)
+                            str(root / "dist.json"), *deterministic, cwd=root, env=CPU_ENV)
     assert dist.returncode == 0, dist.stderr
     assert "9 images, 2 processes" in dist.stdout and dist.stdout.count("wrote ") == 1
     monkeypatch.chdir(root)
-    single = run_cli("test", "cls", str(config), "--checkpoint", str(work / "latest.pth"), *metrics,
-                     "--device", "cpu", "--out", str(root / "single.json"))
-    assert single.exit_code == 0, single.err
-    a = json.loads((root / "dist.json").read_text())
-    b = json.loads((root / "single.json").read_text())
+    monkeypatch.setattr(probe, "MIN_RUN_SHARE", 0.0)  # what is measured is remembered, whatever else runs
+    for name, options in (("single", deterministic), ("measured", [])):
+        single = run_cli("test", "cls", str(config), "--checkpoint", str(work / "latest.pth"), *metrics,
+                         "--device", "cpu", "--out", str(root / f"{name}.json"), *options)
+        assert single.exit_code == 0, single.err
+        timed = name == "measured" and usable_cpu_count() > 1  # (the images per pass in CPU streams)
+        assert probe.probe_cache_path("inference").exists() == timed  # deterministic: nothing timed
+    a, b, measured = (json.loads((root / f"{name}.json").read_text()) for name in ("dist", "single", "measured"))
     assert a["metrics"] == b["metrics"] and a["classes"] == b["classes"]
     assert [p["file"] for p in a["predictions"]] == [p["file"] for p in b["predictions"]]
     assert [p["pred_label"] for p in a["predictions"]] == [p["pred_label"] for p in b["predictions"]]
@@ -115,6 +123,7 @@ def test_distributed_test_equals_single_process(trained, run_cli, monkeypatch):
     assert np.isfinite(scores).all()
     assert scores.tolist() == [p["scores"] for p in b["predictions"]]  # the same batches: bit for bit
     assert len(a["predictions"]) == 9
+    assert np.allclose(scores, [p["scores"] for p in measured["predictions"]], atol=1e-6)
 
 
 def test_a_failing_worker_is_one_line_with_its_status(trained):

@@ -25,11 +25,10 @@ from minim.errors import ConfigError
 
 
 def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, workers_per_gpu: int = 0,
-               metas: list | None = None, channels_last: bool = False) -> np.ndarray:
+               metas: list | None = None) -> np.ndarray:
     """Scores (N, C) of ``model`` in dataset order; ``data`` is a dataset or a DataLoader.
 
-    ``metas``, when given, receives each sample's ``img_metas`` (file names for reports). ``channels_last``: the
-    batches in that memory format (the model's own format is the caller's).
+    ``metas``, when given, receives each sample's ``img_metas`` (file names for reports).
     """
     if device is None:
         device = next(model.parameters()).device
@@ -38,7 +37,7 @@ def test_model(model, data, device: Any = None, samples_per_gpu: int = 32, worke
     if not isinstance(data, (DataLoader, DeviceLoader)):
         settings = {"samples_per_gpu": samples_per_gpu, "workers_per_gpu": workers_per_gpu}
         loader = build_eval_loader(data, settings, device)
-    return collect_scores(model, loader, device, channels_last=channels_last, keep_metas=metas)
+    return collect_scores(model, loader, device, keep_metas=metas)
 
 
 test_model.__test__ = False  # not a pytest test
@@ -98,7 +97,8 @@ def test_checkpoint(cfg, checkpoint: str | None, entry, device) -> TestRun:
     channels_last = eval_channels_last(cfg, model, loader, device)
     model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     metas: list = []
-    scores = test_model(model, loader, device, metas=metas, channels_last=channels_last)
+    scores = collect_scores(model, loader, device, channels_last=channels_last, keep_metas=metas,
+                            deterministic=bool(cfg.get("deterministic", False)))
     return TestRun(checkpoint=path, dataset=dataset, classes=classes, scores=scores,
                    gt_labels=dataset.get_gt_labels(), metas=metas, warnings=shown)
 

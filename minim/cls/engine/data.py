@@ -131,7 +131,8 @@ def build_eval_loader(dataset: Dataset, settings: Mapping[str, Any], device: tor
     every ``world_size``-th batch of a single process's, without padding (``round_up=False`` with
     ``block`` = the batch size), and :func:`minim.cls.engine.evaluation.collect_scores` gathers them
     back into dataset order, so the scores and metrics equal a single process's, bit for bit,
-    whatever the dataset size.
+    whatever the dataset size (on a CPU: a single process's under ``deterministic``, which scores the loader's
+    batches; see :func:`minim.cls.engine.evaluation.collect_scores`).
     """
     if distributed is None:
         distributed = get_world_size() > 1

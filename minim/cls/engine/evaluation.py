@@ -51,13 +51,17 @@ def collect_scores(
     channels_last: bool = False,
     on_batch: Callable[[int], None] | None = None,
     keep_metas: list | None = None,
+    deterministic: bool | None = None,
 ) -> np.ndarray:
     """Softmax scores (N, C) of ``model`` over ``loader`` in dataset order (eval mode, no grad).
 
     ``keep_metas``, when given, receives each sample's ``img_metas`` entry. With a sharded loader
     (distributed evaluation) every rank gets all scores, gathered back into dataset order. A single process
     on a CPU with several cores reads and scores an engine loader's samples in streams (see
-    :func:`eval_stream_count`) instead of iterating the loader.
+    :func:`eval_stream_count`) instead of iterating the loader, in passes of a measured number of images, or of
+    the loader's batch size when ``deterministic`` (None: whether torch's deterministic algorithms are on, as a
+    ``--deterministic`` training run sets them): the same batches as the loader's, so the same scores as a
+    distributed evaluation's, bit for bit.
     """
     precision = precision if precision is not None else Precision(device)
     was_training = model.training
@@ -66,8 +70,12 @@ def collect_scores(
     metas: list | None = [] if keep_metas is not None else None
     streams = eval_stream_count(loader, device, model)
     try:
-        batches = (_scored_in_streams(model, loader, precision, channels_last, streams) if streams > 1
-                   else _scored_in_turn(model, loader, device, precision, channels_last))
+        if deterministic is None:
+            deterministic = torch.are_deterministic_algorithms_enabled()
+        if streams > 1:
+            batches = _scored_in_streams(model, loader, precision, channels_last, streams, deterministic)
+        else:
+            batches = _scored_in_turn(model, loader, device, precision, channels_last)
         for scores, batch_metas in batches:
             chunks.append(scores)
             if metas is not None:
@@ -122,14 +130,16 @@ def _scored_in_turn(model, loader, device: torch.device, precision, channels_las
         yield _scores_of(model, img, precision, channels_last), batch.get("img_metas") or [{}] * len(img)
 
 
-def _scored_in_streams(model, loader, precision, channels_last: bool, count: int) -> Iterator[tuple]:
+def _scored_in_streams(model, loader, precision, channels_last: bool, count: int,
+                       deterministic: bool) -> Iterator[tuple]:
     """``(scores, metas)`` of runs of the loader's samples in its sampler's order, each run read, collated,
     normalized and scored in one of ``count`` streams; the run's size measured (at most the loader's batch size:
-    on CPUs a few images per pass often beat 32), or the loader's batch size under deterministic algorithms (no
+    on CPUs a few images per pass often beat 32), or the loader's batch size when ``deterministic`` (no
     timing-dependent choice)."""
     order = list(loader.sampler)
     with CpuStreams(count) as streams:
-        size = _stream_batch_size(model, loader, precision, channels_last, streams)
+        size = loader.batch_size if deterministic else _stream_batch_size(model, loader, precision, channels_last,
+                                                                          streams)
 
         def read_and_score(start: int) -> tuple[torch.Tensor, list]:
             batch = loader.to_device(loader.collate_fn([loader.dataset[key] for key in order[start:start + size]]))
@@ -141,8 +151,6 @@ def _scored_in_streams(model, loader, precision, channels_last: bool, count: int
 
 
 def _stream_batch_size(model, loader, precision, channels_last: bool, streams: CpuStreams) -> int:
-    if torch.are_deterministic_algorithms_enabled():
-        return loader.batch_size
     device = torch.device("cpu")
     forward = {"eager": lambda: functools.partial(_scores_of, model, precision=precision, channels_last=False)}
     return choose_inference(model, loader, precision, device, loader.batch_size, channels_last, forward,
