@@ -207,7 +207,7 @@ def test_on_a_cpu_with_several_cores_evaluation_reads_and_scores_in_streams(trai
     metas, threads = [], torch.get_num_threads()
     in_streams = evaluation.collect_scores(model, loader, cpu, keep_metas=metas)
     assert np.allclose(in_streams, in_turn, atol=1e-6) and metas == turn_metas and len(metas) == len(dataset)
-    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used, _ in calls)
+    assert calls and all(name.startswith("minim-stream") and used == 1 for name, used, _ in calls)
     assert torch.get_num_threads() == threads
     (key,) = json.loads(probe.probe_cache_path("inference").read_text())  # measured, on images without labels
     assert key.endswith(" at most 4 eager") and f"({usable_cpu_count()} streams of 1 thread)" in key

@@ -182,7 +182,7 @@ def test_cpu_streams_run_torch_on_one_thread_each_and_give_the_threads_back():
         assert streams.map(square, range(6)) == [0, 1, 4, 9, 16, 25]  # in the items' order
         assert streams.submit(square, 7).result() == 49
     assert torch.get_num_threads() == threads
-    assert {name.rsplit("_", 1)[0] for name, _ in seen} == {"minim-infer"} and {used for _, used in seen} == {1}
+    assert {name.rsplit("_", 1)[0] for name, _ in seen} == {"minim-stream"} and {used for _, used in seen} == {1}
     with pytest.raises(ValueError), CpuStreams(2):
         raise ValueError("a job that fails")
     assert torch.get_num_threads() == threads
@@ -206,7 +206,7 @@ def test_an_inference_probe_in_streams_times_as_many_calls_in_each_stream():
     timed = calls[2 * probe.WARM_UP_CALLS:]  # (each warm-up: one call per stream)
     # enough calls for TIMED_IMAGES images, rounded up to a multiple of the streams, per timing
     assert len(timed) == probe.TIMED_STEPS * 2 * -(-probe.TIMED_IMAGES // 8)
-    assert all(name.startswith("minim-infer") and no_grad and size == 4 for name, no_grad, size in calls)
+    assert all(name.startswith("minim-stream") and no_grad and size == 4 for name, no_grad, size in calls)
 
 
 def _busy_forward(batch):

@@ -200,7 +200,7 @@ def test_a_cpu_with_several_cores_reads_and_scores_in_one_stream_per_core(setup)
     threads = torch.get_num_threads()
     batched = list(batch_inference.inference_files(scorer, files * 3, 2, channels_last=False))
     assert_per_image_results_in_order(model, files * 3, batched)
-    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used in calls)
+    assert calls and all(name.startswith("minim-stream") and used == 1 for name, used in calls)
     assert torch.get_num_threads() == threads
     unfinished = batch_inference.inference_files(scorer, files * 3, 2, channels_last=False)
     next(unfinished)
@@ -237,7 +237,7 @@ def test_the_probes_measure_in_the_streams_that_then_score(setup, monkeypatch):
     scorer.forward_test = recorded  # (the probes' copy of the model keeps it)
     batched = list(batch_inference.inference_files(scorer, squares))
     assert_per_image_results_in_order(model, squares, batched)
-    assert calls and all(name.startswith("minim-infer") and used == 1 for name, used in calls)
+    assert calls and all(name.startswith("minim-stream") and used == 1 for name, used in calls)
     streams = f"({usable_cpu_count()} streams of 1 thread)"
     for kind in ("channels_last", "inference"):
         (key,) = json.loads(probe.probe_cache_path(kind).read_text())

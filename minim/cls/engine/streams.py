@@ -34,7 +34,7 @@ class CpuStreams:
     def __enter__(self) -> "CpuStreams":
         self._threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="minim-infer")
+        self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="minim-stream")
         return self
 
     def __exit__(self, *exc_info) -> None:
