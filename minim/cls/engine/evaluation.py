@@ -13,6 +13,10 @@ A single-label val set also gets each class's precision, recall and F1 (top-1) i
 (``last_per_class`` keeps the latest, for the end-of-run summary). A multi-label val set (label
 vectors, e.g. ``VOC``) is evaluated with ``mAP``/``CP``...``OF1``. After each evaluation every hook's
 ``after_evaluation(runner, results)`` runs (the early-stopping hook reads the results there).
+
+On a CPU with several cores a single process scores in :class:`~minim.cls.engine.streams.CpuStreams`
+(:func:`collect_scores`): the val loader's workers are not started, and the images per forward pass are
+measured once per architecture and machine (remembered with ``minim infer``'s probes).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 - DataLoader workers: from the cores and the measured loading cost (see :mod:`minim.cls.engine.data`);
 - channels_last: measured (see :mod:`minim.cls.engine.probe`);
 - on CUDA: pinned memory with non-blocking copies, TF32, cudnn.benchmark for fixed input sizes
-  (see :func:`minim.cls.engine.device.cuda_speed_settings`).
+  (see :func:`minim.cls.engine.device.cuda_speed_settings`);
+- evaluation on a CPU: in streams, with a measured number of images per pass (see
+  :func:`minim.cls.engine.evaluation.collect_scores`).
 
 The cache, the workers and on-device normalization leave every value bit-identical; channels_last,
 TF32 and cudnn.benchmark change float rounding. An explicit config or command-line value always wins.
