@@ -237,8 +237,7 @@ def _read_in_streams(files: _ImageFiles, size: int, device, streams: CpuStreams)
     it), the files of each batch decoded in ``streams``."""
     view, normalizer = files.for_device()
     for start in range(0, len(view), size):
-        samples = streams.map(view.__getitem__, range(start, min(start + size, len(view))))
-        yield batch_on_device(collate_images(samples), device, normalizer)
+        yield _read_run(view, normalizer, device, start, size, streams.map)
 
 
 def _scored_in_streams(files: _ImageFiles, device, size: int, streams: CpuStreams,
@@ -248,11 +247,18 @@ def _scored_in_streams(files: _ImageFiles, device, size: int, streams: CpuStream
     view, normalizer = files.for_device()
 
     def read_and_score(start: int) -> tuple[dict, dict]:
-        samples = [view[index] for index in range(start, min(start + size, len(view)))]
-        batch = batch_on_device(collate_images(samples), device, normalizer)
+        batch = _read_run(view, normalizer, device, start, size)
         return dict(zip(batch["index"], score(batch["img"]))), dict(batch["errors"])
 
     return streams.imap(read_and_score, range(0, len(view), size))
+
+
+def _read_run(view: _ImageFiles, normalizer: BatchNormalizer | None, device, start: int, size: int,
+              read: Callable = map) -> dict:
+    """The batch of ``view``'s files ``start`` to ``start + size`` on ``device``, each file decoded by ``read``
+    (``map``, or a streams' ``map``)."""
+    samples = list(read(view.__getitem__, range(start, min(start + size, len(view)))))
+    return batch_on_device(collate_images(samples), device, normalizer)
 
 
 def _in_order(model, rows: dict, errors: dict) -> Iterator[tuple[int, Any]]:

@@ -156,6 +156,7 @@ def _scored_in_streams(model, loader, precision, channels_last: bool, count: int
 
 def _stream_batch_size(model, loader, precision, channels_last: bool, streams: CpuStreams) -> int:
     device = torch.device("cpu")
+    # (the probe hands over batches already in the memory format)
     forward = {"eager": lambda: functools.partial(_scores_of, model, precision=precision, channels_last=False)}
     return choose_inference(model, loader, precision, device, loader.batch_size, channels_last, forward,
                             streams=streams).batch_size
